@@ -1,0 +1,71 @@
+# scenefarm — `make help` lists every target.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+PIP     := $(VENV)/bin/pip
+STAMP   := $(VENV)/.installed
+APT_PACKAGES := libcairo2-dev libpango1.0-dev pkg-config build-essential fonts-dejavu-core
+TOOLS   := .tools
+
+##@ Setup
+
+.PHONY: help
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*##"} /^##@/ {printf "\n\033[1m%s\033[0m\n", substr($$0, 5)} /^[a-zA-Z_-]+:.*?##/ {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: system-deps
+system-deps: ## Install the Debian packages Manim needs (only the missing ones)
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing: $$missing"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+$(STAMP): pyproject.toml
+	$(MAKE) system-deps
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q -e '.[dev]'
+	touch $(STAMP)
+
+.PHONY: install
+install: $(STAMP) ## Create .venv and install scenefarm with its pinned dependencies
+
+##@ Development
+
+.PHONY: test
+test: $(STAMP) ## Run the whole test suite (unit, dev-cluster integration, chart checks)
+	$(PY) -m pytest tests
+
+.PHONY: test-unit
+test-unit: $(STAMP) ## Run the unit tests only
+	$(PY) -m pytest tests/unit
+
+.PHONY: lint
+lint: $(STAMP) ## ruff + mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+.PHONY: fmt
+fmt: $(STAMP) ## Format the code
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+##@ Run
+
+.PHONY: demo
+demo: $(STAMP) ## Dev cluster + operator: render the template example into a real MP4
+	$(VENV)/bin/scenefarm demo examples/template-planner.yaml
+
+##@ Benchmarks
+
+.PHONY: bench-render
+bench-render: $(STAMP) ## Renderer: sequential baseline vs one process per scene
+	$(PY) bench/render_bench.py
+
+.PHONY: bench-controlplane
+bench-controlplane: $(STAMP) ## Operator on the dev cluster in instant mode
+	$(PY) bench/controlplane_bench.py

@@ -1,0 +1,147 @@
+"""The renderer contract, shared by the renderer and the operator.
+
+It fixes the exit classes, the qualities, the artifact layout, the termination
+message and the command lines of the `render` and `combine` commands.  It must
+stay importable without Manim or PyAV: the operator imports it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+from collections.abc import Sequence
+from typing import Any
+
+TERMINATION_LOG_ENV = "SCENEFARM_TERMINATION_LOG"
+DEFAULT_TERMINATION_LOG = "/dev/termination-log"
+TERMINATION_MESSAGE_LIMIT = 4096  # bytes; the kubelet truncates longer messages
+VIDEO_KEY = "video.mp4"
+
+
+class ExitClass(enum.IntEnum):
+    """How a renderer process ended; the process exit code."""
+
+    OK = 0
+    CODE_REJECTED = 10  # syntax or code policy: fixable by rewriting the code
+    CODE_RAISED = 11  # the scene raised while rendering: fixable by rewriting the code
+    ENVIRONMENT = 20  # missing LaTeX, fonts, a broken image: never sent to an LLM
+    TRANSIENT = 30  # storage or network: retry as is
+    OOM_KILLED = 137  # told apart from the Pod status (reason OOMKilled), not written by us
+
+    @property
+    def fixable(self) -> bool:
+        return self in (ExitClass.CODE_REJECTED, ExitClass.CODE_RAISED)
+
+    @classmethod
+    def from_exit_code(cls, code: int | None) -> ExitClass | None:
+        try:
+            return cls(code) if code is not None else None
+        except ValueError:
+            return None
+
+
+@dataclasses.dataclass(frozen=True)
+class Quality:
+    name: str
+    width: int
+    height: int
+    fps: int
+    manim_flag: str  # manim's own quality name
+
+
+QUALITIES: dict[str, Quality] = {
+    q.name: q
+    for q in (
+        Quality("low", 854, 480, 15, "low_quality"),
+        Quality("medium", 1280, 720, 30, "medium_quality"),
+        Quality("high", 1920, 1080, 60, "high_quality"),
+        Quality("fourk", 3840, 2160, 60, "fourk_quality"),
+    )
+}
+
+
+def artifact_prefix(namespace: str, name: str, uid: str) -> str:
+    """`<namespace>/<name>-<uid prefix>`: unique per object, readable by people."""
+    return f"{namespace}/{name}-{uid[:8]}"
+
+
+def scene_key(index: int) -> str:
+    return f"scene-{index:02d}.mp4"
+
+
+@dataclasses.dataclass
+class TerminationMessage:
+    """The JSON a renderer writes on exit; the operator reads it from Pod status."""
+
+    exitClass: int
+    artifact: str | None = None
+    durationSeconds: float | None = None
+    frames: int | None = None
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None
+    sizeBytes: int | None = None
+    sha256: str | None = None
+    renderSeconds: float | None = None
+    errorTail: str | None = None
+
+    def to_json(self, limit: int = TERMINATION_MESSAGE_LIMIT) -> str:
+        """Serialise, cutting the start of `errorTail` so the whole fits in `limit` bytes."""
+        fields = {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+        text = json.dumps(fields, separators=(",", ":"))
+        tail = self.errorTail or ""
+        while len(text.encode()) > limit and tail:
+            overflow = len(text.encode()) - limit
+            tail = "…" + tail[max(overflow + 8, len(tail) // 8) :]
+            fields["errorTail"] = tail
+            text = json.dumps(fields, separators=(",", ":"))
+        return text
+
+    @classmethod
+    def from_json(cls, text: str | None) -> TerminationMessage | None:
+        """Parse a message; None for anything that is not ours (empty, truncated, foreign)."""
+        try:
+            data: Any = json.loads(text or "")
+        except ValueError:
+            return None
+        if not isinstance(data, dict) or not isinstance(data.get("exitClass"), int):
+            return None
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def render_argv(
+    *,
+    code_path: str,
+    class_name: str,
+    quality: str,
+    scene_index: int,
+    prefix: str,
+    store: str,
+    store_root: str,
+    deadline_seconds: int | None = None,
+) -> list[str]:
+    """Arguments (after the entrypoint) of `python -m scenefarm_renderer render`."""
+    argv = [
+        "render",
+        "--code", code_path,
+        "--class-name", class_name,
+        "--quality", quality,
+        "--scene-index", str(scene_index),
+        "--prefix", prefix,
+        "--store", store,
+        "--store-root", store_root,
+    ]  # fmt: skip
+    if deadline_seconds is not None:
+        argv += ["--deadline", str(deadline_seconds)]
+    return argv
+
+
+def combine_argv(*, scene_keys: Sequence[str], prefix: str, store: str, store_root: str) -> list[str]:
+    """Arguments of `python -m scenefarm_renderer combine`: scene keys in order -> `video.mp4`."""
+    argv = ["combine", "--prefix", prefix, "--store", store, "--store-root", store_root]
+    argv += ["--output", VIDEO_KEY]
+    for key in scene_keys:
+        argv += ["--input", key]
+    return argv
