@@ -1,0 +1,246 @@
+"""Pure status aggregation: (spec, plan, observed Jobs and Pods) -> VideoRequest status.
+
+Level-triggered: the status is derived from what exists every time, never from counting
+events, so running it twice gives the same answer. The caller supplies `now` and the
+previous status (only for timestamps that must not move).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from scenefarm_renderer.contract import ExitClass, TerminationMessage
+
+from . import conditions, naming
+from .plan_store import StoredPlan
+
+Obj = Mapping[str, Any]
+SCENE_WEIGHT = 90  # progress points for rendering; the combine earns the rest
+
+
+@dataclasses.dataclass(frozen=True)
+class Observed:
+    """The children of one VideoRequest as the operator sees them now."""
+
+    scene_jobs: Mapping[int, Sequence[Obj]]  # scene index -> its Jobs (all attempts)
+    combine_job: Obj | None
+    pods: Mapping[str, Sequence[Obj]]  # Job name -> its Pods
+
+    def latest(self, index: int) -> Obj | None:
+        jobs = self.scene_jobs.get(index, ())
+        return max(jobs, key=attempt_of, default=None)
+
+
+@dataclasses.dataclass(frozen=True)
+class JobOutcome:
+    phase: str  # Pending | Running | Succeeded | Failed | Suspended
+    exit_class: int | None = None
+    message: str = ""
+    result: TerminationMessage | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    oom_killed: bool = False
+
+
+def attempt_of(job: Obj) -> int:
+    try:
+        return int(job["metadata"].get("labels", {}).get(naming.ATTEMPT_LABEL, "1"))
+    except ValueError:
+        return 1
+
+
+def job_condition(job: Obj, type_: str) -> Obj | None:
+    for cond in job.get("status", {}).get("conditions") or ():
+        if cond.get("type") == type_ and cond.get("status") == "True":
+            return dict(cond)
+    return None
+
+
+def outcome(job: Obj, pods: Sequence[Obj]) -> JobOutcome:
+    """What one Job says about its scene (or the combine)."""
+    status = job.get("status", {})
+    started, finished = status.get("startTime"), status.get("completionTime")
+    terminated = [t for t in (_terminated(p) for p in pods) if t is not None]
+    terminated.sort(key=lambda t: str(t.get("finishedAt") or ""))
+    if job_condition(job, "Complete"):
+        ok = [t for t in terminated if t.get("exitCode") == 0]
+        result = TerminationMessage.from_json(ok[-1].get("message")) if ok else None
+        return JobOutcome("Succeeded", 0, "", result, started, finished)
+    failed = job_condition(job, "Failed")
+    if failed:
+        last = terminated[-1] if terminated else {}
+        message = TerminationMessage.from_json(last.get("message"))
+        oom = last.get("reason") == "OOMKilled"
+        exit_class = ExitClass.OOM_KILLED if oom else message.exitClass if message else last.get("exitCode")
+        text = _failure_text(failed, message, oom)
+        end = failed.get("lastTransitionTime") or last.get("finishedAt")
+        return JobOutcome("Failed", exit_class, text, message, started, end, oom)
+    if job.get("spec", {}).get("suspend") and not status.get("active"):
+        return JobOutcome("Suspended", started_at=started)
+    running = any(p.get("status", {}).get("phase") == "Running" for p in pods)
+    return JobOutcome("Running" if running or status.get("active") else "Pending", started_at=started)
+
+
+def _terminated(pod: Obj) -> Obj | None:
+    for cs in pod.get("status", {}).get("containerStatuses") or ():
+        term = cs.get("state", {}).get("terminated")
+        if term:
+            return dict(term)
+    return None
+
+
+def _failure_text(cond: Obj, message: TerminationMessage | None, oom: bool) -> str:
+    if oom:
+        return "killed by the out-of-memory killer (memory limit too small)"
+    if message and message.errorTail:
+        return message.errorTail.strip().splitlines()[-1][:500]
+    return str(cond.get("message") or cond.get("reason") or "failed")
+
+
+def scene_statuses(
+    plan: StoredPlan, observed: Observed, queued: Sequence[int], healing: Mapping[int, str]
+) -> list[dict[str, Any]]:
+    """One entry per planned scene, from its latest Job attempt."""
+    entries = []
+    for scene in plan.scenes:
+        job = observed.latest(scene.index)
+        entry: dict[str, Any] = {"index": scene.index, "name": scene.name, "attempt": 0}
+        if job is None:
+            entry["phase"] = "Queued" if scene.index in queued else "Pending"
+        else:
+            out = outcome(job, observed.pods.get(job["metadata"]["name"], ()))
+            entry |= {"phase": out.phase, "attempt": attempt_of(job), "job": job["metadata"]["name"]}
+            entry |= _times(out)
+            if out.exit_class is not None and out.phase == "Failed":
+                entry["exitClass"] = int(out.exit_class)
+            if out.message:
+                entry["message"] = out.message
+            if out.result and out.result.artifact and out.phase == "Succeeded":
+                entry["artifact"] = out.result.artifact
+        if scene.index in healing:
+            entry["phase"] = "Healing"
+            entry["message"] = healing[scene.index]
+        entries.append(entry)
+    return entries
+
+
+def _times(out: JobOutcome) -> dict[str, str]:
+    times = {"startedAt": out.started_at, "finishedAt": out.finished_at}
+    return {k: v for k, v in times.items() if v}
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    phase: str
+    reason: str
+    message: str
+
+
+def verdict(spec: Obj, scenes: Sequence[Obj], combine: JobOutcome | None) -> Verdict:
+    """The request's phase from its scenes' phases and the combine Job."""
+    failed = [s for s in scenes if s["phase"] == "Failed"]
+    done = [s for s in scenes if s["phase"] == "Succeeded"]
+    skip_failed = spec.get("output", {}).get("partial") == "SkipFailed"
+    if failed and not skip_failed:
+        first = failed[0]
+        text = f"scene {first['name']!r} (#{first['index']}) failed: {first.get('message', 'failed')}"
+        return Verdict("Failed", "SceneFailed", text)
+    if len(done) + len(failed) < len(scenes):
+        if spec.get("suspend"):
+            return Verdict("Suspended", "Suspended", "spec.suspend is true: no new scene Jobs start")
+        running = sum(1 for s in scenes if s["phase"] == "Running")
+        return Verdict("Rendering", "Rendering", f"{len(done)}/{len(scenes)} scenes done, {running} running")
+    if not done:
+        return Verdict("Failed", "NoSceneSucceeded", "every scene failed; there is nothing to combine")
+    if combine is None or combine.phase in ("Pending", "Running"):
+        return Verdict("Combining", "Combining", f"combining {len(done)} scenes")
+    if combine.phase == "Failed":
+        return Verdict("Failed", "CombineFailed", f"combine failed: {combine.message}")
+    return Verdict("Succeeded", "Succeeded", f"video ready ({len(done)} scenes)")
+
+
+def progress(scenes: Sequence[Obj], combine: JobOutcome | None) -> int:
+    if not scenes:
+        return 0
+    done = sum(1 for s in scenes if s["phase"] == "Succeeded")
+    points = SCENE_WEIGHT * done // len(scenes)
+    if combine is not None and combine.phase == "Succeeded":
+        points = 100
+    return points
+
+
+def status(
+    *,
+    spec: Obj,
+    generation: int,
+    previous: Obj,
+    plan: StoredPlan | None,
+    observed: Observed,
+    now: str,
+    queued: Sequence[int] = (),
+    healing: Mapping[int, str] | None = None,
+    planning_error: str | None = None,
+) -> dict[str, Any]:
+    """The whole status object for one VideoRequest."""
+    result: dict[str, Any] = {"observedGeneration": generation}
+    result["startedAt"] = previous.get("startedAt") or now
+    if planning_error is not None:
+        v = Verdict("Failed", "PlanningFailed", planning_error)
+        scenes: list[dict[str, Any]] = []
+        combine = None
+    elif plan is None:
+        v = Verdict("Planning", "Planning", "planning the scenes")
+        scenes, combine = [], None
+    else:
+        scenes = scene_statuses(plan, observed, queued, healing or {})
+        cj = observed.combine_job
+        combine = outcome(cj, observed.pods.get(cj["metadata"]["name"], ())) if cj else None
+        v = verdict(spec, scenes, combine)
+        result["planner"] = {
+            "mode": plan.mode,
+            "promptTokens": plan.usage.prompt_tokens,
+            "candidateTokens": plan.usage.candidate_tokens,
+            "calls": plan.usage.calls,
+        }
+    result |= _counts(scenes)
+    result |= {"phase": v.phase, "message": v.message, "progress": progress(scenes, combine), "scenes": scenes}
+    if combine is not None and observed.combine_job is not None:
+        result["combine"] = _combine_status(observed.combine_job, combine)
+        if combine.phase == "Succeeded" and combine.result:
+            result["output"] = _output(combine.result)
+    if v.phase in ("Succeeded", "Failed"):
+        result["finishedAt"] = previous.get("finishedAt") or now
+    running = [s["name"] for s in scenes if s["phase"] == "Running"]
+    if running:
+        result["currentScene"] = running[0]
+    desired = conditions.for_phase(v.phase, v.reason, v.message, generation)
+    result["conditions"] = conditions.merge(previous.get("conditions") or (), desired, now)
+    return result
+
+
+def _counts(scenes: Sequence[Obj]) -> dict[str, int]:
+    return {
+        "scenesTotal": len(scenes),
+        "scenesSucceeded": sum(1 for s in scenes if s["phase"] == "Succeeded"),
+        "scenesFailed": sum(1 for s in scenes if s["phase"] == "Failed"),
+    }
+
+
+def _combine_status(job: Obj, out: JobOutcome) -> dict[str, Any]:
+    combine = {"phase": out.phase, "job": job["metadata"]["name"]}
+    if out.message:
+        combine["message"] = out.message
+    return combine
+
+
+def _output(result: TerminationMessage) -> dict[str, Any]:
+    output = {
+        "uri": result.artifact,
+        "durationSeconds": result.durationSeconds,
+        "sizeBytes": result.sizeBytes,
+        "sha256": result.sha256,
+        "frames": result.frames,
+    }
+    return {k: v for k, v in output.items() if v is not None}

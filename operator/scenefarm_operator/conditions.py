@@ -1,0 +1,51 @@
+"""metav1.Condition bookkeeping, kstatus-compatible (Ready / Reconciling / Stalled).
+
+`lastTransitionTime` changes only when a condition's status changes, so publishing the same
+state twice writes the same conditions (and a status patch can be skipped).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+TERMINAL_OK = {"Succeeded"}
+TERMINAL_BAD = {"Failed"}
+IN_PROGRESS = {"Pending", "Planning", "Rendering", "Combining"}
+
+
+def condition(type_: str, ok: bool, reason: str, message: str, generation: int) -> dict[str, Any]:
+    return {
+        "type": type_,
+        "status": "True" if ok else "False",
+        "reason": reason,
+        "message": message,
+        "observedGeneration": generation,
+    }
+
+
+def for_phase(phase: str, reason: str, message: str, generation: int) -> list[dict[str, Any]]:
+    """The kstatus triple for a phase: Ready, Reconciling, Stalled."""
+    return [
+        condition("Ready", phase in TERMINAL_OK, reason, message, generation),
+        condition("Reconciling", phase in IN_PROGRESS, reason, message, generation),
+        condition("Stalled", phase in TERMINAL_BAD, reason, message, generation),
+    ]
+
+
+def merge(
+    previous: Iterable[Mapping[str, Any]], desired: Iterable[Mapping[str, Any]], now: str
+) -> list[dict[str, Any]]:
+    """Desired conditions with lastTransitionTime carried over where the status did not change.
+
+    Conditions of other types (e.g. AppwriteSynced) that `desired` does not mention are kept.
+    """
+    old = {c.get("type"): c for c in previous}
+    merged: dict[str, dict[str, Any]] = {t: dict(c) for t, c in old.items() if isinstance(t, str)}
+    for cond in desired:
+        new = dict(cond)
+        before = old.get(new["type"])
+        same = before is not None and before.get("status") == new["status"]
+        new["lastTransitionTime"] = (before or {}).get("lastTransitionTime", now) if same else now
+        merged[new["type"]] = new
+    return sorted(merged.values(), key=lambda c: str(c["type"]))

@@ -1,0 +1,25 @@
+"""Errors the operator raises on purpose.
+
+    ScenefarmError
+    ├── InvalidRequest   the VideoRequest cannot be served as written (a person must edit it)
+    ├── PlanError        planning failed or produced an invalid plan (see planning.errors)
+    └── SettingsError    the operator's own configuration is wrong (it refuses to start)
+
+Each ends in a status condition with a message a person can act on; none is a stack trace.
+"""
+
+
+class ScenefarmError(Exception):
+    """Base of every error the operator raises on purpose."""
+
+
+class InvalidRequest(ScenefarmError):
+    """The VideoRequest cannot be served as written."""
+
+
+class PlanError(ScenefarmError):
+    """Planning failed, or produced a plan that does not pass validation."""
+
+
+class SettingsError(ScenefarmError):
+    """A SCENEFARM_* variable has a value the operator cannot use."""

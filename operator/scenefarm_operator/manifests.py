@@ -1,0 +1,256 @@
+"""Pure builders: (VideoRequest, plan, settings) -> the ConfigMap and Jobs the operator creates.
+
+Every render and combine pod runs restricted: non-root, read-only root filesystem with an
+emptyDir for scratch, all capabilities dropped, seccomp RuntimeDefault, no service-account
+token, resource limits and a deadline. Generated code is untrusted; the pod is the fence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+from scenefarm_renderer.contract import (
+    DEFAULT_TERMINATION_LOG,
+    TERMINATION_LOG_ENV,
+    ExitClass,
+    artifact_prefix,
+    combine_argv,
+    render_argv,
+    scene_key,
+)
+
+from . import naming
+from .plan_store import SceneEntry
+from .settings import Settings
+
+PLAN_MOUNT = "/plan"
+ARTIFACT_MOUNT = "/artifacts"
+SCRATCH_MOUNT = "/scratch"
+RENDER_UID = 10001
+DEADLINE_MARGIN_SECONDS = 15  # the renderer stops first, so its own message says why
+DEFAULT_RESOURCES = {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "2Gi"}}
+FIXABLE_OR_ENVIRONMENT = [ExitClass.CODE_REJECTED, ExitClass.CODE_RAISED, ExitClass.ENVIRONMENT]
+
+Body = Mapping[str, Any]
+
+
+def plan_configmap(owner: Body, data: Mapping[str, str]) -> dict[str, Any]:
+    name = owner["metadata"]["name"]
+    obj: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": naming.plan_configmap_name(name), "labels": naming.request_labels(name)},
+        "data": dict(data),
+    }
+    kopf.adopt(obj, owner=owner)  # type: ignore[arg-type]
+    return obj
+
+
+def quality_of(spec: Mapping[str, Any], settings: Settings) -> str:
+    return str(spec.get("render", {}).get("quality") or settings.default_quality)
+
+
+def store_of(spec: Mapping[str, Any], settings: Settings) -> str:
+    return str(spec.get("output", {}).get("store") or settings.artifact_store)
+
+
+def scene_job(
+    owner: Body,
+    settings: Settings,
+    scene: SceneEntry,
+    attempt: int,
+    *,
+    memory_limit: str | None = None,
+) -> dict[str, Any]:
+    meta, spec = owner["metadata"], owner.get("spec", {})
+    render = spec.get("render", {})
+    deadline = int(render.get("activeDeadlineSeconds", 900))
+    args = render_argv(
+        code_path=f"{PLAN_MOUNT}/{scene.key}",
+        class_name=scene.class_name,
+        quality=quality_of(spec, settings),
+        scene_index=scene.index,
+        prefix=artifact_prefix(meta["namespace"], meta["name"], meta["uid"]),
+        store=store_of(spec, settings).lower(),
+        store_root=ARTIFACT_MOUNT,
+        deadline_seconds=max(deadline - DEADLINE_MARGIN_SECONDS, 10),
+    )
+    resources = _resources(render.get("resources"), memory_limit)
+    labels = naming.scene_labels(meta["name"], scene.index, attempt)
+    job = _job(
+        owner,
+        settings,
+        name=naming.scene_job_name(meta["name"], scene.index, attempt),
+        labels=labels,
+        args=args,
+        resources=resources,
+        deadline=deadline,
+        backoff_limit=int(render.get("backoffLimit", 2)),
+        with_plan=True,
+    )
+    job["metadata"]["annotations"] = {naming.CODE_KEY_ANNOTATION: scene.key}
+    return job
+
+
+def combine_job(owner: Body, settings: Settings, scenes: list[int]) -> dict[str, Any]:
+    meta, spec = owner["metadata"], owner.get("spec", {})
+    args = combine_argv(
+        scene_keys=[scene_key(i) for i in scenes],
+        prefix=artifact_prefix(meta["namespace"], meta["name"], meta["uid"]),
+        store=store_of(spec, settings).lower(),
+        store_root=ARTIFACT_MOUNT,
+    )
+    return _job(
+        owner,
+        settings,
+        name=naming.combine_job_name(meta["name"]),
+        labels=naming.combine_labels(meta["name"]),
+        args=args,
+        resources=_resources(spec.get("render", {}).get("resources"), None),
+        deadline=int(spec.get("render", {}).get("activeDeadlineSeconds", 900)),
+        backoff_limit=int(spec.get("render", {}).get("backoffLimit", 2)),
+        with_plan=False,
+    )
+
+
+def _resources(custom: Mapping[str, Any] | None, memory_limit: str | None) -> dict[str, Any]:
+    resources = {k: dict(v) for k, v in (custom or DEFAULT_RESOURCES).items()}
+    if memory_limit:
+        resources.setdefault("limits", {})["memory"] = memory_limit
+        requests = resources.setdefault("requests", {})
+        requests["memory"] = min(requests.get("memory", memory_limit), memory_limit, key=_bytes)
+    return resources
+
+
+def _bytes(quantity: str) -> float:
+    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
+    for suffix, factor in units.items():
+        if quantity.endswith(suffix):
+            return float(quantity[: -len(suffix)]) * factor
+    return float(quantity)
+
+
+def _job(
+    owner: Body,
+    settings: Settings,
+    *,
+    name: str,
+    labels: dict[str, str],
+    args: list[str],
+    resources: dict[str, Any],
+    deadline: int,
+    backoff_limit: int,
+    with_plan: bool,
+) -> dict[str, Any]:
+    if settings.kueue_queue_name:
+        labels = labels | {naming.KUEUE_QUEUE_LABEL: settings.kueue_queue_name}
+    container = {
+        "name": "render",
+        "image": settings.renderer_image,
+        "imagePullPolicy": settings.renderer_pull_policy,
+        "command": ["python", "-m", "scenefarm_renderer"],
+        "args": args,
+        "env": _env(settings, owner),
+        "resources": resources,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": RENDER_UID,
+            "runAsGroup": RENDER_UID,
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "terminationMessagePath": DEFAULT_TERMINATION_LOG,
+        "terminationMessagePolicy": "File",
+        "volumeMounts": _mounts(with_plan),
+    }
+    job: dict[str, Any] = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {
+            "backoffLimit": backoff_limit,
+            "activeDeadlineSeconds": deadline,
+            "podFailurePolicy": {
+                "rules": [
+                    {
+                        "action": "FailJob",
+                        "onExitCodes": {
+                            "containerName": "render",
+                            "operator": "In",
+                            "values": [int(c) for c in FIXABLE_OR_ENVIRONMENT],
+                        },
+                    },
+                    {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]},
+                ]
+            },
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "serviceAccountName": settings.render_service_account,
+                    "automountServiceAccountToken": False,
+                    "enableServiceLinks": False,
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": RENDER_UID,
+                        "runAsGroup": RENDER_UID,
+                        "fsGroup": RENDER_UID,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                    "containers": [container],
+                    "volumes": _volumes(owner, settings, with_plan),
+                },
+            },
+        },
+    }
+    kopf.adopt(job, owner=owner)  # type: ignore[arg-type]
+    return job
+
+
+def _env(settings: Settings, owner: Body) -> list[dict[str, Any]]:
+    env: list[dict[str, Any]] = [
+        {"name": TERMINATION_LOG_ENV, "value": DEFAULT_TERMINATION_LOG},
+        {"name": "HOME", "value": SCRATCH_MOUNT},
+        {"name": "TMPDIR", "value": SCRATCH_MOUNT},
+        {"name": "MPLCONFIGDIR", "value": SCRATCH_MOUNT},
+    ]
+    if store_of(owner.get("spec", {}), settings) == "Appwrite" and settings.appwrite_credentials_secret:
+        secret = settings.appwrite_credentials_secret
+        for var, key in (
+            ("APPWRITE_ENDPOINT", "endpoint"),
+            ("APPWRITE_PROJECT_ID", "project"),
+            ("APPWRITE_API_KEY", "apiKey"),
+            ("APPWRITE_BUCKET_ID", "bucket"),
+        ):
+            env.append({"name": var, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}})
+        owner_id = owner.get("spec", {}).get("owner", {}).get("appwriteUserId")
+        if owner_id:
+            env.append({"name": "SCENEFARM_OWNER_USER_ID", "value": owner_id})
+    return env
+
+
+def _mounts(with_plan: bool) -> list[dict[str, Any]]:
+    mounts = [
+        {"name": "artifacts", "mountPath": ARTIFACT_MOUNT},
+        {"name": "scratch", "mountPath": SCRATCH_MOUNT},
+    ]
+    if with_plan:
+        mounts.insert(0, {"name": "plan", "mountPath": PLAN_MOUNT, "readOnly": True})
+    return mounts
+
+
+def _volumes(owner: Body, settings: Settings, with_plan: bool) -> list[dict[str, Any]]:
+    volumes: list[dict[str, Any]] = [
+        {"name": "artifacts", "persistentVolumeClaim": {"claimName": settings.artifact_claim}},
+        {"name": "scratch", "emptyDir": {"sizeLimit": "2Gi"}},
+    ]
+    if store_of(owner.get("spec", {}), settings) == "Appwrite":
+        volumes[0] = {"name": "artifacts", "emptyDir": {"sizeLimit": "4Gi"}}
+    if with_plan:
+        plan_name = naming.plan_configmap_name(owner["metadata"]["name"])
+        volumes.insert(0, {"name": "plan", "configMap": {"name": plan_name}})
+    return volumes

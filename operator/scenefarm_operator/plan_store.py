@@ -1,0 +1,120 @@
+"""The plan as stored in the `<vr>-plan` ConfigMap: one key per scene revision plus plan.json.
+
+Scene code lives under `scene-NN.rR.py`; healing adds revision R+1 and keeps the older ones
+(bounded). plan.json says which revision each scene renders now, so a restarted operator
+resumes from the stored plan and never asks a planner twice for the same request.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .planning.base import Plan, TokenUsage
+
+PLAN_KEY = "plan.json"
+MAX_REVISIONS_KEPT = 3
+CONFIGMAP_LIMIT = 1_000_000  # bytes; the API server refuses ConfigMaps over 1 MiB
+
+
+@dataclasses.dataclass(frozen=True)
+class SceneEntry:
+    index: int
+    name: str
+    class_name: str
+    revision: int
+    sha256: str
+    narration: str = ""
+
+    @property
+    def key(self) -> str:
+        return code_key(self.index, self.revision)
+
+
+@dataclasses.dataclass(frozen=True)
+class StoredPlan:
+    mode: str
+    generation: int
+    scenes: tuple[SceneEntry, ...]
+    usage: TokenUsage = TokenUsage()
+    history: tuple[Mapping[str, Any], ...] = ()  # healing steps, newest last
+
+    def scene(self, index: int) -> SceneEntry:
+        return self.scenes[index]
+
+
+def code_key(index: int, revision: int) -> str:
+    return f"scene-{index:02d}.r{revision}.py"
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def from_plan(plan: Plan, mode: str, generation: int) -> tuple[StoredPlan, dict[str, str]]:
+    """A fresh plan -> the stored plan and its ConfigMap data."""
+    entries = []
+    data: dict[str, str] = {}
+    for index, scene in enumerate(plan.scenes):
+        entry = SceneEntry(index, scene.name, scene.class_name, 1, sha256(scene.code), scene.narration)
+        entries.append(entry)
+        data[entry.key] = scene.code
+    stored = StoredPlan(mode, generation, tuple(entries), plan.usage)
+    data[PLAN_KEY] = dump(stored)
+    return stored, data
+
+
+def with_revision(
+    stored: StoredPlan, data: Mapping[str, str], index: int, code: str, record: Mapping[str, Any]
+) -> tuple[StoredPlan, dict[str, str]]:
+    """Add revision R+1 of one scene's code; drop revisions older than MAX_REVISIONS_KEPT."""
+    old = stored.scene(index)
+    new = dataclasses.replace(old, revision=old.revision + 1, sha256=sha256(code))
+    scenes = tuple(new if s.index == index else s for s in stored.scenes)
+    updated = dict(data)
+    updated[new.key] = code
+    stale = code_key(index, new.revision - MAX_REVISIONS_KEPT)
+    updated.pop(stale, None)
+    result = dataclasses.replace(stored, scenes=scenes, history=(*stored.history, dict(record))[-20:])
+    updated[PLAN_KEY] = dump(result)
+    return result, updated
+
+
+def add_usage(stored: StoredPlan, usage: TokenUsage) -> StoredPlan:
+    return dataclasses.replace(stored, usage=stored.usage + usage)
+
+
+def dump(stored: StoredPlan) -> str:
+    return json.dumps(
+        {
+            "version": 1,
+            "mode": stored.mode,
+            "generation": stored.generation,
+            "usage": dataclasses.asdict(stored.usage),
+            "scenes": [dataclasses.asdict(s) for s in stored.scenes],
+            "history": list(stored.history),
+        },
+        indent=1,
+    )
+
+
+def load(data: Mapping[str, str]) -> StoredPlan | None:
+    """Parse plan.json; None when the ConfigMap holds no usable plan."""
+    try:
+        raw = json.loads(data[PLAN_KEY])
+        scenes = tuple(SceneEntry(**s) for s in raw["scenes"])
+        usage = TokenUsage(**raw.get("usage", {}))
+        return StoredPlan(raw["mode"], int(raw["generation"]), scenes, usage, tuple(raw.get("history", ())))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def size_of(data: Mapping[str, str]) -> int:
+    return sum(len(k) + len(v.encode()) for k, v in data.items())
+
+
+def scene_codes(stored: StoredPlan, data: Mapping[str, str]) -> Sequence[str]:
+    return [data.get(s.key, "") for s in stored.scenes]

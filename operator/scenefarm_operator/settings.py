@@ -1,0 +1,80 @@
+"""Operator settings: every SCENEFARM_* variable, read once into one frozen object.
+
+No other module reads the environment. Helm values -> env -> `Settings` -> kopf settings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+
+from scenefarm_renderer.contract import QUALITIES
+
+from .errors import SettingsError
+
+STORES = ("Volume", "Appwrite")
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    renderer_image: str = "ghcr.io/scenefarm/renderer:0.1.0"
+    renderer_pull_policy: str = "IfNotPresent"
+    render_service_account: str = "scenefarm-render"
+    artifact_store: str = "Volume"
+    artifact_claim: str = "scenefarm-artifacts"
+    default_quality: str = "low"
+    namespaces: tuple[str, ...] = ()  # empty: all namespaces
+    max_running_scene_jobs: int = 20  # cluster-wide cap on running scene Jobs
+    kueue_queue_name: str = ""
+    log_level: str = "INFO"
+    reconcile_debounce_seconds: float = 0.05  # coalesces bursts of child events into one pass
+    resync_seconds: float = 30.0  # a reconcile at least this often, even with no events
+    appwrite_endpoint: str = ""
+    appwrite_project: str = ""
+    appwrite_api_key: str = dataclasses.field(default="", repr=False)
+    appwrite_database: str = "scenefarm"
+    appwrite_bucket: str = "videos"
+    appwrite_credentials_secret: str = ""
+    gemini_api_key: str = dataclasses.field(default="", repr=False)
+    gemini_model: str = "gemini-2.5-flash"
+    gemini_base_url: str = ""
+    oom_memory_cap: str = "8Gi"  # OOM-killed scenes retry with doubled memory up to this
+
+    @property
+    def appwrite_enabled(self) -> bool:
+        return bool(self.appwrite_endpoint and self.appwrite_project and self.appwrite_api_key)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        values: dict[str, object] = {}
+        for field in dataclasses.fields(cls):
+            raw = env.get("SCENEFARM_" + field.name.upper())
+            if raw is None or raw == "":
+                continue
+            values[field.name] = _parse(field.name, field.type, raw)
+        settings = cls(**values)  # type: ignore[arg-type]
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        if self.artifact_store not in STORES:
+            raise SettingsError(f"SCENEFARM_ARTIFACT_STORE must be one of {', '.join(STORES)}")
+        if self.default_quality not in QUALITIES:
+            raise SettingsError(f"SCENEFARM_DEFAULT_QUALITY must be one of {', '.join(QUALITIES)}")
+        if self.max_running_scene_jobs < 1:
+            raise SettingsError("SCENEFARM_MAX_RUNNING_SCENE_JOBS must be at least 1")
+
+
+def _parse(name: str, kind: object, raw: str) -> object:
+    try:
+        if kind in ("int", int):
+            return int(raw)
+        if kind in ("float", float):
+            return float(raw)
+        if kind in ("tuple[str, ...]",):
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
+    except ValueError:
+        raise SettingsError(f"SCENEFARM_{name.upper()}={raw!r} is not a valid {kind}") from None
+    return raw
