@@ -1,0 +1,111 @@
+"""The command line: `python -m scenefarm_renderer render|combine ...`.
+
+Each command ends with one exit class and one termination message; the heavy
+modules (PyAV, the renderer) are imported only by the command that needs them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from .contract import QUALITIES, VIDEO_KEY, ExitClass, TerminationMessage
+from .errors import EnvironmentProblem, RendererError
+from .termination import write_termination_message
+
+EXIT_CLASSES = """\
+exit classes (also written as JSON to $SCENEFARM_TERMINATION_LOG, default /dev/termination-log):
+  0   ok: the artifact is verified and stored
+  10  code rejected: syntax error or code policy violation (fixable by rewriting the code)
+  11  code raised while rendering, exceeded the deadline, the CPU or the memory limit (fixable)
+  20  environment: missing LaTeX or fonts, a broken image, bad arguments or inputs (not the code)
+  30  transient: the artifact store could not be read or written (retry as is)
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m scenefarm_renderer",
+        description="Render one Manim scene, or combine rendered scenes into one verified video.",
+        epilog=EXIT_CLASSES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{render,combine}")
+
+    render = commands.add_parser(
+        "render",
+        help="render one scene to <store>/<prefix>/scene-NN.mp4",
+        description="Check the scene code, render it in a limited child process, verify and store the MP4.",
+        epilog=EXIT_CLASSES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    render.add_argument("--code", required=True, type=Path, help="file with the scene's Python code")
+    render.add_argument("--class-name", required=True, help="the Scene subclass to render")
+    render.add_argument("--quality", required=True, choices=sorted(QUALITIES), help="480p15 to 2160p60")
+    render.add_argument("--scene-index", required=True, type=int, help="position of the scene (NN)")
+    _store_arguments(render)
+    render.add_argument("--deadline", type=float, default=600.0, help="wall-clock seconds (default 600)")
+    render.add_argument("--cpu-seconds", type=int, help="CPU time limit (default: 2 x deadline)")
+    render.add_argument("--memory-mib", type=int, default=2048, help="address-space limit (default 2048)")
+    render.add_argument("--file-mib", type=int, default=2048, help="largest file the scene may write")
+
+    combine = commands.add_parser(
+        "combine",
+        help="concatenate scene MP4s into video.mp4",
+        description="Probe the inputs; stream-copy when they match, re-encode with normalisation otherwise; "
+        "verify duration and frame count.",
+        epilog=EXIT_CLASSES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _store_arguments(combine)
+    combine.add_argument("--output", default=VIDEO_KEY, help="key of the combined video")
+    combine.add_argument("--input", action="append", default=[], help="scene key, in order (repeat)")
+    return parser
+
+
+def _store_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--prefix", required=True, help="<namespace>/<name>-<uid8>")
+    parser.add_argument("--store", required=True, choices=["volume", "appwrite"], help="artifact store kind")
+    parser.add_argument("--store-root", default="", help="mount path of the volume store")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        message = _run(args)
+    except RendererError as exc:
+        message = TerminationMessage(exitClass=exc.exit_class, errorTail=exc.message)
+    except Exception as exc:  # a renderer bug: the image is at fault, never the scene
+        tail = "".join(traceback.format_exception(exc)[-8:])
+        message = TerminationMessage(exitClass=ExitClass.ENVIRONMENT, errorTail=f"renderer error: {tail}")
+    write_termination_message(message)
+    if message.errorTail:
+        print(message.errorTail, file=sys.stderr)
+    return message.exitClass
+
+
+def _run(args: argparse.Namespace) -> TerminationMessage:
+    from .store import open_store
+
+    try:
+        store = open_store(args.store, args.store_root, args.prefix)
+    except ValueError as exc:
+        raise EnvironmentProblem(str(exc)) from exc
+    if args.command == "render":
+        from .rendering import RenderRequest, render_scene
+        from .sandbox import Limits
+
+        limits = Limits(
+            deadline_seconds=args.deadline,
+            cpu_seconds=args.cpu_seconds or max(1, int(args.deadline * 2)),
+            memory_mib=args.memory_mib,
+            file_mib=args.file_mib,
+        )
+        request = RenderRequest(args.code, args.class_name, args.quality, args.scene_index, limits)
+        return render_scene(request, store)
+    from .combining import combine_into_store
+
+    return combine_into_store(store, args.input, args.output)

@@ -1,0 +1,129 @@
+"""Probing and verifying MP4 files with PyAV (the ffmpeg command line may be absent)."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+from .contract import Quality
+from .errors import EnvironmentProblem
+
+
+@dataclasses.dataclass(frozen=True)
+class AudioInfo:
+    codec: str
+    sample_rate: int
+    channels: int
+    layout: str
+    extradata: bytes
+
+
+@dataclasses.dataclass(frozen=True)
+class MediaInfo:
+    """What combine and verification need to know about one MP4."""
+
+    path: Path
+    codec: str
+    width: int
+    height: int
+    fps: Fraction
+    pix_fmt: str
+    frames: int  # counted from the packets, not trusted from the header
+    duration: float  # seconds, end of the last video frame
+    extradata: bytes  # codec parameters (SPS/PPS): stream copy needs them equal
+    audio: AudioInfo | None
+    audio_duration: float
+
+    def video_signature(self) -> tuple[object, ...]:
+        return (self.codec, self.width, self.height, self.fps, self.pix_fmt, self.extradata)
+
+
+def probe(path: Path) -> MediaInfo:
+    """Read the streams of `path` and count its video frames; `EnvironmentProblem` names a bad file."""
+    if not path.is_file():
+        raise EnvironmentProblem(f"{path.name}: file not found ({path})")
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise EnvironmentProblem(f"{path.name}: no video stream")
+            video = container.streams.video[0]
+            audio_stream = container.streams.audio[0] if container.streams.audio else None
+            frames, video_end = 0, 0.0
+            audio_end = 0.0
+            streams = [video] + ([audio_stream] if audio_stream else [])
+            for packet in container.demux(streams):
+                if packet.pts is None or packet.time_base is None:
+                    continue  # the flush packet
+                end = float((packet.pts + (packet.duration or 0)) * packet.time_base)
+                if packet.stream is video:
+                    frames += 1
+                    video_end = max(video_end, end)
+                else:
+                    audio_end = max(audio_end, end)
+            ctx = video.codec_context
+            fps = Fraction(video.average_rate or video.guessed_rate or 0)
+            audio = None
+            if audio_stream is not None:
+                actx = audio_stream.codec_context
+                audio = AudioInfo(
+                    codec=actx.name,
+                    sample_rate=actx.sample_rate,
+                    channels=actx.channels,
+                    layout=actx.layout.name,
+                    extradata=bytes(actx.extradata or b""),
+                )
+            return MediaInfo(
+                path=path,
+                codec=ctx.name,
+                width=ctx.width,
+                height=ctx.height,
+                fps=fps,
+                pix_fmt=ctx.pix_fmt or "",
+                frames=frames,
+                duration=video_end,
+                extradata=bytes(ctx.extradata or b""),
+                audio=audio,
+                audio_duration=audio_end,
+            )
+    except av.FFmpegError as exc:
+        raise EnvironmentProblem(f"{path.name}: not a decodable video: {exc}") from exc
+
+
+def decodes(path: Path) -> bool:
+    """True when every video packet of `path` decodes (a header can look fine over broken data)."""
+    try:
+        with av.open(str(path)) as container:
+            for _ in container.decode(video=0):
+                pass
+    except av.FFmpegError:
+        return False
+    return True
+
+
+def verify_scene(info: MediaInfo, quality: Quality) -> list[str]:
+    """Problems of a rendered scene against its quality; empty when it is good."""
+    problems = []
+    if info.frames <= 0 or info.duration <= 0:
+        problems.append(f"empty video: {info.frames} frames, {info.duration:.3f}s")
+    if (info.width, info.height) != (quality.width, quality.height):
+        problems.append(f"resolution {info.width}x{info.height}, expected {quality.width}x{quality.height}")
+    if info.fps != quality.fps:
+        problems.append(f"{float(info.fps):g} fps, expected {quality.fps}")
+    expected_frames = round(info.duration * quality.fps)
+    if abs(info.frames - expected_frames) > 1:
+        problems.append(f"{info.frames} frames for {info.duration:.3f}s at {quality.fps} fps")
+    if not decodes(info.path):
+        problems.append("the video does not decode")
+    return problems
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as src:
+        for block in iter(lambda: src.read(1024 * 1024), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,131 @@
+"""The `render` command: check, render in a limited child, verify, store.
+
+Classification of the child's end (each maps to exactly one exit class):
+
+- exit 0 and a verified MP4                    -> 0, stored as `scene-NN.mp4`
+- the child's own class (10/11/20) + its tail  -> that class
+- the deadline passed (process group killed)   -> 11 "deadline exceeded after Ns"
+- MemoryError, or a crash by signal            -> 11 "memory limit exceeded ..." (the
+  address-space limit makes allocations fail; a native library may abort instead)
+- SIGXCPU / SIGXFSZ                            -> 11 CPU time / file size limit exceeded
+- an MP4 that fails verification               -> 20 (the image renders wrong videos)
+- the store cannot be written                  -> 30
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from .contract import QUALITIES, ExitClass, TerminationMessage, scene_key
+from .errors import CodeRaised, CodeRejected, EnvironmentProblem, RendererError
+from .media import probe, sha256_of, verify_scene
+from .policy import check_code
+from .sandbox import Limits, Outcome, child_environment, run_limited
+from .store import ArtifactStore
+
+
+@dataclasses.dataclass(frozen=True)
+class RenderRequest:
+    code: Path
+    class_name: str
+    quality: str
+    scene_index: int
+    limits: Limits
+
+
+def render_scene(request: RenderRequest, store: ArtifactStore) -> TerminationMessage:
+    """Render one scene into `store`; raise a `RendererError` for every failure."""
+    started = time.monotonic()
+    try:
+        source = request.code.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EnvironmentProblem(f"cannot read the scene code {request.code}: {exc}") from exc
+    violations = check_code(source, request.class_name)
+    if violations:
+        raise CodeRejected("the scene code was rejected:\n" + "\n".join(violations))
+    quality = QUALITIES[request.quality]
+    with tempfile.TemporaryDirectory(prefix="scenefarm-render-") as tmp:
+        work = Path(tmp)
+        (work / "scene.py").write_text(source, encoding="utf-8")
+        argv = [
+            sys.executable, "-I", "-m", "scenefarm_renderer._child",
+            "scene.py", request.class_name, quality.manim_flag, "scene.mp4", "result.json",
+        ]  # fmt: skip
+        outcome = run_limited(argv, work, child_environment(os.environ, work), request.limits)
+        _raise_for_child(outcome, work / "result.json", request.limits)
+        movie = work / "scene.mp4"
+        info = probe(movie)
+        problems = verify_scene(info, quality)
+        if problems:
+            raise EnvironmentProblem("the rendered video failed verification: " + "; ".join(problems))
+        digest = sha256_of(movie)
+        size = movie.stat().st_size
+        uri = store.put(movie, scene_key(request.scene_index))
+    return TerminationMessage(
+        exitClass=ExitClass.OK,
+        artifact=uri,
+        durationSeconds=round(info.duration, 3),
+        frames=info.frames,
+        width=info.width,
+        height=info.height,
+        fps=float(info.fps),
+        sizeBytes=size,
+        sha256=digest,
+        renderSeconds=round(time.monotonic() - started, 3),
+    )
+
+
+def _raise_for_child(outcome: Outcome, result_file: Path, limits: Limits) -> None:
+    if outcome.timed_out:
+        raise CodeRaised(
+            f"deadline exceeded after {limits.deadline_seconds:g}s: the scene did not finish rendering "
+            "(an endless loop, or far too many frames)"
+        )
+    reported = _read_result(result_file)
+    if outcome.returncode == 0 and reported is not None and reported[0] == ExitClass.OK:
+        return
+    if reported is not None and reported[0] != ExitClass.OK:
+        exit_class, tail = reported
+        raise _error_for(exit_class, tail)
+    raise _error_for_crash(outcome, limits)
+
+
+def _read_result(path: Path) -> tuple[ExitClass, str] | None:
+    try:
+        data = json.loads(path.read_text())
+        return ExitClass(data["exitClass"]), str(data.get("errorTail", ""))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _error_for(exit_class: ExitClass, tail: str) -> RendererError:
+    kinds: dict[ExitClass, type[RendererError]] = {
+        ExitClass.CODE_REJECTED: CodeRejected,
+        ExitClass.CODE_RAISED: CodeRaised,
+    }
+    return kinds.get(exit_class, EnvironmentProblem)(tail)
+
+
+def _error_for_crash(outcome: Outcome, limits: Limits) -> RendererError:
+    sig = outcome.signal
+    log = outcome.log_tail[-1500:]
+    if sig == signal.SIGXCPU:
+        return CodeRaised(f"CPU time limit exceeded ({limits.cpu_seconds}s of CPU)")
+    if sig == signal.SIGXFSZ:
+        return CodeRaised(f"file size limit exceeded ({limits.file_mib} MiB)")
+    if "MemoryError" in log or "Cannot allocate memory" in log or "std::bad_alloc" in log:
+        return CodeRaised(f"memory limit exceeded ({limits.memory_mib} MiB)\n{log}")
+    if sig in (signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS):
+        # Under an address-space limit a native library that cannot allocate
+        # usually aborts or faults: attribute it to the scene's memory use.
+        return CodeRaised(f"memory limit exceeded ({limits.memory_mib} MiB): renderer died with {sig.name}\n{log}")
+    return EnvironmentProblem(f"the renderer child exited with {outcome.returncode} without a result\n{log}")
+
+

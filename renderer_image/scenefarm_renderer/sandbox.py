@@ -1,0 +1,117 @@
+"""Running a child process inside limits: deadline, CPU time, memory, file size.
+
+The child gets its own session (so the whole process group can be killed on
+timeout), its own working directory, and an environment built from an
+allowlist: secrets the renderer Pod may carry (Appwrite keys, tokens) never
+reach scene code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import resource
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+# Variables the child may inherit; everything else is dropped.
+PASSED_THROUGH = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "SOURCE_DATE_EPOCH")
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    deadline_seconds: float = 600.0
+    cpu_seconds: int = 1200
+    memory_mib: int = 2048  # address space: numpy, cairo and PyAV alone map ~1 GiB
+    file_mib: int = 2048
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    returncode: int  # negative: killed by that signal
+    timed_out: bool
+    elapsed: float
+    log_tail: str
+
+    @property
+    def signal(self) -> signal.Signals | None:
+        if self.returncode >= 0:
+            return None
+        try:
+            return signal.Signals(-self.returncode)
+        except ValueError:
+            return None
+
+
+def child_environment(environ: Mapping[str, str], workdir: Path) -> dict[str, str]:
+    """The allowlisted variables plus writable homes inside `workdir`."""
+    env = {k: environ[k] for k in PASSED_THROUGH if k in environ}
+    env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+    for var, sub in (("HOME", "home"), ("TMPDIR", "tmp"), ("MPLCONFIGDIR", "mpl"), ("XDG_CACHE_HOME", "cache")):
+        path = workdir / sub
+        path.mkdir(exist_ok=True)
+        env[var] = str(path)
+    # One BLAS thread: the Pod's CPU limit is the parallelism, and every BLAS
+    # thread would reserve address space against the memory limit.
+    env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    return env
+
+
+def _preexec(limits: Limits) -> Callable[[], None]:
+    def apply() -> None:
+        # Soft < hard for CPU: the soft limit sends SIGXCPU, which tells the
+        # parent why the child died.
+        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
+        memory = limits.memory_mib * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        size = limits.file_mib * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+    return apply
+
+
+def run_limited(argv: Sequence[str], workdir: Path, env: Mapping[str, str], limits: Limits) -> Outcome:
+    """Run `argv` in `workdir` within `limits`; on the deadline kill its whole process group."""
+    log = workdir / "child.log"
+    started = time.monotonic()
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            list(argv),
+            cwd=workdir,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_preexec(limits),  # noqa: PLW1509 - no threads are running in the renderer
+        )
+        timed_out = False
+        try:
+            returncode = process.wait(timeout=limits.deadline_seconds)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            _kill_group(process.pid)
+            returncode = process.wait()
+        else:
+            _kill_group(process.pid)  # anything the scene left running in the background
+    elapsed = time.monotonic() - started
+    return Outcome(returncode, timed_out, elapsed, _tail(log))
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
