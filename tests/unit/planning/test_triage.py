@@ -90,7 +90,7 @@ TABLE = [
         "OOM even with an exit class",
         FailedAttempt(ExitClass.CODE_RAISED, pod_reason="OOMKilled", memory_limit="512M", **GEMINI),
         RetryWithMoreMemory,
-        "1024000000",
+        "1000000Ki",
     ),
     (
         "doubling stops at the cap",
