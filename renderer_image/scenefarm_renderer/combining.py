@@ -1,0 +1,170 @@
+"""The `combine` command: concatenate scene MP4s in order into one verified video.
+
+When every input has the same video parameters (codec, size, fps, pixel format,
+codec extradata) and the same audio layout, packets are copied as they are
+(`copy`): no decoding, so combining costs about as much as reading the bytes.
+Otherwise every scene is decoded and re-encoded (`reencode`) to the largest
+input's size and frame rate; if any scene has audio, scenes without it get
+silence of their own length, so no audio is dropped or shifted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from fractions import Fraction
+from pathlib import Path
+from typing import Literal
+
+import av
+import av.container
+import av.stream
+
+from .contract import ExitClass, TerminationMessage
+from .encoding import reencode
+from .errors import EnvironmentProblem
+from .media import MediaInfo, probe, sha256_of
+from .store import ArtifactStore
+
+Mode = Literal["copy", "reencode"]
+
+
+@dataclasses.dataclass(frozen=True)
+class CombineResult:
+    mode: Mode
+    output: MediaInfo
+    expected_frames: int
+    expected_duration: float
+
+
+def combine(inputs: Sequence[Path], output: Path) -> CombineResult:
+    """Concatenate `inputs` into `output` and verify it; raise `EnvironmentProblem` naming a bad input."""
+    if not inputs:
+        raise EnvironmentProblem("combine needs at least one --input")
+    infos = [probe(path) for path in inputs]
+    if streams_match(infos):
+        _copy(infos, output)
+        mode: Mode = "copy"
+        expected_frames = sum(i.frames for i in infos)
+        expected_duration = sum(i.duration for i in infos)
+    else:
+        fps, frames_per_scene = reencode(infos, output)
+        mode = "reencode"
+        expected_frames = sum(frames_per_scene)
+        expected_duration = float(sum(Fraction(n) / fps for n in frames_per_scene))
+    result = CombineResult(mode, probe(output), expected_frames, expected_duration)
+    problems = verify_combined(result, infos)
+    if problems:
+        raise EnvironmentProblem(f"the combined video failed verification ({mode}): " + "; ".join(problems))
+    return result
+
+
+def streams_match(infos: Sequence[MediaInfo]) -> bool:
+    first = infos[0]
+    return all(
+        info.video_signature() == first.video_signature() and info.audio == first.audio for info in infos
+    )
+
+
+def verify_combined(result: CombineResult, infos: Sequence[MediaInfo]) -> list[str]:
+    """Duration and frames equal the sums of the inputs, within one frame per scene."""
+    out = result.output
+    problems = []
+    if abs(out.frames - result.expected_frames) > len(infos):
+        problems.append(f"{out.frames} frames, expected {result.expected_frames}")
+    frame = 1 / float(out.fps) if out.fps else 1.0
+    tolerance = frame * len(infos) + 1e-6
+    if abs(out.duration - result.expected_duration) > tolerance:
+        problems.append(f"{out.duration:.3f}s, expected {result.expected_duration:.3f}s")
+    if abs(out.duration - sum(i.duration for i in infos)) > tolerance:
+        problems.append(f"{out.duration:.3f}s, the scenes last {sum(i.duration for i in infos):.3f}s")
+    if any(i.audio for i in infos):
+        if out.audio is None:
+            problems.append("the audio track was lost")
+        elif out.audio_duration < out.duration - tolerance:
+            problems.append(f"audio lasts {out.audio_duration:.3f}s of {out.duration:.3f}s")
+    return problems
+
+
+def _copy(infos: Sequence[MediaInfo], output: Path) -> None:
+    """Remux packets in order, shifting each scene's timestamps to start where the last ended."""
+    with av.open(str(infos[0].path)) as template, av.open(str(output), "w", format="mp4") as out:
+        targets: list[av.stream.Stream] = [out.add_stream_from_template(template.streams.video[0])]
+        if template.streams.audio:
+            targets.append(out.add_stream_from_template(template.streams.audio[0]))
+        offset = Fraction(0)  # seconds: one timeline for all streams keeps audio in sync
+        last_dts: dict[int, int] = {}
+        for info in infos:
+            offset = _copy_one(info.path, out, targets, offset, last_dts)
+
+
+def _copy_one(
+    path: Path,
+    out: av.container.OutputContainer,
+    targets: list[av.stream.Stream],
+    offset: Fraction,
+    last_dts: dict[int, int],
+) -> Fraction:
+    end = offset
+    with av.open(str(path)) as source:
+        streams: list[av.stream.Stream] = [source.streams.video[0]]
+        if len(targets) > 1:
+            streams.append(source.streams.audio[0])
+        for packet in source.demux(streams):
+            if packet.dts is None or packet.pts is None or packet.time_base is None:
+                continue
+            index = streams.index(packet.stream)
+            time_base = Fraction(packet.time_base)
+            shift = round(offset / time_base)
+            # Decode order must stay strictly increasing across the seam.
+            previous = last_dts.get(index)
+            if previous is not None and packet.dts + shift <= previous:
+                shift = previous + 1 - packet.dts
+            packet.pts += shift
+            packet.dts += shift
+            last_dts[index] = packet.dts
+            end = max(end, (packet.pts + (packet.duration or 0)) * time_base)
+            packet.stream = targets[index]
+            out.mux(packet)
+    return end
+
+
+def combine_into_store(store: ArtifactStore, keys: Sequence[str], output_key: str) -> TerminationMessage:
+    """Fetch the scene keys from the store, combine, verify and store the result."""
+    if not keys:
+        raise EnvironmentProblem("combine needs at least one --input")
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="scenefarm-combine-") as tmp:
+        work = Path(tmp)
+        local = []
+        for index, key in enumerate(keys):
+            path = work / f"in-{index:03d}-{Path(key).name}"
+            store.get(key, path)
+            local.append(path)
+        output = work / "combined.mp4"
+        try:
+            result = combine(local, output)
+        except EnvironmentProblem as exc:
+            # Name the store key, not the local copy.
+            for key, path in zip(keys, local, strict=True):
+                exc.message = exc.message.replace(path.name, key)
+            raise
+        print(f"combine: {result.mode} of {len(keys)} scenes", file=sys.stderr)
+        digest, size = sha256_of(output), output.stat().st_size
+        uri = store.put(output, output_key)
+    info = result.output
+    return TerminationMessage(
+        exitClass=ExitClass.OK,
+        artifact=uri,
+        durationSeconds=round(info.duration, 3),
+        frames=info.frames,
+        width=info.width,
+        height=info.height,
+        fps=float(info.fps),
+        sizeBytes=size,
+        sha256=digest,
+        renderSeconds=round(time.monotonic() - started, 3),
+    )
