@@ -1,0 +1,195 @@
+{{/*
+Names, labels and the derived settings every template shares. All names are prefixed "scenefarm.".
+*/}}
+
+{{- define "scenefarm.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "scenefarm.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "scenefarm.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Labels on every resource. Never "app.kubernetes.io/managed-by: scenefarm": that marks render Pods. */}}
+{{- define "scenefarm.labels" -}}
+helm.sh/chart: {{ include "scenefarm.chart" . }}
+{{ include "scenefarm.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: scenefarm
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{- define "scenefarm.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "scenefarm.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "scenefarm.operatorSelectorLabels" -}}
+{{ include "scenefarm.selectorLabels" . }}
+app.kubernetes.io/component: operator
+{{- end }}
+
+{{- define "scenefarm.serviceAccountName" -}}
+{{- if .Values.operator.serviceAccount.create }}
+{{- default (include "scenefarm.fullname" .) .Values.operator.serviceAccount.name }}
+{{- else }}
+{{- required "operator.serviceAccount.name is required when operator.serviceAccount.create is false" .Values.operator.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* "true" when the operator watches every namespace (empty watch.namespaces), else "". */}}
+{{- define "scenefarm.clusterwide" -}}
+{{- if not .Values.watch.namespaces }}true{{ end }}
+{{- end }}
+
+{{/* "true" when kopf peering is on: more than one operator Pod. */}}
+{{- define "scenefarm.peering" -}}
+{{- if gt (int .Values.operator.replicas) 1 }}true{{ end }}
+{{- end }}
+
+{{- define "scenefarm.peeringName" -}}
+{{- default (include "scenefarm.fullname" .) .Values.operator.peering.name }}
+{{- end }}
+
+{{/*
+Namespaces where render/combine Pods run, as a JSON list: render.namespaces, else watch.namespaces,
+else the release namespace; plus the chart-managed render namespace when it is created.
+*/}}
+{{- define "scenefarm.renderNamespaces" -}}
+{{- $ns := .Values.render.namespaces | default .Values.watch.namespaces | default (list .Release.Namespace) }}
+{{- if .Values.render.namespace.create }}
+{{- $ns = append $ns .Values.render.namespace.name }}
+{{- end }}
+{{- $ns | uniq | toJson }}
+{{- end }}
+
+{{- define "scenefarm.image" -}}
+{{- $tag := default .root.Chart.AppVersion .image.tag }}
+{{- if .image.digest }}
+{{- printf "%s@%s" .image.repository .image.digest }}
+{{- else }}
+{{- printf "%s:%s" .image.repository $tag }}
+{{- end }}
+{{- end }}
+
+{{/* The Argo CD health check, shared by the ConfigMap template and NOTES. */}}
+{{- define "scenefarm.argocdHealthKey" -}}
+resource.customizations.health.scenefarm.dev_VideoRequest
+{{- end }}
+
+{{/* Rules for namespaced resources in the watched namespaces (rbac-requirements.yaml, scope: watched). */}}
+{{- define "scenefarm.watchedRules" -}}
+- apiGroups: [scenefarm.dev]
+  resources: [videorequests]
+  verbs: [get, list, watch, patch]
+- apiGroups: [scenefarm.dev]
+  resources: [videorequests/status]
+  verbs: [patch]
+- apiGroups: [batch]
+  resources: [jobs]
+  verbs: [get, list, watch, create, delete, patch]
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [get, list, watch]
+- apiGroups: [""]
+  resources: [configmaps]
+  verbs: [get, list, watch, create, patch, delete]
+- apiGroups: [""]
+  resources: [events]
+  verbs: [create]
+- apiGroups: [events.k8s.io]
+  resources: [events]
+  verbs: [create]
+{{- end }}
+
+{{/* The operator's SCENEFARM_* environment: values -> env -> scenefarm_operator.settings. */}}
+{{- define "scenefarm.operatorEnv" -}}
+- name: POD_ID
+  # kopf's peering identity: the Pod name instead of a random user@host id.
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
+- name: SCENEFARM_RENDERER_IMAGE
+  value: {{ include "scenefarm.image" (dict "root" . "image" .Values.render.image) | quote }}
+- name: SCENEFARM_RENDERER_PULL_POLICY
+  value: {{ .Values.render.image.pullPolicy | quote }}
+- name: SCENEFARM_RENDER_SERVICE_ACCOUNT
+  value: {{ .Values.render.serviceAccount.name | quote }}
+- name: SCENEFARM_ARTIFACT_STORE
+  value: {{ .Values.artifacts.store | quote }}
+- name: SCENEFARM_ARTIFACT_CLAIM
+  value: {{ .Values.artifacts.volume.claimName | quote }}
+- name: SCENEFARM_DEFAULT_QUALITY
+  value: {{ .Values.render.defaultQuality | quote }}
+- name: SCENEFARM_NAMESPACES
+  value: {{ join "," .Values.watch.namespaces | quote }}
+- name: SCENEFARM_MAX_RUNNING_SCENE_JOBS
+  value: {{ .Values.render.maxRunningSceneJobs | quote }}
+{{- with .Values.render.kueueQueueName }}
+- name: SCENEFARM_KUEUE_QUEUE_NAME
+  value: {{ . | quote }}
+{{- end }}
+- name: SCENEFARM_LOG_LEVEL
+  value: {{ .Values.operator.logLevel | quote }}
+{{- if .Values.metrics.enabled }}
+- name: SCENEFARM_METRICS_PORT
+  value: {{ .Values.metrics.port | quote }}
+{{- end }}
+{{- with .Values.appwrite }}
+{{- if .endpoint }}
+- name: SCENEFARM_APPWRITE_ENDPOINT
+  value: {{ .endpoint | quote }}
+{{- end }}
+{{- if .project }}
+- name: SCENEFARM_APPWRITE_PROJECT
+  value: {{ .project | quote }}
+{{- end }}
+- name: SCENEFARM_APPWRITE_DATABASE
+  value: {{ .database | quote }}
+- name: SCENEFARM_APPWRITE_BUCKET
+  value: {{ .bucket | quote }}
+{{- if .renderCredentialsSecret }}
+- name: SCENEFARM_APPWRITE_CREDENTIALS_SECRET
+  value: {{ .renderCredentialsSecret | quote }}
+{{- end }}
+{{- if .existingSecret }}
+- name: SCENEFARM_APPWRITE_API_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ .existingSecret | quote }}
+      key: {{ .apiKeyKey | quote }}
+{{- end }}
+{{- end }}
+- name: SCENEFARM_GEMINI_MODEL
+  value: {{ .Values.gemini.model | quote }}
+{{- with .Values.gemini.baseUrl }}
+- name: SCENEFARM_GEMINI_BASE_URL
+  value: {{ . | quote }}
+{{- end }}
+{{- with .Values.gemini.existingSecret }}
+- name: SCENEFARM_GEMINI_API_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ . | quote }}
+      key: {{ $.Values.gemini.apiKeyKey | quote }}
+{{- end }}
+{{- with .Values.operator.extraEnv }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
