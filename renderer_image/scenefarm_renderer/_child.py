@@ -23,6 +23,7 @@ from .contract import ExitClass
 # Programs Manim runs for Tex/MathTex: not finding one is the image's fault.
 TEX_PROGRAMS = frozenset({"latex", "xelatex", "lualatex", "pdflatex", "dvisvgm", "dvips"})
 USER_FRAMES = 12
+NO_ANIMATION = "the scene played no animation: a video needs at least one self.play(...) or self.wait()"
 
 
 def main(argv: list[str]) -> int:
@@ -42,6 +43,8 @@ def _render(code: Path, class_name: str, manim_quality: str, work: Path, output:
         from manim import tempconfig
     except ImportError as exc:  # manim, cairo, pango or av missing: a broken image
         return ExitClass.ENVIRONMENT, f"cannot import manim: {exc!r}"
+    except MemoryError:  # before any scene code ran: the limit is set too low for Manim itself
+        return ExitClass.ENVIRONMENT, "the memory limit is too small to load Manim (raise --memory-mib)"
     settings: dict[str, Any] = {
         "quality": manim_quality,
         "media_dir": str(work / "media"),
@@ -58,6 +61,7 @@ def _render(code: Path, class_name: str, manim_quality: str, work: Path, output:
         "verbosity": "WARNING",
         "progress_bar": "none",
     }
+    scene = None
     try:
         with tempconfig(settings):
             spec = importlib.util.spec_from_file_location("scenefarm_scene", code)
@@ -66,13 +70,16 @@ def _render(code: Path, class_name: str, manim_quality: str, work: Path, output:
             spec.loader.exec_module(module)
             scene = getattr(module, class_name)()
             scene.render()
-            if scene.renderer.num_plays == 0:
-                return ExitClass.CODE_RAISED, "the scene played no animation: call self.play(...) or self.wait()"
             movie = Path(scene.renderer.file_writer.movie_file_path)
             os.replace(movie, output)
-    except MemoryError:
-        raise
+    except MemoryError as exc:
+        # Drop the frames first: they hold whatever the scene allocated.
+        tail = scene_traceback(exc, code, clear=True)
+        return ExitClass.CODE_RAISED, f"memory limit exceeded\n{tail}"
     except Exception as exc:
+        if scene is not None and scene.renderer.num_plays == 0:
+            # Manim's own message suggests --format=png, which is not ours to choose.
+            return ExitClass.CODE_RAISED, NO_ANIMATION
         return _classify(exc, code)
     return ExitClass.OK, ""
 
@@ -101,9 +108,11 @@ def _user_frames(exc: BaseException, code: Path) -> list[traceback.FrameSummary]
     return [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename) == code]
 
 
-def scene_traceback(exc: BaseException, code: Path) -> str:
+def scene_traceback(exc: BaseException, code: Path, *, clear: bool = False) -> str:
     """The frames from the user's scene file plus the exception line: what a fix needs."""
     frames = _user_frames(exc, code)[-USER_FRAMES:]
+    if clear:
+        traceback.clear_frames(exc.__traceback__)
     lines = ["Traceback (scene frames only):"]
     for frame in frames:
         lines.append(f'  File "{code.name}", line {frame.lineno}, in {frame.name}')

@@ -49,7 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     _store_arguments(render)
     render.add_argument("--deadline", type=float, default=600.0, help="wall-clock seconds (default 600)")
     render.add_argument("--cpu-seconds", type=int, help="CPU time limit (default: 2 x deadline)")
-    render.add_argument("--memory-mib", type=int, default=2048, help="address-space limit (default 2048)")
+    render.add_argument(
+        "--memory-mib", type=int, help="address-space limit (default by quality: 2048 up to high, 6144 for fourk)"
+    )
     render.add_argument("--file-mib", type=int, default=2048, help="largest file the scene may write")
 
     combine = commands.add_parser(
@@ -96,12 +98,12 @@ def _run(args: argparse.Namespace) -> TerminationMessage:
         raise EnvironmentProblem(str(exc)) from exc
     if args.command == "render":
         from .rendering import RenderRequest, render_scene
-        from .sandbox import Limits
+        from .sandbox import Limits, default_memory_mib
 
         limits = Limits(
             deadline_seconds=args.deadline,
             cpu_seconds=args.cpu_seconds or max(1, int(args.deadline * 2)),
-            memory_mib=args.memory_mib,
+            memory_mib=args.memory_mib or default_memory_mib(args.quality),
             file_mib=args.file_mib,
         )
         request = RenderRequest(args.code, args.class_name, args.quality, args.scene_index, limits)

@@ -46,6 +46,12 @@ class Outcome:
             return None
 
 
+def default_memory_mib(quality: str) -> int:
+    """Address space for a render: Manim, numpy and PyAV map ~700 MiB before the first frame,
+    and libx264 reserves per-thread buffers that grow with the frame size."""
+    return {"high": 3072, "fourk": 6144}.get(quality, 2048)
+
+
 def child_environment(environ: Mapping[str, str], workdir: Path) -> dict[str, str]:
     """The allowlisted variables plus writable homes inside `workdir`."""
     env = {k: environ[k] for k in PASSED_THROUGH if k in environ}
