@@ -1,0 +1,45 @@
+"""`python -m scenefarm_devcluster up`: run the dev cluster in the foreground until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+from scenefarm_devcluster.lifecycle import DevCluster
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m scenefarm_devcluster")
+    commands = parser.add_subparsers(dest="command", required=True)
+    up = commands.add_parser("up", help="serve the Kubernetes API on 127.0.0.1")
+    up.add_argument("--state-dir", type=Path, default=Path(".devcluster"))
+    up.add_argument("--port", type=int, default=0)
+    up.add_argument("--crd", type=Path, action="append", default=[], help="manifest(s) to create at start")
+    up.add_argument("--request-log", type=Path, default=None, help="append every request as JSON lines")
+    return parser
+
+
+async def _up(args: argparse.Namespace) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with DevCluster(args.state_dir, port=args.port, crds=args.crd,
+                          request_log_path=args.request_log) as cluster:
+        print(cluster.kubeconfig_path.resolve(), flush=True)
+        print(f"serving {cluster.url}; export KUBECONFIG={cluster.kubeconfig_path.resolve()}",
+              file=sys.stderr, flush=True)
+        await stop.wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    asyncio.run(_up(args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
