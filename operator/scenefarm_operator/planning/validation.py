@@ -33,7 +33,7 @@ def scene_limit(spec: Mapping[str, Any]) -> int:
     return min(value, HARD_MAX_SCENES) if isinstance(value, int) and value > 0 else DEFAULT_MAX_SCENES
 
 
-def scene_errors(scene: PlannedScene, check_code: CodeCheck) -> list[str]:
+def scene_errors(scene: PlannedScene, check_code: CodeCheck = renderer_check_code) -> list[str]:
     """What is wrong with one scene, each message naming it."""
     label = f"scene {scene.name!r}"
     errors = []
