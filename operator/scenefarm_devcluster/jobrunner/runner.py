@@ -45,6 +45,14 @@ class JobRunner:
         self._timers: dict[Key, float] = {}
         self._wake = asyncio.Event()
         self._background: set[asyncio.Task[None]] = set()
+        self._owns_client = False
+
+    @classmethod
+    def for_cluster(cls, cluster: Any, config: JobRunnerConfig | None = None) -> JobRunner:
+        """A runner on its own client for `cluster`; `run()` closes that client when it ends."""
+        runner = cls(client_for(cluster), config or config_for(cluster))
+        runner._owns_client = True
+        return runner
 
     def enqueue(self, key: Key, after: float = 0.0) -> None:
         if after <= 0:
@@ -93,6 +101,8 @@ class JobRunner:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await self.kubelet.close()
+            if self._owns_client:
+                await self._client.close()
 
     async def _work(self) -> None:
         last_resync = time.monotonic()
@@ -149,10 +159,6 @@ def config_for(cluster: Any) -> JobRunnerConfig:
     return JobRunnerConfig(state_dir=Path(state_dir) / "jobrunner")
 
 
-async def run_job_runner(cluster: Any) -> None:
+async def run_job_runner(cluster: Any, config: JobRunnerConfig | None = None) -> None:
     """A `DevCluster(extra_tasks=[run_job_runner])` hook: runs the Job runner until cancelled."""
-    client = client_for(cluster)
-    try:
-        await JobRunner(client, config_for(cluster)).run()
-    finally:
-        await client.close()
+    await JobRunner.for_cluster(cluster, config).run()
