@@ -77,7 +77,7 @@ def _render(code: Path, class_name: str, manim_quality: str, work: Path, output:
         tail = scene_traceback(exc, code, clear=True)
         return ExitClass.CODE_RAISED, f"memory limit exceeded\n{tail}"
     except Exception as exc:
-        if scene is not None and scene.renderer.num_plays == 0:
+        if scene is not None and scene.renderer.num_plays == 0 and "no play calls" in str(exc):
             # Manim's own message suggests --format=png, which is not ours to choose.
             return ExitClass.CODE_RAISED, NO_ANIMATION
         return _classify(exc, code)
