@@ -124,9 +124,9 @@ class DevCluster:
             self.server.api.create(rt, doc.get("metadata", {}).get("namespace"), doc)
         # handler_cancellation: a watch whose client disconnects ends at once instead of lingering.
         lowlevel = aiohttp.web.Server(self.server.handle, handler_cancellation=True)
-        self._runner = aiohttp.web.ServerRunner(lowlevel, handle_signals=False)
+        self._runner = aiohttp.web.ServerRunner(lowlevel, handle_signals=False, shutdown_timeout=1.0)
         await self._runner.setup()
-        site = aiohttp.web.TCPSite(self._runner, "127.0.0.1", self.port, shutdown_timeout=1.0)
+        site = aiohttp.web.TCPSite(self._runner, "127.0.0.1", self.port)
         await site.start()
         host, port = self._runner.addresses[0][:2]
         self.port = port
