@@ -23,6 +23,7 @@ from .contract import ExitClass
 # Programs Manim runs for Tex/MathTex: not finding one is the image's fault.
 TEX_PROGRAMS = frozenset({"latex", "xelatex", "lualatex", "pdflatex", "dvisvgm", "dvips"})
 USER_FRAMES = 12
+MESSAGE_KEEP = 700
 NO_ANIMATION = "the scene played no animation: a video needs at least one self.play(...) or self.wait()"
 
 
@@ -118,8 +119,15 @@ def scene_traceback(exc: BaseException, code: Path, *, clear: bool = False) -> s
         lines.append(f'  File "{code.name}", line {frame.lineno}, in {frame.name}')
         if frame.line:
             lines.append(f"    {frame.line}")
-    lines += [line.rstrip("\n") for line in traceback.format_exception_only(type(exc), exc)]
+    lines.append(_shorten("".join(traceback.format_exception_only(type(exc), exc)).rstrip("\n")))
     return "\n".join(lines)
+
+
+def _shorten(text: str, keep: int = MESSAGE_KEEP) -> str:
+    """Cut the middle of a huge exception message, so the scene frames above it survive the 4 KiB limit."""
+    if len(text) <= 2 * keep:
+        return text
+    return f"{text[:keep]} … [{len(text) - 2 * keep} characters cut] … {text[-keep:]}"
 
 
 if __name__ == "__main__":
