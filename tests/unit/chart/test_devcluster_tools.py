@@ -8,13 +8,17 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+
 from scenefarm_devcluster import tools
 
 
 def test_helm_and_kubectl_are_fetched_as_runnable_binaries() -> None:
     helm = tools.ensure_tool("helm")
     kubectl = tools.ensure_tool("kubectl")
-    assert "v4." in subprocess.run([helm, "version", "--short"], capture_output=True, text=True, check=True).stdout
+    assert (
+        "v4."
+        in subprocess.run([helm, "version", "--short"], capture_output=True, text=True, check=True).stdout
+    )
     out = subprocess.run([kubectl, "version", "--client"], capture_output=True, text=True, check=True).stdout
     assert "v1.36" in out
 
@@ -48,4 +52,7 @@ def test_an_unknown_tool_name_is_refused() -> None:
 
 def test_the_command_line_prints_one_path_per_tool(capsys: pytest.CaptureFixture[str]) -> None:
     assert tools.main(["helm", "kubectl"]) == 0
-    assert capsys.readouterr().out.split() == [str(tools.DEFAULT_DEST / "helm"), str(tools.DEFAULT_DEST / "kubectl")]
+    assert capsys.readouterr().out.split() == [
+        str(tools.DEFAULT_DEST / "helm"),
+        str(tools.DEFAULT_DEST / "kubectl"),
+    ]

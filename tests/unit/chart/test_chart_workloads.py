@@ -1,0 +1,218 @@
+"""What the chart runs: the operator Deployment per mode, and the fence around render Pods."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from chartkit import CHART, REPO, Manifest, of_kind, one, render_values
+
+# The settings scenefarm_operator.settings reads (DESIGN.md / the lead's list), plus kopf's POD_ID.
+KNOWN_ENV = {
+    "POD_ID",
+    "SCENEFARM_RENDERER_IMAGE",
+    "SCENEFARM_RENDERER_PULL_POLICY",
+    "SCENEFARM_RENDER_SERVICE_ACCOUNT",
+    "SCENEFARM_ARTIFACT_STORE",
+    "SCENEFARM_ARTIFACT_CLAIM",
+    "SCENEFARM_DEFAULT_QUALITY",
+    "SCENEFARM_NAMESPACES",
+    "SCENEFARM_MAX_RUNNING_SCENE_JOBS",
+    "SCENEFARM_KUEUE_QUEUE_NAME",
+    "SCENEFARM_LOG_LEVEL",
+    "SCENEFARM_METRICS_PORT",
+    "SCENEFARM_APPWRITE_ENDPOINT",
+    "SCENEFARM_APPWRITE_PROJECT",
+    "SCENEFARM_APPWRITE_API_KEY",
+    "SCENEFARM_APPWRITE_DATABASE",
+    "SCENEFARM_APPWRITE_BUCKET",
+    "SCENEFARM_APPWRITE_CREDENTIALS_SECRET",
+    "SCENEFARM_GEMINI_API_KEY",
+    "SCENEFARM_GEMINI_MODEL",
+    "SCENEFARM_GEMINI_BASE_URL",
+}
+APPWRITE = {
+    "artifacts": {"store": "Appwrite"},
+    "appwrite": {
+        "endpoint": "https://aw.example.com/v1",
+        "project": "p1",
+        "existingSecret": "aw-operator",
+        "renderCredentialsSecret": "aw-render",
+    },
+    "gemini": {"existingSecret": "gemini"},
+    "render": {"networkPolicy": {"appwrite": {"cidrs": ["203.0.113.7/32"], "port": 8443}}},
+}
+
+
+def operator_container(manifests: list[Manifest]) -> dict[str, Any]:
+    return one(manifests, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+
+
+def env_of(manifests: list[Manifest]) -> dict[str, dict[str, Any]]:
+    return {item["name"]: item for item in operator_container(manifests)["env"]}
+
+
+def test_one_replica_runs_standalone_over_all_namespaces_and_recreates_on_upgrade() -> None:
+    manifests = render_values({})
+    container = operator_container(manifests)
+    assert container["command"] == ["kopf", "run"]
+    assert container["args"][:2] == ["-m", "scenefarm_operator.handlers"]
+    assert "--liveness=http://0.0.0.0:8080/healthz" in container["args"]
+    assert {"--standalone", "--all-namespaces"} <= set(container["args"])
+    assert one(manifests, "Deployment")["spec"]["strategy"] == {"type": "Recreate"}
+    assert not of_kind(manifests, "PodDisruptionBudget")
+    assert env_of(manifests)["SCENEFARM_NAMESPACES"]["value"] == ""
+
+
+def test_several_replicas_peer_through_kopf_and_keep_one_pod_through_disruptions() -> None:
+    manifests = render_values({"operator": {"replicas": 2}})
+    args = operator_container(manifests)["args"]
+    assert "--standalone" not in args
+    assert "--peering=sf-scenefarm" in args and "--priority=100" in args
+    assert one(manifests, "ClusterKopfPeering")["metadata"]["name"] == "sf-scenefarm"
+    pdb = one(manifests, "PodDisruptionBudget")
+    assert pdb["spec"]["minAvailable"] == 1
+    pod_labels = one(manifests, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert pdb["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+    assert env_of(manifests)["POD_ID"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+
+
+def test_a_namespace_list_becomes_one_flag_per_namespace_and_the_namespaces_setting() -> None:
+    manifests = render_values({"watch": {"namespaces": ["a", "b"]}, "operator": {"replicas": 2}})
+    args = operator_container(manifests)["args"]
+    assert [a for a in args if a.startswith("--namespace")] == ["--namespace=a", "--namespace=b"]
+    assert "--all-namespaces" not in args
+    assert env_of(manifests)["SCENEFARM_NAMESPACES"]["value"] == "a,b"
+    assert sorted(p["metadata"]["namespace"] for p in of_kind(manifests, "KopfPeering")) == ["a", "b"]
+
+
+def test_the_operator_pod_meets_the_restricted_pod_security_standard() -> None:
+    manifests = render_values({})
+    pod = one(manifests, "Deployment")["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] == 10001
+    assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+    container = pod["containers"][0]["securityContext"]
+    assert container["allowPrivilegeEscalation"] is False
+    assert container["capabilities"]["drop"] == ["ALL"]
+    assert container["readOnlyRootFilesystem"] is True
+    probes = pod["containers"][0]
+    for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+        assert probes[probe]["httpGet"] == {"path": "/healthz", "port": "health"}
+
+
+def test_operator_environment_uses_only_known_settings() -> None:
+    manifests = render_values({**APPWRITE, "render": {**APPWRITE["render"], "kueueQueueName": "q"}})
+    assert set(env_of(manifests)) <= KNOWN_ENV
+    assert env_of(manifests)["SCENEFARM_KUEUE_QUEUE_NAME"]["value"] == "q"
+
+
+def test_api_keys_come_from_secrets_and_never_from_plain_values() -> None:
+    env = env_of(render_values(APPWRITE))
+    assert env["SCENEFARM_APPWRITE_API_KEY"] == {
+        "name": "SCENEFARM_APPWRITE_API_KEY",
+        "valueFrom": {"secretKeyRef": {"name": "aw-operator", "key": "api-key"}},
+    }
+    assert env["SCENEFARM_GEMINI_API_KEY"]["valueFrom"]["secretKeyRef"]["name"] == "gemini"
+    assert env["SCENEFARM_APPWRITE_CREDENTIALS_SECRET"]["value"] == "aw-render"
+    assert not of_kind(render_values(APPWRITE), "Secret")
+
+
+def test_without_secret_references_no_api_key_variables_are_set() -> None:
+    assert not {"SCENEFARM_APPWRITE_API_KEY", "SCENEFARM_GEMINI_API_KEY"} & set(env_of(render_values({})))
+
+
+def test_render_service_accounts_mount_no_token_in_every_render_namespace() -> None:
+    manifests = render_values({"watch": {"namespaces": ["a", "b"]}})
+    accounts = [
+        sa for sa in of_kind(manifests, "ServiceAccount") if sa["metadata"]["name"] == "scenefarm-render"
+    ]
+    assert sorted(sa["metadata"]["namespace"] for sa in accounts) == ["a", "b"]
+    assert all(sa["automountServiceAccountToken"] is False for sa in accounts)
+
+
+def test_render_pods_may_reach_only_dns_by_default() -> None:
+    policy = one(render_values({}), "NetworkPolicy")
+    selector = policy["spec"]["podSelector"]
+    assert selector["matchLabels"] == {"app.kubernetes.io/managed-by": "scenefarm"}
+    assert selector["matchExpressions"] == [
+        {"key": "scenefarm.dev/role", "operator": "In", "values": ["scene", "combine"]}
+    ]
+    assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"]
+    assert "ingress" not in policy["spec"]
+    (dns,) = policy["spec"]["egress"]
+    assert {(p["protocol"], p["port"]) for p in dns["ports"]} == {("UDP", 53), ("TCP", 53)}
+    assert dns["to"][0]["podSelector"]["matchLabels"] == {"k8s-app": "kube-dns"}
+
+
+def test_the_appwrite_store_opens_egress_to_the_appwrite_endpoint_only() -> None:
+    policy = one(render_values(APPWRITE), "NetworkPolicy")
+    _dns, appwrite = policy["spec"]["egress"]
+    assert appwrite == {
+        "to": [{"ipBlock": {"cidr": "203.0.113.7/32"}}],
+        "ports": [{"protocol": "TCP", "port": 8443}],
+    }
+
+
+def test_the_operators_own_pods_are_outside_the_render_network_policy() -> None:
+    pod_labels = one(render_values({}), "Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert pod_labels.get("app.kubernetes.io/managed-by") != "scenefarm"
+
+
+def test_a_chart_managed_render_namespace_enforces_restricted_pod_security_and_is_kept() -> None:
+    manifests = render_values({"render": {"namespace": {"create": True, "name": "renders"}}})
+    namespace = one(manifests, "Namespace")
+    labels = namespace["metadata"]["labels"]
+    for mode in ("enforce", "audit", "warn"):
+        assert labels[f"pod-security.kubernetes.io/{mode}"] == "restricted"
+    assert namespace["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    render_namespaces = {sa["metadata"]["namespace"] for sa in of_kind(manifests, "ServiceAccount")}
+    assert "renders" in render_namespaces
+
+
+def test_the_volume_store_can_create_a_kept_read_write_many_claim_per_render_namespace() -> None:
+    values = {"artifacts": {"volume": {"persistence": {"create": True}}}, "watch": {"namespaces": ["a", "b"]}}
+    claims = of_kind(render_values(values), "PersistentVolumeClaim")
+    assert sorted(c["metadata"]["namespace"] for c in claims) == ["a", "b"]
+    for claim in claims:
+        assert claim["metadata"]["name"] == "scenefarm-artifacts"
+        assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
+        assert claim["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    assert not of_kind(
+        render_values({**APPWRITE, **{"watch": {"namespaces": ["a"]}}}), "PersistentVolumeClaim"
+    )
+
+
+@pytest.mark.parametrize("switch", ["monitor", "plain"])
+def test_the_service_monitor_selects_the_metrics_service(switch: str) -> None:
+    manifests = render_values(
+        {"metrics": {"enabled": True, "serviceMonitor": {"enabled": switch == "monitor"}}}
+    )
+    service = one(manifests, "Service")
+    assert env_of(manifests)["SCENEFARM_METRICS_PORT"]["value"] == "9090"
+    monitors = of_kind(manifests, "ServiceMonitor")
+    assert len(monitors) == (switch == "monitor")
+    for monitor in monitors:
+        assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+
+
+def test_notes_tell_the_next_step_and_how_to_apply_crds_after_upgrades() -> None:
+    notes = (CHART / "templates" / "NOTES.txt").read_text()
+    assert "rollout status" in notes
+    assert "kubectl apply --server-side -f charts/scenefarm/crds/" in notes
+    assert re.search(r"kubectl apply .* -f examples/", notes)
+
+
+def test_the_operator_dockerfile_is_pinned_non_root_and_runs_kopf() -> None:
+    dockerfile = (REPO / "deploy" / "operator.Dockerfile").read_text()
+    bases = re.findall(r"^FROM\s+(\S+)", dockerfile, re.MULTILINE)
+    assert bases and all(re.fullmatch(r"python:3\.11\.\d+-slim-bookworm", b) for b in bases), bases
+    final_stage = dockerfile.rsplit("\nFROM ", 1)[1]
+    assert re.search(r"^USER 10001:10001$", final_stage, re.MULTILINE)
+    assert 'ENTRYPOINT ["kopf", "run"]' in final_stage
+    assert "build-essential" not in final_stage and "-dev" not in final_stage
+    chart_user = one(render_values({}), "Deployment")["spec"]["template"]["spec"]["securityContext"][
+        "runAsUser"
+    ]
+    assert f"USER {chart_user}:" in final_stage
