@@ -12,11 +12,11 @@ import logging
 from typing import Any, cast
 
 from lightkube import AsyncClient
-from lightkube.core.exceptions import ApiError
 from lightkube.resources.batch_v1 import Job
 from lightkube.resources.core_v1 import Pod
 from lightkube.types import CascadeType, PatchType
 
+from scenefarm_devcluster.jobrunner.errors import ApiFailure
 from scenefarm_devcluster.jobrunner.informer import Informer, Key, Obj
 from scenefarm_devcluster.jobrunner.jobsync import SyncDecision, sync_job
 from scenefarm_devcluster.jobrunner.kubelet import Kubelet
@@ -61,7 +61,7 @@ class JobController:
         await self._write_status(job, decision)
         await self._release(key[0], decision.release)
         if decision.delete_job:
-            with contextlib.suppress(ApiError):
+            with contextlib.suppress(ApiFailure):
                 await self._client.delete(Job, key[1], namespace=key[0], cascade=CascadeType.BACKGROUND)
             self._jobs.forget(key)
         return decision.requeue_after
@@ -72,7 +72,7 @@ class JobController:
         # Pods we kill on purpose are not failures of the workload: drop them uncounted.
         await self._release(namespace, decision.terminate)
         for name in decision.terminate:
-            with contextlib.suppress(ApiError):
+            with contextlib.suppress(ApiFailure):
                 await self._client.delete(Pod, name, namespace=namespace)
             self._pods.forget((namespace, name))
 
@@ -100,7 +100,7 @@ class JobController:
             if pod is None:
                 continue
             finalizers = [f for f in pod["metadata"].get("finalizers") or [] if f != TRACKING_FINALIZER]
-            with contextlib.suppress(ApiError):
+            with contextlib.suppress(ApiFailure):
                 updated = await self._client.patch(
                     Pod, name, {"metadata": {"finalizers": finalizers or None}}, namespace=namespace,
                     patch_type=PatchType.MERGE,

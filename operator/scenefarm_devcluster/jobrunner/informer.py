@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from lightkube import AsyncClient
-from lightkube.core.exceptions import ApiError
 
 Obj = dict[str, Any]
 Key = tuple[str, str]
@@ -95,6 +94,6 @@ class Informer:
                     await self._notify(event, obj)
             except asyncio.CancelledError:
                 raise
-            except (ApiError, OSError, Exception) as exc:  # the server restarting, a broken stream
+            except Exception as exc:  # the server restarting, a broken stream, a 410 Gone
                 logger.debug("watch of %s broke (%s); listing again", self._resource.__name__, exc)
                 await asyncio.sleep(0.2)

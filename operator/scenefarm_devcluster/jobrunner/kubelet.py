@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from lightkube import AsyncClient
-from lightkube.core.exceptions import ApiError
 from lightkube.resources.core_v1 import ConfigMap, Pod, Secret
 from lightkube.types import PatchType
 
 from scenefarm_devcluster.jobrunner import podstatus
 from scenefarm_devcluster.jobrunner.config import JobRunnerConfig
+from scenefarm_devcluster.jobrunner.errors import ApiFailure
 from scenefarm_devcluster.jobrunner.informer import Key, Obj, key_of
 from scenefarm_devcluster.jobrunner.instant import synthetic_message
 from scenefarm_devcluster.jobrunner.process import SIGKILL_EXIT, LocalProcess, ProcessOutcome
@@ -134,7 +134,7 @@ class Kubelet:
 
     async def _write_status(self, pod: Obj, status: dict[str, Any]) -> None:
         meta = pod["metadata"]
-        with contextlib.suppress(ApiError):  # the Pod may be gone already: nothing to report on
+        with contextlib.suppress(ApiFailure):  # the Pod may be gone already: nothing to report on
             await self._client.patch(
                 Pod.Status, meta["name"], {"status": status}, namespace=meta["namespace"],
                 patch_type=PatchType.MERGE,
@@ -155,7 +155,7 @@ class Kubelet:
     async def _fetch(self, resource: Any, namespace: str, names: set[str]) -> dict[str, Obj]:
         found: dict[str, Obj] = {}
         for name in names:
-            with contextlib.suppress(ApiError):
+            with contextlib.suppress(ApiFailure):
                 found[name] = (await self._client.get(resource, name, namespace=namespace)).to_dict()
         return found
 

@@ -72,7 +72,9 @@ class Harness:
 
 
 def has_condition(job: Obj, kind: str, status: str = "True") -> bool:
-    return any(c["type"] == kind and c["status"] == status for c in (job.get("status") or {}).get("conditions") or [])
+    return any(
+        c["type"] == kind and c["status"] == status for c in (job.get("status") or {}).get("conditions") or []
+    )
 
 
 def condition(job: Obj, kind: str) -> Obj:

@@ -9,7 +9,9 @@ import pytest
 from scenefarm_devcluster.jobrunner.failurepolicy import match_pod_failure_policy
 
 
-def failed_pod(exit_code: int, container: str = "main", conditions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def failed_pod(
+    exit_code: int, container: str = "main", conditions: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     return {
         "metadata": {"namespace": "ns", "name": "job-abcde"},
         "status": {
@@ -35,13 +37,22 @@ EVICTED = [{"type": "DisruptionTarget", "status": "True"}]
         ([FAIL_ON_10, IGNORE_DISRUPTION], failed_pod(137, conditions=EVICTED), ("Ignore", 1)),
         ([COUNT_NOT_IN_20, FAIL_ON_10], failed_pod(11), ("Count", 0)),
         ([COUNT_NOT_IN_20, FAIL_ON_10], failed_pod(20), None),
-        ([{**FAIL_ON_10, "onExitCodes": {**FAIL_ON_10["onExitCodes"], "containerName": "other"}}], failed_pod(10), None),
+        (
+            [{**FAIL_ON_10, "onExitCodes": {**FAIL_ON_10["onExitCodes"], "containerName": "other"}}],
+            failed_pod(10),
+            None,
+        ),
         ([{"action": "FailJob", "onExitCodes": {"operator": "NotIn", "values": [1]}}], failed_pod(0), None),
-        ([{"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "False"}]}],
-         failed_pod(1, conditions=EVICTED), None),
+        (
+            [{"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "False"}]}],
+            failed_pod(1, conditions=EVICTED),
+            None,
+        ),
     ],
 )
-def test_first_matching_rule_decides_the_action(rules: list[dict[str, Any]], pod: dict[str, Any], expected: tuple[str, int] | None) -> None:
+def test_first_matching_rule_decides_the_action(
+    rules: list[dict[str, Any]], pod: dict[str, Any], expected: tuple[str, int] | None
+) -> None:
     match = match_pod_failure_policy({"rules": rules}, pod)
     assert ((match.action, match.rule_index) if match else None) == expected
 
@@ -49,7 +60,10 @@ def test_first_matching_rule_decides_the_action(rules: list[dict[str, Any]], pod
 def test_fail_job_message_reads_like_the_job_controllers() -> None:
     match = match_pod_failure_policy({"rules": [FAIL_ON_10]}, failed_pod(10))
     assert match is not None
-    assert match.message == "Container main for pod ns/job-abcde failed with exit code 10 matching FailJob rule at index 0"
+    assert (
+        match.message
+        == "Container main for pod ns/job-abcde failed with exit code 10 matching FailJob rule at index 0"
+    )
 
 
 def test_condition_rule_message_names_the_condition() -> None:

@@ -22,13 +22,20 @@ def job(status: dict[str, Any] | None = None, **spec: Any) -> dict[str, Any]:
     }
 
 
-def pod(phase: str = "Running", exit_code: int | None = None, tracked: bool = True, **extra: Any) -> dict[str, Any]:
+def pod(
+    phase: str = "Running", exit_code: int | None = None, tracked: bool = True, **extra: Any
+) -> dict[str, Any]:
     n = next(_ids)
     status: dict[str, Any] = {"phase": phase, "conditions": extra.pop("conditions", [])}
     if exit_code is not None:
         status["containerStatuses"] = [{"name": "main", "state": {"terminated": {"exitCode": exit_code}}}]
-    meta = {"namespace": "ns", "name": f"render-{n}", "uid": f"pod-{n}",
-            "finalizers": [TRACKING_FINALIZER] if tracked else [], **extra}
+    meta = {
+        "namespace": "ns",
+        "name": f"render-{n}",
+        "uid": f"pod-{n}",
+        "finalizers": [TRACKING_FINALIZER] if tracked else [],
+        **extra,
+    }
     return {"metadata": meta, "status": status}
 
 
@@ -67,7 +74,11 @@ def test_reaching_completions_sets_success_criteria_then_complete_once_pods_are_
     assert conditions(first.status)["SuccessCriteriaMet"][0] == "True"
     assert "Complete" not in conditions(first.status)
     second = sync_job(job(first.status, parallelism=1, completions=1), [], NOW)
-    assert conditions(second.status)["Complete"] == ("True", "CompletionsReached", "Reached expected number of succeeded pods")
+    assert conditions(second.status)["Complete"] == (
+        "True",
+        "CompletionsReached",
+        "Reached expected number of succeeded pods",
+    )
     assert second.status["completionTime"] == format_time(NOW)
     assert second.status["succeeded"] == 1
 
@@ -75,10 +86,15 @@ def test_reaching_completions_sets_success_criteria_then_complete_once_pods_are_
 def test_exit_code_matching_fail_job_fails_the_job_at_once_and_stops_the_others() -> None:
     policy = {"rules": [{"action": "FailJob", "onExitCodes": {"operator": "In", "values": [10]}}]}
     bad, running = pod("Failed", 10), pod("Running")
-    first = sync_job(job(parallelism=2, completions=2, backoffLimit=6, podFailurePolicy=policy), [bad, running], NOW)
+    first = sync_job(
+        job(parallelism=2, completions=2, backoffLimit=6, podFailurePolicy=policy), [bad, running], NOW
+    )
     target = conditions(first.status)["FailureTarget"]
     assert target[:2] == ("True", "PodFailurePolicy")
-    assert target[2] == f"Container main for pod ns/{bad['metadata']['name']} failed with exit code 10 matching FailJob rule at index 0"
+    assert (
+        target[2]
+        == f"Container main for pod ns/{bad['metadata']['name']} failed with exit code 10 matching FailJob rule at index 0"
+    )
     assert first.terminate == [running["metadata"]["name"]]
     assert first.create == 0
     settled = sync_job(job(first.status, parallelism=2, completions=2, podFailurePolicy=policy), [], NOW)
@@ -88,7 +104,10 @@ def test_exit_code_matching_fail_job_fails_the_job_at_once_and_stops_the_others(
 def test_failures_beyond_backoff_limit_fail_the_job() -> None:
     status = {"startTime": format_time(NOW), "failed": 1}
     decision = sync_job(job(status, backoffLimit=1), [pod("Failed", 1)], NOW)
-    assert conditions(decision.status)["FailureTarget"][1:] == ("BackoffLimitExceeded", "Job has reached the specified backoff limit")
+    assert conditions(decision.status)["FailureTarget"][1:] == (
+        "BackoffLimitExceeded",
+        "Job has reached the specified backoff limit",
+    )
 
 
 def test_a_failure_within_backoff_limit_is_replaced() -> None:
@@ -112,7 +131,10 @@ def test_a_job_running_past_its_deadline_fails_and_kills_its_pods() -> None:
     started = format_time(NOW - datetime.timedelta(seconds=11))
     running = pod("Running")
     decision = sync_job(job({"startTime": started}, activeDeadlineSeconds=10), [running], NOW)
-    assert conditions(decision.status)["FailureTarget"][1:] == ("DeadlineExceeded", "Job was active longer than specified deadline")
+    assert conditions(decision.status)["FailureTarget"][1:] == (
+        "DeadlineExceeded",
+        "Job was active longer than specified deadline",
+    )
     assert decision.terminate == [running["metadata"]["name"]]
 
 
@@ -144,12 +166,16 @@ def test_a_finished_job_is_deleted_once_its_ttl_runs_out() -> None:
     done = sync_job(job({"succeeded": 1, "uncountedTerminatedPods": {"succeeded": [], "failed": []}},
                         completions=1, parallelism=1), [], NOW).status  # fmt: skip
     assert sync_job(job(done, ttlSecondsAfterFinished=30), [], NOW).requeue_after == 30
-    assert sync_job(job(done, ttlSecondsAfterFinished=30), [], NOW + datetime.timedelta(seconds=30)).delete_job
+    assert sync_job(
+        job(done, ttlSecondsAfterFinished=30), [], NOW + datetime.timedelta(seconds=30)
+    ).delete_job
 
 
 def test_syncing_twice_changes_nothing() -> None:
     pods = [pod("Running"), pod("Running")]
     first = sync_job(job(parallelism=2, completions=4), pods, NOW)
-    second = sync_job(job(first.status, parallelism=2, completions=4), pods, NOW + datetime.timedelta(seconds=1))
+    second = sync_job(
+        job(first.status, parallelism=2, completions=4), pods, NOW + datetime.timedelta(seconds=1)
+    )
     assert second.status == first.status
     assert second.create == 0

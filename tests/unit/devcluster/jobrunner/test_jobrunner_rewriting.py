@@ -10,9 +10,19 @@ from typing import Any
 import pytest
 
 from scenefarm_devcluster.jobrunner.quantities import parse_quantity
-from scenefarm_devcluster.jobrunner.rewriting import ConfigError, local_argv, local_env, resolve_env, rewrite_path
+from scenefarm_devcluster.jobrunner.rewriting import (
+    ConfigError,
+    local_argv,
+    local_env,
+    resolve_env,
+    rewrite_path,
+)
 
-MOUNTS = {"/work": Path("/tmp/p/work"), "/work/code": Path("/tmp/p/code"), "/dev/termination-log": Path("/tmp/p/tl")}
+MOUNTS = {
+    "/work": Path("/tmp/p/work"),
+    "/work/code": Path("/tmp/p/code"),
+    "/dev/termination-log": Path("/tmp/p/tl"),
+}
 
 
 @pytest.mark.parametrize(
@@ -74,9 +84,21 @@ def test_a_missing_required_reference_is_a_config_error(env_var: dict[str, Any])
 
 
 def test_argv_runs_python_with_this_interpreter_and_rewritten_paths() -> None:
-    container = {"command": ["python", "-m", "scenefarm_renderer"], "args": ["render", "--code", "/work/code/s.py", "--q", "$(Q)"]}
+    container = {
+        "command": ["python", "-m", "scenefarm_renderer"],
+        "args": ["render", "--code", "/work/code/s.py", "--q", "$(Q)"],
+    }
     argv = local_argv(container, {"Q": "low"}, MOUNTS)
-    assert argv == [sys.executable, "-m", "scenefarm_renderer", "render", "--code", "/tmp/p/code/s.py", "--q", "low"]
+    assert argv == [
+        sys.executable,
+        "-m",
+        "scenefarm_renderer",
+        "render",
+        "--code",
+        "/tmp/p/code/s.py",
+        "--q",
+        "low",
+    ]
 
 
 def test_argv_keeps_other_programs_as_they_are() -> None:
@@ -96,7 +118,14 @@ def test_process_env_is_the_container_env_rewritten_plus_defaults_it_did_not_set
 
 @pytest.mark.parametrize(
     ("text", "value"),
-    [("128Mi", 128 * 2**20), ("1Gi", 2**30), ("500M", 500 * 10**6), ("1e3", 1000), ("250m", 0.25), ("64", 64)],
+    [
+        ("128Mi", 128 * 2**20),
+        ("1Gi", 2**30),
+        ("500M", 500 * 10**6),
+        ("1e3", 1000),
+        ("250m", 0.25),
+        ("64", 64),
+    ],
 )
 def test_quantities_parse_like_the_api_server(text: str, value: float) -> None:
     assert parse_quantity(text) == pytest.approx(value)
