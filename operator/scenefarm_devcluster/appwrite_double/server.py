@@ -139,6 +139,15 @@ class AppwriteDouble:
             return {}
         return {row_id: table.row_json(row) for row_id, row in list(table.rows.items())}
 
+    def row_history(self, database_id: str, table_id: str, row_id: str) -> list[dict[str, Any]]:
+        """Every state a row was written with, oldest first."""
+        table = self.tablesdb.tables.get((database_id, table_id))
+        return list(table.history.get(row_id, [])) if table is not None else []
+
+    def file_content(self, bucket_id: str, file_id: str) -> bytes | None:
+        stored = self.storage.files.get((bucket_id, file_id))
+        return stored.content() if stored is not None and stored.complete else None
+
     async def start(self) -> None:
         app = build_app(self.project, self.api_key, self.faults, self.tablesdb, self.storage)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -189,6 +198,15 @@ class AppwriteDoubleThread:
 
     def rows(self, database_id: str, table_id: str) -> dict[str, dict[str, Any]]:
         return self.call(lambda: self.double.rows(database_id, table_id))
+
+    def row_history(self, database_id: str, table_id: str, row_id: str) -> list[dict[str, Any]]:
+        return self.call(lambda: self.double.row_history(database_id, table_id, row_id))
+
+    def requests(self) -> list[RequestRecord]:
+        return self.double.requests()
+
+    def inject(self, fault: Fault) -> Fault:
+        return self.double.inject(fault)
 
     def start(self) -> AppwriteDoubleThread:
         self._thread.start()

@@ -203,6 +203,7 @@ class Table:
         self.columns: dict[str, Column] = {}
         self.indexes: dict[str, Index] = {}
         self.rows: dict[str, dict[str, Any]] = {}
+        self.history: dict[str, list[dict[str, Any]]] = {}  # every state a row had, for tests
         self.sequence = 0
         self.created = self.updated = now_iso()
 
@@ -470,6 +471,7 @@ class TablesDBState:
         row["$updatedAt"] = stamp
         if "permissions" in params:
             row["$permissions"] = check_permissions(params["permissions"])
+        table.history.setdefault(row_id, []).append(table.row_json(row))
         return table.row_json(row)
 
 
