@@ -77,7 +77,8 @@ class GeminiDouble:
         app.router.add_post("/{version:v1beta|v1}/models/{call}", self._generate)
         app.router.add_post("/_double/script", self._admin_script)
         app.router.add_get("/_double/requests", self._admin_requests)
-        self._runner = web.AppRunner(app, access_log=None)
+        # A client that gave up (timeout) cancels its slow answer; stopping never waits long.
+        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()

@@ -60,6 +60,7 @@ class GeminiOptions:
     retry_attempts: int = 4  # including the first request
     retry_initial_delay: float = 1.0
     retry_max_delay: float = 30.0
+    retry_jitter: float = 1.0  # seconds of randomness added to each delay, so operators don't retry in step
     temperature: float = 0.4
 
     @classmethod
@@ -78,6 +79,7 @@ class GeminiPlanner:
     def __init__(self, options: GeminiOptions) -> None:
         self.options = options
         self._client: genai.Client | None = None
+        self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> GeminiPlanner:
         return self
@@ -89,6 +91,9 @@ class GeminiPlanner:
         if self._client is not None:
             await self._client.aio.aclose()
             self._client = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     async def plan(self, spec: Mapping[str, Any]) -> Plan:
         request = {
@@ -198,13 +203,20 @@ class GeminiPlanner:
                 attempts=self.options.retry_attempts,
                 initial_delay=self.options.retry_initial_delay,
                 max_delay=self.options.retry_max_delay,
+                jitter=self.options.retry_jitter,
                 http_status_codes=RETRY_STATUS_CODES,
             )
+            # Our own session: the SDK's default one subclasses aiohttp.ClientSession, which aiohttp
+            # deprecates (a DeprecationWarning on first use), and is only closed per event loop.
+            self._session = aiohttp.ClientSession(
+                trust_env=True
+            )  # trust_env: honour HTTPS_PROXY like the SDK
             http = types.HttpOptions(
                 base_url=self.options.base_url or None,
                 api_version=API_VERSION,
                 timeout=int(self.options.timeout_seconds * 1000),  # milliseconds
                 retry_options=retry,
+                aiohttp_client=self._session,
             )
             self._client = genai.Client(api_key=self.options.api_key, http_options=http)
         return self._client

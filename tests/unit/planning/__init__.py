@@ -1,0 +1,1 @@
+"""Tests of scenefarm_operator.planning and the Gemini double."""
