@@ -39,7 +39,9 @@ def main(argv: list[str]) -> int:
     return int(exit_class)
 
 
-def _render(code: Path, class_name: str, manim_quality: str, work: Path, output: Path) -> tuple[ExitClass, str]:
+def _render(
+    code: Path, class_name: str, manim_quality: str, work: Path, output: Path
+) -> tuple[ExitClass, str]:
     try:
         from manim import tempconfig
     except ImportError as exc:  # manim, cairo, pango or av missing: a broken image

@@ -50,7 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--deadline", type=float, default=600.0, help="wall-clock seconds (default 600)")
     render.add_argument("--cpu-seconds", type=int, help="CPU time limit (default: 2 x deadline)")
     render.add_argument(
-        "--memory-mib", type=int, help="address-space limit (default by quality: 2048 up to high, 6144 for fourk)"
+        "--memory-mib",
+        type=int,
+        help="address-space limit (default by quality: 2048 up to high, 6144 for fourk)",
     )
     render.add_argument("--file-mib", type=int, default=2048, help="largest file the scene may write")
 

@@ -52,7 +52,9 @@ def reencode(infos: Sequence[MediaInfo], output: Path) -> tuple[Fraction, list[i
     return fps, frames_per_scene
 
 
-def _resampled_video(info: MediaInfo, fps: Fraction, count: int, target: MediaInfo) -> Iterator[av.VideoFrame]:
+def _resampled_video(
+    info: MediaInfo, fps: Fraction, count: int, target: MediaInfo
+) -> Iterator[av.VideoFrame]:
     """`count` frames at `fps`: for each output time, the last input frame shown at that time."""
     with av.open(str(info.path)) as source:
         decoded = source.decode(video=0)

@@ -231,29 +231,35 @@ def _scan(tree: ast.Module) -> Iterator[str]:
         elif isinstance(node, ast.ImportFrom):
             yield from _check_import_from(node, line)
         elif isinstance(node, ast.Name):
-            if node.id in FORBIDDEN_NAMES:
-                yield f"line {line}: the name '{node.id}' is not allowed in scene code"
-            elif node.id.startswith("__") and node.id != "__name__":
-                yield f"line {line}: dunder names like '{node.id}' are not allowed"
+            yield from _check_name(node.id, line)
         elif isinstance(node, ast.Attribute):
-            if node.attr.startswith("_"):
-                yield f"line {line}: attribute '.{node.attr}' starts with an underscore; not allowed"
-            elif node.attr in FORBIDDEN_ATTRIBUTES:
-                yield f"line {line}: attribute '.{node.attr}' reaches outside the scene; not allowed"
+            yield from _check_attribute(node.attr, line)
         elif isinstance(node, ast.keyword) and node.arg in DANGEROUS_NAMES:
             yield f"line {line}: keyword argument '{node.arg}' is not allowed"
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             yield from _check_string(node.value, line)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            if node.name in FORBIDDEN_NAMES:
-                yield f"line {line}: the name '{node.name}' is reserved; choose another"
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and (
+            node.name in FORBIDDEN_NAMES
+        ):
+            yield f"line {line}: the name '{node.name}' is reserved; choose another"
+
+
+def _check_name(name: str, line: object) -> Iterator[str]:
+    if name in FORBIDDEN_NAMES:
+        yield f"line {line}: the name '{name}' is not allowed in scene code"
+    elif name.startswith("__") and name != "__name__":  # `if __name__ == "__main__":` is harmless
+        yield f"line {line}: dunder names like '{name}' are not allowed"
+
+
+def _check_attribute(attr: str, line: object) -> Iterator[str]:
+    if attr.startswith("_"):
+        yield f"line {line}: attribute '.{attr}' starts with an underscore; not allowed"
+    elif attr in FORBIDDEN_ATTRIBUTES:
+        yield f"line {line}: attribute '.{attr}' reaches outside the scene; not allowed"
 
 
 def _check_import(module: str, line: object) -> Iterator[str]:
-    top = module.split(".")[0]
-    if module in ALLOWED_MODULES or module in ALLOWED_SUBMODULES:
-        return
-    if top in ALLOWED_MODULES and module.startswith("manim.utils.color."):
+    if module in ALLOWED_MODULES or module in ALLOWED_SUBMODULES or module.startswith("manim.utils.color."):
         return
     yield f"line {line}: import of '{module}' is not allowed (allowed: {', '.join(sorted(ALLOWED_MODULES))})"
 
@@ -282,7 +288,7 @@ def _check_bound_name(asname: str | None, line: object) -> Iterator[str]:
 def _check_string(value: str, line: object) -> Iterator[str]:
     # Strings are how names travel to reflection (`**{"tex_compiler": ...}`,
     # `"{0.__globals__}".format(f)`); text shown on screen rarely needs these.
-    if "__" in value:
+    if "__" in value and value != "__main__":
         yield f"line {line}: strings containing '__' are not allowed"
     elif value in FORBIDDEN_ATTRIBUTES:
         yield f"line {line}: the string '{value}' names something scene code may not use"
@@ -308,10 +314,13 @@ def _local_scene_classes(tree: ast.Module) -> set[str]:
     while changed:
         changed = False
         for node in tree.body:
-            if isinstance(node, ast.ClassDef) and node.name not in scenes:
-                if {_base_name(b) for b in node.bases} & (SCENE_BASES | scenes):
-                    scenes.add(node.name)
-                    changed = True
+            if (
+                isinstance(node, ast.ClassDef)
+                and node.name not in scenes
+                and {_base_name(b) for b in node.bases} & (SCENE_BASES | scenes)
+            ):
+                scenes.add(node.name)
+                changed = True
     return scenes
 
 

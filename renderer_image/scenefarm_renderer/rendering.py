@@ -125,7 +125,7 @@ def _error_for_crash(outcome: Outcome, limits: Limits) -> RendererError:
     if sig in (signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS):
         # Under an address-space limit a native library that cannot allocate
         # usually aborts or faults: attribute it to the scene's memory use.
-        return CodeRaised(f"memory limit exceeded ({limits.memory_mib} MiB): renderer died with {sig.name}\n{log}")
+        return CodeRaised(
+            f"memory limit exceeded ({limits.memory_mib} MiB): renderer died with {sig.name}\n{log}"
+        )
     return EnvironmentProblem(f"the renderer child exited with {outcome.returncode} without a result\n{log}")
-
-

@@ -8,6 +8,7 @@ reach scene code.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import resource
@@ -56,7 +57,12 @@ def child_environment(environ: Mapping[str, str], workdir: Path) -> dict[str, st
     """The allowlisted variables plus writable homes inside `workdir`."""
     env = {k: environ[k] for k in PASSED_THROUGH if k in environ}
     env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
-    for var, sub in (("HOME", "home"), ("TMPDIR", "tmp"), ("MPLCONFIGDIR", "mpl"), ("XDG_CACHE_HOME", "cache")):
+    for var, sub in (
+        ("HOME", "home"),
+        ("TMPDIR", "tmp"),
+        ("MPLCONFIGDIR", "mpl"),
+        ("XDG_CACHE_HOME", "cache"),
+    ):
         path = workdir / sub
         path.mkdir(exist_ok=True)
         env[var] = str(path)
@@ -109,10 +115,8 @@ def run_limited(argv: Sequence[str], workdir: Path, env: Mapping[str, str], limi
 
 
 def _kill_group(pgid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _tail(path: Path, lines: int = 30) -> str:

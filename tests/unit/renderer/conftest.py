@@ -31,7 +31,9 @@ class Run:
 RenderFn = Callable[..., Run]
 
 
-def run_renderer(argv: list[str], tmp_path: Path, env: dict[str, str] | None = None, timeout: float = 120) -> Run:
+def run_renderer(
+    argv: list[str], tmp_path: Path, env: dict[str, str] | None = None, timeout: float = 120
+) -> Run:
     log = tmp_path / "termination-log"
     log.unlink(missing_ok=True)
     full_env = {**os.environ, TERMINATION_LOG_ENV: str(log), **(env or {})}
@@ -41,6 +43,7 @@ def run_renderer(argv: list[str], tmp_path: Path, env: dict[str, str] | None = N
         capture_output=True,
         text=True,
         timeout=timeout,
+        check=False,
     )
     message = TerminationMessage.from_json(log.read_text() if log.exists() else None)
     assert message is not None, f"no termination message; stderr:\n{done.stderr}"

@@ -14,7 +14,10 @@ from scenefarm_renderer.contract import combine_argv, render_argv
 @pytest.mark.parametrize("command", [[], ["render"], ["combine"]])
 def test_help_documents_every_exit_class(command: list[str]) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "scenefarm_renderer", *command, "--help"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "scenefarm_renderer", *command, "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
     )
 
     for code in ("0 ", "10", "11", "20", "30"):
@@ -36,8 +39,18 @@ def test_the_parser_accepts_the_contract_command_lines() -> None:
         )
     )
     combine = build_parser().parse_args(
-        combine_argv(scene_keys=["scene-00.mp4", "scene-01.mp4"], prefix="ns/vr-0123abcd", store="volume", store_root="/a")
+        combine_argv(
+            scene_keys=["scene-00.mp4", "scene-01.mp4"],
+            prefix="ns/vr-0123abcd",
+            store="volume",
+            store_root="/a",
+        )
     )
 
-    assert (render.class_name, render.quality, render.scene_index, render.deadline) == ("Laws", "medium", 2, 120.0)
+    assert (render.class_name, render.quality, render.scene_index, render.deadline) == (
+        "Laws",
+        "medium",
+        2,
+        120.0,
+    )
     assert combine.input == ["scene-00.mp4", "scene-01.mp4"] and combine.output == "video.mp4"

@@ -30,7 +30,9 @@ def packet_bytes(path: Path) -> list[bytes]:
         return [bytes(p) for p in container.demux(video=0) if p.size]
 
 
-def test_matching_rendered_scenes_are_stream_copied_packet_for_packet(render: RenderFn, tmp_path: Path) -> None:
+def test_matching_rendered_scenes_are_stream_copied_packet_for_packet(
+    render: RenderFn, tmp_path: Path
+) -> None:
     for index, (shape, seconds) in enumerate([("Circle", 1), ("Square", 0.6), ("Triangle", 1.4)]):
         assert render(SCENE.format(shape=shape, seconds=seconds), index=index).returncode == 0
     scenes = sorted((tmp_path / "store" / PREFIX).glob("scene-*.mp4"))
@@ -52,7 +54,10 @@ def test_the_combine_command_stores_the_video_and_describes_it(tmp_path: Path) -
         make_clip(scenes / f"scene-{index:02d}.mp4", frames=10 + index)
     keys = [f"scene-{index:02d}.mp4" for index in range(3)]
 
-    run = run_renderer(combine_argv(scene_keys=keys, prefix=PREFIX, store="volume", store_root=str(tmp_path / "store")), tmp_path)
+    run = run_renderer(
+        combine_argv(scene_keys=keys, prefix=PREFIX, store="volume", store_root=str(tmp_path / "store")),
+        tmp_path,
+    )
 
     assert run.returncode == ExitClass.OK, run.stderr
     assert run.message.artifact == f"volume:{PREFIX}/video.mp4"
@@ -118,7 +123,7 @@ def test_a_missing_input_is_named(tmp_path: Path) -> None:
     (tmp_path / PREFIX).mkdir(parents=True)
     make_clip(tmp_path / PREFIX / "scene-00.mp4")
 
-    with pytest.raises(TransientProblem, match="scene-01.mp4 is missing"):
+    with pytest.raises(TransientProblem, match=r"scene-01\.mp4 is missing"):
         combine_into_store(VolumeStore(tmp_path, PREFIX), ["scene-00.mp4", "scene-01.mp4"], "video.mp4")
 
 

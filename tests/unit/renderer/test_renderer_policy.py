@@ -18,7 +18,9 @@ def scene(body: str, header: str = "from manim import *") -> str:
 
 ACCEPTED = {
     "plain scene": scene("self.play(Create(Circle()))"),
-    "numpy and math": scene("self.wait(math.sqrt(np.pi))", "from manim import *\nimport math\nimport numpy as np"),
+    "numpy and math": scene(
+        "self.wait(math.sqrt(np.pi))", "from manim import *\nimport math\nimport numpy as np"
+    ),
     "random and colorsys": scene(
         "r, g, b = colorsys.hsv_to_rgb(random.random(), 1, 1)\nself.add(Dot(color=rgb_to_color([r, g, b])))",
         "from manim import *\nimport random\nimport colorsys",
@@ -41,6 +43,7 @@ ACCEPTED = {
         "for a, b in itertools.pairwise(range(3)):\n    self.wait(functools.reduce(max, [a, b]) + 0.1)",
         "from manim import *\nimport itertools\nimport functools",
     ),
+    "main guard": scene("self.wait()") + '\n\nif __name__ == "__main__":\n    Intro().render()\n',
     "text with ordinary words": scene('self.play(Write(Text("The OS of a cart: system of forces")))'),
 }
 
@@ -48,9 +51,15 @@ REJECTED = {
     "syntax error": ("class Intro(Scene)\n  pass", "syntax error"),
     "missing class": (scene("self.wait()").replace("Intro", "Other"), "no top-level class named 'Intro'"),
     "not a scene": ("from manim import *\nclass Intro(VGroup):\n    pass\n", "must subclass a Manim scene"),
-    "nested class only": ("from manim import *\ndef f():\n    class Intro(Scene):\n        pass\n", "no top-level"),
+    "nested class only": (
+        "from manim import *\ndef f():\n    class Intro(Scene):\n        pass\n",
+        "no top-level",
+    ),
     "import os": (scene("self.wait()", "from manim import *\nimport os"), "import of 'os'"),
-    "from subprocess": (scene("run(['id'])", "from manim import *\nfrom subprocess import run"), "'subprocess'"),
+    "from subprocess": (
+        scene("run(['id'])", "from manim import *\nfrom subprocess import run"),
+        "'subprocess'",
+    ),
     "import sys as alias": (scene("self.wait()", "from manim import *\nimport sys as s"), "import of 'sys'"),
     "relative import": (scene("self.wait()", "from manim import *\nfrom . import x"), "relative imports"),
     "manim utils subprocess escape": (scene("utils.tex_file_writing.subprocess.run(['id'])"), "'utils'"),

@@ -13,7 +13,12 @@ from scenefarm_renderer.sandbox import Limits, child_environment, run_limited
 
 
 def test_the_child_environment_keeps_only_allowlisted_variables(tmp_path: Path) -> None:
-    environ = {"PATH": "/usr/bin", "LANG": "C.UTF-8", "APPWRITE_API_KEY": "secret", "GEMINI_API_KEY": "secret"}
+    environ = {
+        "PATH": "/usr/bin",
+        "LANG": "C.UTF-8",
+        "APPWRITE_API_KEY": "secret",
+        "GEMINI_API_KEY": "secret",
+    }
 
     env = child_environment(environ, tmp_path)
 
@@ -48,7 +53,9 @@ def test_the_deadline_kills_the_whole_process_group(tmp_path: Path) -> None:
 
 
 def process_alive(pid: int) -> bool:
-    state = subprocess.run(["ps", "-o", "stat=", "-p", str(pid)], capture_output=True, text=True).stdout.strip()
+    state = subprocess.run(
+        ["ps", "-o", "stat=", "-p", str(pid)], capture_output=True, text=True, check=False
+    ).stdout.strip()
     return bool(state) and not state.startswith("Z")
 
 

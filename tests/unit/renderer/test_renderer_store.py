@@ -40,7 +40,7 @@ def test_get_copies_an_artifact_and_names_a_missing_one(tmp_path: Path) -> None:
 
     store.get("scene-00.mp4", tmp_path / "copy")
     assert (tmp_path / "copy").read_bytes() == b"x"
-    with pytest.raises(TransientProblem, match="scene-01.mp4 is missing"):
+    with pytest.raises(TransientProblem, match=r"scene-01\.mp4 is missing"):
         store.get("scene-01.mp4", tmp_path / "copy")
 
 

@@ -37,7 +37,9 @@ def test_an_unwritable_termination_log_is_printed_to_stderr_instead(
     blocked = tmp_path / "file" / "termination-log"
     (tmp_path / "file").write_text("")
 
-    write_termination_message(TerminationMessage(exitClass=30, errorTail="volume gone"), {TERMINATION_LOG_ENV: str(blocked)})
+    write_termination_message(
+        TerminationMessage(exitClass=30, errorTail="volume gone"), {TERMINATION_LOG_ENV: str(blocked)}
+    )
 
     err = capsys.readouterr().err
     assert f"cannot write termination message to {blocked}" in err
