@@ -66,6 +66,18 @@ class JobController:
             self._jobs.forget(key)
         return decision.requeue_after
 
+    async def release_orphan(self, pod: Obj) -> None:
+        """Drop the tracking finalizer of a Pod whose Job is gone: nobody is left to count it."""
+        meta = pod["metadata"]
+        if TRACKING_FINALIZER not in (meta.get("finalizers") or []):
+            return
+        owners = [
+            r for r in meta.get("ownerReferences") or [] if r.get("controller") and r.get("kind") == "Job"
+        ]
+        job = self._jobs.objects.get((meta["namespace"], owners[0]["name"])) if owners else None
+        if owners and (job is None or job["metadata"].get("uid") != owners[0].get("uid")):
+            await self._release(meta["namespace"], [meta["name"]])
+
     async def _terminate(self, namespace: str, decision: SyncDecision) -> None:
         for name in decision.terminate:
             await self._kubelet.stop((namespace, name), decision.terminate_reason)

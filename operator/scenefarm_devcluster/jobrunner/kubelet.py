@@ -65,6 +65,7 @@ class Kubelet:
         self._slots = asyncio.Semaphore(max(1, config.max_local_processes))
         self._running: dict[Key, _Running] = {}
         self._handled: set[str] = set()  # Pod uids this runner has taken on, ever
+        self._closing = False
 
     @property
     def running(self) -> int:
@@ -115,6 +116,8 @@ class Kubelet:
         await self._write_status(pod, podstatus.terminated_status(self._container(pod), ending, [_evicted()]))
 
     async def close(self) -> None:
+        """Kill every process without reporting, as if the node went away (see the module doc)."""
+        self._closing = True
         for key in list(self._running):
             await self.stop(key, "RunnerStopped")
 
@@ -133,6 +136,8 @@ class Kubelet:
         return podstatus.terminated_status(self._container(pod), ending, [lost])
 
     async def _write_status(self, pod: Obj, status: dict[str, Any]) -> None:
+        if self._closing:
+            return
         meta = pod["metadata"]
         with contextlib.suppress(ApiFailure):  # the Pod may be gone already: nothing to report on
             await self._client.patch(
@@ -206,6 +211,8 @@ class Kubelet:
                 process.kill(entry.kill_reason)
             await self._write_status(pod, podstatus.running_status(container, process.pid, started))
             outcome = await process.wait()
+        if self._closing:
+            return
         ending = self._termination(pod, outcome, started)
         extra = [_evicted()] if outcome.killed_reason == EVICTED else []
         await self._write_status(pod, podstatus.terminated_status(container, ending, extra, process.pid))

@@ -77,8 +77,10 @@ class JobRunner:
             task = asyncio.create_task(self.kubelet.pod_deleted(pod))
             self._background.add(task)
             task.add_done_callback(self._background.discard)
-        elif self.pods.synced.is_set() or self.jobs.synced.is_set():
+        elif self.pods.synced.is_set() and self.jobs.synced.is_set():
             await self.kubelet.sync_pod(pod)
+        if event != "DELETED" and self.jobs.synced.is_set():
+            await self.controller.release_orphan(pod)
         self._pod_finished(pod)
 
     async def evict(self, namespace: str, pod_name: str) -> None:
