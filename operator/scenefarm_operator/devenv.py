@@ -1,0 +1,123 @@
+"""A whole scenefarm on one machine: the dev cluster, its Job runner and the operator process.
+
+Used by `scenefarm demo`, `scenefarm dev up` and the integration tests, so all three run the
+same thing. The operator runs as a `kopf run` subprocess (never inside the caller's loop).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from lightkube import Client, KubeConfig, codecs
+
+from scenefarm_devcluster import DevClusterThread
+from scenefarm_devcluster.jobrunner import JobRunnerConfig, run_job_runner
+
+REPO_CRD = Path(__file__).resolve().parents[2] / "crds" / "scenefarm.dev_videorequests.yaml"
+ARTIFACT_CLAIM = "scenefarm-artifacts"
+
+
+def crd_path() -> Path:
+    """The CRD file: the repo's single source (the package is installed editable)."""
+    return REPO_CRD
+
+
+class DevEnv:
+    """Dev cluster + Job runner in a background thread; the operator in a subprocess."""
+
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        instant: bool = False,
+        port: int = 0,
+        operator_env: Mapping[str, str] | None = None,
+        max_local_processes: int | None = None,
+    ) -> None:
+        self.state_dir = state_dir
+        runner = JobRunnerConfig(state_dir=state_dir, instant=instant)
+        if max_local_processes:
+            runner = JobRunnerConfig(state_dir=state_dir, instant=instant, max_local_processes=max_local_processes)
+        self.runner_config = runner
+        self.cluster = DevClusterThread(state_dir=state_dir, port=port, crds=[crd_path()], extra_tasks=[run_job_runner])
+        self.cluster.cluster.job_runner_config = runner  # read by run_job_runner
+        self.operator_env = dict(operator_env or {})
+        self.operator: subprocess.Popen[bytes] | None = None
+
+    @property
+    def kubeconfig(self) -> Path:
+        return Path(self.cluster.kubeconfig_path)
+
+    def client(self) -> Client:
+        return Client(config=KubeConfig.from_file(self.kubeconfig), field_manager="scenefarm-cli")
+
+    def start(self) -> DevEnv:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.cluster.start()
+        self.ensure_claim("default")
+        return self
+
+    def ensure_claim(self, namespace: str) -> None:
+        """The Volume artifact store's claim, as a cluster admin would create it."""
+        pvc = {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": ARTIFACT_CLAIM, "namespace": namespace},
+            "spec": {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": "10Gi"}}},
+        }
+        with contextlib.suppress(Exception):
+            self.client().create(codecs.from_dict(pvc))
+
+    def artifact_path(self, namespace: str, uri: str) -> Path:
+        """Where a `volume:` URI lives on this machine."""
+        relative = uri.removeprefix("volume:").lstrip("/")
+        return self.runner_config.claim_path(namespace, ARTIFACT_CLAIM) / relative
+
+    def start_operator(self, *extra_args: str) -> subprocess.Popen[bytes]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SCENEFARM_")}
+        kubeconfig = self.cluster.kubeconfig_for("operator")  # its own identity in the request log
+        env |= {"KUBECONFIG": str(kubeconfig), "SCENEFARM_ARTIFACT_CLAIM": ARTIFACT_CLAIM}
+        env |= self.operator_env
+        log = (self.state_dir / "operator.log").open("ab")
+        cmd = [
+            sys.executable, "-m", "kopf", "run", "--standalone", "--all-namespaces",
+            "-m", "scenefarm_operator.handlers", *extra_args,
+        ]  # fmt: skip
+        self.operator = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+        return self.operator
+
+    def stop_operator(self, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
+        if self.operator is None:
+            return
+        if self.operator.poll() is None:
+            self.operator.send_signal(sig)
+            try:
+                self.operator.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.operator.kill()
+                self.operator.wait()
+        self.operator = None
+
+    def stop(self) -> None:
+        self.stop_operator()
+        self.cluster.stop()
+
+    def __enter__(self) -> DevEnv:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@contextlib.contextmanager
+def running(state_dir: Path, **kwargs: object) -> Iterator[DevEnv]:
+    env = DevEnv(state_dir, **kwargs)  # type: ignore[arg-type]
+    with env:
+        env.start_operator()
+        yield env

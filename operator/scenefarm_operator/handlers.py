@@ -1,0 +1,105 @@
+"""kopf wiring: settings at startup, watch-fed indexes of Jobs and Pods, one daemon per request.
+
+No business logic here: each handler decorates, calls the domain, returns.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from typing import Any
+
+import kopf
+
+from . import kube, naming
+from .aggregation import outcome
+from .reconcile import RequestLoop, Shared, request_key
+from .scheduling import Admission
+from .settings import Settings
+from .wakeups import Wakeups
+
+MANAGED = {naming.MANAGED_BY: "scenefarm"}
+_shared: Shared | None = None
+
+
+@kopf.on.startup()
+async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    global _shared  # noqa: PLW0603 - one operator per process; kopf's memo carries it too
+    ours = Settings.from_env()
+    logging.getLogger("scenefarm_operator").setLevel(ours.log_level)
+    settings.persistence.finalizer = "scenefarm.dev/finalizer"
+    settings.posting.level = logging.INFO
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.batching.batch_window = 0.05  # events per object are merged within this window
+    wakeups = Wakeups()
+    memo.shared = _shared = Shared(
+        settings=ours,
+        admission=Admission(ours.max_running_scene_jobs, on_free=wakeups.wake),
+        wakeups=wakeups,
+        jobs=lambda key: [],
+        pods=lambda key: [],
+    )
+
+
+@kopf.on.cleanup()
+async def close_client(**_: Any) -> None:
+    await kube.close()
+
+
+@kopf.index("batch", "v1", "jobs", labels=MANAGED)
+def jobs_by_request(namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any) -> Any:
+    return {(namespace, labels.get(naming.REQUEST_LABEL, "")): _plain(body)}
+
+
+@kopf.index("", "v1", "pods", labels=MANAGED)
+def pods_by_job(namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any) -> Any:
+    return {(namespace, labels.get("job-name", "")): _plain(body)}
+
+
+@kopf.on.event("batch", "v1", "jobs", labels=MANAGED)
+def job_changed(namespace: str, name: str, labels: kopf.Labels, body: kopf.Body, type: str, **_: Any) -> None:
+    key = (namespace, labels.get(naming.REQUEST_LABEL, ""))
+    if _shared is None:
+        return
+    if labels.get(naming.ROLE_LABEL) == "scene":
+        phase = outcome(body, ()).phase
+        active = type != "DELETED" and phase in ("Pending", "Running")
+        _shared.admission.observe(name, key, active)
+    _shared.wakeups.wake(key)
+
+
+@kopf.on.event("", "v1", "pods", labels=MANAGED)
+def pod_changed(namespace: str, labels: kopf.Labels, **_: Any) -> None:
+    if _shared is not None:
+        _shared.wakeups.wake((namespace, labels.get(naming.REQUEST_LABEL, "")))
+
+
+@kopf.on.event(naming.GROUP, naming.VERSION, naming.PLURAL)
+def request_changed(body: kopf.Body, **_: Any) -> None:
+    if _shared is not None:
+        _shared.wakeups.wake(request_key(body))
+
+
+@kopf.daemon(naming.GROUP, naming.VERSION, naming.PLURAL, cancellation_timeout=2.0)
+async def reconcile_request(
+    body: kopf.Body,
+    stopped: kopf.DaemonStopped,
+    logger: logging.LoggerAdapter[Any],
+    jobs_by_request: kopf.Index[tuple[str, str], Any],
+    pods_by_job: kopf.Index[tuple[str, str], Any],
+    **_: Any,
+) -> None:
+    assert _shared is not None
+    shared = Shared(
+        settings=_shared.settings,
+        admission=_shared.admission,
+        wakeups=_shared.wakeups,
+        jobs=lambda key: list(jobs_by_request.get(key, ())),
+        pods=lambda key: list(pods_by_job.get(key, ())),
+    )
+    await RequestLoop(shared, body, logger).run(stopped)
+
+
+def _plain(body: kopf.Body) -> dict[str, Any]:
+    return copy.deepcopy({"metadata": body.metadata, "spec": body.spec, "status": body.status})
