@@ -36,13 +36,12 @@ def planner_for(
     settings: GeminiSettings,
     *,
     resolved_code: Mapping[str, str] | None = None,
-    gemini: GeminiPlanner | None = None,
 ) -> Planner:
-    """The planner for `mode`. Pass a long-lived `gemini` planner to reuse its HTTP session."""
+    """The planner for `mode`; `resolved_code` is the Explicit planner's ConfigMap code by scene."""
     if mode == "Explicit":
         return ExplicitPlanner(resolved_code)
     if mode == "Template":
         return TemplatePlanner()
     if mode == "Gemini":
-        return gemini or GeminiPlanner(GeminiOptions.from_settings(settings))
+        return GeminiPlanner(GeminiOptions.from_settings(settings))
     raise PlanningError(f"unknown planner.mode {mode!r}: use one of {', '.join(MODES)}")

@@ -8,9 +8,10 @@ The SDK retries 429 and 5xx itself (`HttpRetryOptions`); what is left after that
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, TypeVar
 
 import aiohttp
@@ -74,26 +75,14 @@ class GeminiOptions:
 
 
 class GeminiPlanner:
-    """`base.Planner` for `spec.planner.mode: Gemini`. Close it with `aclose()` (or `async with`)."""
+    """`base.Planner` for `spec.planner.mode: Gemini`.
+
+    Holds no connection between calls: each `plan()`/`fix()` opens one HTTP session for its
+    asks and closes it, so a planner outlives event loops (kopf restarts, test runners) safely.
+    """
 
     def __init__(self, options: GeminiOptions) -> None:
         self.options = options
-        self._client: genai.Client | None = None
-        self._session: aiohttp.ClientSession | None = None
-
-    async def __aenter__(self) -> GeminiPlanner:
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aio.aclose()
-            self._client = None
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
 
     async def plan(self, spec: Mapping[str, Any]) -> Plan:
         request = {
@@ -153,13 +142,14 @@ class GeminiPlanner:
         model = self.model_for(spec)
         contents = [_turn("user", json.dumps(request, ensure_ascii=False, indent=1))]
         usage, errors = TokenUsage(), list[str]()
-        for _ in range(ASKS):
-            text, used = await self._generate(model, prompts.load(prompt), contents, schema)
-            usage += used
-            result, errors = parse(text)
-            if result is not None and not errors:
-                return result, usage
-            contents += [_turn("model", text or "(empty)"), _turn("user", _reask(errors))]
+        async with self._connect() as client:
+            for _ in range(ASKS):
+                text, used = await self._generate(client, model, prompts.load(prompt), contents, schema)
+                usage += used
+                result, errors = parse(text)
+                if result is not None and not errors:
+                    return result, usage
+                contents += [_turn("model", text or "(empty)"), _turn("user", _reask(errors))]
         raise InvalidPlan(
             f"Gemini ({model}, prompt {prompt}) gave an invalid {what} twice "
             f"({usage.calls} calls); retry, or choose another planner.mode or model",
@@ -167,7 +157,12 @@ class GeminiPlanner:
         )
 
     async def _generate(
-        self, model: str, system: str, contents: list[types.Content], schema: type[pydantic.BaseModel]
+        self,
+        client: genai.Client,
+        model: str,
+        system: str,
+        contents: list[types.Content],
+        schema: type[pydantic.BaseModel],
     ) -> tuple[str, TokenUsage]:
         config = types.GenerateContentConfig(
             system_instruction=system,
@@ -176,9 +171,7 @@ class GeminiPlanner:
             temperature=self.options.temperature,
         )
         try:
-            response = await self._client_or_raise().aio.models.generate_content(
-                model=model, contents=contents, config=config
-            )
+            response = await client.aio.models.generate_content(model=model, contents=contents, config=config)
         except genai_errors.APIError as exc:
             raise _api_error(exc, model) from exc
         except (TimeoutError, aiohttp.ClientError) as exc:
@@ -192,34 +185,41 @@ class GeminiPlanner:
         )
         return response.text or "", usage
 
-    def _client_or_raise(self) -> genai.Client:
+    @contextlib.asynccontextmanager
+    async def _connect(self) -> AsyncIterator[genai.Client]:
         if not self.options.api_key:
             raise PlannerUnavailable(
-                "Gemini planner needs an API key: set SCENEFARM_GEMINI_API_KEY (Secret key referenced "
-                "by the chart's gemini.apiKeySecret), or use planner.mode Template"
+                "Gemini planner needs an API key: set SCENEFARM_GEMINI_API_KEY (the chart's "
+                "gemini.existingSecret), or use planner.mode Template"
             )
-        if self._client is None:
-            retry = types.HttpRetryOptions(
-                attempts=self.options.retry_attempts,
-                initial_delay=self.options.retry_initial_delay,
-                max_delay=self.options.retry_max_delay,
-                jitter=self.options.retry_jitter,
-                http_status_codes=RETRY_STATUS_CODES,
-            )
-            # Our own session: the SDK's default one subclasses aiohttp.ClientSession, which aiohttp
-            # deprecates (a DeprecationWarning on first use), and is only closed per event loop.
-            self._session = aiohttp.ClientSession(
-                trust_env=True
-            )  # trust_env: honour HTTPS_PROXY like the SDK
+        retry = types.HttpRetryOptions(
+            attempts=self.options.retry_attempts,
+            initial_delay=self.options.retry_initial_delay,
+            max_delay=self.options.retry_max_delay,
+            jitter=self.options.retry_jitter,
+            http_status_codes=RETRY_STATUS_CODES,
+        )
+        # Our own session: the SDK's default one subclasses aiohttp.ClientSession, which aiohttp
+        # deprecates (a DeprecationWarning on first use), and lives until its event loop ends.
+        # trust_env: honour HTTPS_PROXY/NO_PROXY as the SDK's own session does.
+        async with aiohttp.ClientSession(trust_env=True) as session:
             http = types.HttpOptions(
                 base_url=self.options.base_url or None,
                 api_version=API_VERSION,
                 timeout=int(self.options.timeout_seconds * 1000),  # milliseconds
                 retry_options=retry,
-                aiohttp_client=self._session,
+                aiohttp_client=session,
             )
-            self._client = genai.Client(api_key=self.options.api_key, http_options=http)
-        return self._client
+            client = genai.Client(api_key=self.options.api_key, http_options=http)
+            try:
+                yield client
+            finally:
+                await client.aio.aclose()
+
+
+def planner_from_settings(settings: Any) -> GeminiPlanner:
+    """The Gemini planner for the operator's `Settings` (SCENEFARM_GEMINI_*)."""
+    return GeminiPlanner(GeminiOptions.from_settings(settings))
 
 
 def _turn(role: str, text: str) -> types.Content:

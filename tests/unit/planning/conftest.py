@@ -20,6 +20,5 @@ async def double() -> AsyncIterator[GeminiDouble]:
 
 
 @pytest.fixture
-async def planner(double: GeminiDouble) -> AsyncIterator[GeminiPlanner]:
-    async with GeminiPlanner(GeminiOptions(api_key="test-key", base_url=double.base_url, **FAST)) as running:
-        yield running
+def planner(double: GeminiDouble) -> GeminiPlanner:
+    return GeminiPlanner(GeminiOptions(api_key="test-key", base_url=double.base_url, **FAST))

@@ -67,9 +67,9 @@ async def test_rate_limit_is_retried_by_the_sdk_then_succeeds(double, planner):
 async def test_a_service_that_stays_down_makes_the_planner_unavailable(double):
     double.script("plan", *[Reply.error(503)] * 3)
     options = GeminiOptions(api_key="k", base_url=double.base_url, **{**FAST, "retry_attempts": 3})
-    async with GeminiPlanner(options) as planner:
-        with pytest.raises(PlannerUnavailable, match=r"503 UNAVAILABLE.*after retries"):
-            await planner.plan(SPEC)
+    planner = GeminiPlanner(options)
+    with pytest.raises(PlannerUnavailable, match=r"503 UNAVAILABLE.*after retries"):
+        await planner.plan(SPEC)
     assert len(double.requests) == 3
 
 
@@ -151,18 +151,17 @@ async def test_token_usage_is_summed_over_re_asks(double, planner):
 
 
 async def test_no_api_key_is_unavailable_without_any_request(double):
-    async with GeminiPlanner(GeminiOptions(api_key="", base_url=double.base_url)) as planner:
-        with pytest.raises(PlannerUnavailable, match="needs an API key: set SCENEFARM_GEMINI_API_KEY"):
-            await planner.plan(SPEC)
+    planner = GeminiPlanner(GeminiOptions(api_key="", base_url=double.base_url))
+    with pytest.raises(PlannerUnavailable, match="needs an API key: set SCENEFARM_GEMINI_API_KEY"):
+        await planner.plan(SPEC)
     assert double.requests == []
 
 
 async def test_a_rejected_api_key_is_reported_as_such():
     async with GeminiDouble(api_key="right") as double:
         planner = GeminiPlanner(GeminiOptions(api_key="wrong", base_url=double.base_url, **FAST))
-        async with planner:
-            with pytest.raises(PlannerUnavailable, match=r"403 PERMISSION_DENIED.*check the API key"):
-                await planner.plan(SPEC)
+        with pytest.raises(PlannerUnavailable, match=r"403 PERMISSION_DENIED.*check the API key"):
+            await planner.plan(SPEC)
 
 
 async def test_an_unknown_model_names_the_field_to_change(double, planner):
@@ -176,6 +175,6 @@ async def test_a_slow_answer_past_the_timeout_makes_the_planner_unavailable(doub
     options = GeminiOptions(
         api_key="k", base_url=double.base_url, **{**FAST, "timeout_seconds": 0.3, "retry_attempts": 1}
     )
-    async with GeminiPlanner(options) as planner:
-        with pytest.raises(PlannerUnavailable, match="cannot reach Gemini"):
-            await planner.plan(SPEC)
+    planner = GeminiPlanner(options)
+    with pytest.raises(PlannerUnavailable, match="cannot reach Gemini"):
+        await planner.plan(SPEC)

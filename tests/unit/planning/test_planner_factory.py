@@ -5,7 +5,7 @@ import pytest
 from scenefarm_operator.planning.errors import PlanningError
 from scenefarm_operator.planning.explicit import ExplicitPlanner
 from scenefarm_operator.planning.factory import mode_of, planner_for
-from scenefarm_operator.planning.gemini import GeminiOptions, GeminiPlanner
+from scenefarm_operator.planning.gemini import GeminiPlanner
 from scenefarm_operator.planning.template import TemplatePlanner
 
 
@@ -39,11 +39,6 @@ def test_each_mode_gets_its_planner():
         "gemini-2.5-flash-lite",
         "http://127.0.0.1:1",
     )
-
-
-def test_a_shared_gemini_planner_is_reused():
-    shared = GeminiPlanner(GeminiOptions(api_key="other"))
-    assert planner_for("Gemini", Settings(), gemini=shared) is shared
 
 
 def test_unknown_modes_are_a_planning_error():
