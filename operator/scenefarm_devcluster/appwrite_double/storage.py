@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from .errors import AppwriteError, conflict, invalid, not_found
-from .tablesdb import check_id, check_permissions, now_iso, ok, params_of
+from .tablesdb import check_id, check_permissions, no_content, now_iso, ok, params_of
 
 CHUNK_SIZE = 5 * 1024 * 1024  # the server's chunk size; the SDK uses the same
 RANGE_PATTERN = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
@@ -151,7 +151,7 @@ class StorageState:
         bucket_id = self.bucket(request)["$id"]
         del self.buckets[bucket_id]
         self.files = {k: v for k, v in self.files.items() if k[0] != bucket_id}
-        return web.Response(status=204)
+        return no_content()
 
     async def list_files(self, request: web.Request) -> web.Response:
         bucket_id = self.bucket(request)["$id"]
@@ -164,7 +164,7 @@ class StorageState:
     async def delete_file(self, request: web.Request) -> web.Response:
         stored = self.file(request)
         del self.files[(stored.bucket_id, stored.id)]
-        return web.Response(status=204)
+        return no_content()
 
     async def file_content(self, request: web.Request) -> web.Response:
         stored = self.file(request)

@@ -319,7 +319,7 @@ class TablesDBState:
         database_id = self.database(request)["$id"]
         del self.databases[database_id]
         self.tables = {k: v for k, v in self.tables.items() if k[0] != database_id}
-        return web.Response(status=204)
+        return no_content()
 
     # tables
 
@@ -363,7 +363,7 @@ class TablesDBState:
     async def delete_table(self, request: web.Request) -> web.Response:
         table = self.table(request)
         del self.tables[(table.database_id, table.id)]
-        return web.Response(status=204)
+        return no_content()
 
     # columns and indexes
 
@@ -388,7 +388,7 @@ class TablesDBState:
     async def delete_column(self, request: web.Request) -> web.Response:
         if self.table(request).columns.pop(request.match_info["key"], None) is None:
             raise not_found("column_not_found", "Column")
-        return web.Response(status=204)
+        return no_content()
 
     async def list_indexes(self, request: web.Request) -> web.Response:
         indexes = [i.to_json() for i in self.table(request).indexes.values()]
@@ -411,7 +411,7 @@ class TablesDBState:
     async def delete_index(self, request: web.Request) -> web.Response:
         if self.table(request).indexes.pop(request.match_info["key"], None) is None:
             raise not_found("index_not_found", "Index")
-        return web.Response(status=204)
+        return no_content()
 
     # rows
 
@@ -453,7 +453,7 @@ class TablesDBState:
     async def delete_row(self, request: web.Request) -> web.Response:
         if self.table(request).rows.pop(request.match_info["row"], None) is None:
             raise not_found("row_not_found", "Row")
-        return web.Response(status=204)
+        return no_content()
 
     def write_row(self, table: Table, row_id: str, params: Mapping[str, Any], *, partial: bool) -> Any:
         data = params.get("data") or {}
@@ -500,6 +500,11 @@ def apply_queries(
         elif method != "select":
             raise invalid(f"Invalid query method: {method}")
     return len(rows), rows[offset : offset + limit]
+
+
+def no_content() -> web.Response:
+    # The SDK reads Content-Type from every answer, 204s included (KeyError without one).
+    return web.Response(status=204, headers={"Content-Type": "text/plain; charset=UTF-8"})
 
 
 def ok(body: Any, status: int = 200) -> web.Response:

@@ -60,6 +60,7 @@ class AppwriteMirror:
         self._errors: dict[str, str] = {}  # uid -> last non-retryable failure
         self._forgotten: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._inflight: dict[RowKey, asyncio.Future[None]] = {}
+        self._sending: dict[RowKey, tuple[Mapping[str, Any], tuple[str, ...]]] = {}
         self._outage: str | None = None
         self._backoff = 0.0
         self._retry_at = 0.0
@@ -99,6 +100,12 @@ class AppwriteMirror:
     def ready(self) -> bool:
         return self._ready
 
+    @property
+    def idle(self) -> bool:
+        """Nothing waiting to be written and nothing on its way."""
+        with self._lock:
+            return not self._dirty and not self._inflight
+
     # what the operator calls
 
     def publish(self, body: Mapping[str, Any]) -> None:
@@ -120,7 +127,8 @@ class AppwriteMirror:
             for row in rows:
                 self._desired[row.key] = row
                 self._uid_of[row.key] = uid
-                if self._written.get(row.key) != (row.data, row.permissions):
+                sent = self._sending.get(row.key) or self._written.get(row.key)
+                if sent != (row.data, row.permissions):
                     self._dirty.setdefault(row.key)
                 else:
                     self._dirty.pop(row.key, None)
@@ -243,6 +251,7 @@ class AppwriteMirror:
             uid = self._uid_of[key]
             done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._inflight[key] = done
+            self._sending[key] = snapshot
         attempts = 1 if self._outage else None
         try:
             await self.caller.call(
@@ -256,7 +265,9 @@ class AppwriteMirror:
         else:
             self._write_succeeded(key, uid, snapshot)
         finally:
-            self._inflight.pop(key, None)
+            with self._lock:
+                self._inflight.pop(key, None)
+                self._sending.pop(key, None)
             done.set_result(None)
 
     def _write_succeeded(

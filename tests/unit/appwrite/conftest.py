@@ -1,0 +1,45 @@
+"""Fixtures: the Appwrite double in its own thread (the SDK blocks its caller) and configs for
+the real `appwrite` SDK pointed at it."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+
+import pytest
+from appwrite.client import Client
+
+from scenefarm_devcluster.appwrite_double import AppwriteDoubleThread
+from scenefarm_operator.appwrite import AppwriteConfig
+from scenefarm_operator.appwrite.calls import make_client
+
+API_KEY = "sk-test-7f3a9b2c1d4e5f60718293a4b5c6d7e8"
+
+
+@pytest.fixture
+def double() -> Iterator[AppwriteDoubleThread]:
+    with AppwriteDoubleThread(api_key=API_KEY, column_delay=0.05) as running:
+        yield running
+
+
+@pytest.fixture
+def config(double: AppwriteDoubleThread) -> AppwriteConfig:
+    return AppwriteConfig(
+        endpoint=double.endpoint,
+        project=double.double.project,
+        api_key=API_KEY,
+        coalesce_seconds=0.2,
+        backoff_seconds=0.02,
+        max_backoff_seconds=0.2,
+        read_timeout=5.0,
+        call_timeout=5.0,
+    )
+
+
+@pytest.fixture
+def client(config: AppwriteConfig) -> Client:
+    return make_client(config)
+
+
+def with_(config: AppwriteConfig, **changes: object) -> AppwriteConfig:
+    return dataclasses.replace(config, **changes)  # type: ignore[arg-type]
