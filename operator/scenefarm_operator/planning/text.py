@@ -14,7 +14,8 @@ import unicodedata
 # render as boxes or not at all and can reorder what a viewer sees; they carry no meaning on a slide.
 _DROPPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
 _LINE_BREAKS = re.compile(r"\r\n|[\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
-_BULLET = re.compile(r"^(?:[-*+•‣▪◦●○·–—>]+|\(?\d{1,3}[.)]|\(?[a-zA-Z][.)](?=\s))\s*")
+# A list marker needs the space after it, so "-5 degrees", "1.5 million" and "a. b." stay intact.
+_BULLET = re.compile(r"^(?:[-*+•‣▪◦●○·–—>]+|\(?\d{1,3}[.)]|\(?[a-zA-Z]\))\s+")
 # A sentence ends at . ! ? (or their CJK forms) followed by space, or at a CJK stop directly.
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=\S)|(?<=[。！？])")
 
