@@ -40,7 +40,13 @@ def job(
         status["completionTime"] = completion
     if conditions:
         status["conditions"] = [
-            {"type": t, "status": "True", "reason": r, "message": f"{t} because {r}", "lastTransitionTime": END}
+            {
+                "type": t,
+                "status": "True",
+                "reason": r,
+                "message": f"{t} because {r}",
+                "lastTransitionTime": END,
+            }
             for t, r in conditions
         ]
     return {
@@ -62,7 +68,9 @@ def pod(phase: str, **terminated: Any) -> dict[str, Any]:
     return {"status": {"phase": phase, "containerStatuses": [{"name": "render", "state": state}]}}
 
 
-def failed_pod(exit_code: int, message: str = "", reason: str = "Error", finished: str = END) -> dict[str, Any]:
+def failed_pod(
+    exit_code: int, message: str = "", reason: str = "Error", finished: str = END
+) -> dict[str, Any]:
     return pod("Failed", exitCode=exit_code, reason=reason, message=message, finishedAt=finished)
 
 
@@ -130,7 +138,9 @@ TABLE = [
         [
             failed_pod(30, failure_message(30, tail("TimeoutError: third")), finished="2025-06-01T10:04:00Z"),
             failed_pod(30, failure_message(30, tail("TimeoutError: first")), finished="2025-06-01T10:02:00Z"),
-            failed_pod(30, failure_message(30, tail("TimeoutError: second")), finished="2025-06-01T10:03:00Z"),
+            failed_pod(
+                30, failure_message(30, tail("TimeoutError: second")), finished="2025-06-01T10:03:00Z"
+            ),
         ],
         "Failed",
         30,
@@ -192,7 +202,15 @@ TABLE = [
         False,
     ),
     ("suspended with nothing running", job(suspend=True), [], "Suspended", None, "", False),
-    ("suspended while its pod still runs", job(suspend=True, active=1), [pod("Running")], "Running", None, "", False),
+    (
+        "suspended while its pod still runs",
+        job(suspend=True, active=1),
+        [pod("Running")],
+        "Running",
+        None,
+        "",
+        False,
+    ),
     (
         "a condition that is not True counts for nothing",
         {**job(), "status": {"startTime": START, "conditions": [{"type": "Failed", "status": "False"}]}},
@@ -247,7 +265,9 @@ def test_a_succeeded_job_carries_the_renderers_result_and_times() -> None:
 
 
 def test_a_succeeded_job_with_a_garbage_message_has_no_result() -> None:
-    out = outcome(job(("Complete", "CompletionsReached")), [pod("Succeeded", exitCode=0, message="{not json")])
+    out = outcome(
+        job(("Complete", "CompletionsReached")), [pod("Succeeded", exitCode=0, message="{not json")]
+    )
     assert out.phase == "Succeeded"
     assert out.result is None
 

@@ -2,7 +2,7 @@
 
 import pathlib
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import jsonschema
@@ -21,7 +21,9 @@ PLAN = StoredPlan(
     3,
     tuple(
         SceneEntry(i, name, cls, 1, f"{i}" * 64)
-        for i, (name, cls) in enumerate((("intro", "Intro"), ("first-law", "FirstLaw"), ("second-law", "SecondLaw")))
+        for i, (name, cls) in enumerate(
+            (("intro", "Intro"), ("first-law", "FirstLaw"), ("second-law", "SecondLaw"))
+        )
     ),
     TokenUsage(120, 80, 2),
 )
@@ -47,7 +49,9 @@ def _job(name: str, labels: dict[str, str], state: str) -> tuple[dict[str, Any],
         pods = [{"status": {"phase": "Succeeded", "containerStatuses": [{"state": {"terminated": term}}]}}]
     elif state.startswith("failed-") or state == "oom":
         code = 137 if state == "oom" else int(state.removeprefix("failed-"))
-        message = "" if state == "oom" else TerminationMessage(code, errorTail=f"Boom{code}: it broke").to_json()
+        message = (
+            "" if state == "oom" else TerminationMessage(code, errorTail=f"Boom{code}: it broke").to_json()
+        )
         reason = "OOMKilled" if state == "oom" else "Error"
         cond = {"type": "Failed", "status": "True", "reason": "PodFailurePolicy", "lastTransitionTime": T1}
         status["conditions"] = [cond]
@@ -58,7 +62,7 @@ def _job(name: str, labels: dict[str, str], state: str) -> tuple[dict[str, Any],
     return {"metadata": {"name": name, "labels": labels}, "spec": {}, "status": status}, pods
 
 
-def observed(scenes: dict[int, Sequence[str]], combine: str | None = None) -> Observed:
+def observed(scenes: Mapping[int, Sequence[str]], combine: str | None = None) -> Observed:
     """scenes: index -> the states of its attempts 1, 2, ...; combine: the combine Job's state."""
     scene_jobs: dict[int, list[dict[str, Any]]] = {}
     pods: dict[str, list[dict[str, Any]]] = {}
@@ -71,7 +75,9 @@ def observed(scenes: dict[int, Sequence[str]], combine: str | None = None) -> Ob
             pods[name] = job_pods
     combine_job = None
     if combine is not None:
-        combine_job, pods["newton-combine"] = _job("newton-combine", {"scenefarm.dev/role": "combine"}, combine)
+        combine_job, pods["newton-combine"] = _job(
+            "newton-combine", {"scenefarm.dev/role": "combine"}, combine
+        )
     return Observed(scene_jobs, combine_job, pods)
 
 
@@ -96,7 +102,14 @@ def test_each_planned_scene_gets_one_entry_from_its_latest_attempt() -> None:
             "finishedAt": T1,
             "artifact": "videos/newton-6f1c2d3e/scene-00.mp4",
         },
-        {"index": 1, "name": "first-law", "attempt": 1, "phase": "Running", "job": "newton-s01-a1", "startedAt": T0},
+        {
+            "index": 1,
+            "name": "first-law",
+            "attempt": 1,
+            "phase": "Running",
+            "job": "newton-s01-a1",
+            "startedAt": T0,
+        },
         {"index": 2, "name": "second-law", "attempt": 0, "phase": "Queued"},
     ]
 
@@ -129,7 +142,9 @@ def test_a_scene_without_a_job_is_pending_unless_queued() -> None:
 
 
 def test_a_healing_scene_says_so_with_its_message() -> None:
-    entries = scene_statuses(PLAN, observed({2: ["failed-11"]}), (), {2: "asking the planner to fix the code"})
+    entries = scene_statuses(
+        PLAN, observed({2: ["failed-11"]}), (), {2: "asking the planner to fix the code"}
+    )
     assert entries[2]["phase"] == "Healing"
     assert entries[2]["message"] == "asking the planner to fix the code"
     assert entries[2]["attempt"] == 1
@@ -157,7 +172,14 @@ VERDICTS = [
     ("SkipFailed keeps rendering the rest", SKIP, ("Failed", "Running"), None, "Rendering", "Rendering"),
     ("SkipFailed combines the survivors", SKIP, ("Failed", "Succeeded"), None, "Combining", "Combining"),
     ("SkipFailed with no survivor fails", SKIP, ("Failed", "Failed"), None, "Failed", "NoSceneSucceeded"),
-    ("suspended while scenes remain", {"suspend": True}, ("Succeeded", "Pending"), None, "Suspended", "Suspended"),
+    (
+        "suspended while scenes remain",
+        {"suspend": True},
+        ("Succeeded", "Pending"),
+        None,
+        "Suspended",
+        "Suspended",
+    ),
     ("a failure beats suspend", {"suspend": True}, ("Failed", "Pending"), None, "Failed", "SceneFailed"),
     ("all done, no combine job yet", {}, ("Succeeded", "Succeeded"), None, "Combining", "Combining"),
     ("all done, combine pending", {}, ("Succeeded", "Succeeded"), PENDING, "Combining", "Combining"),
@@ -172,7 +194,12 @@ VERDICTS = [
     ("case", "spec", "phases", "combine", "phase", "reason"), VERDICTS, ids=[v[0] for v in VERDICTS]
 )
 def test_verdict(
-    case: str, spec: dict[str, Any], phases: tuple[str, ...], combine: JobOutcome | None, phase: str, reason: str
+    case: str,
+    spec: dict[str, Any],
+    phases: tuple[str, ...],
+    combine: JobOutcome | None,
+    phase: str,
+    reason: str,
 ) -> None:
     v = verdict(spec, scenes(*phases), combine)
     assert (v.phase, v.reason) == (phase, reason)
@@ -221,7 +248,12 @@ PROGRESS = [
     ("all scenes, combining", ("Succeeded",) * 3, RUNNING, 90),
     ("combine failed", ("Succeeded",) * 3, COMBINE_FAILED, 90),
     ("done", ("Succeeded",) * 3, COMBINE_OK, 100),
-    ("rounds down", ("Succeeded", "Running", "Running", "Running", "Running", "Running", "Running"), None, 12),
+    (
+        "rounds down",
+        ("Succeeded", "Running", "Running", "Running", "Running", "Running", "Running"),
+        None,
+        12,
+    ),
 ]
 
 
@@ -232,9 +264,9 @@ def test_progress(case: str, phases: tuple[str, ...], combine: JobOutcome | None
 
 # --- status -----------------------------------------------------------------------------------
 
-STATUS_SCHEMA = yaml.safe_load(CRD.read_text())["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"][
-    "status"
-]
+STATUS_SCHEMA = yaml.safe_load(CRD.read_text())["spec"]["versions"][0]["schema"]["openAPIV3Schema"][
+    "properties"
+]["status"]
 REASON = re.compile(r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$")  # metav1.Condition reason
 
 PHASES = [
@@ -242,15 +274,37 @@ PHASES = [
     ("planning", {}, None, NOTHING, None, "Planning", False, True, False),
     ("planning failed", {}, None, NOTHING, "Gemini answered 403", "Failed", False, False, True),
     ("rendering", {}, PLAN, observed({0: ["running"]}), None, "Rendering", False, True, False),
-    ("suspended", {"suspend": True}, PLAN, observed({0: ["succeeded"]}), None, "Suspended", False, False, False),
-    ("scene failed", {}, PLAN, observed({0: ["succeeded"], 1: ["failed-20"]}), None, "Failed", False, False, True),
+    (
+        "suspended",
+        {"suspend": True},
+        PLAN,
+        observed({0: ["succeeded"]}),
+        None,
+        "Suspended",
+        False,
+        False,
+        False,
+    ),
+    (
+        "scene failed",
+        {},
+        PLAN,
+        observed({0: ["succeeded"], 1: ["failed-20"]}),
+        None,
+        "Failed",
+        False,
+        False,
+        True,
+    ),
     ("combining", {}, PLAN, observed(ALL_DONE, "running"), None, "Combining", False, True, False),
     ("combine failed", {}, PLAN, observed(ALL_DONE, "failed-30"), None, "Failed", False, False, True),
     ("succeeded", {}, PLAN, observed(ALL_DONE, "succeeded"), None, "Succeeded", True, False, False),
 ]
 
 
-def build(spec: dict[str, Any], plan: StoredPlan | None, obs: Observed, error: str | None, **kw: Any) -> dict[str, Any]:
+def build(
+    spec: dict[str, Any], plan: StoredPlan | None, obs: Observed, error: str | None, **kw: Any
+) -> dict[str, Any]:
     args: dict[str, Any] = {"generation": 4, "previous": {}, "now": T2} | kw
     return status(spec=spec, plan=plan, observed=obs, planning_error=error, **args)
 
@@ -375,6 +429,12 @@ def test_a_planning_error_is_the_status_message() -> None:
 
 
 def test_other_condition_types_survive_a_status_update() -> None:
-    synced = {"type": "AppwriteSynced", "status": "True", "reason": "Synced", "message": "", "lastTransitionTime": T0}
+    synced = {
+        "type": "AppwriteSynced",
+        "status": "True",
+        "reason": "Synced",
+        "message": "",
+        "lastTransitionTime": T0,
+    }
     result = build({}, PLAN, NOTHING, None, previous={"conditions": [synced]})
     assert synced in result["conditions"]

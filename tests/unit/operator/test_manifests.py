@@ -45,7 +45,7 @@ KUEUE_SETTINGS = Settings(kueue_queue_name="render-queue")
 
 
 def container(job: dict[str, Any]) -> dict[str, Any]:
-    containers = job["spec"]["template"]["spec"]["containers"]
+    containers: list[dict[str, Any]] = job["spec"]["template"]["spec"]["containers"]
     assert len(containers) == 1
     return containers[0]
 
@@ -64,7 +64,7 @@ def combine_job(body: dict[str, Any] | None = None, settings: Settings = SETTING
 
 BUILT = [
     # (case, build) — every shape of child the operator creates
-    ("scene job, defaults", lambda: scene_job()),
+    ("scene job, defaults", scene_job),
     ("scene job, memory override", lambda: scene_job(memory_limit="4Gi")),
     (
         "scene job, custom render settings",
@@ -79,9 +79,12 @@ BUILT = [
             )
         ),
     ),
-    ("scene job, Appwrite store", lambda: scene_job(owner(owner={"appwriteUserId": "u-1"}), APPWRITE_SETTINGS)),
+    (
+        "scene job, Appwrite store",
+        lambda: scene_job(owner(owner={"appwriteUserId": "u-1"}), APPWRITE_SETTINGS),
+    ),
     ("scene job, kueue", lambda: scene_job(settings=KUEUE_SETTINGS)),
-    ("combine job, defaults", lambda: combine_job()),
+    ("combine job, defaults", combine_job),
     ("combine job, Appwrite store", lambda: combine_job(settings=APPWRITE_SETTINGS)),
     ("combine job, kueue", lambda: combine_job(settings=KUEUE_SETTINGS)),
 ]
@@ -204,7 +207,7 @@ LABELS = [
     ),
     (
         "combine job",
-        lambda: combine_job(),
+        combine_job,
         {
             "app.kubernetes.io/managed-by": "scenefarm",
             "scenefarm.dev/request": "newton",
@@ -237,7 +240,9 @@ LABELS = [
 
 
 @pytest.mark.parametrize(("case", "build", "expected"), LABELS, ids=[c for c, _, _ in LABELS])
-def test_jobs_and_their_pods_carry_the_scenefarm_labels(case: str, build: Any, expected: dict[str, str]) -> None:
+def test_jobs_and_their_pods_carry_the_scenefarm_labels(
+    case: str, build: Any, expected: dict[str, str]
+) -> None:
     job = build()
     for labels in (job["metadata"]["labels"], job["spec"]["template"]["metadata"]["labels"]):
         assert {k: v for k, v in labels.items() if k in expected} == expected
@@ -278,15 +283,38 @@ ARGV = [
     # (case, body, settings, expected store, expected quality, expected --deadline)
     ("defaults", owner(), SETTINGS, "volume", "low", 885),
     ("settings default quality", owner(), Settings(default_quality="medium"), "volume", "medium", 885),
-    ("spec quality wins", owner(render={"quality": "fourk"}), Settings(default_quality="medium"), "volume", "fourk", 885),
+    (
+        "spec quality wins",
+        owner(render={"quality": "fourk"}),
+        Settings(default_quality="medium"),
+        "volume",
+        "fourk",
+        885,
+    ),
     ("spec store wins", owner(output={"store": "Appwrite"}), SETTINGS, "appwrite", "low", 885),
     ("settings store", owner(), APPWRITE_SETTINGS, "appwrite", "low", 885),
-    ("short deadline keeps a margin", owner(render={"activeDeadlineSeconds": 120}), SETTINGS, "volume", "low", 105),
-    ("shortest deadline is floored", owner(render={"activeDeadlineSeconds": 20}), SETTINGS, "volume", "low", 10),
+    (
+        "short deadline keeps a margin",
+        owner(render={"activeDeadlineSeconds": 120}),
+        SETTINGS,
+        "volume",
+        "low",
+        105,
+    ),
+    (
+        "shortest deadline is floored",
+        owner(render={"activeDeadlineSeconds": 20}),
+        SETTINGS,
+        "volume",
+        "low",
+        10,
+    ),
 ]
 
 
-@pytest.mark.parametrize(("case", "body", "settings", "store", "quality", "deadline"), ARGV, ids=[a[0] for a in ARGV])
+@pytest.mark.parametrize(
+    ("case", "body", "settings", "store", "quality", "deadline"), ARGV, ids=[a[0] for a in ARGV]
+)
 def test_scene_job_command_line_is_the_contracts_render_argv(
     case: str, body: dict[str, Any], settings: Settings, store: str, quality: str, deadline: int
 ) -> None:
@@ -381,7 +409,7 @@ def test_scene_job_resources(
     job = scene_job(body, memory_limit=memory)
     assert container(job)["resources"] == expected
     assert body == before, "the owner's spec must not be modified"
-    assert manifests.DEFAULT_RESOURCES == defaults, "the defaults must not be modified"
+    assert defaults == manifests.DEFAULT_RESOURCES, "the defaults must not be modified"
 
 
 @pytest.mark.xfail(
@@ -419,8 +447,8 @@ def test_combine_job_does_not_mount_the_plan() -> None:
 
 STORES = [
     # (case, build, artifacts volume source)
-    ("volume scene", lambda: scene_job(), {"persistentVolumeClaim": {"claimName": "scenefarm-artifacts"}}),
-    ("volume combine", lambda: combine_job(), {"persistentVolumeClaim": {"claimName": "scenefarm-artifacts"}}),
+    ("volume scene", scene_job, {"persistentVolumeClaim": {"claimName": "scenefarm-artifacts"}}),
+    ("volume combine", combine_job, {"persistentVolumeClaim": {"claimName": "scenefarm-artifacts"}}),
     ("appwrite scene", lambda: scene_job(settings=APPWRITE_SETTINGS), {"emptyDir": {"sizeLimit": "4Gi"}}),
     ("appwrite combine", lambda: combine_job(settings=APPWRITE_SETTINGS), {"emptyDir": {"sizeLimit": "4Gi"}}),
 ]
@@ -441,7 +469,10 @@ def test_appwrite_store_gets_its_credentials_from_the_secret_only() -> None:
         ("APPWRITE_API_KEY", "apiKey"),
         ("APPWRITE_BUCKET_ID", "bucket"),
     ):
-        assert env[var] == {"name": var, "valueFrom": {"secretKeyRef": {"name": "scenefarm-appwrite", "key": key}}}
+        assert env[var] == {
+            "name": var,
+            "valueFrom": {"secretKeyRef": {"name": "scenefarm-appwrite", "key": key}},
+        }
     assert env["SCENEFARM_OWNER_USER_ID"]["value"] == "user-42"
     text = json.dumps(job)
     for secret in ("sekrit-api-key-value", "https://appwrite.example/v1"):
