@@ -10,7 +10,8 @@ from typing import Any
 
 import jsonschema
 import pytest
-from chartkit import CHART, REPO, load_yaml_docs
+
+from .chartkit import CHART, REPO, load_yaml_docs
 
 SOURCE_CRD = REPO / "crds" / "scenefarm.dev_videorequests.yaml"
 CHART_CRD_FILES = sorted((CHART / "crds").glob("*.yaml"))

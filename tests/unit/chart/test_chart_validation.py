@@ -8,7 +8,8 @@ from pathlib import Path
 import jsonschema
 import kubernetes_validate
 import pytest
-from chartkit import CHART, CI_VALUES, RenderError, helm, load_yaml_docs, render, render_values
+
+from .chartkit import CHART, CI_VALUES, RenderError, helm, load_yaml_docs, render, render_values
 
 # kubernetes-validate 1.37.0 ships schemas for 1.25 ... 1.37, so all three targets are exact.
 KUBERNETES_VERSIONS = ["1.30", "1.33", "1.36"]

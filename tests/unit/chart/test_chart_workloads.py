@@ -6,32 +6,9 @@ import re
 from typing import Any
 
 import pytest
-from chartkit import CHART, REPO, Manifest, of_kind, one, render_values
 
-# The settings scenefarm_operator.settings reads (DESIGN.md / the lead's list), plus kopf's POD_ID.
-KNOWN_ENV = {
-    "POD_ID",
-    "SCENEFARM_RENDERER_IMAGE",
-    "SCENEFARM_RENDERER_PULL_POLICY",
-    "SCENEFARM_RENDER_SERVICE_ACCOUNT",
-    "SCENEFARM_ARTIFACT_STORE",
-    "SCENEFARM_ARTIFACT_CLAIM",
-    "SCENEFARM_DEFAULT_QUALITY",
-    "SCENEFARM_NAMESPACES",
-    "SCENEFARM_MAX_RUNNING_SCENE_JOBS",
-    "SCENEFARM_KUEUE_QUEUE_NAME",
-    "SCENEFARM_LOG_LEVEL",
-    "SCENEFARM_METRICS_PORT",
-    "SCENEFARM_APPWRITE_ENDPOINT",
-    "SCENEFARM_APPWRITE_PROJECT",
-    "SCENEFARM_APPWRITE_API_KEY",
-    "SCENEFARM_APPWRITE_DATABASE",
-    "SCENEFARM_APPWRITE_BUCKET",
-    "SCENEFARM_APPWRITE_CREDENTIALS_SECRET",
-    "SCENEFARM_GEMINI_API_KEY",
-    "SCENEFARM_GEMINI_MODEL",
-    "SCENEFARM_GEMINI_BASE_URL",
-}
+from .chartkit import CHART, REPO, Manifest, of_kind, one, render_values
+
 APPWRITE = {
     "artifacts": {"store": "Appwrite"},
     "appwrite": {
@@ -102,10 +79,10 @@ def test_the_operator_pod_meets_the_restricted_pod_security_standard() -> None:
         assert probes[probe]["httpGet"] == {"path": "/healthz", "port": "health"}
 
 
-def test_operator_environment_uses_only_known_settings() -> None:
-    manifests = render_values({**APPWRITE, "render": {**APPWRITE["render"], "kueueQueueName": "q"}})
-    assert set(env_of(manifests)) <= KNOWN_ENV
-    assert env_of(manifests)["SCENEFARM_KUEUE_QUEUE_NAME"]["value"] == "q"
+def test_the_kueue_queue_name_is_passed_only_when_set() -> None:
+    assert "SCENEFARM_KUEUE_QUEUE_NAME" not in env_of(render_values({}))
+    env = env_of(render_values({"render": {"kueueQueueName": "renders"}}))
+    assert env["SCENEFARM_KUEUE_QUEUE_NAME"]["value"] == "renders"
 
 
 def test_api_keys_come_from_secrets_and_never_from_plain_values() -> None:

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 import yaml
-from chartkit import CHART, argocd_health, kstatus, one, render_values
+
+from .chartkit import CHART, argocd_health, kstatus, one, render_values
 
 SAMPLES: list[dict[str, Any]] = yaml.safe_load((Path(__file__).parent / "health-samples.yaml").read_text())
 IDS = [sample["name"] for sample in SAMPLES]
@@ -62,3 +63,33 @@ def test_the_chart_ships_the_health_check_under_the_argocd_cm_key_when_switched_
 
 def test_the_health_check_configmap_is_off_by_default() -> None:
     assert not [m for m in render_values({}) if m["kind"] == "ConfigMap"]
+
+
+PHASE_HEALTH = {
+    "Pending": "Progressing",
+    "Planning": "Progressing",
+    "Rendering": "Progressing",
+    "Combining": "Progressing",
+    "Succeeded": "Healthy",
+    "Failed": "Degraded",
+    "Suspended": "Suspended",
+    "Cancelled": "Suspended",
+}
+
+
+@pytest.mark.parametrize(("phase", "health"), PHASE_HEALTH.items())
+def test_status_written_by_the_operator_gets_the_same_health_from_argocd_and_kstatus(
+    phase: str, health: str
+) -> None:
+    from scenefarm_operator import conditions
+
+    resource = {
+        "metadata": {"generation": 2},
+        "status": {
+            "phase": phase,
+            "observedGeneration": 2,
+            "conditions": conditions.for_phase(phase, phase, f"{phase} for a test", 2),
+        },
+    }
+    assert argocd_health(resource)["status"] == health
+    assert kstatus(resource) == ARGO_TO_KSTATUS[health]

@@ -7,7 +7,8 @@ from typing import Any, NamedTuple
 
 import pytest
 import yaml
-from chartkit import CHART, RELEASE_NAMESPACE, Manifest, of_kind, render_values
+
+from .chartkit import CHART, RELEASE_NAMESPACE, Manifest, of_kind, render_values
 
 CLUSTER = "<cluster>"
 

@@ -1,0 +1,1 @@
+"""Chart, RBAC, GitOps and tooling checks for charts/scenefarm (run offline with a fetched helm)."""
