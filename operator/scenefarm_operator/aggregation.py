@@ -79,8 +79,9 @@ def outcome(job: Obj, pods: Sequence[Obj]) -> JobOutcome:
         return JobOutcome("Failed", exit_class, text, message, started, end, oom)
     if job.get("spec", {}).get("suspend") and not status.get("active"):
         return JobOutcome("Suspended", started_at=started)
+    # `active` counts pending Pods too (unschedulable, pulling): only a Running Pod is running.
     running = any(p.get("status", {}).get("phase") == "Running" for p in pods)
-    return JobOutcome("Running" if running or status.get("active") else "Pending", started_at=started)
+    return JobOutcome("Running" if running else "Pending", started_at=started)
 
 
 def _terminated(pod: Obj) -> Obj | None:

@@ -50,6 +50,7 @@ def _follow(client: Any, namespace: str, name: str, timeout: float, console: Con
             if status.get("phase") in TERMINAL:
                 break
             time.sleep(0.25)
+    console.print()
     return status
 
 

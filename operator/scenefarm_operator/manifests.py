@@ -117,6 +117,7 @@ def combine_job(owner: Body, settings: Settings, scenes: list[int]) -> dict[str,
 
 def _resources(custom: Mapping[str, Any] | None, memory_limit: str | None) -> dict[str, Any]:
     resources = {k: dict(v) for k, v in (custom or DEFAULT_RESOURCES).items()}
+    resources.setdefault("limits", dict(DEFAULT_RESOURCES["limits"]))  # never unbounded
     if memory_limit:
         resources.setdefault("limits", {})["memory"] = memory_limit
         requests = resources.setdefault("requests", {})
@@ -124,7 +125,8 @@ def _resources(custom: Mapping[str, Any] | None, memory_limit: str | None) -> di
     return resources
 
 
-def _bytes(quantity: str) -> float:
+def _bytes(quantity: str | int | float) -> float:
+    quantity = str(quantity)
     units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
     for suffix, factor in units.items():
         if quantity.endswith(suffix):
@@ -234,7 +236,7 @@ def _env(settings: Settings, owner: Body) -> list[dict[str, Any]]:
 
 
 def _mounts(with_plan: bool) -> list[dict[str, Any]]:
-    mounts = [
+    mounts: list[dict[str, Any]] = [
         {"name": "artifacts", "mountPath": ARTIFACT_MOUNT},
         {"name": "scratch", "mountPath": SCRATCH_MOUNT},
     ]

@@ -30,7 +30,7 @@ def base_name(request: str, limit: int = _JOB_BASE_MAX) -> str:
     if len(request) <= limit:
         return request
     digest = hashlib.sha256(request.encode()).hexdigest()[:6]
-    return f"{request[: limit - 7].rstrip('-')}-{digest}"
+    return f"{request[: limit - 7].rstrip('-.')}-{digest}"
 
 
 def scene_job_name(request: str, index: int, attempt: int) -> str:

@@ -245,11 +245,6 @@ def test_outcome(
     assert out.started_at == START
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: aggregation.outcome treats status.active > 0 as Running, but the Job controller counts "
-    "Pending pods in active, so an unschedulable or image-pulling pod shows as Running (and currentScene)",
-)
 def test_a_pending_pod_counted_active_by_the_job_controller_is_still_pending() -> None:
     assert outcome(job(active=1), [pod("Pending")]).phase == "Pending"
 

@@ -54,11 +54,6 @@ def test_request_label_is_a_valid_label_value(case: str, request_name: str) -> N
     assert LABEL_VALUE.match(value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: naming.base_name strips only '-' at the cut, so a '.' there yields '<prefix>.-<hash>', "
-    "which is not a DNS-1123 subdomain (Job and ConfigMap creation would be refused)",
-)
 def test_a_dot_at_the_cut_still_gives_valid_child_names() -> None:
     # VideoRequest names are DNS subdomains, so dots are allowed. The Job base is cut after 39
     # chars, the ConfigMap base after 241.

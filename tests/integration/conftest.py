@@ -1,0 +1,87 @@
+"""The operator (a `kopf run` subprocess) against the dev cluster with its local Job runner."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import yaml
+from lightkube import Client, codecs
+from lightkube.resources.batch_v1 import Job
+
+from scenefarm_operator.devenv import DevEnv
+from scenefarm_operator.kube import VideoRequest
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = REPO / "examples"
+TERMINAL = ("Succeeded", "Failed", "Cancelled")
+T = TypeVar("T")
+
+
+def tiny_scene(class_name: str, body: str = "self.add(Circle()); self.wait(0.5)") -> str:
+    return f"from manim import *\n\nclass {class_name}(Scene):\n    def construct(self):\n        {body}\n"
+
+
+def video_request(name: str, scenes: list[tuple[str, str]], **spec: Any) -> dict[str, Any]:
+    """An Explicit VideoRequest; `scenes` are (name, construct body) pairs."""
+    items = []
+    for i, (scene, body) in enumerate(scenes):
+        cls = f"S{i}"
+        items.append({"name": scene, "className": cls, "code": tiny_scene(cls, body)})
+    return {
+        "apiVersion": "scenefarm.dev/v1alpha1",
+        "kind": "VideoRequest",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {"topic": name, "scenes": items, "render": {"quality": "low"}} | spec,
+    }
+
+
+def example(name: str) -> dict[str, Any]:
+    body: dict[str, Any] = yaml.safe_load((EXAMPLES / name).read_text())
+    body["metadata"]["namespace"] = "default"
+    return body
+
+
+def wait_for(fn: Callable[[], T | None], timeout: float, what: str) -> T:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = fn()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def status_of(client: Client, name: str, namespace: str = "default") -> dict[str, Any]:
+    return dict(client.get(VideoRequest, name, namespace=namespace).get("status") or {})
+
+
+def wait_terminal(client: Client, name: str, timeout: float = 240) -> dict[str, Any]:
+    def terminal() -> dict[str, Any] | None:
+        status = status_of(client, name)
+        return status if status.get("phase") in TERMINAL else None
+
+    return wait_for(terminal, timeout, f"videorequest/{name} to finish")
+
+
+def jobs_of(client: Client, name: str) -> list[Any]:
+    return list(client.list(Job, namespace="default", labels={"scenefarm.dev/request": name}))
+
+
+def create(client: Client, body: dict[str, Any]) -> None:
+    client.create(codecs.from_dict(body))
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevEnv]:
+    with DevEnv(tmp_path_factory.mktemp("devenv")) as running:
+        running.start_operator()
+        yield running
+
+
+@pytest.fixture(scope="module")
+def client(env: DevEnv) -> Client:
+    return env.client()
