@@ -27,11 +27,15 @@ async def _up(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with DevCluster(args.state_dir, port=args.port, crds=args.crd,
-                          request_log_path=args.request_log) as cluster:
+    async with DevCluster(
+        args.state_dir, port=args.port, crds=args.crd, request_log_path=args.request_log
+    ) as cluster:
         print(cluster.kubeconfig_path.resolve(), flush=True)
-        print(f"serving {cluster.url}; export KUBECONFIG={cluster.kubeconfig_path.resolve()}",
-              file=sys.stderr, flush=True)
+        print(
+            f"serving {cluster.url}; export KUBECONFIG={cluster.kubeconfig_path.resolve()}",
+            file=sys.stderr,
+            flush=True,
+        )
         await stop.wait()
 
 

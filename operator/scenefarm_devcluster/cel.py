@@ -7,6 +7,8 @@ import logging
 from typing import Any
 
 import celpy
+from celpy.adapter import json_to_cel
+from celpy.evaluation import CELEvalError
 
 # cel-python logs every evaluation error at ERROR level; a failing rule is an answer, not an incident.
 logging.getLogger("celpy").setLevel(logging.CRITICAL)
@@ -29,14 +31,14 @@ def evaluate(rule: str, value: Any, old_value: Any = None, *, has_old: bool = Fa
         program = _program(rule)
     except Exception as exc:  # celpy raises its own parse errors from several layers
         raise ValueError(f"compilation failed: {exc}") from exc
-    activation = {"self": celpy.json_to_cel(value)}
+    activation = {"self": json_to_cel(value)}
     if has_old:
-        activation["oldSelf"] = celpy.json_to_cel(old_value)
+        activation["oldSelf"] = json_to_cel(old_value)
     try:
         result = program.evaluate(activation)
     except Exception as exc:
         raise ValueError(str(exc)) from exc
-    if isinstance(result, celpy.CELEvalError):
+    if isinstance(result, CELEvalError):
         raise ValueError(str(result.args[0]) if result.args else "evaluation error")
     return result
 

@@ -8,15 +8,24 @@ from scenefarm_devcluster.errors import NotFound
 from scenefarm_devcluster.resources import Registry
 
 VERSION = {
-    "major": "1", "minor": "33", "gitVersion": "v1.33.0-scenefarm", "gitCommit": "0" * 40,
-    "gitTreeState": "clean", "buildDate": "2025-01-01T00:00:00Z", "goVersion": "go1.24.0",
-    "compiler": "gc", "platform": "linux/amd64",
+    "major": "1",
+    "minor": "33",
+    "gitVersion": "v1.33.0-scenefarm",
+    "gitCommit": "0" * 40,
+    "gitTreeState": "clean",
+    "buildDate": "2025-01-01T00:00:00Z",
+    "goVersion": "go1.24.0",
+    "compiler": "gc",
+    "platform": "linux/amd64",
 }
 
 
 def api_versions(address: str) -> dict[str, Any]:
-    return {"kind": "APIVersions", "versions": ["v1"],
-            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": address}]}
+    return {
+        "kind": "APIVersions",
+        "versions": ["v1"],
+        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": address}],
+    }
 
 
 def _group(name: str, versions: list[str]) -> dict[str, Any]:

@@ -1,13 +1,13 @@
 """API errors in the shape of the kube-apiserver's `Status` objects.
 
-    ApiError                 any failure answered with a meta/v1 Status body
-    ├── NotFound (404)
-    ├── AlreadyExists (409)
-    ├── Conflict (409)       stale resourceVersion
-    ├── Invalid (422)        schema / CEL / immutable fields; carries causes
-    ├── BadRequest (400)
-    ├── Gone (410)           watch resourceVersion too old
-    └── UnsupportedMediaType (415)
+ApiError                 any failure answered with a meta/v1 Status body
+├── NotFound (404)
+├── AlreadyExists (409)
+├── Conflict (409)       stale resourceVersion
+├── Invalid (422)        schema / CEL / immutable fields; carries causes
+├── BadRequest (400)
+├── Gone (410)           watch resourceVersion too old
+└── UnsupportedMediaType (415)
 """
 
 from __future__ import annotations

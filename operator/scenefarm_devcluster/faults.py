@@ -20,8 +20,12 @@ class ServiceUnavailable(ApiError):
     reason = "ServiceUnavailable"
 
 
-_ERRORS: dict[int, type[ApiError]] = {409: Conflict, 429: TooManyRequests, 500: InternalError,
-                                      503: ServiceUnavailable}
+_ERRORS: dict[int, type[ApiError]] = {
+    409: Conflict,
+    429: TooManyRequests,
+    500: InternalError,
+    503: ServiceUnavailable,
+}
 
 
 @dataclasses.dataclass

@@ -34,7 +34,9 @@ def kubeconfig(server_url: str, user: str, token: str) -> dict[str, Any]:
         "kind": "Config",
         "clusters": [{"name": CONTEXT, "cluster": {"server": server_url}}],
         "users": [{"name": user, "user": {"token": token}}],
-        "contexts": [{"name": CONTEXT, "context": {"cluster": CONTEXT, "user": user, "namespace": "default"}}],
+        "contexts": [
+            {"name": CONTEXT, "context": {"cluster": CONTEXT, "user": user, "namespace": "default"}}
+        ],
         "current-context": CONTEXT,
         "preferences": {},
     }
@@ -54,9 +56,17 @@ class DevCluster:
     kubeconfig at `kubeconfig_path` uses `admin`, `kubeconfig_for(identity)` writes others.
     """
 
-    def __init__(self, state_dir: Path, port: int = 0, crds: Sequence[Path] = (),
-                 extra_tasks: Sequence[ExtraTask] = (), *, bookmark_interval: float = 5.0,
-                 request_log_path: Path | None = None, history_size: int = 10_000) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        port: int = 0,
+        crds: Sequence[Path] = (),
+        extra_tasks: Sequence[ExtraTask] = (),
+        *,
+        bookmark_interval: float = 5.0,
+        request_log_path: Path | None = None,
+        history_size: int = 10_000,
+    ) -> None:
         self.state_dir = Path(state_dir)
         self.port = port
         self.crds = list(crds)
@@ -65,8 +75,12 @@ class DevCluster:
         for identity in IDENTITIES:
             self.token_for(identity)
         self.request_log = RequestLog(request_log_path)
-        self.server = ApiServer(request_log=self.request_log, tokens=self._tokens,
-                                bookmark_interval=bookmark_interval, history_size=history_size)
+        self.server = ApiServer(
+            request_log=self.request_log,
+            tokens=self._tokens,
+            bookmark_interval=bookmark_interval,
+            history_size=history_size,
+        )
         self._runner: aiohttp.web.ServerRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.task_errors: list[BaseException] = []
@@ -89,7 +103,9 @@ class DevCluster:
 
     def kubeconfig_for(self, identity: str) -> Path:
         path = self.kubeconfig_path if identity == "admin" else self.state_dir / f"kubeconfig-{identity}"
-        path.write_text(yaml.safe_dump(kubeconfig(self.url, identity, self.token_for(identity))), encoding="utf-8")
+        path.write_text(
+            yaml.safe_dump(kubeconfig(self.url, identity, self.token_for(identity))), encoding="utf-8"
+        )
         return path
 
     # -- state for tests -----------------------------------------------------------------------
@@ -146,8 +162,9 @@ class DevCluster:
             logger.exception("dev cluster background task failed")
             self.task_errors.append(exc)
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

@@ -13,8 +13,10 @@ from typing import Any
 from scenefarm_devcluster.errors import NotFound
 from scenefarm_devcluster.resources import Registry
 
-_PARAMS = [{"name": name, "in": "query", "schema": {"type": "string", "uniqueItems": True}}
-           for name in ("dryRun", "fieldManager", "fieldValidation", "force")]
+_PARAMS = [
+    {"name": name, "in": "query", "schema": {"type": "string", "uniqueItems": True}}
+    for name in ("dryRun", "fieldManager", "fieldValidation", "force")
+]
 
 
 def _gv_path(group: str, version: str) -> str:
@@ -28,7 +30,8 @@ def root(registry: Registry) -> dict[str, Any]:
             doc = gv_document(registry, _gv_path(group, version))
             digest = hashlib.sha256(repr(doc).encode()).hexdigest()[:32].upper()
             paths[_gv_path(group, version)] = {
-                "serverRelativeURL": f"/openapi/v3/{_gv_path(group, version)}?hash={digest}"}
+                "serverRelativeURL": f"/openapi/v3/{_gv_path(group, version)}?hash={digest}"
+            }
     return {"paths": paths}
 
 
@@ -38,10 +41,20 @@ def gv_document(registry: Registry, gv_path: str) -> dict[str, Any]:
         raise NotFound("the server could not find the requested resource")
     paths: dict[str, Any] = {}
     for rt in types:
-        prefix = f"/{gv_path.strip('/')}/namespaces/{{namespace}}" if rt.namespaced else f"/{gv_path.strip('/')}"
+        prefix = (
+            f"/{gv_path.strip('/')}/namespaces/{{namespace}}" if rt.namespaced else f"/{gv_path.strip('/')}"
+        )
         gvk = {"group": rt.group, "version": rt.version, "kind": rt.kind}
-        operation = {"x-kubernetes-group-version-kind": gvk, "x-kubernetes-action": "patch",
-                     "parameters": _PARAMS, "responses": {"200": {"description": "OK"}}}
+        operation = {
+            "x-kubernetes-group-version-kind": gvk,
+            "x-kubernetes-action": "patch",
+            "parameters": _PARAMS,
+            "responses": {"200": {"description": "OK"}},
+        }
         paths[f"{prefix}/{rt.plural}/{{name}}"] = {"patch": operation}
-    return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.33.0"}, "paths": paths,
-            "components": {"schemas": {}}}
+    return {
+        "openapi": "3.0.0",
+        "info": {"title": "Kubernetes", "version": "v1.33.0"},
+        "paths": paths,
+        "components": {"schemas": {}},
+    }

@@ -18,8 +18,16 @@ from scenefarm_devcluster import errors, patching, validation
 from scenefarm_devcluster.resources import CRD_TYPE, NAMESPACE_TYPE, Registry, ResourceType
 from scenefarm_devcluster.store import Key, Store
 
-_SERVER_OWNED_META = ("uid", "creationTimestamp", "resourceVersion", "generation", "deletionTimestamp",
-                      "deletionGracePeriodSeconds", "namespace", "name")
+_SERVER_OWNED_META = (
+    "uid",
+    "creationTimestamp",
+    "resourceVersion",
+    "generation",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "namespace",
+    "name",
+)
 _NAME_ALPHABET = string.ascii_lowercase + string.digits
 
 
@@ -36,9 +44,17 @@ class Api:
         self.registry = registry
         self.store = store
         for name in ("default", "kube-system", "kube-public"):
-            self._put_new(NAMESPACE_TYPE, "", {"apiVersion": "v1", "kind": "Namespace",
-                                               "metadata": {"name": name}, "spec": {"finalizers": ["kubernetes"]},
-                                               "status": {"phase": "Active"}})
+            self._put_new(
+                NAMESPACE_TYPE,
+                "",
+                {
+                    "apiVersion": "v1",
+                    "kind": "Namespace",
+                    "metadata": {"name": name},
+                    "spec": {"finalizers": ["kubernetes"]},
+                    "status": {"phase": "Active"},
+                },
+            )
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -60,8 +76,9 @@ class Api:
 
     # -- creating ------------------------------------------------------------------------------
 
-    def create(self, rt: ResourceType, namespace: str | None, body: Any, *, strict: bool = False
-               ) -> tuple[dict[str, Any], list[str]]:
+    def create(
+        self, rt: ResourceType, namespace: str | None, body: Any, *, strict: bool = False
+    ) -> tuple[dict[str, Any], list[str]]:
         if not isinstance(body, dict):
             raise errors.BadRequest("the body of the request was not a JSON object")
         obj = copy.deepcopy(body)
@@ -69,8 +86,9 @@ class Api:
         if rt.namespaced:
             body_ns = meta.get("namespace")
             if namespace and body_ns and body_ns != namespace:
-                raise errors.BadRequest("the namespace of the provided object does not match the namespace "
-                                        "sent on the request")
+                raise errors.BadRequest(
+                    "the namespace of the provided object does not match the namespace sent on the request"
+                )
             namespace = namespace or body_ns or "default"
             if self.store.get(("", "namespaces", "", namespace)) is None:
                 raise errors.not_found("namespaces", "", namespace)
@@ -79,9 +97,18 @@ class Api:
             meta.pop("namespace", None)
         if not meta.get("name"):
             if not meta.get("generateName"):
-                raise errors.invalid(rt.kind, rt.group, "", [{
-                    "reason": "FieldValueRequired", "field": "metadata.name",
-                    "message": "name or generateName is required"}])
+                raise errors.invalid(
+                    rt.kind,
+                    rt.group,
+                    "",
+                    [
+                        {
+                            "reason": "FieldValueRequired",
+                            "field": "metadata.name",
+                            "message": "name or generateName is required",
+                        }
+                    ],
+                )
             meta["name"] = self._generate_name(rt, namespace, meta["generateName"])
         key = self.key(rt, namespace, meta["name"])
         if self.store.get(key) is not None:
@@ -113,8 +140,16 @@ class Api:
 
     # -- updating ------------------------------------------------------------------------------
 
-    def replace(self, rt: ResourceType, namespace: str | None, name: str, body: Any, *,
-                subresource: str | None = None, strict: bool = False) -> tuple[dict[str, Any], list[str]]:
+    def replace(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        name: str,
+        body: Any,
+        *,
+        subresource: str | None = None,
+        strict: bool = False,
+    ) -> tuple[dict[str, Any], list[str]]:
         if not isinstance(body, dict):
             raise errors.BadRequest("the body of the request was not a JSON object")
         old = self._existing(rt, namespace, name)
@@ -123,13 +158,31 @@ class Api:
             raise errors.BadRequest("the name of the object does not match the name on the URL")
         rv = body_meta.get("resourceVersion")
         if not rv and not rt.builtin:
-            raise errors.invalid(rt.kind, rt.group, name, [{
-                "reason": "FieldValueInvalid", "field": "metadata.resourceVersion",
-                "message": "Invalid value: 0x0: must be specified for an update"}])
+            raise errors.invalid(
+                rt.kind,
+                rt.group,
+                name,
+                [
+                    {
+                        "reason": "FieldValueInvalid",
+                        "field": "metadata.resourceVersion",
+                        "message": "Invalid value: 0x0: must be specified for an update",
+                    }
+                ],
+            )
         return self._update(rt, old, copy.deepcopy(body), subresource=subresource, strict=strict)
 
-    def patch(self, rt: ResourceType, namespace: str | None, name: str, content_type: str, patch: Any, *,
-              subresource: str | None = None, strict: bool = False) -> tuple[dict[str, Any], list[str]]:
+    def patch(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        name: str,
+        content_type: str,
+        patch: Any,
+        *,
+        subresource: str | None = None,
+        strict: bool = False,
+    ) -> tuple[dict[str, Any], list[str]]:
         old = self._existing(rt, namespace, name)
         new = patching.apply_patch(content_type, self.present(rt, old), patch, builtin=rt.builtin)
         return self._update(rt, old, new, subresource=subresource, strict=strict)
@@ -140,8 +193,15 @@ class Api:
             raise errors.not_found(rt.plural, rt.group, name)
         return obj
 
-    def _update(self, rt: ResourceType, old: dict[str, Any], new: dict[str, Any], *,
-                subresource: str | None, strict: bool) -> tuple[dict[str, Any], list[str]]:
+    def _update(
+        self,
+        rt: ResourceType,
+        old: dict[str, Any],
+        new: dict[str, Any],
+        *,
+        subresource: str | None,
+        strict: bool,
+    ) -> tuple[dict[str, Any], list[str]]:
         old_meta = old["metadata"]
         new_meta = new.setdefault("metadata", {})
         if not isinstance(new_meta, dict):
@@ -149,27 +209,7 @@ class Api:
         rv = new_meta.get("resourceVersion")
         if rv and str(rv) != old_meta["resourceVersion"]:
             raise errors.conflict(rt.plural, rt.group, old_meta["name"])
-        if subresource == "status":
-            merged = copy.deepcopy(old)
-            if "status" in new:
-                merged["status"] = new["status"]
-            else:
-                merged.pop("status", None)
-            new = merged
-        elif subresource:
-            raise errors.NotFound(f"the server could not find the requested resource ({subresource})")
-        else:
-            for field in _SERVER_OWNED_META:
-                if field in old_meta:
-                    new_meta[field] = old_meta[field]
-                else:
-                    new_meta.pop(field, None)
-            if rt.has_status:
-                # Writes to the main resource leave status as it was: /status is the only way in.
-                if "status" in old:
-                    new["status"] = copy.deepcopy(old["status"])
-                else:
-                    new.pop("status", None)
+        new = self._split(rt, old, new, subresource)
         new["apiVersion"], new["kind"] = rt.api_version, rt.kind
         new, warnings = self._admit(rt, new, old, strict=strict)
         ignored = ("metadata", "status") if rt.has_status else ("metadata",)
@@ -186,10 +226,38 @@ class Api:
             self._accept_crd(new)
         return self.present(rt, self.store.put(key, new)), warnings
 
+    def _split(
+        self, rt: ResourceType, old: dict[str, Any], new: dict[str, Any], subresource: str | None
+    ) -> dict[str, Any]:
+        """What of `new` a write may change: /status only status; the main resource all but status."""
+        if subresource == "status" and rt.has_status:
+            merged = copy.deepcopy(old)
+            if "status" in new:
+                merged["status"] = new["status"]
+            else:
+                merged.pop("status", None)
+            return merged
+        if subresource:
+            raise errors.NotFound(f"the server could not find the requested resource ({subresource})")
+        old_meta, new_meta = old["metadata"], new["metadata"]
+        for field in _SERVER_OWNED_META:
+            if field in old_meta:
+                new_meta[field] = old_meta[field]
+            else:
+                new_meta.pop(field, None)
+        if rt.has_status:
+            # Writes to the main resource leave status as it was: /status is the only way in.
+            if "status" in old:
+                new["status"] = copy.deepcopy(old["status"])
+            else:
+                new.pop("status", None)
+        return new
+
     # -- admission -----------------------------------------------------------------------------
 
-    def _admit(self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None, *, strict: bool
-               ) -> tuple[dict[str, Any], list[str]]:
+    def _admit(
+        self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None, *, strict: bool
+    ) -> tuple[dict[str, Any], list[str]]:
         if rt.schema is None:
             return obj, []
         admitted, unknown, causes = validation.admit(obj, rt.schema, old)
@@ -204,37 +272,62 @@ class Api:
         names = crd.get("spec", {}).get("names", {})
         group, plural = crd.get("spec", {}).get("group"), names.get("plural")
         if crd["metadata"]["name"] != f"{plural}.{group}":
-            raise errors.invalid("CustomResourceDefinition", "apiextensions.k8s.io", crd["metadata"]["name"], [{
-                "reason": "FieldValueInvalid", "field": "metadata.name",
-                "message": f'Invalid value: "{crd["metadata"]["name"]}": must be spec.names.plural+"."+spec.group'}])
+            raise errors.invalid(
+                "CustomResourceDefinition",
+                "apiextensions.k8s.io",
+                crd["metadata"]["name"],
+                [
+                    {
+                        "reason": "FieldValueInvalid",
+                        "field": "metadata.name",
+                        "message": f'Invalid value: "{crd["metadata"]["name"]}": '
+                        'must be spec.names.plural+"."+spec.group',
+                    }
+                ],
+            )
         stamp = now()
         crd["status"] = {
-            "acceptedNames": {k: v for k, v in names.items() if k != "listKind"} | {
-                "listKind": names.get("listKind", f"{names.get('kind')}List")},
+            "acceptedNames": {k: v for k, v in names.items() if k != "listKind"}
+            | {"listKind": names.get("listKind", f"{names.get('kind')}List")},
             "storedVersions": [v["name"] for v in crd["spec"].get("versions", []) if v.get("storage")],
             "conditions": [
-                {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts",
-                 "message": "no conflicts found", "lastTransitionTime": stamp},
-                {"type": "Established", "status": "True", "reason": "InitialNamesAccepted",
-                 "message": "the initial names have been accepted", "lastTransitionTime": stamp},
+                {
+                    "type": "NamesAccepted",
+                    "status": "True",
+                    "reason": "NoConflicts",
+                    "message": "no conflicts found",
+                    "lastTransitionTime": stamp,
+                },
+                {
+                    "type": "Established",
+                    "status": "True",
+                    "reason": "InitialNamesAccepted",
+                    "message": "the initial names have been accepted",
+                    "lastTransitionTime": stamp,
+                },
             ],
         }
         self.registry.register_crd(crd)
 
     # -- deleting ------------------------------------------------------------------------------
 
-    def delete(self, rt: ResourceType, namespace: str | None, name: str, options: dict[str, Any] | None = None
-               ) -> dict[str, Any]:
+    def delete(
+        self, rt: ResourceType, namespace: str | None, name: str, options: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         options = options or {}
         key = self.key(rt, namespace, name)
         obj = self._existing(rt, namespace, name)
         preconditions = options.get("preconditions") or {}
         if preconditions.get("uid") and preconditions["uid"] != obj["metadata"]["uid"]:
             raise errors.conflict(rt.plural, rt.group, name)
-        if preconditions.get("resourceVersion") and preconditions["resourceVersion"] != obj["metadata"][
-                "resourceVersion"]:
+        if (
+            preconditions.get("resourceVersion")
+            and preconditions["resourceVersion"] != obj["metadata"]["resourceVersion"]
+        ):
             raise errors.conflict(rt.plural, rt.group, name)
-        policy = options.get("propagationPolicy") or ("Orphan" if options.get("orphanDependents") else "Background")
+        policy = options.get("propagationPolicy") or (
+            "Orphan" if options.get("orphanDependents") else "Background"
+        )
         return self.present(rt, self._delete_key(key, policy))
 
     def _delete_key(self, key: Key, policy: str = "Background") -> dict[str, Any]:
@@ -244,8 +337,9 @@ class Api:
             self._orphan_dependents(meta["uid"])
         finalizers = list(meta.get("finalizers") or [])
         if policy == "Foreground" and self._dependents(meta["uid"]):
-            finalizers = [*finalizers, "foregroundDeletion"] if "foregroundDeletion" not in finalizers \
-                else finalizers
+            finalizers = (
+                [*finalizers, "foregroundDeletion"] if "foregroundDeletion" not in finalizers else finalizers
+            )
         if finalizers:
             if meta.get("deletionTimestamp") and finalizers == meta.get("finalizers"):
                 return obj  # already terminating: a second delete changes nothing
@@ -266,8 +360,11 @@ class Api:
         return removed
 
     def _dependents(self, uid: str) -> list[Key]:
-        return [k for k, o in self.store.objects.items()
-                if any(ref.get("uid") == uid for ref in o["metadata"].get("ownerReferences") or [])]
+        return [
+            k
+            for k, o in self.store.objects.items()
+            if any(ref.get("uid") == uid for ref in o["metadata"].get("ownerReferences") or [])
+        ]
 
     def _orphan_dependents(self, uid: str) -> None:
         for key in self._dependents(uid):
@@ -289,13 +386,20 @@ class Api:
                     continue
                 meta = obj["metadata"]
                 refs = meta.get("ownerReferences") or []
-                if refs and not meta.get("deletionTimestamp") and \
-                        all(r.get("uid") not in self.store.by_uid for r in refs):
+                if (
+                    refs
+                    and not meta.get("deletionTimestamp")
+                    and all(r.get("uid") not in self.store.by_uid for r in refs)
+                ):
                     self._delete_key(key, "Background")
                     changed = True
-                elif "foregroundDeletion" in (meta.get("finalizers") or []) and not self._dependents(meta["uid"]):
+                elif "foregroundDeletion" in (meta.get("finalizers") or []) and not self._dependents(
+                    meta["uid"]
+                ):
                     released = copy.deepcopy(obj)
-                    released["metadata"]["finalizers"] = [f for f in meta["finalizers"] if f != "foregroundDeletion"]
+                    released["metadata"]["finalizers"] = [
+                        f for f in meta["finalizers"] if f != "foregroundDeletion"
+                    ]
                     if released["metadata"]["finalizers"]:
                         self.store.put(key, released)
                     else:
@@ -310,9 +414,14 @@ class Api:
             if key in self.store.objects and not self.store.objects[key]["metadata"].get("deletionTimestamp"):
                 self._delete_key(key)
                 changed = True
-        live_crds = {(o["spec"]["group"], o["spec"]["names"]["plural"])
-                     for k, o in self.store.objects.items() if k[:2] == ("apiextensions.k8s.io", CRD_TYPE.plural)}
-        for rt in [rt for rt in self.registry.all() if not rt.builtin and (rt.group, rt.plural) not in live_crds]:
+        live_crds = {
+            (o["spec"]["group"], o["spec"]["names"]["plural"])
+            for k, o in self.store.objects.items()
+            if k[:2] == ("apiextensions.k8s.io", CRD_TYPE.plural)
+        }
+        for rt in [
+            rt for rt in self.registry.all() if not rt.builtin and (rt.group, rt.plural) not in live_crds
+        ]:
             for key in [k for k in self.store.objects if k[:2] == (rt.group, rt.plural)]:
                 self.store.remove(key)
             self.registry.unregister_crd({"spec": {"group": rt.group, "names": {"plural": rt.plural}}})

@@ -134,8 +134,8 @@ def apply_patch(content_type: str, target: dict[str, Any], patch: Any, *, builti
     elif media == STRATEGIC:
         # Custom resources have no Go struct tags to strategise on: the real server refuses too.
         raise UnsupportedMediaType(
-            f'the body of the request was in an unknown format - accepted media types include: '
-            f'{JSON}, {MERGE}, {APPLY}'
+            f"the body of the request was in an unknown format - accepted media types include: "
+            f"{JSON}, {MERGE}, {APPLY}"
         )
     else:
         raise UnsupportedMediaType(f"the media type {media!r} is not supported for PATCH by this server")

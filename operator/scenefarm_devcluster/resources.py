@@ -51,13 +51,15 @@ class ResourceType:
             main["categories"] = list(self.categories)
         entries: list[dict[str, Any]] = [main]
         if self.has_status:
-            entries.append({
-                "name": f"{self.plural}/status",
-                "singularName": "",
-                "namespaced": self.namespaced,
-                "kind": self.kind,
-                "verbs": ["get", "patch", "update"],
-            })
+            entries.append(
+                {
+                    "name": f"{self.plural}/status",
+                    "singularName": "",
+                    "namespaced": self.namespaced,
+                    "kind": self.kind,
+                    "verbs": ["get", "patch", "update"],
+                }
+            )
         return entries
 
 
@@ -75,11 +77,25 @@ BUILTINS: tuple[ResourceType, ...] = (
     _b("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", short_names=("pvc",), has_status=True),
     _b("", "v1", "events", "Event", short_names=("ev",)),
     _b("", "v1", "nodes", "Node", namespaced=False, short_names=("no",), has_status=True),
-    _b("apps", "v1", "deployments", "Deployment", short_names=("deploy",), categories=("all",),
-       has_status=True),
+    _b(
+        "apps",
+        "v1",
+        "deployments",
+        "Deployment",
+        short_names=("deploy",),
+        categories=("all",),
+        has_status=True,
+    ),
     _b("apps", "v1", "replicasets", "ReplicaSet", short_names=("rs",), categories=("all",), has_status=True),
-    _b("apps", "v1", "statefulsets", "StatefulSet", short_names=("sts",), categories=("all",),
-       has_status=True),
+    _b(
+        "apps",
+        "v1",
+        "statefulsets",
+        "StatefulSet",
+        short_names=("sts",),
+        categories=("all",),
+        has_status=True,
+    ),
     _b("batch", "v1", "jobs", "Job", categories=("all",), has_status=True),
     _b("batch", "v1", "cronjobs", "CronJob", short_names=("cj",), categories=("all",), has_status=True),
     _b("events.k8s.io", "v1", "events", "Event", short_names=("ev",)),
@@ -88,8 +104,15 @@ BUILTINS: tuple[ResourceType, ...] = (
     _b("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding"),
     _b("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", namespaced=False),
     _b("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", namespaced=False),
-    _b("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition",
-       namespaced=False, short_names=("crd", "crds"), has_status=True),
+    _b(
+        "apiextensions.k8s.io",
+        "v1",
+        "customresourcedefinitions",
+        "CustomResourceDefinition",
+        namespaced=False,
+        short_names=("crd", "crds"),
+        has_status=True,
+    ),
 )
 
 CRD_TYPE = BUILTINS[-1]
@@ -105,20 +128,22 @@ def from_crd(crd: dict[str, Any]) -> list[ResourceType]:
         if not version.get("served", True):
             continue
         schema = (version.get("schema") or {}).get("openAPIV3Schema")
-        result.append(ResourceType(
-            group=spec.get("group", ""),
-            version=version["name"],
-            plural=names["plural"],
-            kind=names["kind"],
-            namespaced=spec.get("scope", "Namespaced") == "Namespaced",
-            singular=names.get("singular", ""),
-            short_names=tuple(names.get("shortNames", [])),
-            categories=tuple(names.get("categories", [])),
-            has_status="status" in (version.get("subresources") or {}),
-            schema=schema,
-            printer_columns=tuple(version.get("additionalPrinterColumns", [])),
-            builtin=False,
-        ))
+        result.append(
+            ResourceType(
+                group=spec.get("group", ""),
+                version=version["name"],
+                plural=names["plural"],
+                kind=names["kind"],
+                namespaced=spec.get("scope", "Namespaced") == "Namespaced",
+                singular=names.get("singular", ""),
+                short_names=tuple(names.get("shortNames", [])),
+                categories=tuple(names.get("categories", [])),
+                has_status="status" in (version.get("subresources") or {}),
+                schema=schema,
+                printer_columns=tuple(version.get("additionalPrinterColumns", [])),
+                builtin=False,
+            )
+        )
     return result
 
 

@@ -75,8 +75,17 @@ class Store:
         obj["metadata"]["resourceVersion"] = str(rv)
         self.objects[key] = obj
         self.by_uid[obj["metadata"]["uid"]] = key
-        self._emit(Event(rv, "MODIFIED" if old is not None else "ADDED", key[0], key[1], key[2],
-                         copy.deepcopy(obj), old))
+        self._emit(
+            Event(
+                rv,
+                "MODIFIED" if old is not None else "ADDED",
+                key[0],
+                key[1],
+                key[2],
+                copy.deepcopy(obj),
+                old,
+            )
+        )
         return obj
 
     def remove(self, key: Key) -> dict[str, Any]:

@@ -9,8 +9,13 @@ from typing import Any
 
 from scenefarm_devcluster.resources import ResourceType
 
-_NAME = {"name": "Name", "type": "string", "format": "name", "priority": 0,
-         "description": "Name must be unique within a namespace."}
+_NAME = {
+    "name": "Name",
+    "type": "string",
+    "format": "name",
+    "priority": 0,
+    "description": "Name must be unique within a namespace.",
+}
 _AGE_PATH = ".metadata.creationTimestamp"
 
 
@@ -81,9 +86,13 @@ def columns(rt: ResourceType) -> list[tuple[dict[str, Any], Any]]:
     if rt.printer_columns:
         result = []
         for col in rt.printer_columns:
-            definition = {"name": col["name"], "type": col.get("type", "string"),
-                          "format": col.get("format", ""), "description": col.get("description", ""),
-                          "priority": col.get("priority", 0)}
+            definition = {
+                "name": col["name"],
+                "type": col.get("type", "string"),
+                "format": col.get("format", ""),
+                "description": col.get("description", ""),
+                "priority": col.get("priority", 0),
+            }
             result.append((definition, col["jsonPath"]))
         if not any(path == _AGE_PATH for _, path in result):
             result.append(({"name": "Age", "type": "date"}, _AGE_PATH))
@@ -104,13 +113,23 @@ def row(rt: ResourceType, obj: dict[str, Any], include: str) -> dict[str, Any]:
     if include == "Object":
         result["object"] = obj
     elif include != "None":
-        result["object"] = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
-                            "metadata": obj["metadata"]}
+        result["object"] = {
+            "kind": "PartialObjectMetadata",
+            "apiVersion": "meta.k8s.io/v1",
+            "metadata": obj["metadata"],
+        }
     return result
 
 
-def table(rt: ResourceType, objs: list[dict[str, Any]], resource_version: str, include: str,
-          *, with_columns: bool = True, list_meta: dict[str, Any] | None = None) -> dict[str, Any]:
+def table(
+    rt: ResourceType,
+    objs: list[dict[str, Any]],
+    resource_version: str,
+    include: str,
+    *,
+    with_columns: bool = True,
+    list_meta: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     result: dict[str, Any] = {
         "kind": "Table",
         "apiVersion": "meta.k8s.io/v1",

@@ -114,10 +114,14 @@ class _Walker:
     def walk(self, value: Any, schema: dict[str, Any], path: str, old: Any, has_old: bool) -> None:
         if value is None:
             if not schema.get("nullable"):
-                self.invalid(path, value, f'{path} in body must be of type {schema.get("type", "object")}: "null"')
+                self.invalid(
+                    path, value, f'{path} in body must be of type {schema.get("type", "object")}: "null"'
+                )
             return
         if not _type_ok(value, schema):
-            self.invalid(path, value, f"{path} in body must be of type {schema.get('type')}: \"{_type_name(value)}\"")
+            self.invalid(
+                path, value, f'{path} in body must be of type {schema.get("type")}: "{_type_name(value)}"'
+            )
             return
         self.scalar_rules(value, schema, path)
         if isinstance(value, dict):
@@ -129,27 +133,35 @@ class _Walker:
     def scalar_rules(self, value: Any, schema: dict[str, Any], path: str) -> None:
         if "enum" in schema and value not in schema["enum"]:
             supported = ", ".join(_show(v) for v in schema["enum"])
-            self.add("FieldValueNotSupported", path,
-                     f"Unsupported value: {_show(value)}: supported values: {supported}")
+            self.add(
+                "FieldValueNotSupported",
+                path,
+                f"Unsupported value: {_show(value)}: supported values: {supported}",
+            )
         if isinstance(value, str):
             if "maxLength" in schema and len(value) > schema["maxLength"]:
                 self.add("FieldValueTooLong", path, f"Too long: may not be longer than {schema['maxLength']}")
             if "minLength" in schema and len(value) < schema["minLength"]:
-                self.invalid(path, value, f"{path} in body should be at least {schema['minLength']} chars long")
+                self.invalid(
+                    path, value, f"{path} in body should be at least {schema['minLength']} chars long"
+                )
             if "pattern" in schema and re.search(schema["pattern"], value) is None:
                 self.invalid(path, value, f"{path} in body should match '{schema['pattern']}'")
         if isinstance(value, int | float) and not isinstance(value, bool):
-            if "minimum" in schema and (value < schema["minimum"] or
-                                        (schema.get("exclusiveMinimum") and value == schema["minimum"])):
+            if "minimum" in schema and (
+                value < schema["minimum"] or (schema.get("exclusiveMinimum") and value == schema["minimum"])
+            ):
                 op = "greater than" if schema.get("exclusiveMinimum") else "greater than or equal to"
                 self.invalid(path, value, f"{path} in body should be {op} {schema['minimum']}")
-            if "maximum" in schema and (value > schema["maximum"] or
-                                        (schema.get("exclusiveMaximum") and value == schema["maximum"])):
+            if "maximum" in schema and (
+                value > schema["maximum"] or (schema.get("exclusiveMaximum") and value == schema["maximum"])
+            ):
                 op = "less than" if schema.get("exclusiveMaximum") else "less than or equal to"
                 self.invalid(path, value, f"{path} in body should be {op} {schema['maximum']}")
 
-    def object_rules(self, value: dict[str, Any], schema: dict[str, Any], path: str, old: Any,
-                     has_old: bool) -> None:
+    def object_rules(
+        self, value: dict[str, Any], schema: dict[str, Any], path: str, old: Any, has_old: bool
+    ) -> None:
         for key in schema.get("required", []):
             if key not in value:
                 self.add("FieldValueRequired", _join(path, key), "Required value")
@@ -161,13 +173,21 @@ class _Walker:
             if sub is not None and not (path == "" and key in _ROOT_KEYS):
                 self.walk(item, sub, _join(path, key), old_map.get(key), has_old and key in old_map)
         if "maxProperties" in schema and len(value) > schema["maxProperties"]:
-            self.add("FieldValueTooMany", path, f"Too many: {len(value)}: must have at most "
-                     f"{schema['maxProperties']} items")
+            self.add(
+                "FieldValueTooMany",
+                path,
+                f"Too many: {len(value)}: must have at most {schema['maxProperties']} items",
+            )
 
-    def array_rules(self, value: list[Any], schema: dict[str, Any], path: str, old: Any, has_old: bool) -> None:
+    def array_rules(
+        self, value: list[Any], schema: dict[str, Any], path: str, old: Any, has_old: bool
+    ) -> None:
         if "maxItems" in schema and len(value) > schema["maxItems"]:
-            self.add("FieldValueTooMany", path,
-                     f"Too many: {len(value)}: must have at most {schema['maxItems']} items")
+            self.add(
+                "FieldValueTooMany",
+                path,
+                f"Too many: {len(value)}: must have at most {schema['maxItems']} items",
+            )
         if "minItems" in schema and len(value) < schema["minItems"]:
             self.invalid(path, value, f"{path} in body should have at least {schema['minItems']} items")
         if schema.get("x-kubernetes-list-type") == "set" and len({json.dumps(v) for v in value}) < len(value):
@@ -195,8 +215,11 @@ class _Walker:
             if rule.get("messageExpression"):
                 message = cel.message_from_expression(rule["messageExpression"], value, old, has_old=has_old)
             message = message or rule.get("message") or f"failed rule: {expression}"
-            reason = {"FieldValueForbidden": "FieldValueForbidden", "FieldValueRequired": "FieldValueRequired",
-                      "FieldValueDuplicate": "FieldValueDuplicate"}.get(rule.get("reason", ""), "FieldValueInvalid")
+            reason = {
+                "FieldValueForbidden": "FieldValueForbidden",
+                "FieldValueRequired": "FieldValueRequired",
+                "FieldValueDuplicate": "FieldValueDuplicate",
+            }.get(rule.get("reason", ""), "FieldValueInvalid")
             if reason == "FieldValueInvalid":
                 self.invalid(field, value, message)
             else:
@@ -210,8 +233,9 @@ def validate(obj: dict[str, Any], schema: dict[str, Any], old: dict[str, Any] | 
     return walker.causes
 
 
-def admit(obj: dict[str, Any], schema: dict[str, Any], old: dict[str, Any] | None
-          ) -> tuple[dict[str, Any], list[str], list[Cause]]:
+def admit(
+    obj: dict[str, Any], schema: dict[str, Any], old: dict[str, Any] | None
+) -> tuple[dict[str, Any], list[str], list[Cause]]:
     """Prune, default, validate: (object as stored, pruned field paths, causes)."""
     unknown: list[str] = []
     pruned = prune(obj, schema, "", unknown, root=True)

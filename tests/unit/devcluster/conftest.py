@@ -23,4 +23,3 @@ async def cluster(tmp_path: Path) -> AsyncIterator[DevCluster]:
 async def client(cluster: DevCluster) -> AsyncIterator[Client]:
     async with aiohttp.ClientSession() as session:
         yield Client(session, cluster.url, cluster.token_for("admin"))
-

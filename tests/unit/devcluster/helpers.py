@@ -21,12 +21,24 @@ class Client:
         self.base = base
         self.headers = {"Authorization": f"Bearer {token}"}
 
-    async def request(self, method: str, path: str, body: Any = None, *, content_type: str = "application/json",
-                      headers: dict[str, str] | None = None, **params: Any) -> tuple[int, Any]:
+    async def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        content_type: str = "application/json",
+        headers: dict[str, str] | None = None,
+        **params: Any,
+    ) -> tuple[int, Any]:
         data = json.dumps(body) if body is not None else None
-        async with self.session.request(method, self.base + path, data=data, params=params or None,
-                                        headers=self.headers | {"Content-Type": content_type} | (headers or {})
-                                        ) as response:
+        async with self.session.request(
+            method,
+            self.base + path,
+            data=data,
+            params=params or None,
+            headers=self.headers | {"Content-Type": content_type} | (headers or {}),
+        ) as response:
             text = await response.text()
             return response.status, json.loads(text) if text and text[0] in "{[" else text
 
@@ -40,7 +52,9 @@ class Client:
         return await self.request("PUT", path, body, **params)
 
     async def patch(self, path: str, body: Any, kind: str = "merge", **params: Any) -> tuple[int, Any]:
-        return await self.request("PATCH", path, body, content_type=f"application/{kind}-patch+json", **params)
+        return await self.request(
+            "PATCH", path, body, content_type=f"application/{kind}-patch+json", **params
+        )
 
     async def delete(self, path: str, body: Any = None, **params: Any) -> tuple[int, Any]:
         return await self.request("DELETE", path, body, **params)
@@ -59,10 +73,18 @@ class Client:
 
 
 def vr(name: str, topic: str = "Newton's laws", **spec: Any) -> dict[str, Any]:
-    return {"apiVersion": "scenefarm.dev/v1alpha1", "kind": "VideoRequest", "metadata": {"name": name},
-            "spec": {"topic": topic, **spec}}
+    return {
+        "apiVersion": "scenefarm.dev/v1alpha1",
+        "kind": "VideoRequest",
+        "metadata": {"name": name},
+        "spec": {"topic": topic, **spec},
+    }
 
 
 def cm(name: str, labels: dict[str, str] | None = None, **meta: Any) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": name, "labels": labels or {}, **meta}, "data": {"k": "v"}}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "labels": labels or {}, **meta},
+        "data": {"k": "v"},
+    }

@@ -19,7 +19,7 @@ from scenefarm_devcluster import DevCluster, DevClusterThread
 
 from .helpers import CRD_PATH
 
-OPERATOR = '''
+OPERATOR = """
 import kopf
 
 @kopf.on.startup()
@@ -34,7 +34,7 @@ def created(patch, **_):
 @kopf.on.delete("scenefarm.dev", "v1alpha1", "videorequests")
 def deleted(**_):
     pass
-'''
+"""
 
 VideoRequest = create_namespaced_resource("scenefarm.dev", "v1alpha1", "VideoRequest", "videorequests")
 
@@ -48,14 +48,20 @@ def wait_for(condition: Callable[[], bool], timeout: float = 30) -> None:
 
 
 def test_a_kopf_operator_adds_its_finalizer_patches_status_and_releases_on_delete(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "operator.py").write_text(OPERATOR)
     with DevClusterThread(tmp_path / "state", crds=[CRD_PATH]) as cluster:
         monkeypatch.setenv("KUBECONFIG", str(cluster.kubeconfig_for("operator")))
-        with KopfRunner(["run", "--standalone", "--all-namespaces", str(tmp_path / "operator.py")],
-                        timeout=60) as runner:
-            body = {"apiVersion": "scenefarm.dev/v1alpha1", "kind": "VideoRequest",
-                    "metadata": {"name": "newton", "namespace": "default"}, "spec": {"topic": "t"}}
+        with KopfRunner(
+            ["run", "--standalone", "--all-namespaces", str(tmp_path / "operator.py")], timeout=60
+        ) as runner:
+            body = {
+                "apiVersion": "scenefarm.dev/v1alpha1",
+                "kind": "VideoRequest",
+                "metadata": {"name": "newton", "namespace": "default"},
+                "spec": {"topic": "t"},
+            }
             cluster.call(lambda: _create(cluster.cluster, body))
 
             def current() -> dict | None:
@@ -68,8 +74,9 @@ def test_a_kopf_operator_adds_its_finalizer_patches_status_and_releases_on_delet
         assert runner.exit_code == 0, runner.output
         assert runner.exception is None
         assert "Handler 'created' succeeded" in runner.output
-    assert any(r.resource == "videorequests" and r.verb == "watch" and r.namespace == ""
-               for r in cluster.request_log)  # -A: one cluster-wide watch
+    assert any(
+        r.resource == "videorequests" and r.verb == "watch" and r.namespace == "" for r in cluster.request_log
+    )  # -A: one cluster-wide watch
     writes = {r.identity for r in cluster.request_log if r.is_write and r.resource == "videorequests"}
     assert "operator" in writes
 
@@ -91,27 +98,37 @@ async def test_lightkube_async_client_creates_lists_patches_watches_and_deletes(
         config = KubeConfig.from_file(cluster.kubeconfig_for("operator"))
         client = AsyncClient(config=config)
         try:
-            created = await client.create(ConfigMap(metadata=ObjectMeta(name="plan", labels={"app": "x"}),
-                                                    data={"a": "1"}), namespace="default")
+            created = await client.create(
+                ConfigMap(metadata=ObjectMeta(name="plan", labels={"app": "x"}), data={"a": "1"}),
+                namespace="default",
+            )
             assert created.metadata is not None and created.metadata.uid
             listed = [cm async for cm in client.list(ConfigMap, namespace="default", labels={"app": "x"})]
             assert [cm.metadata.name for cm in listed if cm.metadata] == ["plan"]
-            patched = await client.patch(ConfigMap, "plan", {"data": {"b": "2"}}, namespace="default",
-                                         patch_type=PatchType.MERGE)
+            patched = await client.patch(
+                ConfigMap, "plan", {"data": {"b": "2"}}, namespace="default", patch_type=PatchType.MERGE
+            )
             assert patched.data == {"a": "1", "b": "2"}
 
-            vr = await client.create(VideoRequest(metadata=ObjectMeta(name="v"), spec={"topic": "t"}),
-                                     namespace="default")
-            await client.patch(VideoRequest.Status, "v", {"status": {"phase": "Rendering"}}, namespace="default",
-                               patch_type=PatchType.MERGE)
+            vr = await client.create(
+                VideoRequest(metadata=ObjectMeta(name="v"), spec={"topic": "t"}), namespace="default"
+            )
+            await client.patch(
+                VideoRequest.Status,
+                "v",
+                {"status": {"phase": "Rendering"}},
+                namespace="default",
+                patch_type=PatchType.MERGE,
+            )
             fetched = await client.get(VideoRequest, "v", namespace="default")
             assert fetched.status == {"phase": "Rendering"}
             assert fetched.metadata is not None and vr.metadata is not None
             assert fetched.metadata.generation == vr.metadata.generation
 
             async def first_deletion() -> str:
-                async for event, obj in client.watch(ConfigMap, namespace="default",
-                                                     resource_version=patched.metadata.resourceVersion):
+                async for event, obj in client.watch(
+                    ConfigMap, namespace="default", resource_version=patched.metadata.resourceVersion
+                ):
                     if event == "DELETED":
                         return obj.metadata.name
                 return ""

@@ -9,7 +9,9 @@ from .helpers import CM, VR, Client, cm, vr
 
 def owned_by(owner: dict[str, Any]) -> list[dict[str, Any]]:
     meta = owner["metadata"]
-    return [{"apiVersion": owner["apiVersion"], "kind": owner["kind"], "name": meta["name"], "uid": meta["uid"]}]
+    return [
+        {"apiVersion": owner["apiVersion"], "kind": owner["kind"], "name": meta["name"], "uid": meta["uid"]}
+    ]
 
 
 async def test_delete_with_finalizers_marks_the_object_until_the_last_finalizer_goes(client: Client) -> None:
@@ -71,7 +73,8 @@ async def test_dependents_whose_owner_never_existed_are_collected(client: Client
 async def test_deleting_a_crd_removes_its_objects_and_stops_serving_it(client: Client) -> None:
     await client.post(VR, vr("v"))
     status, _ = await client.delete(
-        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/videorequests.scenefarm.dev")
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/videorequests.scenefarm.dev"
+    )
     assert status == 200
     assert (await client.get(VR))[0] == 404
     assert (await client.get("/apis/scenefarm.dev/v1alpha1"))[0] == 404

@@ -35,8 +35,12 @@ async def bare_cluster(tmp_path: Path) -> AsyncIterator[DevCluster]:
 
 async def run(kubectl: Path, cluster: DevCluster, *args: str) -> tuple[int, str]:
     process = await asyncio.create_subprocess_exec(
-        str(kubectl), f"--kubeconfig={cluster.kubeconfig_path}", *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        str(kubectl),
+        f"--kubeconfig={cluster.kubeconfig_path}",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     out, _ = await asyncio.wait_for(process.communicate(), timeout=60)
     return process.returncode or 0, out.decode()
 
@@ -51,7 +55,8 @@ async def apply_all(kubectl: Path, cluster: DevCluster, tmp_path: Path) -> None:
 
 
 async def test_kubectl_applies_a_crd_and_a_custom_resource_and_lists_it_with_printer_columns(
-        kubectl: Path, bare_cluster: DevCluster, tmp_path: Path) -> None:
+    kubectl: Path, bare_cluster: DevCluster, tmp_path: Path
+) -> None:
     await apply_all(kubectl, bare_cluster, tmp_path)
     code, out = await run(kubectl, bare_cluster, "get", "vr")
     assert code == 0, out
@@ -63,21 +68,30 @@ async def test_kubectl_applies_a_crd_and_a_custom_resource_and_lists_it_with_pri
 
 
 async def test_kubectl_apply_reports_schema_errors_from_the_server(
-        kubectl: Path, bare_cluster: DevCluster, tmp_path: Path) -> None:
+    kubectl: Path, bare_cluster: DevCluster, tmp_path: Path
+) -> None:
     await apply_all(kubectl, bare_cluster, tmp_path)
-    (tmp_path / "bad.yaml").write_text(MANIFEST.replace("newton", "bad").replace(
-        "spec: {", "spec: {render: {quality: ultra}, "))
+    (tmp_path / "bad.yaml").write_text(
+        MANIFEST.replace("newton", "bad").replace("spec: {", "spec: {render: {quality: ultra}, ")
+    )
     code, out = await run(kubectl, bare_cluster, "apply", "-f", str(tmp_path / "bad.yaml"))
     assert code != 0
     assert 'spec.render.quality: Unsupported value: "ultra"' in out
 
 
 async def test_kubectl_get_watch_prints_a_row_when_the_status_changes(
-        kubectl: Path, bare_cluster: DevCluster, tmp_path: Path) -> None:
+    kubectl: Path, bare_cluster: DevCluster, tmp_path: Path
+) -> None:
     await apply_all(kubectl, bare_cluster, tmp_path)
     process = await asyncio.create_subprocess_exec(
-        str(kubectl), f"--kubeconfig={bare_cluster.kubeconfig_path}", "get", "vr", "-w",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        str(kubectl),
+        f"--kubeconfig={bare_cluster.kubeconfig_path}",
+        "get",
+        "vr",
+        "-w",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     assert process.stdout is not None
     try:
         header = await asyncio.wait_for(process.stdout.readline(), timeout=30)
@@ -85,7 +99,9 @@ async def test_kubectl_get_watch_prints_a_row_when_the_status_changes(
         await asyncio.wait_for(process.stdout.readline(), timeout=30)  # the initial row
         async with aiohttp.ClientSession() as session:
             client = Client(session, bare_cluster.url, bare_cluster.token_for("admin"))
-            status, _ = await client.patch(f"{VR}/newton/status", {"status": {"phase": "Rendering", "progress": 40}})
+            status, _ = await client.patch(
+                f"{VR}/newton/status", {"status": {"phase": "Rendering", "progress": 40}}
+            )
             assert status == 200
         changed = await asyncio.wait_for(process.stdout.readline(), timeout=30)
         assert changed.split()[:3] == [b"newton", b"Rendering", b"40"]
@@ -95,24 +111,40 @@ async def test_kubectl_get_watch_prints_a_row_when_the_status_changes(
 
 
 async def test_kubectl_describe_lists_the_events_of_the_object(
-        kubectl: Path, bare_cluster: DevCluster, tmp_path: Path) -> None:
+    kubectl: Path, bare_cluster: DevCluster, tmp_path: Path
+) -> None:
     await apply_all(kubectl, bare_cluster, tmp_path)
     async with aiohttp.ClientSession() as session:
         client = Client(session, bare_cluster.url, bare_cluster.token_for("operator"))
         _, obj = await client.get(f"{VR}/newton")
-        await client.post("/api/v1/namespaces/default/events", {
-            "metadata": {"name": "newton.1"},
-            "involvedObject": {"apiVersion": "scenefarm.dev/v1alpha1", "kind": "VideoRequest", "name": "newton",
-                               "namespace": "default", "uid": obj["metadata"]["uid"]},
-            "reason": "Planned", "message": "3 scenes planned", "type": "Normal", "count": 1,
-            "firstTimestamp": obj["metadata"]["creationTimestamp"],
-            "lastTimestamp": obj["metadata"]["creationTimestamp"], "source": {"component": "scenefarm"}})
+        await client.post(
+            "/api/v1/namespaces/default/events",
+            {
+                "metadata": {"name": "newton.1"},
+                "involvedObject": {
+                    "apiVersion": "scenefarm.dev/v1alpha1",
+                    "kind": "VideoRequest",
+                    "name": "newton",
+                    "namespace": "default",
+                    "uid": obj["metadata"]["uid"],
+                },
+                "reason": "Planned",
+                "message": "3 scenes planned",
+                "type": "Normal",
+                "count": 1,
+                "firstTimestamp": obj["metadata"]["creationTimestamp"],
+                "lastTimestamp": obj["metadata"]["creationTimestamp"],
+                "source": {"component": "scenefarm"},
+            },
+        )
     code, out = await run(kubectl, bare_cluster, "describe", "vr", "newton")
     assert code == 0, out
     assert "Topic:" in out and "Planned" in out and "3 scenes planned" in out
 
 
-async def test_kubectl_delete_removes_the_object(kubectl: Path, bare_cluster: DevCluster, tmp_path: Path) -> None:
+async def test_kubectl_delete_removes_the_object(
+    kubectl: Path, bare_cluster: DevCluster, tmp_path: Path
+) -> None:
     await apply_all(kubectl, bare_cluster, tmp_path)
     code, out = await run(kubectl, bare_cluster, "delete", "vr", "newton")
     assert code == 0, out

@@ -7,7 +7,9 @@ import re
 from .helpers import CM, VR, Client, cm, vr
 
 
-async def test_created_objects_get_uid_timestamp_generation_and_a_numeric_resource_version(client: Client) -> None:
+async def test_created_objects_get_uid_timestamp_generation_and_a_numeric_resource_version(
+    client: Client,
+) -> None:
     status, obj = await client.post(CM, cm("a"))
     assert status == 201
     meta = obj["metadata"]
@@ -125,8 +127,9 @@ async def test_main_resource_writes_ignore_status_and_status_writes_ignore_spec(
     assert "status" not in created
     _, patched = await client.patch(f"{VR}/v", {"spec": {"description": "d"}, "status": {"phase": "Failed"}})
     assert "status" not in patched and patched["spec"]["description"] == "d"
-    _, via_status = await client.patch(f"{VR}/v/status", {"spec": {"description": "ignored"},
-                                                           "status": {"phase": "Rendering"}})
+    _, via_status = await client.patch(
+        f"{VR}/v/status", {"spec": {"description": "ignored"}, "status": {"phase": "Rendering"}}
+    )
     assert via_status["status"] == {"phase": "Rendering"}
     assert via_status["spec"]["description"] == "d"
 

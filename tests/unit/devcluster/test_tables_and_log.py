@@ -30,8 +30,13 @@ async def test_tables_use_the_crd_printer_columns_with_name_first(client: Client
 
 
 async def test_built_in_tables_show_status_for_pods_and_completions_for_jobs(client: Client) -> None:
-    await client.post("/apis/batch/v1/namespaces/default/jobs", {"metadata": {"name": "j"}, "spec": {
-        "completions": 1, "template": {"spec": {"containers": [{"name": "c", "image": "i"}]}}}})
+    await client.post(
+        "/apis/batch/v1/namespaces/default/jobs",
+        {
+            "metadata": {"name": "j"},
+            "spec": {"completions": 1, "template": {"spec": {"containers": [{"name": "c", "image": "i"}]}}},
+        },
+    )
     _, jobs = await client.request("GET", "/apis/batch/v1/namespaces/default/jobs", headers={"Accept": TABLE})
     assert [c["name"] for c in jobs["columnDefinitions"]] == ["Name", "Completions", "Age"]
     assert jobs["rows"][0]["cells"][:2] == ["j", "0/1"]
@@ -39,7 +44,9 @@ async def test_built_in_tables_show_status_for_pods_and_completions_for_jobs(cli
     assert [c["name"] for c in pods["columnDefinitions"]] == ["Name", "Status", "Age"]
 
 
-async def test_every_request_is_logged_with_verb_resource_and_identity(cluster: DevCluster, client: Client) -> None:
+async def test_every_request_is_logged_with_verb_resource_and_identity(
+    cluster: DevCluster, client: Client
+) -> None:
     await client.post(CM, cm("a"))
     async with aiohttp.ClientSession() as session:
         runner = Client(session, cluster.url, cluster.token_for("job-controller"))
@@ -47,7 +54,10 @@ async def test_every_request_is_logged_with_verb_resource_and_identity(cluster: 
         await runner.get(f"{CM}/a")
     records = [r for r in cluster.request_log if r.resource == "configmaps"]
     assert [(r.verb, r.identity, r.status, r.name) for r in records] == [
-        ("create", "admin", 201, ""), ("patch", "job-controller", 200, "a"), ("get", "job-controller", 200, "a")]
+        ("create", "admin", 201, ""),
+        ("patch", "job-controller", 200, "a"),
+        ("get", "job-controller", 200, "a"),
+    ]
     assert cluster.request_log.writes_by_identity() == {"admin": 1, "job-controller": 1}
 
 
@@ -60,12 +70,16 @@ async def test_the_request_log_can_be_appended_to_a_json_lines_file(tmp_path: Pa
 
 
 async def test_fault_rules_fail_matching_writes_of_one_identity_reproducibly(
-        cluster: DevCluster, client: Client) -> None:
-    cluster.faults.append(FaultRule(verbs={"create"}, probability=0.5, status=500, seed=7,
-                                    identities={"admin"}))
+    cluster: DevCluster, client: Client
+) -> None:
+    cluster.faults.append(
+        FaultRule(verbs={"create"}, probability=0.5, status=500, seed=7, identities={"admin"})
+    )
     outcomes = [(await client.post(CM, cm(f"c{i}")))[0] for i in range(20)]
     assert set(outcomes) == {201, 500}
-    cluster.faults[:] = [FaultRule(verbs={"create"}, probability=0.5, status=500, seed=7, identities={"admin"})]
+    cluster.faults[:] = [
+        FaultRule(verbs={"create"}, probability=0.5, status=500, seed=7, identities={"admin"})
+    ]
     again = [(await client.post(CM, cm(f"d{i}")))[0] for i in range(20)]
     assert again == outcomes
     async with aiohttp.ClientSession() as session:
@@ -83,8 +97,15 @@ async def test_a_conflict_fault_answers_409_in_status_shape(cluster: DevCluster,
 
 async def test_the_command_line_serves_until_sigterm(tmp_path: Path) -> None:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "scenefarm_devcluster", "up", "--state-dir", str(tmp_path),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "scenefarm_devcluster",
+        "up",
+        "--state-dir",
+        str(tmp_path),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     assert process.stdout is not None
     try:
         kubeconfig = Path((await asyncio.wait_for(process.stdout.readline(), timeout=30)).decode().strip())
