@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .chartkit import CHART, REPO, Manifest, of_kind, one, render_values
+from .chartkit import CHART, CI_VALUES, REPO, Manifest, helm, of_kind, one, render_values
 
 APPWRITE = {
     "artifacts": {"store": "Appwrite"},
@@ -174,11 +175,15 @@ def test_the_service_monitor_selects_the_metrics_service(switch: str) -> None:
         assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
 
 
-def test_notes_tell_the_next_step_and_how_to_apply_crds_after_upgrades() -> None:
-    notes = (CHART / "templates" / "NOTES.txt").read_text()
-    assert "rollout status" in notes
+@pytest.mark.parametrize("values", CI_VALUES, ids=[p.name for p in CI_VALUES])
+def test_notes_tell_the_next_step_and_how_to_apply_crds_before_upgrades(values: Path) -> None:
+    done = helm("install", "sf", str(CHART), "-n", "scenefarm-system", "--dry-run=client", "-f", str(values))
+    assert done.returncode == 0, done.stderr
+    notes = done.stdout.split("NOTES:", 1)[1]
+    assert "rollout status deployment/sf-scenefarm" in notes
     assert "kubectl apply --server-side -f charts/scenefarm/crds/" in notes
-    assert re.search(r"kubectl apply .* -f examples/", notes)
+    assert re.search(r"kubectl apply -n [a-z0-9-]+ -f examples/template-planner.yaml", notes)
+    assert "<no value>" not in notes and "%!" not in notes
 
 
 def test_the_operator_dockerfile_is_pinned_non_root_and_runs_kopf() -> None:

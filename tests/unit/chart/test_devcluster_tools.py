@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from concurrent.futures import ThreadPoolExecutor
+import sys
 from pathlib import Path
 
 import pytest
@@ -34,13 +34,16 @@ def test_a_second_call_reuses_the_binary_without_rewriting_it() -> None:
 def test_processes_racing_for_the_same_tool_all_get_a_complete_binary(tmp_path: Path) -> None:
     # Seed the cache with the shared layer so the race is about unpacking, not downloading.
     tools.ensure_tool("helm")
-    shared_layer = tools.DEFAULT_DEST.parent / tools.LAYER_NAME
-    os.link(shared_layer, tmp_path / tools.LAYER_NAME)
+    (tmp_path / tools.LAYER_NAME).symlink_to(tools.DEFAULT_DEST.parent / tools.LAYER_NAME)
     dest = tmp_path / "bin"
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        paths = list(pool.map(lambda _: tools.ensure_tool("helm", dest), range(4)))
-    assert set(paths) == {dest / "helm"}
-    assert (dest / "helm").stat().st_size == (tools.DEFAULT_DEST / "helm").stat().st_size
+    code = f"from pathlib import Path; from scenefarm_devcluster.tools import ensure_tool; print(ensure_tool('helm', Path({str(dest)!r})))"
+    racers = [
+        subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) for _ in range(4)
+    ]
+    outputs = [racer.communicate(timeout=120)[0].strip() for racer in racers]
+    assert [racer.returncode for racer in racers] == [0, 0, 0, 0]
+    assert set(outputs) == {str(dest / "helm")}
+    assert (dest / "helm").read_bytes() == (tools.DEFAULT_DEST / "helm").read_bytes()
     assert os.access(dest / "helm", os.X_OK)
     assert sorted(p.name for p in dest.iterdir()) == ["helm"], "temporary files were left behind"
 
