@@ -28,8 +28,8 @@ def video_request(*, scenes: int = 3, uid: str = UID, owner: str | None = "user-
 def lifecycle(
     *, scenes: int = 3, uid: str = UID, owner: str | None = "user-42", heal: int | None = None
 ) -> Iterator[dict[str, Any]]:
-    """Bodies in the order the operator would publish them, scenes rendered one after another;
-    scene `heal` fails once, is rewritten and succeeds on attempt 2."""
+    """Bodies in the order the operator would publish them, scenes rendered one after another
+    (parallelism 1); scene `heal` fails once, is rewritten and succeeds on attempt 2."""
     body = video_request(scenes=scenes, uid=uid, owner=owner)
     yield copy.deepcopy(body)
     status: dict[str, Any] = {"phase": "Pending", "progress": 0}
@@ -43,10 +43,9 @@ def lifecycle(
         {"index": i, "name": n, "phase": "Pending", "attempt": 0} for i, n in enumerate(names)
     ]
     yield copy.deepcopy(body)
+    queue(status, 0)
+    yield copy.deepcopy(body)
     for i, scene in enumerate(status["scenes"]):
-        status["currentScene"] = names[i]
-        scene |= {"phase": "Queued", "attempt": 1, "job": f"newton-scene-{i:02d}-1"}
-        yield copy.deepcopy(body)
         scene |= {"phase": "Running", "startedAt": CREATED}
         yield copy.deepcopy(body)
         if heal == i:
@@ -58,6 +57,8 @@ def lifecycle(
         scene["artifact"] = f"default/newton-{uid[:8]}/scene-{i:02d}.mp4"
         status["scenesSucceeded"] = i + 1
         status["progress"] = int(90 * (i + 1) / scenes)
+        if i + 1 < scenes:
+            queue(status, i + 1)  # the same reconcile that sees a scene finish starts the next one
         yield copy.deepcopy(body)
     status |= {"phase": "Combining", "combine": {"phase": "Running", "job": "newton-combine"}}
     status.pop("currentScene", None)
@@ -66,3 +67,9 @@ def lifecycle(
     status["combine"]["phase"] = "Succeeded"
     status["output"] = {"uri": f"default/newton-{uid[:8]}/video.mp4", "durationSeconds": 12.5, "sizeBytes": 1}
     yield copy.deepcopy(body)
+
+
+def queue(status: dict[str, Any], index: int) -> None:
+    scene = status["scenes"][index]
+    status["currentScene"] = scene["name"]
+    scene |= {"phase": "Queued", "attempt": 1, "job": f"newton-scene-{index:02d}-1"}

@@ -3,7 +3,6 @@ the real `appwrite` SDK pointed at it."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 
 import pytest
@@ -39,7 +38,3 @@ def config(double: AppwriteDoubleThread) -> AppwriteConfig:
 @pytest.fixture
 def client(config: AppwriteConfig) -> Client:
     return make_client(config)
-
-
-def with_(config: AppwriteConfig, **changes: object) -> AppwriteConfig:
-    return dataclasses.replace(config, **changes)  # type: ignore[arg-type]

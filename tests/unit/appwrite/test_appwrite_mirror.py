@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import replace as with_
 
 import pytest
-from conftest import API_KEY, with_
 
 from scenefarm_devcluster.appwrite_double import AppwriteDoubleThread, Fault
 from scenefarm_devcluster.appwrite_double.scripted import UID, lifecycle, video_request
@@ -15,6 +15,7 @@ from scenefarm_operator.appwrite import AppwriteConfig, AppwriteMirror
 from scenefarm_operator.appwrite.rows import desired_rows, scene_row_id, video_row_id
 from scenefarm_renderer.appwrite_store import AppwriteStore
 
+API_KEY = "sk-test-7f3a9b2c1d4e5f60718293a4b5c6d7e8"  # the double fixture's key (conftest)
 VIDEO_ORDER = ["queued", "planning", "rendering", "combining", "completed"]
 SCENE_ORDER = ["planned", "coded", "rendering", "rendered"]
 

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 from appwrite.services.storage import Storage
-from conftest import API_KEY
 
 from scenefarm_devcluster.appwrite_double import AppwriteDoubleThread, Fault
 from scenefarm_operator.appwrite import AppwriteConfig
 from scenefarm_operator.appwrite.calls import make_client
 from scenefarm_renderer.appwrite_store import AppwriteStore, AppwriteStoreError, file_id
 
+API_KEY = "sk-test-7f3a9b2c1d4e5f60718293a4b5c6d7e8"  # the double fixture's key (conftest)
 MIB = 1024 * 1024
 PREFIX = "default/newton-3f2a9c1e"
 
