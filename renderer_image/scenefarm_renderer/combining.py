@@ -44,13 +44,15 @@ def combine(inputs: Sequence[Path], output: Path) -> CombineResult:
     """Concatenate `inputs` into `output` and verify it; raise `EnvironmentProblem` naming a bad input."""
     if not inputs:
         raise EnvironmentProblem("combine needs at least one --input")
-    infos = [probe(path) for path in inputs]
-    if streams_match(infos):
-        _copy(infos, output)
+    headers = [probe(path, count_packets=False) for path in inputs]
+    if streams_match(headers):
+        # One pass: the copy itself counts each input's frames and duration.
+        infos = _copy(headers, output)
         mode: Mode = "copy"
         expected_frames = sum(i.frames for i in infos)
         expected_duration = sum(i.duration for i in infos)
     else:
+        infos = [probe(path) for path in inputs]
         fps, frames_per_scene = reencode(infos, output)
         mode = "reencode"
         expected_frames = sum(frames_per_scene)
@@ -89,8 +91,12 @@ def verify_combined(result: CombineResult, infos: Sequence[MediaInfo]) -> list[s
     return problems
 
 
-def _copy(infos: Sequence[MediaInfo], output: Path) -> None:
-    """Remux packets in order, shifting each scene's timestamps to start where the last ended."""
+def _copy(infos: Sequence[MediaInfo], output: Path) -> list[MediaInfo]:
+    """Remux packets in order, shifting each scene's timestamps to start where the last ended.
+
+    Returns the inputs with frames and durations as counted while copying.
+    """
+    counted = []
     with av.open(str(infos[0].path)) as template, av.open(str(output), "w", format="mp4") as out:
         targets: list[av.stream.Stream] = [out.add_stream_from_template(template.streams.video[0])]
         if template.streams.audio:
@@ -98,7 +104,20 @@ def _copy(infos: Sequence[MediaInfo], output: Path) -> None:
         offset = Fraction(0)  # seconds: one timeline for all streams keeps audio in sync
         last_dts: dict[int, int] = {}
         for info in infos:
-            offset = _copy_one(info.path, out, targets, offset, last_dts)
+            seen = _copy_one(info.path, out, targets, offset, last_dts)
+            counted.append(
+                dataclasses.replace(
+                    info, frames=seen.frames, duration=float(seen.ends[0]), audio_duration=float(seen.ends[1])
+                )
+            )
+            offset += max(seen.ends)
+    return counted
+
+
+@dataclasses.dataclass
+class _Seen:
+    frames: int = 0
+    ends: list[Fraction] = dataclasses.field(default_factory=lambda: [Fraction(0), Fraction(0)])
 
 
 def _copy_one(
@@ -107,8 +126,8 @@ def _copy_one(
     targets: list[av.stream.Stream],
     offset: Fraction,
     last_dts: dict[int, int],
-) -> Fraction:
-    end = offset
+) -> _Seen:
+    seen = _Seen()
     with av.open(str(path)) as source:
         streams: list[av.stream.Stream] = [source.streams.video[0]]
         if len(targets) > 1:
@@ -118,6 +137,8 @@ def _copy_one(
                 continue
             index = streams.index(packet.stream)
             time_base = Fraction(packet.time_base)
+            seen.frames += index == 0
+            seen.ends[index] = max(seen.ends[index], (packet.pts + (packet.duration or 0)) * time_base)
             shift = round(offset / time_base)
             # Decode order must stay strictly increasing across the seam.
             previous = last_dts.get(index)
@@ -126,10 +147,9 @@ def _copy_one(
             packet.pts += shift
             packet.dts += shift
             last_dts[index] = packet.dts
-            end = max(end, (packet.pts + (packet.duration or 0)) * time_base)
             packet.stream = targets[index]
             out.mux(packet)
-    return end
+    return seen
 
 
 def combine_into_store(store: ArtifactStore, keys: Sequence[str], output_key: str) -> TerminationMessage:

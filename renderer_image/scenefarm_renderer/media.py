@@ -42,8 +42,12 @@ class MediaInfo:
         return (self.codec, self.width, self.height, self.fps, self.pix_fmt, self.extradata)
 
 
-def probe(path: Path) -> MediaInfo:
-    """Read the streams of `path` and count its video frames; `EnvironmentProblem` names a bad file."""
+def probe(path: Path, *, count_packets: bool = True) -> MediaInfo:
+    """Read the streams of `path` and count its video frames; `EnvironmentProblem` names a bad file.
+
+    Without `count_packets` frames and durations come from the container header
+    (cheap, not verified): enough to decide how to combine.
+    """
     if not path.is_file():
         raise EnvironmentProblem(f"{path.name}: file not found ({path})")
     try:
@@ -55,7 +59,12 @@ def probe(path: Path) -> MediaInfo:
             frames, video_end = 0, 0.0
             audio_end = 0.0
             streams = [video] + ([audio_stream] if audio_stream else [])
-            for packet in container.demux(streams):
+            if not count_packets:
+                frames = video.frames
+                video_end = float(video.duration * video.time_base) if video.duration and video.time_base else 0.0
+                if audio_stream is not None and audio_stream.duration and audio_stream.time_base:
+                    audio_end = float(audio_stream.duration * audio_stream.time_base)
+            for packet in container.demux(streams) if count_packets else ():
                 if packet.pts is None or packet.time_base is None:
                     continue  # the flush packet
                 end = float((packet.pts + (packet.duration or 0)) * packet.time_base)
@@ -65,7 +74,9 @@ def probe(path: Path) -> MediaInfo:
                 else:
                     audio_end = max(audio_end, end)
             ctx = video.codec_context
-            fps = Fraction(video.average_rate or video.guessed_rate or 0)
+            # The nominal rate (r_frame_rate): Manim joins its partial movies with
+            # timestamps a few ticks off the grid, so the average rate is 15.0012, not 15.
+            fps = Fraction(video.base_rate or video.average_rate or 0)
             audio = None
             if audio_stream is not None:
                 actx = audio_stream.codec_context
