@@ -28,6 +28,8 @@ from appwrite.permission import Permission
 from appwrite.role import Role
 from appwrite.services.storage import Storage
 
+from .errors import EnvironmentProblem, TransientProblem
+
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 ENV_NAMES = ("APPWRITE_ENDPOINT", "APPWRITE_PROJECT_ID", "APPWRITE_API_KEY", "APPWRITE_BUCKET_ID")
@@ -35,8 +37,12 @@ OWNER_ENV = "SCENEFARM_OWNER_USER_ID"
 TIMEOUT = (3.05, 60.0)  # (connect, read) seconds for every SDK request
 
 
-class AppwriteStoreError(OSError):
-    """Storing or fetching an artifact failed (an OSError: storage trouble, exit class transient)."""
+class AppwriteStoreError(TransientProblem):
+    """Storing or fetching an artifact failed, or it is missing: exit class 30, retry the Pod."""
+
+
+class AppwriteSetupError(EnvironmentProblem):
+    """The store is not configured, or Appwrite refuses its credentials: exit class 20."""
 
 
 def file_id(prefix: str, key: str) -> str:
@@ -90,7 +96,7 @@ class AppwriteStore:
         env = os.environ if env is None else env
         missing = [name for name in ENV_NAMES if not env.get(name)]
         if missing:
-            raise AppwriteStoreError(f"the Appwrite store needs {', '.join(missing)} in the environment")
+            raise AppwriteSetupError(f"the Appwrite store needs {', '.join(missing)} in the environment")
         return cls(
             endpoint=env["APPWRITE_ENDPOINT"],
             project=env["APPWRITE_PROJECT_ID"],
@@ -147,7 +153,7 @@ class AppwriteStore:
         fid = self.file_id(key)
         meta = self._meta(fid)
         if meta is None or meta.chunksuploaded != meta.chunkstotal:
-            raise FileNotFoundError(f"artifact {key} is not in bucket {self.bucket}")
+            raise AppwriteStoreError(f"artifact {key} is missing from bucket {self.bucket}")
         content: bytes = self._call(lambda: self.storage.get_file_download(self.bucket, fid))
         if len(content) != int(meta.sizeoriginal):
             raise AppwriteStoreError(
@@ -190,9 +196,10 @@ class AppwriteStore:
                 message = (
                     str(error.message).replace(self._secret, "***") if self._secret else str(error.message)
                 )
-                raise AppwriteStoreError(
-                    f"Appwrite storage ({code or 'no answer'}): {message}"[:500]
-                ) from error
+                text = f"Appwrite storage ({code or 'no answer'}): {message}"[:500]
+                if code in (401, 403):
+                    raise AppwriteSetupError(text) from error
+                raise AppwriteStoreError(text) from error
         raise AssertionError("unreachable")
 
 

@@ -11,7 +11,8 @@ from appwrite.services.storage import Storage
 from scenefarm_devcluster.appwrite_double import AppwriteDoubleThread, Fault
 from scenefarm_operator.appwrite import AppwriteConfig
 from scenefarm_operator.appwrite.calls import make_client
-from scenefarm_renderer.appwrite_store import AppwriteStore, AppwriteStoreError, file_id
+from scenefarm_renderer.appwrite_store import AppwriteSetupError, AppwriteStore, AppwriteStoreError, file_id
+from scenefarm_renderer.contract import ExitClass
 
 API_KEY = "sk-test-7f3a9b2c1d4e5f60718293a4b5c6d7e8"  # the double fixture's key (conftest)
 MIB = 1024 * 1024
@@ -110,16 +111,19 @@ def test_putting_a_key_again_replaces_its_content(
     assert stored(double, "scene-00.mp4") == b"attempt 2, longer"
 
 
-def test_getting_a_missing_artifact_raises_file_not_found(store: AppwriteStore, tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError):
+def test_getting_a_missing_artifact_is_a_transient_store_problem(
+    store: AppwriteStore, tmp_path: Path
+) -> None:
+    with pytest.raises(AppwriteStoreError, match="missing") as raised:
         store.get("scene-09.mp4", tmp_path / "x.mp4")
+    assert raised.value.exit_class == ExitClass.TRANSIENT
     assert not (tmp_path / "x.mp4").exists()
 
 
 def test_missing_settings_are_named_and_the_key_never_shows(
     tmp_path: Path, double: AppwriteDoubleThread
 ) -> None:
-    with pytest.raises(AppwriteStoreError, match="APPWRITE_ENDPOINT, APPWRITE_BUCKET_ID"):
+    with pytest.raises(AppwriteSetupError, match="APPWRITE_ENDPOINT, APPWRITE_BUCKET_ID"):
         AppwriteStore.from_env(PREFIX, {"APPWRITE_PROJECT_ID": "p", "APPWRITE_API_KEY": API_KEY})
     wrong = AppwriteStore(
         endpoint=double.endpoint,
@@ -130,9 +134,10 @@ def test_missing_settings_are_named_and_the_key_never_shows(
     )
     local = tmp_path / "a.mp4"
     local.write_bytes(b"x")
-    with pytest.raises(AppwriteStoreError) as raised:
+    with pytest.raises(AppwriteSetupError) as raised:
         wrong.put(local, "a.mp4")
     assert "401" in str(raised.value)
+    assert raised.value.exit_class == ExitClass.ENVIRONMENT
     assert API_KEY not in str(raised.value) and API_KEY not in repr(wrong)
 
 
@@ -147,5 +152,5 @@ def test_an_unreachable_server_is_a_storage_error(tmp_path: Path) -> None:
     )
     with pytest.raises(AppwriteStoreError, match="no answer") as raised:
         store.exists("video.mp4")
-    assert isinstance(raised.value, OSError)
+    assert raised.value.exit_class == ExitClass.TRANSIENT
     assert API_KEY not in str(raised.value)
