@@ -304,3 +304,15 @@ async def test_the_api_key_never_shows_in_logs_or_states(
     assert API_KEY not in caplog.text
     assert all(API_KEY not in s.message for s in states), states
     assert API_KEY not in repr(config)
+
+
+async def test_publish_from_a_sync_handler_thread_wakes_the_flusher(
+    double: AppwriteDoubleThread, config: AppwriteConfig
+) -> None:
+    mirror = AppwriteMirror(config)
+    await mirror.start()
+    *_, final = lifecycle(scenes=2)
+    await asyncio.to_thread(mirror.publish, final)
+    await settle(mirror)
+    await mirror.stop()
+    assert mirrored(double, final) == expected(final)
