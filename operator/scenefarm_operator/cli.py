@@ -19,7 +19,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="run a VideoRequest on the embedded dev cluster and show progress")
-    demo.add_argument("manifest", type=Path, help="a VideoRequest YAML file (e.g. examples/template-planner.yaml)")
+    demo.add_argument(
+        "manifest", type=Path, help="a VideoRequest YAML file (e.g. examples/template-planner.yaml)"
+    )
     demo.add_argument("--state-dir", type=Path, default=DEFAULT_STATE / "demo")
     demo.add_argument("--timeout", type=float, default=900, help="seconds to wait for the video")
 
@@ -69,7 +71,9 @@ def _operator() -> int:
     from .settings import Settings
 
     settings = Settings.from_env()
-    scope = ["--all-namespaces"] if not settings.namespaces else [f"--namespace={n}" for n in settings.namespaces]
+    scope = (
+        ["--all-namespaces"] if not settings.namespaces else [f"--namespace={n}" for n in settings.namespaces]
+    )
     cmd = [sys.executable, "-m", "kopf", "run", "-m", "scenefarm_operator.handlers", *scope]
     os.execv(sys.executable, cmd)
     return 0  # pragma: no cover - execv does not return

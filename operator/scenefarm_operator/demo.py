@@ -57,13 +57,17 @@ def _follow(client: Any, namespace: str, name: str, timeout: float, console: Con
 def _view(name: str, status: Mapping[str, Any]) -> Group:
     phase = status.get("phase", "Pending")
     head = Table.grid(padding=(0, 2))
-    head.add_row(f"[bold]{name}[/]", f"[{STYLE.get(phase, 'cyan')}]{phase}[/]", f"{status.get('progress', 0)}%")
+    head.add_row(
+        f"[bold]{name}[/]", f"[{STYLE.get(phase, 'cyan')}]{phase}[/]", f"{status.get('progress', 0)}%"
+    )
     bar = ProgressBar(total=100, completed=status.get("progress", 0), width=60)
     scenes = Table("#", "scene", "phase", "attempt", "message", box=None)
     for s in status.get("scenes", []):
         ph = s.get("phase", "")
         msg = str(s.get("message", ""))[:70]
-        scenes.add_row(str(s["index"]), s["name"], f"[{STYLE.get(ph, 'white')}]{ph}[/]", str(s["attempt"]), msg)
+        scenes.add_row(
+            str(s["index"]), s["name"], f"[{STYLE.get(ph, 'white')}]{ph}[/]", str(s["attempt"]), msg
+        )
     combine = status.get("combine", {}).get("phase", "-")
     return Group(head, bar, scenes, f"combine: {combine}   {status.get('message', '')}")
 

@@ -43,9 +43,13 @@ class DevEnv:
         self.state_dir = state_dir
         runner = JobRunnerConfig(state_dir=state_dir, instant=instant)
         if max_local_processes:
-            runner = JobRunnerConfig(state_dir=state_dir, instant=instant, max_local_processes=max_local_processes)
+            runner = JobRunnerConfig(
+                state_dir=state_dir, instant=instant, max_local_processes=max_local_processes
+            )
         self.runner_config = runner
-        self.cluster = DevClusterThread(state_dir=state_dir, port=port, crds=[crd_path()], extra_tasks=[run_job_runner])
+        self.cluster = DevClusterThread(
+            state_dir=state_dir, port=port, crds=[crd_path()], extra_tasks=[run_job_runner]
+        )
         self.cluster.cluster.job_runner_config = runner  # read by run_job_runner
         self.operator_env = dict(operator_env or {})
         self.operator: subprocess.Popen[bytes] | None = None

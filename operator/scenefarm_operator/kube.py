@@ -59,7 +59,8 @@ async def read_configmap(namespace: str, name: str) -> dict[str, str] | None:
     return dict(cm.data or {})
 
 
-async def replace_configmap_data(namespace: str, name: str, data: Mapping[str, str]) -> None:
+async def patch_configmap_data(namespace: str, name: str, data: Mapping[str, str | None]) -> None:
+    """Merge `data` into the ConfigMap's data; a None value deletes that key."""
     patch = {"data": dict(data)}
     await client().patch(ConfigMap, name, patch, namespace=namespace, patch_type=PatchType.MERGE)
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import kopf
+
 from scenefarm_renderer.contract import (
     DEFAULT_TERMINATION_LOG,
     TERMINATION_LOG_ENV,

@@ -1,6 +1,7 @@
-"""Planning as one step of the reconcile: choose the mode, resolve inputs, plan, validate.
+"""Planning as one step of the reconcile: choose the mode, resolve inputs, plan, validate, fix.
 
-The result is a `Plan` that passed validation, or a `PlanError` whose message says what to fix.
+The result is a `Plan` (or a `Fix`) that passed validation, or a `PlanError` whose message
+says what to fix.
 """
 
 from __future__ import annotations
@@ -10,22 +11,19 @@ from typing import Any
 
 from . import kube
 from .errors import PlanError
-from .planning.base import Plan, Planner
+from .planning.base import Fix, Plan, PlannedScene, Planner
 from .planning.errors import PlanningError
-from .planning.explicit import ExplicitPlanner, code_refs
-from .planning.template import TemplatePlanner
+from .planning.explicit import code_refs
+from .planning.factory import mode_of, planner_for
 from .planning.validation import scene_limit, validate_plan
 from .settings import Settings
 
-
-def mode_of(spec: Mapping[str, Any]) -> str:
-    mode = (spec.get("planner") or {}).get("mode")
-    return str(mode) if mode else ("Explicit" if spec.get("scenes") else "Template")
+__all__ = ["fix_scene", "make_plan", "mode_of"]
 
 
 async def make_plan(namespace: str, spec: Mapping[str, Any], settings: Settings) -> Plan:
     try:
-        planner = await planner_for(namespace, spec, settings)
+        planner = await _planner(namespace, spec, settings)
         plan = await planner.plan(spec)
     except PlanningError as e:
         raise PlanError(str(e)) from e
@@ -35,17 +33,21 @@ async def make_plan(namespace: str, spec: Mapping[str, Any], settings: Settings)
     return plan
 
 
-async def planner_for(namespace: str, spec: Mapping[str, Any], settings: Settings) -> Planner:
-    mode = mode_of(spec)
-    if mode == "Explicit":
-        resolved = {}
-        for ref in code_refs(spec):
-            data = await kube.read_configmap(namespace, ref.configmap) or {}
-            if ref.key in data:
-                resolved[ref.scene] = data[ref.key]
-        return ExplicitPlanner(resolved)
-    if mode == "Template":
-        return TemplatePlanner()
-    from .planning import gemini  # imported on use: google-genai is heavy
+async def fix_scene(
+    namespace: str, spec: Mapping[str, Any], settings: Settings, scene: PlannedScene, error_tail: str
+) -> Fix:
+    """New code for a scene whose code failed; the planner validates it before returning."""
+    try:
+        planner = await _planner(namespace, spec, settings)
+        return await planner.fix(spec, scene, error_tail)
+    except PlanningError as e:
+        raise PlanError(str(e)) from e
 
-    return gemini.planner_from_settings(settings)
+
+async def _planner(namespace: str, spec: Mapping[str, Any], settings: Settings) -> Planner:
+    resolved = {}
+    for ref in code_refs(spec):
+        data = await kube.read_configmap(namespace, ref.configmap) or {}
+        if ref.key in data:
+            resolved[ref.scene] = data[ref.key]
+    return planner_for(mode_of(spec), settings, resolved_code=resolved)

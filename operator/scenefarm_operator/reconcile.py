@@ -18,9 +18,12 @@ from typing import Any
 import kopf
 from lightkube.core.exceptions import ApiError
 
-from . import aggregation, kube, manifests, naming, plan_store
+from . import aggregation, healing, kube, manifests, naming, plan_store
 from .errors import PlanError
-from .planning_step import make_plan, mode_of
+from .healing import NextAttempt
+from .planning import triage
+from .planning.base import PlannedScene
+from .planning_step import fix_scene, make_plan, mode_of
 from .scheduling import Admission
 from .settings import Settings
 from .wakeups import Wakeups
@@ -63,6 +66,10 @@ class RequestLoop:
         self.planning_error: str | None = None
         self.launched: dict[str, Obj] = {}  # created by us, not yet seen by the watch
         self.published: dict[str, Any] | None = None
+        self.healing: dict[int, str] = {}  # scene -> why (an LLM fix is in flight)
+        self.retrying: dict[int, str] = {}  # scene -> why (its next attempt is due or waits)
+        self.failures: dict[int, str] = {}  # scene -> why it failed for good
+        self.retry_at: dict[tuple[int, int], float] = {}  # (scene, attempt) -> loop time
 
     # ---- the loop ----------------------------------------------------------------------
 
@@ -93,7 +100,8 @@ class RequestLoop:
         previous_phase = (body.get("status") or {}).get("phase")
         if self.plan is not None and previous_phase not in TERMINAL:
             await self.apply_suspend(body, observed)
-            queued = await self.launch_scenes(body, observed)
+            due = [] if body["spec"].get("suspend") else await self.heal(body, observed)
+            queued = await self.launch_scenes(body, observed, due)
             observed = self.observe(body)
             await self.maybe_combine(body, observed)
             observed = self.observe(body)
@@ -168,13 +176,20 @@ class RequestLoop:
                 if not finished and bool(job.get("spec", {}).get("suspend")) != want:
                     await kube.set_job_suspended(body["metadata"]["namespace"], job["metadata"]["name"], want)
 
-    async def launch_scenes(self, body: Obj, observed: aggregation.Observed) -> list[int]:
-        """Create the next scene Jobs allowed by parallelism and the cluster-wide cap."""
+    async def launch_scenes(
+        self, body: Obj, observed: aggregation.Observed, due: list[NextAttempt]
+    ) -> list[int]:
+        """Create the next scene Jobs allowed by parallelism and the cluster-wide cap.
+
+        Retries go first (they are older work), then scenes that never ran, in scene order.
+        Returns the scenes left waiting for a slot.
+        """
         assert self.plan is not None
-        spec = body["spec"]
+        spec, name = body["spec"], body["metadata"]["name"]
         if spec.get("suspend"):
             return []
-        pending = [s for s in self.plan.scenes if observed.latest(s.index) is None]
+        fresh = [NextAttempt(s.index, 1) for s in self.plan.scenes if observed.latest(s.index) is None]
+        candidates = due + fresh
         busy = sum(
             1
             for jobs in observed.scene_jobs.values()
@@ -182,20 +197,131 @@ class RequestLoop:
             if aggregation.outcome(job, ()).phase in ("Pending", "Running")
         )
         slots = max(0, int(spec.get("render", {}).get("parallelism", 4)) - busy)
-        wanted = {naming.scene_job_name(body["metadata"]["name"], s.index, 1): s for s in pending[:slots]}
+        wanted = {naming.scene_job_name(name, c.index, c.attempt): c for c in candidates[:slots]}
         granted = self.shared.admission.acquire(self.key, self.order(body), list(wanted))
         for job_name in granted:
-            scene = wanted[job_name]
-            job = manifests.scene_job(body, self.shared.settings, scene, attempt=1)
+            next_ = wanted[job_name]
+            scene = self.plan.scene(next_.index)
+            job = manifests.scene_job(
+                body, self.shared.settings, scene, next_.attempt, memory_limit=next_.memory_limit
+            )
             await self.create_job(job)
+            if next_.attempt > 1:
+                kopf.info(
+                    body, reason="Retrying", message=f"scene {scene.name!r}: attempt {next_.attempt} started"
+                )  # type: ignore[arg-type]
         launched = {wanted[n].index for n in granted}
-        return [s.index for s in pending if s.index not in launched]
+        return [c.index for c in fresh if c.index not in launched]
+
+    # ---- healing -----------------------------------------------------------------------
+
+    async def heal(self, body: Obj, observed: aggregation.Observed) -> list[NextAttempt]:
+        """Triage every scene whose latest attempt failed; return the attempts due now."""
+        assert self.plan is not None
+        due: list[NextAttempt] = []
+        for scene in self.plan.scenes:
+            latest = observed.latest(scene.index)
+            if latest is None:
+                continue
+            out = aggregation.outcome(latest, observed.pods.get(latest["metadata"]["name"], ()))
+            if out.phase != "Failed":
+                self.retrying.pop(scene.index, None)
+                continue
+            attempt = aggregation.attempt_of(latest) + 1
+            memory = healing.memory_limit_of(latest)
+            if healing.fix_already_stored(scene, latest):
+                self.retrying[scene.index] = (
+                    f"attempt {attempt} runs the fixed code (revision {scene.revision})"
+                )
+                due.append(NextAttempt(scene.index, attempt, memory))
+                continue
+            if scene.index in self.failures:
+                continue
+            next_ = await self.decide(body, observed, scene.index, attempt, memory)
+            if next_ is not None:
+                due.append(next_)
+        return due
+
+    async def decide(
+        self, body: Obj, observed: aggregation.Observed, index: int, attempt: int, memory: str | None
+    ) -> NextAttempt | None:
+        assert self.plan is not None
+        scene = self.plan.scene(index)
+        render = body["spec"].get("render", {})
+        facts = healing.failed_attempt(
+            scene,
+            observed.scene_jobs[index],
+            observed.pods,
+            mode=self.plan.mode,
+            fix_attempts_allowed=int(render.get("fixAttempts", 2)),
+        )
+        decision = triage.triage(facts, healing.limits_for(self.shared.settings))
+        if isinstance(decision, triage.Fail):
+            self.failures[index] = decision.message
+            return None
+        if isinstance(decision, triage.RetryWithMoreMemory):
+            self.retrying[index] = decision.reason
+            kopf.info(body, reason="Retrying", message=f"scene {scene.name!r}: {decision.reason}")  # type: ignore[arg-type]
+            return NextAttempt(index, attempt, decision.new_limit)
+        if isinstance(decision, triage.RetryAsIs):
+            loop = asyncio.get_running_loop()
+            at = self.retry_at.setdefault((index, attempt), loop.time() + decision.delay_seconds)
+            if loop.time() >= at:
+                return NextAttempt(index, attempt, memory)
+            self.retrying[index] = f"{decision.reason}; next attempt in {at - loop.time():.0f}s"
+            loop.call_at(at, self.shared.wakeups.wake, self.key)
+            return None
+        fixed = await self.fix(body, observed, scene, facts, decision.reason)
+        return NextAttempt(index, attempt, memory) if fixed else None
+
+    async def fix(
+        self,
+        body: Obj,
+        observed: aggregation.Observed,
+        scene: plan_store.SceneEntry,
+        facts: triage.FailedAttempt,
+        reason: str,
+    ) -> bool:
+        """Ask the planner for new code, store it as the scene's next revision."""
+        assert self.plan is not None
+        meta = body["metadata"]
+        self.healing[scene.index] = reason
+        kopf.info(body, reason="Healing", message=f"scene {scene.name!r}: {reason}")  # type: ignore[arg-type]
+        await self.publish(body, self.derive(body, observed, []))
+        planned = PlannedScene(
+            scene.name, scene.class_name, self.plan_data.get(scene.key, ""), scene.narration
+        )
+        try:
+            fixed = await fix_scene(
+                meta["namespace"], body["spec"], self.shared.settings, planned, facts.error_tail
+            )
+        except PlanError as e:
+            self.failures[scene.index] = f"the planner could not fix the code: {e}"
+            return False
+        finally:
+            self.healing.pop(scene.index, None)
+        record = {
+            "scene": scene.index,
+            "revision": scene.revision + 1,
+            "exitClass": int(facts.exit_class) if facts.exit_class is not None else None,
+            "error": facts.error_tail[-500:],
+            "at": now(),
+        }
+        stored, data = plan_store.with_revision(self.plan, self.plan_data, scene.index, fixed.code, record)
+        stored = plan_store.add_usage(stored, fixed.usage)
+        data[plan_store.PLAN_KEY] = plan_store.dump(stored)
+        patch: dict[str, str | None] = {k: None for k in self.plan_data if k not in data}
+        patch |= {k: v for k, v in data.items() if self.plan_data.get(k) != v}
+        await kube.patch_configmap_data(meta["namespace"], naming.plan_configmap_name(meta["name"]), patch)
+        self.plan, self.plan_data = stored, data
+        kopf.info(body, reason="Fixed", message=f"scene {scene.name!r}: revision {scene.revision + 1} stored")  # type: ignore[arg-type]
+        return True
 
     async def maybe_combine(self, body: Obj, observed: aggregation.Observed) -> None:
         assert self.plan is not None
         if observed.combine_job is not None:
             return
-        scenes = aggregation.scene_statuses(self.plan, observed, (), {})
+        scenes = aggregation.scene_statuses(self.plan, observed, (), self.healing, self.retrying)
         verdict = aggregation.verdict(body["spec"], scenes, None)
         if verdict.phase != "Combining":
             return
@@ -228,6 +354,9 @@ class RequestLoop:
             observed=observed,
             now=now(),
             queued=queued,
+            healing=self.healing,
+            retrying=self.retrying,
+            failures=self.failures,
             planning_error=self.planning_error,
         )
 

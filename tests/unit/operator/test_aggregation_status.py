@@ -101,6 +101,9 @@ def test_each_planned_scene_gets_one_entry_from_its_latest_attempt() -> None:
             "startedAt": T0,
             "finishedAt": T1,
             "artifact": "videos/newton-6f1c2d3e/scene-00.mp4",
+            "history": [
+                {"attempt": 1, "job": "newton-s00-a1", "phase": "Failed", "exitClass": 30, "message": "Boom30: it broke"}
+            ],
         },
         {
             "index": 1,
