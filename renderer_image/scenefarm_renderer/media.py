@@ -61,7 +61,8 @@ def probe(path: Path, *, count_packets: bool = True) -> MediaInfo:
             streams = [video] + ([audio_stream] if audio_stream else [])
             if not count_packets:
                 frames = video.frames
-                video_end = float(video.duration * video.time_base) if video.duration and video.time_base else 0.0
+                if video.duration and video.time_base:
+                    video_end = float(video.duration * video.time_base)
                 if audio_stream is not None and audio_stream.duration and audio_stream.time_base:
                     audio_end = float(audio_stream.duration * audio_stream.time_base)
             for packet in container.demux(streams) if count_packets else ():
