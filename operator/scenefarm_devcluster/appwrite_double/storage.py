@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from .errors import AppwriteError, conflict, invalid, not_found
-from .tablesdb import check_id, check_permissions, no_content, now_iso, ok, params_of
+from .model import check_id, check_permissions, no_content, now_iso, ok, params_of
 
 CHUNK_SIZE = 5 * 1024 * 1024  # the server's chunk size; the SDK uses the same
 RANGE_PATTERN = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
