@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import psutil
 from lightkube.resources.batch_v1 import Job
@@ -15,6 +16,12 @@ from scenefarm_renderer.contract import TerminationMessage
 from .conftest import Harness, condition, python_job
 
 MERGE = PatchType.MERGE
+
+
+async def _exists(path: Path) -> bool:
+    return path.exists()
+
+
 WRITE_MESSAGE = (
     "import os, json; open(os.environ['SCENEFARM_TERMINATION_LOG'], 'w')"
     ".write(json.dumps({'exitClass': 0, 'artifact': 'ns/x/scene-00.mp4'}))"
@@ -101,10 +108,11 @@ async def test_suspend_kills_the_pods_and_resume_starts_again(harness: Harness, 
     code = f"open({str(marker)!r}, 'a').write('x'); import time; time.sleep(60)"
     await harness.create(python_job("pausable", code))
 
-    async def running() -> bool:
-        return any(p.get("status", {}).get("phase") == "Running" for p in await harness.pods("pausable"))
+    async def ran(times: int) -> bool:
+        # Evidence from the process itself: phase Running comes before the interpreter is up.
+        return marker.exists() and len(marker.read_text()) == times
 
-    await harness.wait_for(running)
+    await harness.wait_for(lambda: ran(1))
     await harness.client.patch(
         Job, "pausable", {"spec": {"suspend": True}}, namespace="default", patch_type=MERGE
     )
@@ -121,14 +129,13 @@ async def test_suspend_kills_the_pods_and_resume_starts_again(harness: Harness, 
     await harness.client.patch(
         Job, "pausable", {"spec": {"suspend": False}}, namespace="default", patch_type=MERGE
     )
-    await harness.wait_for(running)
+    await harness.wait_for(lambda: ran(2))
     job = await harness.job("pausable")
     assert (
         condition(job, "Suspended")["status"] == "False"
         and condition(job, "Suspended")["reason"] == "JobResumed"
     )
     assert job["status"]["startTime"]
-    assert marker.read_text() == "xx"
 
 
 async def test_a_job_past_its_deadline_fails_and_its_process_is_killed(harness: Harness, tmp_path) -> None:
@@ -165,6 +172,7 @@ async def test_an_eviction_ignored_by_policy_is_not_counted_and_the_pod_is_repla
         pods = [p for p in await harness.pods("evictable") if p.get("status", {}).get("phase") == "Running"]
         return pods[0] if pods else None
 
+    await harness.wait_for(lambda: _exists(marker))  # the first process is past its write
     first = await harness.wait_for(running_pod)
     await harness.runner.evict("default", first["metadata"]["name"])
     job = await harness.wait_job("evictable", "Complete")

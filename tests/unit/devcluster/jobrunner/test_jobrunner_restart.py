@@ -16,6 +16,10 @@ from scenefarm_devcluster.jobrunner.runner import client_for
 from .conftest import Harness, Obj, python_job
 
 
+async def _exists(path: Path) -> bool:
+    return path.exists()
+
+
 async def test_a_restarted_runner_fails_orphaned_pods_like_a_lost_node_and_carries_on(tmp_path: Path) -> None:
     config = JobRunnerConfig(state_dir=tmp_path / "runner", poll_interval=0.05)
     marker = tmp_path / "attempts"
@@ -38,6 +42,7 @@ async def test_a_restarted_runner_fails_orphaned_pods_like_a_lost_node_and_carri
                 ]
                 return pods[0] if pods else None
 
+            await harness.wait_for(lambda: _exists(marker))  # the first process is past its write
             orphan = await harness.wait_for(running)
             first_task.cancel()
             await asyncio.gather(first_task, return_exceptions=True)
