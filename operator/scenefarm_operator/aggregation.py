@@ -27,6 +27,9 @@ class Observed:
     scene_jobs: Mapping[int, Sequence[Obj]]  # scene index -> its Jobs (all attempts)
     combine_job: Obj | None
     pods: Mapping[str, Sequence[Obj]]  # Job name -> its Pods
+    # scene index -> its entry in the last published status, when it had succeeded: the
+    # record that survives its Jobs' ttlSecondsAfterFinished clean-up
+    recorded: Mapping[int, Obj] = dataclasses.field(default_factory=dict)
 
     def latest(self, index: int) -> Obj | None:
         jobs = self.scene_jobs.get(index, ())
@@ -42,6 +45,15 @@ class JobOutcome:
     started_at: str | None = None
     finished_at: str | None = None
     oom_killed: bool = False
+
+
+def revision_of(job: Obj) -> int:
+    """The plan revision a scene Job ran (from its code-key annotation `scene-NN.rR.py`)."""
+    key = (job["metadata"].get("annotations") or {}).get(naming.CODE_KEY_ANNOTATION, "")
+    try:
+        return int(key.rsplit(".r", 1)[1].removesuffix(".py"))
+    except (IndexError, ValueError):
+        return 1
 
 
 def attempt_of(job: Obj) -> int:
@@ -121,9 +133,14 @@ def scene_statuses(
     for scene in plan.scenes:
         job = observed.latest(scene.index)
         entry: dict[str, Any] = {"index": scene.index, "name": scene.name, "attempt": 0}
+        recorded = observed.recorded.get(scene.index)
+        if job is None and recorded is not None and recorded.get("revision") == scene.revision:
+            entries.append(dict(recorded))  # its Jobs were cleaned up after it succeeded
+            continue
         if job is None:
             entry["phase"] = "Queued" if scene.index in queued else "Pending"
         else:
+            entry["revision"] = revision_of(job)
             out = outcome(job, observed.pods.get(job["metadata"]["name"], ()))
             entry |= {"phase": out.phase, "attempt": attempt_of(job), "job": job["metadata"]["name"]}
             entry |= _times(out)
@@ -179,8 +196,15 @@ class Verdict:
     message: str
 
 
-def verdict(spec: Obj, scenes: Sequence[Obj], combine: JobOutcome | None) -> Verdict:
+def verdict(
+    spec: Obj, scenes: Sequence[Obj], combine: JobOutcome | None, *, deadline_exceeded: bool = False
+) -> Verdict:
     """The request's phase from its scenes' phases and the combine Job."""
+    if spec.get("cancel"):
+        return Verdict("Cancelled", "Cancelled", "spec.cancel is true: every Job of this request was stopped")
+    if deadline_exceeded:
+        limit = spec.get("activeDeadlineSeconds")
+        return Verdict("Failed", "DeadlineExceeded", f"the request ran longer than spec.activeDeadlineSeconds ({limit}s)")
     failed = [s for s in scenes if s["phase"] == "Failed"]
     done = [s for s in scenes if s["phase"] == "Succeeded"]
     skip_failed = spec.get("output", {}).get("partial") == "SkipFailed"
@@ -225,6 +249,9 @@ def status(
     retrying: Mapping[int, str] | None = None,
     failures: Mapping[int, str] | None = None,
     planning_error: str | None = None,
+    deadline_exceeded: bool = False,
+    queue_position: int | None = None,
+    retry_generation: int | None = None,
 ) -> dict[str, Any]:
     """The whole status object for one VideoRequest."""
     result: dict[str, Any] = {"observedGeneration": generation}
@@ -240,7 +267,7 @@ def status(
         scenes = scene_statuses(plan, observed, queued, healing or {}, retrying, failures)
         cj = observed.combine_job
         combine = outcome(cj, observed.pods.get(cj["metadata"]["name"], ())) if cj else None
-        v = verdict(spec, scenes, combine)
+        v = verdict(spec, scenes, combine, deadline_exceeded=deadline_exceeded)
         result["planner"] = {
             "mode": plan.mode,
             "promptTokens": plan.usage.prompt_tokens,
@@ -258,7 +285,14 @@ def status(
         result["combine"] = _combine_status(observed.combine_job, combine)
         if combine.phase == "Succeeded" and combine.result:
             result["output"] = _output(combine.result)
-    if v.phase in ("Succeeded", "Failed"):
+            missing = [s["name"] for s in scenes if s["phase"] != "Succeeded"]
+            if missing:
+                result["output"] |= {"partial": True, "missingScenes": missing}
+    if queue_position is not None and v.phase == "Rendering":
+        result["queuePosition"] = queue_position
+    if retry_generation:
+        result["retryGeneration"] = retry_generation
+    if v.phase in ("Succeeded", "Failed", "Cancelled"):
         result["finishedAt"] = previous.get("finishedAt") or now
     running = [s["name"] for s in scenes if s["phase"] == "Running"]
     if running:

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 TERMINAL_OK = {"Succeeded"}
-TERMINAL_BAD = {"Failed"}
+TERMINAL_BAD = {"Failed"}  # Cancelled is neither: the user stopped it (Ready=False, not Stalled)
 IN_PROGRESS = {"Pending", "Planning", "Rendering", "Combining"}
 
 

@@ -7,15 +7,20 @@ ConfigMap), so a restarted operator reaches the same decision: a fix already sto
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from scenefarm_renderer.contract import ExitClass
 
 from . import aggregation, naming
-from .plan_store import SceneEntry
+from .plan_store import SceneEntry, StoredPlan
+from .planning import triage
 from .planning.triage import FailedAttempt, TriageLimits
+
+# (scene, facts, why) -> None when the fixed code is stored, else why the fix failed
+FixCallback = Callable[[SceneEntry, FailedAttempt, str], Awaitable[str | None]]
 
 Obj = Mapping[str, Any]
 
@@ -27,6 +32,7 @@ class NextAttempt:
     index: int
     attempt: int
     memory_limit: str | None = None
+    reason: str = ""
 
 
 def memory_limit_of(job: Obj) -> str | None:
@@ -78,3 +84,99 @@ def failed_attempt(
 
 def limits_for(settings: Any) -> TriageLimits:
     return TriageLimits(memory_cap=settings.oom_memory_cap)
+
+
+class Healer:
+    """Per-request healing state and the triage of failed scene attempts.
+
+    `decide()` returns the next attempt due now (or None). A fix goes through `fix_code`, an
+    async callback owned by the request loop (it asks the planner and stores the revision).
+    """
+
+    def __init__(self, settings: Any, wake: Callable[[], None]) -> None:
+        self.settings = settings
+        self.wake = wake
+        self.healing: dict[int, str] = {}  # scene -> why (an LLM fix is in flight)
+        self.retrying: dict[int, str] = {}  # scene -> why (its next attempt is due or waits)
+        self.failures: dict[int, str] = {}  # scene -> why it failed for good
+        self.retry_at: dict[tuple[int, int], float] = {}  # (scene, attempt) -> loop time
+
+    def forget_failures(self) -> None:
+        """A user asked for a retry: failed scenes get a new attempt whatever triage said."""
+        self.failures.clear()
+
+    async def due_attempts(
+        self,
+        plan: StoredPlan,
+        observed: aggregation.Observed,
+        spec: Mapping[str, Any],
+        fix_code: FixCallback,
+        *,
+        force: bool = False,
+    ) -> list[NextAttempt]:
+        """Attempts due now for scenes whose latest attempt failed or ran outdated code."""
+        due: list[NextAttempt] = []
+        for scene in plan.scenes:
+            latest = observed.latest(scene.index)
+            if latest is None:
+                continue
+            out = aggregation.outcome(latest, observed.pods.get(latest["metadata"]["name"], ()))
+            attempt = aggregation.attempt_of(latest) + 1
+            memory = memory_limit_of(latest)
+            finished = out.phase in ("Succeeded", "Failed")
+            if finished and fix_already_stored(scene, latest):
+                self.retrying[scene.index] = f"attempt {attempt} runs revision {scene.revision} of the code"
+                due.append(NextAttempt(scene.index, attempt, memory))
+            elif out.phase != "Failed":
+                self.retrying.pop(scene.index, None)
+            elif force:
+                self.retrying[scene.index] = f"retry requested: attempt {attempt}"
+                due.append(NextAttempt(scene.index, attempt, memory))
+            elif scene.index not in self.failures:
+                next_ = await self.decide(plan, scene, observed, spec, attempt, memory, fix_code)
+                if next_ is not None:
+                    due.append(next_)
+        return due
+
+    async def decide(
+        self,
+        plan: StoredPlan,
+        scene: SceneEntry,
+        observed: aggregation.Observed,
+        spec: Mapping[str, Any],
+        attempt: int,
+        memory: str | None,
+        fix_code: FixCallback,
+    ) -> NextAttempt | None:
+        render = spec.get("render", {})
+        facts = failed_attempt(
+            scene,
+            observed.scene_jobs[scene.index],
+            observed.pods,
+            mode=plan.mode,
+            fix_attempts_allowed=int(render.get("fixAttempts", 2)),
+        )
+        decision = triage.triage(facts, limits_for(self.settings))
+        if isinstance(decision, triage.Fail):
+            self.failures[scene.index] = decision.message
+            return None
+        if isinstance(decision, triage.RetryWithMoreMemory):
+            self.retrying[scene.index] = decision.reason
+            return NextAttempt(scene.index, attempt, decision.new_limit, decision.reason)
+        if isinstance(decision, triage.RetryAsIs):
+            loop = asyncio.get_running_loop()
+            at = self.retry_at.setdefault((scene.index, attempt), loop.time() + decision.delay_seconds)
+            if loop.time() >= at:
+                return NextAttempt(scene.index, attempt, memory, decision.reason)
+            self.retrying[scene.index] = f"{decision.reason}; next attempt in {at - loop.time():.0f}s"
+            loop.call_at(at, self.wake)
+            return None
+        self.healing[scene.index] = decision.reason
+        try:
+            error = await fix_code(scene, facts, decision.reason)
+        finally:
+            self.healing.pop(scene.index, None)
+        if error is not None:
+            self.failures[scene.index] = error
+            return None
+        return NextAttempt(scene.index, attempt, memory, "fixed code")

@@ -92,5 +92,13 @@ async def delete_job(namespace: str, name: str) -> None:
             raise
 
 
+async def delete_request(namespace: str, name: str) -> None:
+    try:
+        await client().delete(VideoRequest, name, namespace=namespace)
+    except ApiError as e:
+        if e.status.code != 404:
+            raise
+
+
 def is_invalid(error: ApiError) -> bool:
     return error.status.code in (400, 422)

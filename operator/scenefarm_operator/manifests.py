@@ -95,7 +95,7 @@ def scene_job(
     return job
 
 
-def combine_job(owner: Body, settings: Settings, scenes: list[int]) -> dict[str, Any]:
+def combine_job(owner: Body, settings: Settings, scenes: list[int], inputs: str = "") -> dict[str, Any]:
     meta, spec = owner["metadata"], owner.get("spec", {})
     args = combine_argv(
         scene_keys=[scene_key(i) for i in scenes],
@@ -106,7 +106,7 @@ def combine_job(owner: Body, settings: Settings, scenes: list[int]) -> dict[str,
     return _job(
         owner,
         settings,
-        name=naming.combine_job_name(meta["name"]),
+        name=naming.combine_job_name(meta["name"], inputs),
         labels=naming.combine_labels(meta["name"]),
         args=args,
         resources=_resources(spec.get("render", {}).get("resources"), None),
@@ -177,6 +177,8 @@ def _job(
         "spec": {
             "backoffLimit": backoff_limit,
             "activeDeadlineSeconds": deadline,
+            # The request's status keeps what a finished Job said, so old Jobs may go.
+            "ttlSecondsAfterFinished": settings.finished_job_ttl_seconds,
             "podFailurePolicy": {
                 "rules": [
                     {

@@ -37,8 +37,10 @@ def scene_job_name(request: str, index: int, attempt: int) -> str:
     return f"{base_name(request)}-s{index:02d}-a{attempt}"
 
 
-def combine_job_name(request: str) -> str:
-    return f"{base_name(request)}-combine"
+def combine_job_name(request: str, inputs: str = "") -> str:
+    """`inputs` is a digest of what is combined: new inputs (a retry, an edit) -> a new Job."""
+    suffix = f"-{inputs[:5]}" if inputs else ""
+    return f"{base_name(request)}-combine{suffix}"
 
 
 def plan_configmap_name(request: str) -> str:

@@ -83,6 +83,31 @@ def with_revision(
     return result, updated
 
 
+def revise(
+    stored: StoredPlan, data: Mapping[str, str], plan: Plan, generation: int
+) -> tuple[StoredPlan, dict[str, str]]:
+    """A re-made plan over a stored one: scenes whose code or class changed get revision R+1.
+
+    Scenes are matched by position; unchanged ones keep their revision (and so their video).
+    """
+    updated = {k: v for k, v in data.items() if k != PLAN_KEY}
+    entries = []
+    for index, scene in enumerate(plan.scenes):
+        old = stored.scenes[index] if index < len(stored.scenes) else None
+        digest = sha256(scene.code)
+        if old is not None and old.sha256 == digest and old.class_name == scene.class_name:
+            entries.append(dataclasses.replace(old, name=scene.name, narration=scene.narration))
+            continue
+        revision = old.revision + 1 if old is not None else 1
+        entry = SceneEntry(index, scene.name, scene.class_name, revision, digest, scene.narration)
+        updated[entry.key] = scene.code
+        updated.pop(code_key(index, revision - MAX_REVISIONS_KEPT), None)
+        entries.append(entry)
+    result = dataclasses.replace(stored, generation=generation, scenes=tuple(entries))
+    updated[PLAN_KEY] = dump(result)
+    return result, updated
+
+
 def add_usage(stored: StoredPlan, usage: TokenUsage) -> StoredPlan:
     return dataclasses.replace(stored, usage=stored.usage + usage)
 

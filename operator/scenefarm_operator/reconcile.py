@@ -1,4 +1,4 @@
-"""One VideoRequest's reconcile loop: plan, launch scene Jobs, combine, publish status.
+"""One VideoRequest's reconcile loop: plan, launch scene Jobs, heal, combine, publish status.
 
 Each pass reads what exists (the plan ConfigMap, the Jobs and Pods from the watch-fed indexes),
 decides, acts, and publishes the status derived from it. A pass can run any number of times
@@ -18,19 +18,19 @@ from typing import Any
 import kopf
 from lightkube.core.exceptions import ApiError
 
-from . import aggregation, healing, kube, manifests, naming, plan_store
+from . import aggregation, kube, lifecycle, manifests, naming, plan_store
 from .errors import PlanError
-from .healing import NextAttempt
-from .planning import triage
+from .healing import Healer, NextAttempt
 from .planning.base import PlannedScene
+from .planning.triage import FailedAttempt
 from .planning_step import fix_scene, make_plan, mode_of
 from .scheduling import Admission
 from .settings import Settings
 from .wakeups import Wakeups
 
 Obj = Mapping[str, Any]
-TERMINAL = ("Succeeded", "Failed", "Cancelled")
 ERROR_BACKOFF = (0.5, 1, 2, 5, 10)
+REPLANNED_MODES = ("Explicit", "Template")  # deterministic: a spec edit re-renders what changed
 
 
 @dataclasses.dataclass
@@ -44,13 +44,21 @@ class Shared:
     pods: Callable[[tuple[str, str]], Sequence[Obj]]  # (ns, job name) -> Pods
 
 
+def utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
 def now() -> str:
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def request_key(body: Obj) -> tuple[str, str]:
     meta = body["metadata"]
     return meta["namespace"], naming.base_name(meta["name"], 63)
+
+
+def event(body: Obj, reason: str, message: str, warning: bool = False) -> None:
+    (kopf.warn if warning else kopf.info)(body, reason=reason, message=message)  # type: ignore[arg-type]
 
 
 class RequestLoop:
@@ -65,11 +73,10 @@ class RequestLoop:
         self.plan_data: dict[str, str] = {}
         self.planning_error: str | None = None
         self.launched: dict[str, Obj] = {}  # created by us, not yet seen by the watch
+        self.combines: dict[str, Obj] = {}
         self.published: dict[str, Any] | None = None
-        self.healing: dict[int, str] = {}  # scene -> why (an LLM fix is in flight)
-        self.retrying: dict[int, str] = {}  # scene -> why (its next attempt is due or waits)
-        self.failures: dict[int, str] = {}  # scene -> why it failed for good
-        self.retry_at: dict[tuple[int, int], float] = {}  # (scene, attempt) -> loop time
+        self.healer = Healer(shared.settings, lambda: shared.wakeups.wake(self.key))
+        self.retry_generation = 0  # the spec.retryGeneration being served
 
     # ---- the loop ----------------------------------------------------------------------
 
@@ -91,22 +98,39 @@ class RequestLoop:
 
     async def reconcile(self) -> None:
         body = self.snapshot()
-        if body["metadata"].get("deletionTimestamp"):
+        meta, spec, previous = body["metadata"], body["spec"], body["status"]
+        if meta.get("deletionTimestamp"):
+            return
+        if lifecycle.is_settled(meta, previous):
+            self.shared.admission.forget(self.key)
+            await self.expire(body)
             return
         if self.plan is None and self.planning_error is None:
             await self.ensure_plan(body)
+        elif self.plan is not None and int(meta.get("generation", 1)) > self.plan.generation:
+            await self.replan(body)
+        if lifecycle.retry_requested(spec, previous) and self.retry_generation < int(spec["retryGeneration"]):
+            self.retry_generation = int(spec["retryGeneration"])
+            self.healer.forget_failures()
+            event(body, "RetryRequested", f"retryGeneration {self.retry_generation}: failed scenes run again")
         observed = self.observe(body)
+        left = lifecycle.seconds_left(spec, previous.get("startedAt"), utcnow())
+        deadline_exceeded = left is not None and left <= 0
         queued: list[int] = []
-        previous_phase = (body.get("status") or {}).get("phase")
-        if self.plan is not None and previous_phase not in TERMINAL:
+        if spec.get("cancel") or deadline_exceeded:
+            await self.stop_all(body, observed)
+        elif self.plan is not None:
             await self.apply_suspend(body, observed)
-            due = [] if body["spec"].get("suspend") else await self.heal(body, observed)
-            queued = await self.launch_scenes(body, observed, due)
-            observed = self.observe(body)
-            await self.maybe_combine(body, observed)
-            observed = self.observe(body)
-        status = self.derive(body, observed, queued)
-        if status["phase"] in TERMINAL:
+            if not spec.get("suspend"):
+                forced = self.retry_generation > int(previous.get("retryGeneration") or 0)
+                due = await self.healer.due_attempts(self.plan, observed, spec, self.fix_code, force=forced)
+                queued = await self.launch_scenes(body, observed, due)
+                observed = self.observe(body)
+                observed = await self.combine(body, observed)
+        if left is not None and left > 0:
+            asyncio.get_running_loop().call_later(left + 0.1, self.shared.wakeups.wake, self.key)
+        status = self.derive(body, observed, queued, deadline_exceeded)
+        if status["phase"] in lifecycle.TERMINAL:
             self.shared.admission.forget(self.key)
         await self.publish(body, status)
 
@@ -135,7 +159,7 @@ class RequestLoop:
             plan = await make_plan(meta["namespace"], spec, self.shared.settings)
         except PlanError as e:
             self.planning_error = str(e)
-            kopf.warn(body, reason="PlanningFailed", message=str(e))  # type: ignore[arg-type]
+            event(body, "PlanningFailed", str(e), warning=True)
             return
         stored, data = plan_store.from_plan(plan, mode_of(spec), int(meta.get("generation", 1)))
         if plan_store.size_of(data) > plan_store.CONFIGMAP_LIMIT:
@@ -146,7 +170,63 @@ class RequestLoop:
             stored = plan_store.load(existing) or stored  # another pass planned first: keep it
             data = existing or data
         self.plan, self.plan_data = stored, dict(data)
-        kopf.info(body, reason="Planned", message=f"{len(stored.scenes)} scenes ({stored.mode})")  # type: ignore[arg-type]
+        event(body, "Planned", f"{len(stored.scenes)} scenes ({stored.mode})")
+
+    async def replan(self, body: Obj) -> None:
+        """The spec changed: in deterministic modes, scenes whose code changed get a new revision."""
+        assert self.plan is not None
+        meta, spec = body["metadata"], body["spec"]
+        generation = int(meta.get("generation", 1))
+        if self.plan.mode not in REPLANNED_MODES or mode_of(spec) != self.plan.mode:
+            self.plan = dataclasses.replace(self.plan, generation=generation)
+            return
+        try:
+            plan = await make_plan(meta["namespace"], spec, self.shared.settings)
+        except PlanError as e:
+            event(body, "PlanningFailed", f"the edited spec cannot be planned, keeping the old plan: {e}", True)
+            self.plan = dataclasses.replace(self.plan, generation=generation)
+            return
+        stored, data = plan_store.revise(self.plan, self.plan_data, plan, generation)
+        changed = [s.name for s, old in zip(stored.scenes, self.plan.scenes, strict=False) if s != old]
+        changed += [s.name for s in stored.scenes[len(self.plan.scenes) :]]
+        if changed or len(stored.scenes) != len(self.plan.scenes):
+            await self.store_plan(meta, data)
+            event(body, "Replanned", f"spec changed: re-rendering {', '.join(changed) or 'nothing'}")
+        self.plan, self.plan_data = stored, data
+
+    async def store_plan(self, meta: Obj, data: dict[str, str]) -> None:
+        patch: dict[str, str | None] = {k: None for k in self.plan_data if k not in data}
+        patch |= {k: v for k, v in data.items() if self.plan_data.get(k) != v}
+        await kube.patch_configmap_data(meta["namespace"], naming.plan_configmap_name(meta["name"]), patch)
+
+    async def fix_code(self, scene: plan_store.SceneEntry, facts: FailedAttempt, reason: str) -> str | None:
+        """Ask the planner for new code; store it as the scene's next revision. None when stored."""
+        assert self.plan is not None
+        body = self.snapshot()
+        meta = body["metadata"]
+        event(body, "Healing", f"scene {scene.name!r}: {reason}")
+        await self.publish(body, self.derive(body, self.observe(body), []))
+        code = self.plan_data.get(scene.key, "")
+        planned = PlannedScene(scene.name, scene.class_name, code, scene.narration)
+        try:
+            fixed = await fix_scene(meta["namespace"], body["spec"], self.shared.settings, planned, facts.error_tail)
+        except PlanError as e:
+            event(body, "FixFailed", f"scene {scene.name!r}: {e}", warning=True)
+            return f"the planner could not fix the code: {e}"
+        record = {
+            "scene": scene.index,
+            "revision": scene.revision + 1,
+            "exitClass": int(facts.exit_class) if facts.exit_class is not None else None,
+            "error": facts.error_tail[-500:],
+            "at": now(),
+        }
+        stored, data = plan_store.with_revision(self.plan, self.plan_data, scene.index, fixed.code, record)
+        stored = plan_store.add_usage(stored, fixed.usage)
+        data[plan_store.PLAN_KEY] = plan_store.dump(stored)
+        await self.store_plan(meta, data)
+        self.plan, self.plan_data = stored, data
+        event(body, "Fixed", f"scene {scene.name!r}: revision {scene.revision + 1} stored")
+        return None
 
     # ---- observing ---------------------------------------------------------------------
 
@@ -156,15 +236,34 @@ class RequestLoop:
             del self.launched[name]  # the watch has caught up
         jobs = {**self.launched, **jobs}
         scene_jobs: dict[int, list[Obj]] = {}
-        combine = None
-        for job in jobs.values():
+        self.combines = {}
+        for name, job in jobs.items():
             labels = job["metadata"].get("labels", {})
             if labels.get(naming.ROLE_LABEL) == "combine":
-                combine = job
+                self.combines[name] = job
             elif labels.get(naming.SCENE_LABEL, "").isdigit():
                 scene_jobs.setdefault(int(labels[naming.SCENE_LABEL]), []).append(job)
         pods = {name: self.shared.pods((self.key[0], name)) for name in jobs}
-        return aggregation.Observed(scene_jobs, combine, pods)
+        recorded = {
+            int(s["index"]): s for s in (body["status"].get("scenes") or ()) if s.get("phase") == "Succeeded"
+        }
+        observed = aggregation.Observed(scene_jobs, None, pods, recorded)
+        return self.with_combine(body, observed)
+
+    def with_combine(self, body: Obj, observed: aggregation.Observed) -> aggregation.Observed:
+        """Pick the combine Job made for exactly the current inputs (if the scenes are done)."""
+        name, _ = self.desired_combine(body, observed)
+        return dataclasses.replace(observed, combine_job=self.combines.get(name) if name else None)
+
+    def desired_combine(self, body: Obj, observed: aggregation.Observed) -> tuple[str | None, list[int]]:
+        if self.plan is None:
+            return None, []
+        h = self.healer
+        scenes = aggregation.scene_statuses(self.plan, observed, (), h.healing, h.retrying, h.failures)
+        if aggregation.verdict(body["spec"], scenes, None).phase != "Combining":
+            return None, []
+        indexes, digest = lifecycle.combine_inputs(scenes, self.retry_generation)
+        return naming.combine_job_name(body["metadata"]["name"], digest), indexes
 
     # ---- acting ------------------------------------------------------------------------
 
@@ -175,10 +274,17 @@ class RequestLoop:
                 finished = aggregation.outcome(job, ()).phase in ("Succeeded", "Failed")
                 if not finished and bool(job.get("spec", {}).get("suspend")) != want:
                     await kube.set_job_suspended(body["metadata"]["namespace"], job["metadata"]["name"], want)
+                    event(body, "Suspended" if want else "Resumed", f"job {job['metadata']['name']}")
 
-    async def launch_scenes(
-        self, body: Obj, observed: aggregation.Observed, due: list[NextAttempt]
-    ) -> list[int]:
+    async def stop_all(self, body: Obj, observed: aggregation.Observed) -> None:
+        """Cancel or deadline: delete every unfinished Job of this request."""
+        jobs = [j for js in observed.scene_jobs.values() for j in js] + list(self.combines.values())
+        for job in jobs:
+            if aggregation.outcome(job, ()).phase not in ("Succeeded", "Failed"):
+                await kube.delete_job(body["metadata"]["namespace"], job["metadata"]["name"])
+        self.shared.admission.forget(self.key)
+
+    async def launch_scenes(self, body: Obj, observed: aggregation.Observed, due: list[NextAttempt]) -> list[int]:
         """Create the next scene Jobs allowed by parallelism and the cluster-wide cap.
 
         Retries go first (they are older work), then scenes that never ran, in scene order.
@@ -186,9 +292,13 @@ class RequestLoop:
         """
         assert self.plan is not None
         spec, name = body["spec"], body["metadata"]["name"]
-        if spec.get("suspend"):
-            return []
-        fresh = [NextAttempt(s.index, 1) for s in self.plan.scenes if observed.latest(s.index) is None]
+        done_before = set(observed.recorded)
+        fresh = [
+            NextAttempt(s.index, 1)
+            for s in self.plan.scenes
+            if observed.latest(s.index) is None
+            and not (s.index in done_before and observed.recorded[s.index].get("revision") == s.revision)
+        ]
         candidates = due + fresh
         busy = sum(
             1
@@ -202,132 +312,22 @@ class RequestLoop:
         for job_name in granted:
             next_ = wanted[job_name]
             scene = self.plan.scene(next_.index)
-            job = manifests.scene_job(
-                body, self.shared.settings, scene, next_.attempt, memory_limit=next_.memory_limit
-            )
+            job = manifests.scene_job(body, self.shared.settings, scene, next_.attempt, memory_limit=next_.memory_limit)
             await self.create_job(job)
             if next_.attempt > 1:
-                kopf.info(
-                    body, reason="Retrying", message=f"scene {scene.name!r}: attempt {next_.attempt} started"
-                )  # type: ignore[arg-type]
+                why = f" ({next_.reason})" if next_.reason else ""
+                event(body, "Retrying", f"scene {scene.name!r}: attempt {next_.attempt} started{why}")
         launched = {wanted[n].index for n in granted}
         return [c.index for c in fresh if c.index not in launched]
 
-    # ---- healing -----------------------------------------------------------------------
-
-    async def heal(self, body: Obj, observed: aggregation.Observed) -> list[NextAttempt]:
-        """Triage every scene whose latest attempt failed; return the attempts due now."""
-        assert self.plan is not None
-        due: list[NextAttempt] = []
-        for scene in self.plan.scenes:
-            latest = observed.latest(scene.index)
-            if latest is None:
-                continue
-            out = aggregation.outcome(latest, observed.pods.get(latest["metadata"]["name"], ()))
-            if out.phase != "Failed":
-                self.retrying.pop(scene.index, None)
-                continue
-            attempt = aggregation.attempt_of(latest) + 1
-            memory = healing.memory_limit_of(latest)
-            if healing.fix_already_stored(scene, latest):
-                self.retrying[scene.index] = (
-                    f"attempt {attempt} runs the fixed code (revision {scene.revision})"
-                )
-                due.append(NextAttempt(scene.index, attempt, memory))
-                continue
-            if scene.index in self.failures:
-                continue
-            next_ = await self.decide(body, observed, scene.index, attempt, memory)
-            if next_ is not None:
-                due.append(next_)
-        return due
-
-    async def decide(
-        self, body: Obj, observed: aggregation.Observed, index: int, attempt: int, memory: str | None
-    ) -> NextAttempt | None:
-        assert self.plan is not None
-        scene = self.plan.scene(index)
-        render = body["spec"].get("render", {})
-        facts = healing.failed_attempt(
-            scene,
-            observed.scene_jobs[index],
-            observed.pods,
-            mode=self.plan.mode,
-            fix_attempts_allowed=int(render.get("fixAttempts", 2)),
-        )
-        decision = triage.triage(facts, healing.limits_for(self.shared.settings))
-        if isinstance(decision, triage.Fail):
-            self.failures[index] = decision.message
-            return None
-        if isinstance(decision, triage.RetryWithMoreMemory):
-            self.retrying[index] = decision.reason
-            kopf.info(body, reason="Retrying", message=f"scene {scene.name!r}: {decision.reason}")  # type: ignore[arg-type]
-            return NextAttempt(index, attempt, decision.new_limit)
-        if isinstance(decision, triage.RetryAsIs):
-            loop = asyncio.get_running_loop()
-            at = self.retry_at.setdefault((index, attempt), loop.time() + decision.delay_seconds)
-            if loop.time() >= at:
-                return NextAttempt(index, attempt, memory)
-            self.retrying[index] = f"{decision.reason}; next attempt in {at - loop.time():.0f}s"
-            loop.call_at(at, self.shared.wakeups.wake, self.key)
-            return None
-        fixed = await self.fix(body, observed, scene, facts, decision.reason)
-        return NextAttempt(index, attempt, memory) if fixed else None
-
-    async def fix(
-        self,
-        body: Obj,
-        observed: aggregation.Observed,
-        scene: plan_store.SceneEntry,
-        facts: triage.FailedAttempt,
-        reason: str,
-    ) -> bool:
-        """Ask the planner for new code, store it as the scene's next revision."""
-        assert self.plan is not None
-        meta = body["metadata"]
-        self.healing[scene.index] = reason
-        kopf.info(body, reason="Healing", message=f"scene {scene.name!r}: {reason}")  # type: ignore[arg-type]
-        await self.publish(body, self.derive(body, observed, []))
-        planned = PlannedScene(
-            scene.name, scene.class_name, self.plan_data.get(scene.key, ""), scene.narration
-        )
-        try:
-            fixed = await fix_scene(
-                meta["namespace"], body["spec"], self.shared.settings, planned, facts.error_tail
-            )
-        except PlanError as e:
-            self.failures[scene.index] = f"the planner could not fix the code: {e}"
-            return False
-        finally:
-            self.healing.pop(scene.index, None)
-        record = {
-            "scene": scene.index,
-            "revision": scene.revision + 1,
-            "exitClass": int(facts.exit_class) if facts.exit_class is not None else None,
-            "error": facts.error_tail[-500:],
-            "at": now(),
-        }
-        stored, data = plan_store.with_revision(self.plan, self.plan_data, scene.index, fixed.code, record)
-        stored = plan_store.add_usage(stored, fixed.usage)
-        data[plan_store.PLAN_KEY] = plan_store.dump(stored)
-        patch: dict[str, str | None] = {k: None for k in self.plan_data if k not in data}
-        patch |= {k: v for k, v in data.items() if self.plan_data.get(k) != v}
-        await kube.patch_configmap_data(meta["namespace"], naming.plan_configmap_name(meta["name"]), patch)
-        self.plan, self.plan_data = stored, data
-        kopf.info(body, reason="Fixed", message=f"scene {scene.name!r}: revision {scene.revision + 1} stored")  # type: ignore[arg-type]
-        return True
-
-    async def maybe_combine(self, body: Obj, observed: aggregation.Observed) -> None:
-        assert self.plan is not None
-        if observed.combine_job is not None:
-            return
-        scenes = aggregation.scene_statuses(self.plan, observed, (), self.healing, self.retrying)
-        verdict = aggregation.verdict(body["spec"], scenes, None)
-        if verdict.phase != "Combining":
-            return
-        done = [s["index"] for s in scenes if s["phase"] == "Succeeded"]
-        await self.create_job(manifests.combine_job(body, self.shared.settings, done))
-        kopf.info(body, reason="Combining", message=f"combining {len(done)} scenes")  # type: ignore[arg-type]
+    async def combine(self, body: Obj, observed: aggregation.Observed) -> aggregation.Observed:
+        name, indexes = self.desired_combine(body, observed)
+        if name is None or name in self.combines:
+            return observed
+        digest = name.rsplit("-", 1)[1]
+        await self.create_job(manifests.combine_job(body, self.shared.settings, indexes, digest))
+        event(body, "Combining", f"combining {len(indexes)} scenes")
+        return self.observe(body)
 
     async def create_job(self, job: dict[str, Any]) -> None:
         name = job["metadata"]["name"]
@@ -343,9 +343,24 @@ class RequestLoop:
         priority = int(body["spec"].get("priority", 0) or 0)
         return (-priority, str(meta.get("creationTimestamp", "")), str(meta["name"]))
 
+    async def expire(self, body: Obj) -> None:
+        """spec.ttlSecondsAfterFinished: delete the request (its children go by ownerReference)."""
+        left = lifecycle.seconds_until_deletion(body["spec"], body["status"].get("finishedAt"), utcnow())
+        if left is None:
+            return
+        if left > 0:
+            asyncio.get_running_loop().call_later(left + 0.1, self.shared.wakeups.wake, self.key)
+            return
+        meta = body["metadata"]
+        await kube.delete_request(meta["namespace"], meta["name"])
+
     # ---- publishing --------------------------------------------------------------------
 
-    def derive(self, body: Obj, observed: aggregation.Observed, queued: Sequence[int]) -> dict[str, Any]:
+    def derive(
+        self, body: Obj, observed: aggregation.Observed, queued: Sequence[int], deadline_exceeded: bool = False
+    ) -> dict[str, Any]:
+        h = self.healer
+        retried = self.retry_generation if not h.retrying else int(body["status"].get("retryGeneration") or 0)
         return aggregation.status(
             spec=body.get("spec") or {},
             generation=int(body["metadata"].get("generation", 1)),
@@ -354,10 +369,13 @@ class RequestLoop:
             observed=observed,
             now=now(),
             queued=queued,
-            healing=self.healing,
-            retrying=self.retrying,
-            failures=self.failures,
+            healing=h.healing,
+            retrying=h.retrying,
+            failures=h.failures,
             planning_error=self.planning_error,
+            deadline_exceeded=deadline_exceeded,
+            queue_position=self.shared.admission.position(self.key),
+            retry_generation=retried,
         )
 
     async def publish(self, body: Obj, status: dict[str, Any]) -> None:
@@ -370,14 +388,11 @@ class RequestLoop:
         await kube.patch_status(meta["namespace"], meta["name"], patch)
         self.published = status
         if current.get("phase") != status["phase"]:
-            kind = kopf.warn if status["phase"] == "Failed" else kopf.info
-            kind(body, reason=status["phase"], message=status.get("message", ""))  # type: ignore[arg-type]
+            event(body, status["phase"], status.get("message", ""), warning=status["phase"] == "Failed")
 
 
 KEEP_KEYS = {"appwrite"}  # written by other parts of the operator
 
 
 def _same(current: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:
-    return all(current.get(k) == v for k, v in desired.items()) and not (
-        set(current) - set(desired) - KEEP_KEYS
-    )
+    return all(current.get(k) == v for k, v in desired.items()) and not (set(current) - set(desired) - KEEP_KEYS)

@@ -39,6 +39,7 @@ class Settings:
     gemini_api_key: str = dataclasses.field(default="", repr=False)
     gemini_model: str = "gemini-2.5-flash"
     gemini_base_url: str = ""
+    finished_job_ttl_seconds: int = 86400  # finished Jobs are deleted this long after they end
     oom_memory_cap: str = "8Gi"  # OOM-killed scenes retry with doubled memory up to this
 
     @property

@@ -105,7 +105,7 @@ def test_operator_killed_while_rendering_finishes_after_restart_without_duplicat
     assert status["phase"] == "Succeeded", status.get("message")
     names = [j.metadata.name for j in jobs_of(client, "restart")]
     assert sorted(names) == sorted({*names})
-    scene_jobs = [n for n in names if not n.endswith("-combine")]
+    scene_jobs = [n for n in names if "-combine" not in n]
     assert len(scene_jobs) == 4 and len(names) == 5
 
 

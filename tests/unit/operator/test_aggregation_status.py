@@ -96,6 +96,7 @@ def test_each_planned_scene_gets_one_entry_from_its_latest_attempt() -> None:
             "index": 0,
             "name": "intro",
             "attempt": 2,
+            "revision": 1,
             "phase": "Succeeded",
             "job": "newton-s00-a2",
             "startedAt": T0,
@@ -109,12 +110,25 @@ def test_each_planned_scene_gets_one_entry_from_its_latest_attempt() -> None:
             "index": 1,
             "name": "first-law",
             "attempt": 1,
+            "revision": 1,
             "phase": "Running",
             "job": "newton-s01-a1",
             "startedAt": T0,
         },
         {"index": 2, "name": "second-law", "attempt": 0, "phase": "Queued"},
     ]
+
+
+def test_a_succeeded_scene_whose_jobs_were_cleaned_up_keeps_its_recorded_entry() -> None:
+    recorded = {"index": 0, "name": "intro", "attempt": 1, "revision": 1, "phase": "Succeeded", "artifact": "a"}
+    obs = Observed({}, None, {}, recorded={0: recorded})
+    assert scene_statuses(PLAN, obs, (), {})[0] == recorded
+
+
+def test_a_recorded_success_of_an_older_revision_does_not_count() -> None:
+    recorded = {"index": 0, "name": "intro", "attempt": 1, "revision": 0, "phase": "Succeeded", "artifact": "a"}
+    obs = Observed({}, None, {}, recorded={0: recorded})
+    assert scene_statuses(PLAN, obs, (), {})[0]["phase"] == "Pending"
 
 
 def test_a_failed_scene_reports_its_exit_class_and_error() -> None:

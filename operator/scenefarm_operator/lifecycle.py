@@ -1,0 +1,53 @@
+"""Request-level lifecycle rules, pure: deadlines, TTL after finishing, retries, combine inputs."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+TERMINAL = ("Succeeded", "Failed", "Cancelled")
+Obj = Mapping[str, Any]
+
+
+def parse_time(value: str | None) -> datetime.datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def seconds_left(spec: Obj, started_at: str | None, now: datetime.datetime) -> float | None:
+    """Until spec.activeDeadlineSeconds runs out (negative: exceeded); None without a deadline."""
+    limit, start = spec.get("activeDeadlineSeconds"), parse_time(started_at)
+    if limit is None or start is None:
+        return None
+    return float(limit) - (now - start).total_seconds()
+
+
+def seconds_until_deletion(spec: Obj, finished_at: str | None, now: datetime.datetime) -> float | None:
+    """Until spec.ttlSecondsAfterFinished deletes the request; None without a TTL."""
+    ttl, end = spec.get("ttlSecondsAfterFinished"), parse_time(finished_at)
+    if ttl is None or end is None:
+        return None
+    return float(ttl) - (now - end).total_seconds()
+
+
+def is_settled(metadata: Obj, status: Obj) -> bool:
+    """Finished, and nothing in spec changed since: nothing to do but keep the record."""
+    return status.get("phase") in TERMINAL and status.get("observedGeneration") == metadata.get("generation")
+
+
+def retry_requested(spec: Obj, status: Obj) -> bool:
+    return int(spec.get("retryGeneration") or 0) > int(status.get("retryGeneration") or 0)
+
+
+def combine_inputs(scenes: Sequence[Obj], retry_generation: int) -> tuple[list[int], str]:
+    """The succeeded scenes to combine, in order, and a digest naming that exact input."""
+    done = [s for s in scenes if s["phase"] == "Succeeded"]
+    text = ";".join(f"{s['index']}:{s.get('revision', 1)}:{s['attempt']}" for s in done)
+    digest = hashlib.sha256(f"{text}|{retry_generation}".encode()).hexdigest()
+    return [int(s["index"]) for s in done], digest
