@@ -44,6 +44,7 @@ logger = logging.getLogger(__name__)
 MESSAGE_LIMIT = 4096
 LOG_FALLBACK_LINES, LOG_FALLBACK_BYTES = 80, 2048
 EVICTED = "Evicted"
+CLOSE_TIMEOUT = 5.0
 
 
 @dataclasses.dataclass
@@ -118,8 +119,10 @@ class Kubelet:
     async def close(self) -> None:
         """Kill every process without reporting, as if the node went away (see the module doc)."""
         self._closing = True
-        for key in list(self._running):
-            await self.stop(key, "RunnerStopped")
+        stops = [self.stop(key, "RunnerStopped") for key in list(self._running)]
+        # Bounded: shutting the cluster down must not hang on one stubborn Pod task.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*stops, return_exceptions=True), CLOSE_TIMEOUT)
 
     @staticmethod
     def _container(pod: Obj) -> dict[str, Any]:
