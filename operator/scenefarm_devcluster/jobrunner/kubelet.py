@@ -193,15 +193,16 @@ class Kubelet:
     async def _run_process(self, pod: Obj) -> None:
         key, container = key_of(pod), self._container(pod)
         await self._write_status(pod, podstatus.pending_status(container))
+        # Config is resolved before taking a slot: a Pod stuck on a missing Secret must not hold one.
+        while True:
+            try:
+                argv, env, cwd, memory = await self._prepare(pod)
+                break
+            except ConfigError as exc:  # like the kubelet: stay Pending and try again
+                waiting = podstatus.pending_status(container, "CreateContainerConfigError", str(exc))
+                await self._write_status(pod, waiting)
+                await asyncio.sleep(max(1.0, self._config.poll_interval * 10))
         async with self._slots:
-            while True:
-                try:
-                    argv, env, cwd, memory = await self._prepare(pod)
-                    break
-                except ConfigError as exc:  # like the kubelet: stay Pending and try again
-                    waiting = podstatus.pending_status(container, "CreateContainerConfigError", str(exc))
-                    await self._write_status(pod, waiting)
-                    await asyncio.sleep(max(1.0, self._config.poll_interval * 10))
             pod_dir = self._config.pod_dir(*key)
             started = format_time(now())
             log = pod_dir / "container.log"

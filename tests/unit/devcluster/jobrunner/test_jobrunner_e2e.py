@@ -282,3 +282,40 @@ async def test_a_finished_job_with_a_ttl_is_deleted(harness: Harness) -> None:
         return False
 
     await harness.wait_for(deleted)
+
+
+async def test_a_pod_missing_its_secret_waits_pending_and_runs_once_it_exists(harness: Harness) -> None:
+    container = {"env": [{"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "late", "key": "token"}}}]}
+    code = "import os, sys; sys.exit(0 if os.environ['TOKEN'] == 'ok' else 1)"
+    await harness.create(python_job("patient", code, container=container))
+
+    async def waiting() -> bool:
+        pods = await harness.pods("patient")
+        states = [cs["state"] for p in pods for cs in (p.get("status") or {}).get("containerStatuses") or []]
+        return any(s.get("waiting", {}).get("reason") == "CreateContainerConfigError" for s in states)
+
+    await harness.wait_for(waiting)
+    assert (await harness.pods("patient"))[0]["status"]["phase"] == "Pending"
+    await harness.client.create(Secret.from_dict({"metadata": {"name": "late", "namespace": "default"},
+                                                  "stringData": {"token": "ok"}}))  # fmt: skip
+    job = await harness.wait_job("patient", "Complete")
+    assert job["status"]["succeeded"] == 1
+
+
+async def test_local_processes_are_capped_across_jobs(harness: Harness, tmp_path: Path) -> None:
+    log = tmp_path / "spans.log"
+    code = (
+        "import time; start = time.time(); time.sleep(0.3); "
+        f"open({str(log)!r}, 'a').write(f'{{start}} {{time.time()}}\\n')"
+    )
+    for i in range(3):  # 3 Jobs x parallelism 2 against a cap of 4 processes
+        await harness.create(python_job(f"crowd-{i}", code, parallelism=2, completions=2))
+    for i in range(3):
+        await harness.wait_job(f"crowd-{i}", "Complete")
+    spans = [tuple(map(float, line.split())) for line in log.read_text().splitlines()]
+    assert len(spans) == 6
+    moments = sorted({t for span in spans for t in span})
+    assert (
+        max(sum(1 for s, e in spans if s <= m < e) for m in moments)
+        <= harness.runner.config.max_local_processes
+    )
