@@ -319,3 +319,25 @@ async def test_local_processes_are_capped_across_jobs(harness: Harness, tmp_path
         max(sum(1 for s, e in spans if s <= m < e) for m in moments)
         <= harness.runner.config.max_local_processes
     )
+
+
+async def test_the_termination_message_is_cut_at_4096_bytes(harness: Harness) -> None:
+    code = "import sys; open(sys.argv[1], 'w').write('y' * 10000)"
+    await harness.create(python_job("verbose", code, container={"args": ["/dev/termination-log"]}))
+    await harness.wait_job("verbose", "Complete")
+    [pod] = await harness.pods("verbose")
+    assert pod["status"]["containerStatuses"][0]["state"]["terminated"]["message"] == "y" * 4096
+
+
+async def test_fallback_to_logs_on_error_reports_the_log_tail(harness: Harness) -> None:
+    code = (
+        "import sys; print('first', flush=True); print('boom: the last words', file=sys.stderr); sys.exit(2)"
+    )
+    await harness.create(
+        python_job("chatty", code, container={"terminationMessagePolicy": "FallbackToLogsOnError"})
+    )
+    await harness.wait_job("chatty", "Failed")
+    [pod] = await harness.pods("chatty")
+    terminated = pod["status"]["containerStatuses"][0]["state"]["terminated"]
+    assert (terminated["exitCode"], terminated["reason"]) == (2, "Error")
+    assert terminated["message"].splitlines()[-1] == "boom: the last words"
