@@ -35,6 +35,17 @@ def main(argv: list[str] | None = None) -> int:
 
     sub.add_parser("operator", help="run the operator (kopf run) against the current kubeconfig")
 
+    for verb, text in (
+        ("retry", "re-render only the failed scenes of a VideoRequest, then combine again"),
+        ("cancel", "stop every Job of a VideoRequest for good (phase Cancelled)"),
+        ("suspend", "stop launching scene Jobs and suspend the running ones"),
+        ("resume", "undo suspend"),
+    ):
+        action = sub.add_parser(verb, help=text)
+        action.add_argument("name", help="the VideoRequest's name")
+        action.add_argument("-n", "--namespace", default=None, help="default: the kubeconfig's namespace")
+        action.add_argument("--kubeconfig", type=Path, default=None)
+
     args = parser.parse_args(argv)
     console = Console()
     if args.command == "demo":
@@ -45,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
         return run_demo(args.manifest, args.state_dir, args.timeout, console)
     if args.command == "dev":
         return _dev_up(args, console)
+    if args.command in ("retry", "cancel", "suspend", "resume"):
+        from .actions import act
+
+        return act(args.command, args.name, args.namespace, args.kubeconfig, console)
     return _operator()
 
 

@@ -81,7 +81,7 @@ def request_changed(body: kopf.Body, **_: Any) -> None:
         _shared.wakeups.wake(request_key(body))
 
 
-@kopf.daemon(naming.GROUP, naming.VERSION, naming.PLURAL, cancellation_timeout=2.0)
+@kopf.daemon(naming.GROUP, naming.VERSION, naming.PLURAL, cancellation_timeout=2.0, backoff=5)
 async def reconcile_request(
     body: kopf.Body,
     stopped: kopf.DaemonStopped,

@@ -83,7 +83,11 @@ def failed_attempt(
 
 
 def limits_for(settings: Any) -> TriageLimits:
-    return TriageLimits(memory_cap=settings.oom_memory_cap)
+    return TriageLimits(
+        memory_cap=settings.oom_memory_cap,
+        max_transient_retries=settings.transient_retries,
+        base_delay_seconds=settings.retry_base_seconds,
+    )
 
 
 class Healer:

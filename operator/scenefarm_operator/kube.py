@@ -14,7 +14,7 @@ from lightkube.core.exceptions import ApiError
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.resources.batch_v1 import Job
 from lightkube.resources.core_v1 import ConfigMap
-from lightkube.types import PatchType
+from lightkube.types import CascadeType, PatchType
 
 from . import naming
 
@@ -86,7 +86,7 @@ async def set_job_suspended(namespace: str, name: str, suspend: bool) -> None:
 
 async def delete_job(namespace: str, name: str) -> None:
     try:
-        await client().delete(Job, name, namespace=namespace, propagation_policy="Background")
+        await client().delete(Job, name, namespace=namespace, cascade=CascadeType.BACKGROUND)
     except ApiError as e:
         if e.status.code != 404:
             raise

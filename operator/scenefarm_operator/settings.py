@@ -41,6 +41,8 @@ class Settings:
     gemini_base_url: str = ""
     finished_job_ttl_seconds: int = 86400  # finished Jobs are deleted this long after they end
     oom_memory_cap: str = "8Gi"  # OOM-killed scenes retry with doubled memory up to this
+    transient_retries: int = 3  # exit class 30 (storage, network): automatic retries per scene
+    retry_base_seconds: float = 10.0  # first transient retry after this; doubles each time
 
     @property
     def appwrite_enabled(self) -> bool:
