@@ -39,11 +39,10 @@ from lightkube.types import PatchType
 from scenefarm_devcluster import DevClusterThread
 from scenefarm_devcluster.requestlog import RequestRecord
 from scenefarm_devcluster.store import Event as StoreEvent
-from scenefarm_operator import aggregation, manifests, naming, plan_store
+from scenefarm_operator import aggregation, naming, plan_store
 from scenefarm_operator.devenv import DevEnv, crd_path
 from scenefarm_operator.kube import VideoRequest
 from scenefarm_operator.planning.base import Plan, PlannedScene
-from scenefarm_operator.settings import Settings
 
 NAMESPACE = "default"
 Obj = dict[str, Any]
@@ -95,8 +94,11 @@ class Recorder:
             self.events.append((time.time(), event))
 
 
-def latencies(events: list[tuple[float, StoreEvent]]) -> tuple[list[float], list[float], dict[str, float]]:
-    """(scene latencies, combine latencies, VR name -> time it turned Succeeded), in seconds.
+def latencies(
+    events: list[tuple[float, StoreEvent]],
+) -> tuple[list[float], list[float], dict[str, float], list[tuple[float, float]]]:
+    """(scene latencies, combine latencies, VR name -> time it turned Succeeded, the slowest 1% of
+    scenes as (latency, time the Job completed)), in seconds.
 
     A scene's latency runs from the Job write that adds its Complete=True condition to the first
     VideoRequest write whose status.scenes[index].phase is Succeeded; the combine's from its Job's
@@ -123,7 +125,37 @@ def latencies(events: list[tuple[float, StoreEvent]]) -> tuple[list[float], list
             succeeded.setdefault(name, at)
     scene_lat = [shown[k] - t for k, t in done.items() if k in shown and k[1] != "combine"]
     combine_lat = [shown[k] - t for k, t in done.items() if k in shown and k[1] == "combine"]
-    return scene_lat, combine_lat, succeeded
+    pairs = sorted(
+        ((shown[k] - t, t) for k, t in done.items() if k in shown and k[1] != "combine"), reverse=True
+    )
+    return scene_lat, combine_lat, succeeded, pairs[: max(1, len(pairs) // 100)]
+
+
+def status_changes(events: list[tuple[float, StoreEvent]]) -> collections.Counter[str]:
+    """What each VideoRequest status write changed: scene phase transitions, phase, or only other
+    fields (progress, conditions, currentScene...)."""
+    last: dict[str, Obj] = {}
+    counts: collections.Counter[str] = collections.Counter()
+    for _, event in events:
+        if event.plural != naming.PLURAL:
+            continue
+        name, new = event.obj["metadata"]["name"], event.obj.get("status") or {}
+        old = last.get(name, {})
+        last[name] = new
+        if new == old:
+            continue
+        counts["status writes"] += 1
+        before = {sc["index"]: sc.get("phase") for sc in old.get("scenes") or ()}
+        moved = [
+            f"{before.get(sc['index'])}->{sc.get('phase')}"
+            for sc in new.get("scenes") or ()
+            if before.get(sc["index"]) != sc.get("phase")
+        ]
+        counts[f"moving {len(moved)} scene(s)" if moved else "moving no scene"] += 1
+        counts.update(f"scene {m}" for m in moved)
+        if old.get("phase") != new.get("phase"):
+            counts[f"phase {old.get('phase')}->{new.get('phase')}"] += 1
+    return counts
 
 
 # ---- the operator run -------------------------------------------------------------------------
@@ -156,9 +188,7 @@ def wait_for(predicate: Any, timeout: float, what: str) -> None:
 
 
 def run_operator(requests: int, scenes: int, state: Path, cap: int, timeout: float) -> dict[str, Any]:
-    env = DevEnv(
-        state, instant=True, operator_env={"SCENEFARM_MAX_RUNNING_SCENE_JOBS": str(cap)}
-    ).start()
+    env = DevEnv(state, instant=True, operator_env={"SCENEFARM_MAX_RUNNING_SCENE_JOBS": str(cap)}).start()
     try:
         recorder = Recorder(env.cluster)
         recorder.start()
@@ -167,10 +197,15 @@ def run_operator(requests: int, scenes: int, state: Path, cap: int, timeout: flo
         # Ready: kopf has listed all three kinds (its watches follow at once; a watch is logged
         # only when it ends).
         listed = ("jobs", "pods", naming.PLURAL)
-        wait_for(lambda: all(log.matching(identity="operator", verb="list", resource=r) for r in listed), 60, "kopf")
+        wait_for(
+            lambda: all(log.matching(identity="operator", verb="list", resource=r) for r in listed),
+            60,
+            "kopf",
+        )
         time.sleep(0.5)
         rss = PeakRss(operator.pid)
         rss.start()
+        op_cpu, own_cpu = psutil.Process(operator.pid).cpu_times(), psutil.Process().cpu_times()
         client = env.client()
         names = [f"bench-{i:04d}" for i in range(requests)]
         started = time.time()
@@ -185,19 +220,25 @@ def run_operator(requests: int, scenes: int, state: Path, cap: int, timeout: flo
         time.sleep(1.0)  # trailing writes (events) belong to the run too
         peak = rss.stop()
         rss_now = psutil.Process(operator.pid).memory_info().rss
+        op_end, own_end = psutil.Process(operator.pid).cpu_times(), psutil.Process().cpu_times()
         objects = snapshot(env)
         env.stop_operator()
         records = list(log)
     finally:
         env.stop()
-    scene_lat, combine_lat, succeeded = latencies(recorder.events)
+    scene_lat, combine_lat, succeeded, slow = latencies(recorder.events)
     return {
         "wall": max(succeeded.values()) - started,
         "records": records,
         "dropped": len(records) >= log.records.maxlen if log.records.maxlen else False,
         "scene_latency": scene_lat,
+        "slow": slow,
         "combine_latency": combine_lat,
         "rss_peak": peak,
+        "cpu_operator": op_end.user + op_end.system - op_cpu.user - op_cpu.system,
+        "cpu_cluster": own_end.user + own_end.system - own_cpu.user - own_cpu.system,
+        "changes": status_changes(recorder.events),
+        "started": started,
         "rss_end": rss_now,
         "objects": objects,
     }
@@ -265,10 +306,16 @@ async def replay(kubeconfig: Path, plan: Obj, requests: int, concurrency: int) -
             await client.create(codecs.from_dict(body))
         elif resource == naming.PLURAL and sub == "status":
             status = plan["status"] | {"progress": i % 100}  # a real change each time
-            await client.patch(VideoRequest.Status, vr, {"status": status}, namespace=NAMESPACE,
-                               patch_type=PatchType.MERGE)  # fmt: skip
+            await client.patch(
+                VideoRequest.Status, vr, {"status": status}, namespace=NAMESPACE, patch_type=PatchType.MERGE
+            )
         else:  # metadata patches (finalizers, annotations) and anything else: one merge patch
-            kind = {naming.PLURAL: VideoRequest, "jobs": Job, "configmaps": ConfigMap, "events": Event}
+            kind: dict[str, Any] = {
+                naming.PLURAL: VideoRequest,
+                "jobs": Job,
+                "configmaps": ConfigMap,
+                "events": Event,
+            }
             target = vr if resource == naming.PLURAL else f"floor-{resource}-0"
             patch = {"metadata": {"annotations": {"bench.scenefarm.dev/write": str(i)}}}
             await client.patch(kind[resource], target, patch, namespace=NAMESPACE, patch_type=PatchType.MERGE)
@@ -293,11 +340,22 @@ def floor(plan: Obj, requests: int, concurrency: int, state: Path) -> float:
     with DevClusterThread(state_dir=state / f"floor-{concurrency}", crds=[crd_path()]) as cluster:
         cluster.kubeconfig_for("operator")
         out = subprocess.run(
-            [sys.executable, __file__, "--replay", str(plan_file), "--kubeconfig",
-             str(cluster.state_dir / "kubeconfig-operator"), "--requests", str(requests),
-             "--concurrency", str(concurrency)],
-            check=True, capture_output=True, text=True,
-        )  # fmt: skip
+            [
+                sys.executable,
+                __file__,
+                "--replay",
+                str(plan_file),
+                "--kubeconfig",
+                str(cluster.state_dir / "kubeconfig-operator"),
+                "--requests",
+                str(requests),
+                "--concurrency",
+                str(concurrency),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         writes = sum(1 for r in cluster.request_log if r.identity == "operator" and r.is_write)
     return float(out.stdout.strip()) if writes else float("nan")
 
@@ -327,9 +385,13 @@ def status_at(scenes: int, objects: dict[str, list[Obj]]) -> int:
     pods[combine_t["metadata"]["name"]] = pods_by_job[combine_t["metadata"]["name"]]
     spec = video_request(name, scenes)["spec"]
     status = aggregation.status(
-        spec=spec, generation=1, previous={}, plan=stored,
-        observed=aggregation.Observed(scene_jobs, combine_t, pods), now="2026-01-01T00:00:00Z",
-    )  # fmt: skip
+        spec=spec,
+        generation=1,
+        previous={},
+        plan=stored,
+        observed=aggregation.Observed(scene_jobs, combine_t, pods),
+        now="2026-01-01T00:00:00Z",
+    )
     assert status["phase"] == "Succeeded", status["phase"]
     return len(json.dumps(status))
 
@@ -347,7 +409,7 @@ def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def report(args: argparse.Namespace, run: dict[str, Any], floors: dict[int, float]) -> None:
@@ -361,8 +423,10 @@ def report(args: argparse.Namespace, run: dict[str, Any], floors: dict[int, floa
     sl, cl = run["scene_latency"], run["combine_latency"]
     mb = 1024 * 1024
     print(f"# control plane: {n} VideoRequests x {s} scenes, instant mode, cap {args.cap}")
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-          f"load average at start {args.load:.1f}")  # fmt: skip
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"load average at start {args.load:.1f}"
+    )
     print(f"wall (first create -> last VideoRequest Succeeded): {run['wall']:.2f} s")
     for concurrency, taken in floors.items():
         print(f"floor ({total} writes, one client, {concurrency} at a time): {taken:.2f} s")
@@ -373,13 +437,36 @@ def report(args: argparse.Namespace, run: dict[str, Any], floors: dict[int, floa
     reasons = collections.Counter(e.get("reason", "") for e in run["objects"].get("events", []))
     print(f"  events by reason: {dict(reasons.most_common())}")
     print(f"operator reads: {dict(other)}")
-    print(f"Job Complete -> VR status shows the scene: n={len(sl)} p50 {pct(sl, 50) * 1000:.0f} ms, "
-          f"p99 {pct(sl, 99) * 1000:.0f} ms, max {max(sl, default=0) * 1000:.0f} ms (target p99 < 250 ms)")  # fmt: skip
-    print(f"combine Job Complete -> VR Succeeded: p50 {pct(cl, 50) * 1000:.0f} ms, "
-          f"p99 {pct(cl, 99) * 1000:.0f} ms, mean {statistics.fmean(cl or [0]) * 1000:.0f} ms")  # fmt: skip
-    print(f"operator RSS: peak {run['rss_peak'] / mb:.0f} MB, at end {run['rss_end'] / mb:.0f} MB (target < 200 MB)")
-    print(f"largest status: {largest} B at {s} scenes; {at200} B at 200 scenes (aggregation.status, "
-          f"target < 100 KB); the CRD allows at most {crd_scene_limit()} explicit scenes")  # fmt: skip
+    print("status writes, by what they changed (from the watch):")
+    for what, count in sorted(run["changes"].items()):
+        print(f"  {what:40} {count:6}  {count / n:6.2f}/VR")
+    by_identity = collections.Counter(r.identity for r in run["records"] if r.is_write)
+    print(f"all writes in the run, by identity: {dict(by_identity)}")
+    print(
+        f"CPU during the run: operator {run['cpu_operator']:.1f} s, "
+        f"bench process (API server + Job runner) {run['cpu_cluster']:.1f} s, wall {run['wall']:.1f} s"
+    )
+    print(
+        f"Job Complete -> VR status shows the scene: n={len(sl)} p50 {pct(sl, 50) * 1000:.0f} ms, "
+        f"p99 {pct(sl, 99) * 1000:.0f} ms, max {max(sl, default=0) * 1000:.0f} ms (target p99 < 250 ms)"
+    )
+    slow = run["slow"]
+    print(
+        f"  slowest 1% ({len(slow)}): Jobs completed {min(t for _, t in slow) - run['started']:.1f}-"
+        f"{max(t for _, t in slow) - run['started']:.1f} s into the run"
+    )
+    print(
+        f"combine Job Complete -> VR Succeeded: p50 {pct(cl, 50) * 1000:.0f} ms, "
+        f"p99 {pct(cl, 99) * 1000:.0f} ms, mean {statistics.fmean(cl or [0]) * 1000:.0f} ms"
+    )
+    print(
+        f"operator RSS: peak {run['rss_peak'] / mb:.0f} MB, at end {run['rss_end'] / mb:.0f} MB"
+        " (target < 200 MB)"
+    )
+    print(
+        f"largest status: {largest} B at {s} scenes; {at200} B at 200 scenes (aggregation.status, "
+        f"target < 100 KB); the CRD allows at most {crd_scene_limit()} explicit scenes"
+    )
     if run["dropped"]:
         print("WARNING: the request log hit its bound; counts are low")
 
