@@ -6,6 +6,7 @@ No business logic here: each handler decorates, calls the domain, returns.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 from typing import Any
 
@@ -13,6 +14,7 @@ import kopf
 
 from . import kube, naming
 from .aggregation import outcome
+from .appwrite import AppwriteConfig, AppwriteMirror
 from .reconcile import RequestLoop, Shared, request_key
 from .scheduling import Admission
 from .settings import Settings
@@ -33,18 +35,36 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.watching.client_timeout = 330
     settings.batching.batch_window = 0.05  # events per object are merged within this window
     wakeups = Wakeups()
+    mirror = AppwriteMirror(AppwriteConfig.from_settings(ours)) if ours.appwrite_enabled else None
+    if mirror is not None:
+        await mirror.start()  # bounded; an unreachable Appwrite never stops the operator
     memo.shared = _shared = Shared(
         settings=ours,
         admission=Admission(ours.max_running_scene_jobs, on_free=wakeups.wake),
         wakeups=wakeups,
         jobs=lambda key: [],
         pods=lambda key: [],
+        mirror=mirror,
     )
 
 
 @kopf.on.cleanup()
 async def close_client(**_: Any) -> None:
+    if _shared is not None and _shared.mirror is not None:
+        await _shared.mirror.stop()
     await kube.close()
+
+
+def _mirrored(**_: Any) -> bool:
+    return _shared is not None and _shared.mirror is not None
+
+
+@kopf.on.delete(naming.GROUP, naming.VERSION, naming.PLURAL, when=_mirrored)
+async def forget_rows(body: kopf.Body, logger: logging.LoggerAdapter[Any], **_: Any) -> None:
+    """Delete (or mark) the request's Appwrite rows and files; give up after a bounded time."""
+    assert _shared is not None and _shared.mirror is not None
+    if not await _shared.mirror.forget(body):
+        logger.warning("Appwrite unreachable: its rows for this VideoRequest are left behind")
 
 
 @kopf.index("batch", "v1", "jobs", labels=MANAGED)
@@ -91,10 +111,8 @@ async def reconcile_request(
     **_: Any,
 ) -> None:
     assert _shared is not None
-    shared = Shared(
-        settings=_shared.settings,
-        admission=_shared.admission,
-        wakeups=_shared.wakeups,
+    shared = dataclasses.replace(
+        _shared,
         jobs=lambda key: list(jobs_by_request.get(key, ())),
         pods=lambda key: list(pods_by_job.get(key, ())),
     )

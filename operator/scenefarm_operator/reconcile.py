@@ -18,7 +18,8 @@ from typing import Any
 import kopf
 from lightkube.core.exceptions import ApiError
 
-from . import aggregation, kube, lifecycle, manifests, naming, plan_store
+from . import aggregation, conditions, kube, lifecycle, manifests, naming, plan_store
+from .appwrite import AppwriteMirror
 from .errors import PlanError
 from .healing import Healer, NextAttempt
 from .planning.base import PlannedScene
@@ -42,6 +43,7 @@ class Shared:
     wakeups: Wakeups
     jobs: Callable[[tuple[str, str]], Sequence[Obj]]  # (ns, request label) -> Jobs
     pods: Callable[[tuple[str, str]], Sequence[Obj]]  # (ns, job name) -> Pods
+    mirror: AppwriteMirror | None = None  # the Appwrite mirror, when configured
 
 
 def utcnow() -> datetime.datetime:
@@ -103,6 +105,7 @@ class RequestLoop:
             return
         if lifecycle.is_settled(meta, previous):
             self.shared.admission.forget(self.key)
+            await self.publish(body, self.mirrored(body, dict(previous)))  # re-sync after restarts
             await self.expire(body)
             return
         if self.plan is None and self.planning_error is None:
@@ -129,7 +132,7 @@ class RequestLoop:
                 observed = await self.combine(body, observed)
         if left is not None and left > 0:
             asyncio.get_running_loop().call_later(left + 0.1, self.shared.wakeups.wake, self.key)
-        status = self.derive(body, observed, queued, deadline_exceeded)
+        status = self.mirrored(body, self.derive(body, observed, queued, deadline_exceeded))
         if status["phase"] in lifecycle.TERMINAL:
             self.shared.admission.forget(self.key)
         await self.publish(body, status)
@@ -378,6 +381,24 @@ class RequestLoop:
             retry_generation=retried,
         )
 
+    def mirrored(self, body: Obj, status: dict[str, Any]) -> dict[str, Any]:
+        """Hand the state to the Appwrite mirror (never blocks) and report how the mirror is doing."""
+        mirror = self.shared.mirror
+        if mirror is None:
+            return status
+        uid = str(body["metadata"]["uid"])
+        mirror.publish({**body, "status": status})
+        state = mirror.state_for(uid)
+        healthy = state.synced or mirror.healthy(uid)
+        message = "rows are up to date or on their way" if healthy else state.message
+        status["appwrite"] = {"rowId": state.row_id, "synced": healthy, "message": message}
+        if not healthy:  # look again soon: the condition turns True when Appwrite is back
+            asyncio.get_running_loop().call_later(2.0, self.shared.wakeups.wake, self.key)
+        generation = int(body["metadata"].get("generation", 1))
+        synced = conditions.condition("AppwriteSynced", healthy, "Synced" if healthy else "Unreachable", message, generation)
+        status["conditions"] = conditions.merge(status.get("conditions") or (), [synced], now())
+        return status
+
     async def publish(self, body: Obj, status: dict[str, Any]) -> None:
         current = dict(self.published or body.get("status") or {})
         if _same(current, status):
@@ -391,7 +412,7 @@ class RequestLoop:
             event(body, status["phase"], status.get("message", ""), warning=status["phase"] == "Failed")
 
 
-KEEP_KEYS = {"appwrite"}  # written by other parts of the operator
+KEEP_KEYS: set[str] = set()  # status keys written by other parts of the operator
 
 
 def _same(current: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:

@@ -36,6 +36,7 @@ class Settings:
     appwrite_database: str = "scenefarm"
     appwrite_bucket: str = "videos"
     appwrite_credentials_secret: str = ""
+    appwrite_on_delete: str = "Delete"  # Delete: rows and files go with the VideoRequest; Retain: marked
     gemini_api_key: str = dataclasses.field(default="", repr=False)
     gemini_model: str = "gemini-2.5-flash"
     gemini_base_url: str = ""
@@ -66,6 +67,8 @@ class Settings:
             raise SettingsError(f"SCENEFARM_ARTIFACT_STORE must be one of {', '.join(STORES)}")
         if self.default_quality not in QUALITIES:
             raise SettingsError(f"SCENEFARM_DEFAULT_QUALITY must be one of {', '.join(QUALITIES)}")
+        if self.appwrite_on_delete not in ("Delete", "Retain"):
+            raise SettingsError("SCENEFARM_APPWRITE_ON_DELETE must be Delete or Retain")
         if self.max_running_scene_jobs < 1:
             raise SettingsError("SCENEFARM_MAX_RUNNING_SCENE_JOBS must be at least 1")
 

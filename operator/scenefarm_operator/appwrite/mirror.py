@@ -134,6 +134,11 @@ class AppwriteMirror:
                     self._dirty.pop(row.key, None)
         self._poke()
 
+    def healthy(self, uid: str) -> bool:
+        """No outage and no error for this VideoRequest: writes in flight are normal, not unsynced."""
+        with self._lock:
+            return self._outage is None and uid not in self._errors
+
     def state_for(self, uid: str) -> SyncState:
         try:
             row_id = video_row_id(uid)
