@@ -74,6 +74,14 @@ test-integration: $(STAMP) ## Run the operator against the dev cluster (real ren
 demo: $(STAMP) ## Dev cluster + operator: render the template example into a real MP4
 	$(VENV)/bin/scenefarm demo examples/template-planner.yaml
 
+.PHONY: demo-appwrite
+demo-appwrite: $(STAMP) ## The demo, mirrored into a local Appwrite double (shows the row changing)
+	$(VENV)/bin/scenefarm demo examples/template-planner.yaml --appwrite
+
+.PHONY: gemini-double
+gemini-double: $(STAMP) ## Serve the local Gemini double on :8765 (SCENEFARM_GEMINI_BASE_URL=http://127.0.0.1:8765)
+	$(PY) -m scenefarm_devcluster.gemini_double --port 8765
+
 .PHONY: dev-up
 dev-up: $(STAMP) ## Start the dev cluster and the operator; prints a kubeconfig path
 	$(VENV)/bin/scenefarm dev up
@@ -83,6 +91,10 @@ dev-up: $(STAMP) ## Start the dev cluster and the operator; prints a kubeconfig 
 .PHONY: bench-render
 bench-render: $(STAMP) ## Renderer: sequential baseline vs one process per scene
 	$(PY) bench/render_bench.py
+
+.PHONY: bench-appwrite
+bench-appwrite: $(STAMP) ## Appwrite mirror: writes per lifecycle, publish latency with a slow Appwrite
+	$(PY) bench/appwrite_bench.py
 
 .PHONY: bench-controlplane
 bench-controlplane: $(STAMP) ## Operator on the dev cluster in instant mode

@@ -19,6 +19,8 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--port", type=int, default=0)
     up.add_argument("--crd", type=Path, action="append", default=[], help="manifest(s) to create at start")
     up.add_argument("--request-log", type=Path, default=None, help="append every request as JSON lines")
+    up.add_argument("--no-job-runner", action="store_true", help="serve the API only: Jobs never run")
+    up.add_argument("--instant", action="store_true", help="Jobs succeed at once without running anything")
     return parser
 
 
@@ -27,9 +29,13 @@ async def _up(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with DevCluster(
-        args.state_dir, port=args.port, crds=args.crd, request_log_path=args.request_log
-    ) as cluster:
+    from scenefarm_devcluster.jobrunner import JobRunnerConfig, run_job_runner
+
+    tasks = [] if args.no_job_runner else [run_job_runner]
+    cluster = DevCluster(args.state_dir, port=args.port, crds=args.crd, extra_tasks=tasks,
+                         request_log_path=args.request_log)
+    cluster.job_runner_config = JobRunnerConfig(state_dir=args.state_dir, instant=args.instant)  # type: ignore[attr-defined]
+    async with cluster:
         print(cluster.kubeconfig_path.resolve(), flush=True)
         print(
             f"serving {cluster.url}; export KUBECONFIG={cluster.kubeconfig_path.resolve()}",

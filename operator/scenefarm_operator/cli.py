@@ -24,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     demo.add_argument("--state-dir", type=Path, default=DEFAULT_STATE / "demo")
     demo.add_argument("--timeout", type=float, default=900, help="seconds to wait for the video")
+    demo.add_argument("--appwrite", action="store_true", help="mirror to a local Appwrite double and show its row")
 
     dev = sub.add_parser("dev", help="the embedded dev cluster")
     dev_sub = dev.add_subparsers(dest="dev_command", required=True)
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"no such file: {args.manifest}")
         from .demo import run_demo
 
-        return run_demo(args.manifest, args.state_dir, args.timeout, console)
+        return run_demo(args.manifest, args.state_dir, args.timeout, console, appwrite=args.appwrite)
     if args.command == "dev":
         return _dev_up(args, console)
     if args.command in ("retry", "cancel", "suspend", "resume"):

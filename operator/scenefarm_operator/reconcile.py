@@ -329,7 +329,7 @@ class RequestLoop:
             return observed
         digest = name.rsplit("-", 1)[1]
         await self.create_job(manifests.combine_job(body, self.shared.settings, indexes, digest))
-        event(body, "Combining", f"combining {len(indexes)} scenes")
+        event(body, "CombineStarted", f"job {name}: combining {len(indexes)} scenes")
         return self.observe(body)
 
     async def create_job(self, job: dict[str, Any]) -> None:
