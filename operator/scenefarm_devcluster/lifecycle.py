@@ -7,7 +7,7 @@ import contextlib
 import logging
 import secrets
 import threading
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp.web
 import yaml
 
+from scenefarm_devcluster.authorization import Authorizer, Subject
 from scenefarm_devcluster.faults import FaultRule
 from scenefarm_devcluster.requestlog import RequestLog
 from scenefarm_devcluster.resources import Registry, ResourceType
@@ -66,6 +67,8 @@ class DevCluster:
         bookmark_interval: float = 5.0,
         request_log_path: Path | None = None,
         history_size: int = 10_000,
+        enforce_rbac_for: Collection[str] = (),
+        rbac_subjects: Mapping[str, Subject] | None = None,
     ) -> None:
         self.state_dir = Path(state_dir)
         self.port = port
@@ -81,6 +84,9 @@ class DevCluster:
             bookmark_interval=bookmark_interval,
             history_size=history_size,
         )
+        # RBAC (authorization.py) only for these identities, each as its subject in rbac_subjects.
+        if enforce_rbac_for:
+            self.server.authorizer = Authorizer(self.server.store, enforce_rbac_for, rbac_subjects)
         self._runner: aiohttp.web.ServerRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.task_errors: list[BaseException] = []

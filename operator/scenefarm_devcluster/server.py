@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp.web
 
 from scenefarm_devcluster import discovery, errors, openapi, selectors, tables, watching
+from scenefarm_devcluster.authorization import Authorizer
 from scenefarm_devcluster.faults import FaultRule
 from scenefarm_devcluster.operations import Api
 from scenefarm_devcluster.requestlog import RequestLog, RequestRecord
@@ -50,6 +51,8 @@ class ApiServer:
         self.faults: list[FaultRule] = []
         self.bookmark_interval = bookmark_interval
         self.address = "127.0.0.1:0"
+        # RBAC for chosen identities (DevCluster(enforce_rbac_for=...)); None: everyone may do anything.
+        self.authorizer: Authorizer | None = None
 
     def identity(self, request: aiohttp.web.BaseRequest) -> str:
         auth = request.headers.get("Authorization", "")
@@ -95,6 +98,8 @@ class ApiServer:
     ) -> aiohttp.web.StreamResponse:
         if r.discovery:
             return self.serve_discovery(r)
+        if self.authorizer is not None:  # before the resource lookup, like the real server's filter chain
+            self.authorizer.check(identity, r)
         rt = self.registry.get(r.group, r.version, r.plural) if r.plural else None
         if rt is None or (r.namespace and not rt.namespaced):
             raise errors.NotFound("the server could not find the requested resource")
