@@ -120,6 +120,7 @@ def scene_statuses(
     observed: Observed,
     queued: Sequence[int],
     healing: Mapping[int, str],
+    *,
     retrying: Mapping[int, str] | None = None,
     failures: Mapping[int, str] | None = None,
 ) -> list[dict[str, Any]]:
@@ -196,7 +197,7 @@ class Verdict:
     message: str
 
 
-def verdict(
+def verdict(  # noqa: PLR0911 - one return per phase reads best
     spec: Obj, scenes: Sequence[Obj], combine: JobOutcome | None, *, deadline_exceeded: bool = False
 ) -> Verdict:
     """The request's phase from its scenes' phases and the combine Job."""
@@ -204,7 +205,9 @@ def verdict(
         return Verdict("Cancelled", "Cancelled", "spec.cancel is true: every Job of this request was stopped")
     if deadline_exceeded:
         limit = spec.get("activeDeadlineSeconds")
-        return Verdict("Failed", "DeadlineExceeded", f"the request ran longer than spec.activeDeadlineSeconds ({limit}s)")
+        return Verdict(
+            "Failed", "DeadlineExceeded", f"the request ran longer than spec.activeDeadlineSeconds ({limit}s)"
+        )
     failed = [s for s in scenes if s["phase"] == "Failed"]
     done = [s for s in scenes if s["phase"] == "Succeeded"]
     skip_failed = spec.get("output", {}).get("partial") == "SkipFailed"
@@ -264,7 +267,7 @@ def status(
         v = Verdict("Planning", "Planning", "planning the scenes")
         scenes, combine = [], None
     else:
-        scenes = scene_statuses(plan, observed, queued, healing or {}, retrying, failures)
+        scenes = scene_statuses(plan, observed, queued, healing or {}, retrying=retrying, failures=failures)
         cj = observed.combine_job
         combine = outcome(cj, observed.pods.get(cj["metadata"]["name"], ())) if cj else None
         v = verdict(spec, scenes, combine, deadline_exceeded=deadline_exceeded)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
@@ -24,7 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     demo.add_argument("--state-dir", type=Path, default=DEFAULT_STATE / "demo")
     demo.add_argument("--timeout", type=float, default=900, help="seconds to wait for the video")
-    demo.add_argument("--appwrite", action="store_true", help="mirror to a local Appwrite double and show its row")
+    demo.add_argument(
+        "--appwrite", action="store_true", help="mirror to a local Appwrite double and show its row"
+    )
 
     dev = sub.add_parser("dev", help="the embedded dev cluster")
     dev_sub = dev.add_subparsers(dest="dev_command", required=True)
@@ -76,10 +79,8 @@ def _dev_up(args: argparse.Namespace, console: Console) -> int:
         console.print(f"  try: kubectl --kubeconfig {env.kubeconfig} apply -f examples/template-planner.yaml")
         console.print(f"       kubectl --kubeconfig {env.kubeconfig} get vr -w")
         print(env.kubeconfig, flush=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             done.wait()
-        except KeyboardInterrupt:
-            pass
     return 0
 
 
@@ -91,7 +92,7 @@ def _operator() -> int:
         ["--all-namespaces"] if not settings.namespaces else [f"--namespace={n}" for n in settings.namespaces]
     )
     cmd = [sys.executable, "-m", "kopf", "run", "-m", "scenefarm_operator.handlers", *scope]
-    os.execv(sys.executable, cmd)
+    os.execv(sys.executable, cmd)  # noqa: S606 - becomes the operator process, no shell involved
     return 0  # pragma: no cover - execv does not return
 
 

@@ -25,7 +25,9 @@ DEMO_APPWRITE_KEY = "demo-only-key"  # the local double's key; never a real cred
 STYLE = {"Succeeded": "green", "Failed": "red", "Running": "yellow", "Healing": "magenta"}
 
 
-def run_demo(manifest: Path, state_dir: Path, timeout: float, console: Console, appwrite: bool = False) -> int:
+def run_demo(
+    manifest: Path, state_dir: Path, timeout: float, console: Console, appwrite: bool = False
+) -> int:
     """Returns the process exit code: 0 when the video was produced and verified."""
     body = yaml.safe_load(manifest.read_text())
     namespace = body["metadata"].setdefault("namespace", "default")
@@ -43,7 +45,7 @@ def run_demo(manifest: Path, state_dir: Path, timeout: float, console: Console, 
         client.create(codecs.from_dict(body))
         console.print(f"applied {manifest} -> videorequest/{name}")
         rows = (lambda uid: double.row_history("scenefarm", "videos", video_row_id(uid))) if double else None
-        status = _follow(client, namespace, name, timeout, console, rows)
+        status = _follow(client, namespace, name, timeout, console, rows=rows)
         env.stop_operator()
     return _report(env, namespace, status, console)
 
@@ -73,6 +75,7 @@ def _follow(
     name: str,
     timeout: float,
     console: Console,
+    *,
     rows: Callable[[str], list[dict[str, Any]]] | None = None,
 ) -> Mapping[str, Any]:
     deadline = time.monotonic() + timeout

@@ -7,6 +7,7 @@ same thing. The operator runs as a `kopf run` subprocess (never inside the calle
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import subprocess
@@ -18,6 +19,7 @@ from lightkube import Client, KubeConfig, codecs
 
 from scenefarm_devcluster import DevClusterThread
 from scenefarm_devcluster.jobrunner import JobRunnerConfig, run_job_runner
+from scenefarm_operator import chart_rbac
 
 REPO_CRD = Path(__file__).resolve().parents[2] / "crds" / "scenefarm.dev_videorequests.yaml"
 ARTIFACT_CLAIM = "scenefarm-artifacts"
@@ -39,6 +41,7 @@ class DevEnv:
         port: int = 0,
         operator_env: Mapping[str, str] | None = None,
         max_local_processes: int | None = None,
+        rbac_from_chart: bool = False,
     ) -> None:
         self.state_dir = state_dir
         runner = JobRunnerConfig(state_dir=state_dir, instant=instant)
@@ -47,10 +50,20 @@ class DevEnv:
                 state_dir=state_dir, instant=instant, max_local_processes=max_local_processes
             )
         self.runner_config = runner
-        self.cluster = DevClusterThread(
-            state_dir=state_dir, port=port, crds=[crd_path()], extra_tasks=[run_job_runner]
+        # rbac_from_chart: the dev cluster enforces the Helm chart's roles on the operator (403 otherwise).
+        self.rbac = chart_rbac.render() if rbac_from_chart else []
+        rbac_options = (
+            {
+                "enforce_rbac_for": {"operator"},
+                "rbac_subjects": {"operator": chart_rbac.operator_subject(self.rbac)},
+            }
+            if rbac_from_chart
+            else {}
         )
-        self.cluster.cluster.job_runner_config = runner  # read by run_job_runner
+        job_runner = functools.partial(run_job_runner, config=runner)
+        self.cluster = DevClusterThread(
+            state_dir=state_dir, port=port, crds=[crd_path()], extra_tasks=[job_runner], **rbac_options
+        )
         self.operator_env = dict(operator_env or {})
         self.operator: subprocess.Popen[bytes] | None = None
 
@@ -65,6 +78,8 @@ class DevEnv:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.cluster.start()
         self.ensure_claim("default")
+        for obj in chart_rbac.rbac_objects(self.rbac):  # as `helm install` would create them
+            self.client().create(codecs.from_dict(obj))
         return self
 
     def ensure_claim(self, namespace: str) -> None:

@@ -137,13 +137,22 @@ class Healer:
                 self.retrying[scene.index] = f"retry requested: attempt {attempt}"
                 due.append(NextAttempt(scene.index, attempt, memory))
             elif scene.index not in self.failures:
-                next_ = await self.decide(plan, scene, observed, spec, attempt, memory, fix_code)
+                next_ = await self.decide(
+                    plan=plan,
+                    scene=scene,
+                    observed=observed,
+                    spec=spec,
+                    attempt=attempt,
+                    memory=memory,
+                    fix_code=fix_code,
+                )
                 if next_ is not None:
                     due.append(next_)
         return due
 
     async def decide(
         self,
+        *,
         plan: StoredPlan,
         scene: SceneEntry,
         observed: aggregation.Observed,

@@ -39,7 +39,7 @@ class StoredPlan:
     mode: str
     generation: int
     scenes: tuple[SceneEntry, ...]
-    usage: TokenUsage = TokenUsage()
+    usage: TokenUsage = dataclasses.field(default_factory=TokenUsage)
     history: tuple[Mapping[str, Any], ...] = ()  # healing steps, newest last
 
     def scene(self, index: int) -> SceneEntry:

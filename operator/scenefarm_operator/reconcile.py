@@ -186,7 +186,9 @@ class RequestLoop:
         try:
             plan = await make_plan(meta["namespace"], spec, self.shared.settings)
         except PlanError as e:
-            event(body, "PlanningFailed", f"the edited spec cannot be planned, keeping the old plan: {e}", True)
+            event(
+                body, "PlanningFailed", f"the edited spec cannot be planned, keeping the old plan: {e}", True
+            )
             self.plan = dataclasses.replace(self.plan, generation=generation)
             return
         stored, data = plan_store.revise(self.plan, self.plan_data, plan, generation)
@@ -212,7 +214,9 @@ class RequestLoop:
         code = self.plan_data.get(scene.key, "")
         planned = PlannedScene(scene.name, scene.class_name, code, scene.narration)
         try:
-            fixed = await fix_scene(meta["namespace"], body["spec"], self.shared.settings, planned, facts.error_tail)
+            fixed = await fix_scene(
+                meta["namespace"], body["spec"], self.shared.settings, planned, facts.error_tail
+            )
         except PlanError as e:
             event(body, "FixFailed", f"scene {scene.name!r}: {e}", warning=True)
             return f"the planner could not fix the code: {e}"
@@ -262,7 +266,9 @@ class RequestLoop:
         if self.plan is None:
             return None, []
         h = self.healer
-        scenes = aggregation.scene_statuses(self.plan, observed, (), h.healing, h.retrying, h.failures)
+        scenes = aggregation.scene_statuses(
+            self.plan, observed, (), h.healing, retrying=h.retrying, failures=h.failures
+        )
         if aggregation.verdict(body["spec"], scenes, None).phase != "Combining":
             return None, []
         indexes, digest = lifecycle.combine_inputs(scenes, self.retry_generation)
@@ -287,7 +293,9 @@ class RequestLoop:
                 await kube.delete_job(body["metadata"]["namespace"], job["metadata"]["name"])
         self.shared.admission.forget(self.key)
 
-    async def launch_scenes(self, body: Obj, observed: aggregation.Observed, due: list[NextAttempt]) -> list[int]:
+    async def launch_scenes(
+        self, body: Obj, observed: aggregation.Observed, due: list[NextAttempt]
+    ) -> list[int]:
         """Create the next scene Jobs allowed by parallelism and the cluster-wide cap.
 
         Retries go first (they are older work), then scenes that never ran, in scene order.
@@ -315,7 +323,9 @@ class RequestLoop:
         for job_name in granted:
             next_ = wanted[job_name]
             scene = self.plan.scene(next_.index)
-            job = manifests.scene_job(body, self.shared.settings, scene, next_.attempt, memory_limit=next_.memory_limit)
+            job = manifests.scene_job(
+                body, self.shared.settings, scene, next_.attempt, memory_limit=next_.memory_limit
+            )
             await self.create_job(job)
             if next_.attempt > 1:
                 why = f" ({next_.reason})" if next_.reason else ""
@@ -360,7 +370,11 @@ class RequestLoop:
     # ---- publishing --------------------------------------------------------------------
 
     def derive(
-        self, body: Obj, observed: aggregation.Observed, queued: Sequence[int], deadline_exceeded: bool = False
+        self,
+        body: Obj,
+        observed: aggregation.Observed,
+        queued: Sequence[int],
+        deadline_exceeded: bool = False,
     ) -> dict[str, Any]:
         h = self.healer
         retried = self.retry_generation if not h.retrying else int(body["status"].get("retryGeneration") or 0)
@@ -395,7 +409,9 @@ class RequestLoop:
         if not healthy:  # look again soon: the condition turns True when Appwrite is back
             asyncio.get_running_loop().call_later(2.0, self.shared.wakeups.wake, self.key)
         generation = int(body["metadata"].get("generation", 1))
-        synced = conditions.condition("AppwriteSynced", healthy, "Synced" if healthy else "Unreachable", message, generation)
+        synced = conditions.condition(
+            "AppwriteSynced", healthy, "Synced" if healthy else "Unreachable", message, generation
+        )
         status["conditions"] = conditions.merge(status.get("conditions") or (), [synced], now())
         return status
 
@@ -416,4 +432,6 @@ KEEP_KEYS: set[str] = set()  # status keys written by other parts of the operato
 
 
 def _same(current: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:
-    return all(current.get(k) == v for k, v in desired.items()) and not (set(current) - set(desired) - KEEP_KEYS)
+    return all(current.get(k) == v for k, v in desired.items()) and not (
+        set(current) - set(desired) - KEEP_KEYS
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 
 RequestKey = tuple[str, str]  # (namespace, request label value)
 
@@ -17,10 +18,8 @@ class Wakeups:
 
     async def wait(self, key: RequestKey, timeout: float) -> None:
         event = self._events[key]
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), timeout)
-        except TimeoutError:
-            pass
         event.clear()
 
     def drop(self, key: RequestKey) -> None:

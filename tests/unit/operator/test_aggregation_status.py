@@ -103,7 +103,13 @@ def test_each_planned_scene_gets_one_entry_from_its_latest_attempt() -> None:
             "finishedAt": T1,
             "artifact": "videos/newton-6f1c2d3e/scene-00.mp4",
             "history": [
-                {"attempt": 1, "job": "newton-s00-a1", "phase": "Failed", "exitClass": 30, "message": "Boom30: it broke"}
+                {
+                    "attempt": 1,
+                    "job": "newton-s00-a1",
+                    "phase": "Failed",
+                    "exitClass": 30,
+                    "message": "Boom30: it broke",
+                }
             ],
         },
         {
@@ -120,13 +126,27 @@ def test_each_planned_scene_gets_one_entry_from_its_latest_attempt() -> None:
 
 
 def test_a_succeeded_scene_whose_jobs_were_cleaned_up_keeps_its_recorded_entry() -> None:
-    recorded = {"index": 0, "name": "intro", "attempt": 1, "revision": 1, "phase": "Succeeded", "artifact": "a"}
+    recorded = {
+        "index": 0,
+        "name": "intro",
+        "attempt": 1,
+        "revision": 1,
+        "phase": "Succeeded",
+        "artifact": "a",
+    }
     obs = Observed({}, None, {}, recorded={0: recorded})
     assert scene_statuses(PLAN, obs, (), {})[0] == recorded
 
 
 def test_a_recorded_success_of_an_older_revision_does_not_count() -> None:
-    recorded = {"index": 0, "name": "intro", "attempt": 1, "revision": 0, "phase": "Succeeded", "artifact": "a"}
+    recorded = {
+        "index": 0,
+        "name": "intro",
+        "attempt": 1,
+        "revision": 0,
+        "phase": "Succeeded",
+        "artifact": "a",
+    }
     obs = Observed({}, None, {}, recorded={0: recorded})
     assert scene_statuses(PLAN, obs, (), {})[0]["phase"] == "Pending"
 
