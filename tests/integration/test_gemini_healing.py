@@ -14,7 +14,7 @@ from lightkube.resources.core_v1 import Event
 from scenefarm_devcluster.gemini_double import GeminiDouble, GeminiDoubleThread, Reply
 from scenefarm_operator.devenv import DevEnv
 
-from .conftest import create, tiny_scene, video_request, wait_terminal
+from .conftest import create, jobs_of, tiny_scene, video_request, wait_terminal
 
 pytestmark = pytest.mark.integration
 
@@ -145,3 +145,23 @@ def test_gemini_mode_without_api_key_is_a_clear_condition_and_the_operator_keeps
     assert status["phase"] == "Failed"
     assert "SCENEFARM_GEMINI_API_KEY" in status["message"]
     assert after["phase"] == "Succeeded"
+
+
+def test_oom_killed_scene_retries_once_with_doubled_memory_then_fails_at_the_cap(tmp_path: Path):
+    with DevEnv(tmp_path, operator_env={"SCENEFARM_OOM_MEMORY_CAP": "1Gi"}) as env:
+        env.start_operator()
+        client = env.client()
+        hog = "x = np.ones((1400, 1000, 1000), dtype=np.uint8); self.wait(0.2)"  # ~1.4 GB resident
+        body = video_request("hungry", [("hog", hog)])
+        body["spec"]["render"] |= {"resources": {"limits": {"cpu": "1", "memory": "512Mi"}}}
+        create(client, body)
+        status = wait_terminal(client, "hungry")
+        jobs = sorted(jobs_of(client, "hungry"), key=lambda j: j.metadata.name)
+
+    assert status["phase"] == "Failed"
+    scene = status["scenes"][0]
+    assert (scene["attempt"], scene["exitClass"]) == (2, 137)
+    assert scene["history"][0]["exitClass"] == 137
+    limits = [j.spec.template.spec.containers[0].resources.limits["memory"] for j in jobs]
+    assert limits == ["512Mi", "1Gi"]
+    assert "cap" in status["message"]

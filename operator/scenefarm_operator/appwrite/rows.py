@@ -32,6 +32,7 @@ SCENE_STATUS = {
     "Pending": "planned",
     "Queued": "coded",
     "Healing": "coded",
+    "Retrying": "coded",
     "Running": "rendering",
     "Succeeded": "rendered",
     "Failed": "failed",
