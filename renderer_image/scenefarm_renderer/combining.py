@@ -23,11 +23,12 @@ import av
 import av.container
 import av.stream
 
-from .contract import ExitClass, TerminationMessage
+from .contract import TerminationMessage
 from .encoding import reencode
 from .errors import EnvironmentProblem
-from .media import MediaInfo, probe, sha256_of
+from .media import MediaInfo, probe
 from .store import ArtifactStore
+from .termination import success_message
 
 Mode = Literal["copy", "reencode"]
 
@@ -173,18 +174,6 @@ def combine_into_store(store: ArtifactStore, keys: Sequence[str], output_key: st
                 exc.message = exc.message.replace(path.name, key)
             raise
         print(f"combine: {result.mode} of {len(keys)} scenes", file=sys.stderr)
-        digest, size = sha256_of(output), output.stat().st_size
-        uri = store.put(output, output_key)
-    info = result.output
-    return TerminationMessage(
-        exitClass=ExitClass.OK,
-        artifact=uri,
-        durationSeconds=round(info.duration, 3),
-        frames=info.frames,
-        width=info.width,
-        height=info.height,
-        fps=float(info.fps),
-        sizeBytes=size,
-        sha256=digest,
-        renderSeconds=round(time.monotonic() - started, 3),
-    )
+        message = success_message(result.output, output, "", started)
+        message.artifact = store.put(output, output_key)
+    return message

@@ -25,10 +25,11 @@ from pathlib import Path
 
 from .contract import QUALITIES, ExitClass, TerminationMessage, scene_key
 from .errors import CodeRaised, CodeRejected, EnvironmentProblem, RendererError
-from .media import probe, sha256_of, verify_scene
+from .media import probe, verify_scene
 from .policy import check_code
 from .sandbox import Limits, Outcome, child_environment, run_limited
 from .store import ArtifactStore
+from .termination import success_message
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,21 +66,9 @@ def render_scene(request: RenderRequest, store: ArtifactStore) -> TerminationMes
         problems = verify_scene(info, quality)
         if problems:
             raise EnvironmentProblem("the rendered video failed verification: " + "; ".join(problems))
-        digest = sha256_of(movie)
-        size = movie.stat().st_size
-        uri = store.put(movie, scene_key(request.scene_index))
-    return TerminationMessage(
-        exitClass=ExitClass.OK,
-        artifact=uri,
-        durationSeconds=round(info.duration, 3),
-        frames=info.frames,
-        width=info.width,
-        height=info.height,
-        fps=float(info.fps),
-        sizeBytes=size,
-        sha256=digest,
-        renderSeconds=round(time.monotonic() - started, 3),
-    )
+        message = success_message(info, movie, "", started)
+        message.artifact = store.put(movie, scene_key(request.scene_index))
+    return message
 
 
 def _raise_for_child(outcome: Outcome, result_file: Path, limits: Limits) -> None:

@@ -4,9 +4,31 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Mapping
+from pathlib import Path
 
-from .contract import DEFAULT_TERMINATION_LOG, TERMINATION_LOG_ENV, TerminationMessage
+from .contract import DEFAULT_TERMINATION_LOG, TERMINATION_LOG_ENV, ExitClass, TerminationMessage
+from .media import MediaInfo, sha256_of
+
+
+def success_message(info: MediaInfo, video: Path, uri: str, started: float) -> TerminationMessage:
+    """The message of a verified video: what it is, where it went, and how long it took.
+
+    Call it before the store may move or delete `video` (its hash and size are read here).
+    """
+    return TerminationMessage(
+        exitClass=ExitClass.OK,
+        artifact=uri,
+        durationSeconds=round(info.duration, 3),
+        frames=info.frames,
+        width=info.width,
+        height=info.height,
+        fps=float(info.fps),
+        sizeBytes=video.stat().st_size,
+        sha256=sha256_of(video),
+        renderSeconds=round(time.monotonic() - started, 3),
+    )
 
 
 def write_termination_message(message: TerminationMessage, environ: Mapping[str, str] = os.environ) -> None:

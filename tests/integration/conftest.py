@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import pytest
 import yaml
 from lightkube import Client, codecs
+from lightkube.core.exceptions import ApiError
 from lightkube.resources.batch_v1 import Job
 
 from scenefarm_operator.devenv import DevEnv
@@ -69,6 +70,14 @@ def wait_terminal(client: Client, name: str, timeout: float = 240) -> dict[str, 
 
 def jobs_of(client: Client, name: str) -> list[Any]:
     return list(client.list(Job, namespace="default", labels={"scenefarm.dev/request": name}))
+
+
+def is_deleted(client: Client, name: str, namespace: str = "default") -> bool:
+    try:
+        client.get(VideoRequest, name, namespace=namespace)
+    except ApiError as e:
+        return e.status.code == 404
+    return False
 
 
 def create(client: Client, body: dict[str, Any]) -> None:

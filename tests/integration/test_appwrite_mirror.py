@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 from lightkube import Client, codecs
-from lightkube.core.exceptions import ApiError
 from lightkube.resources.core_v1 import Event, Pod
 
 from scenefarm_devcluster.appwrite_double import AppwriteDoubleThread
@@ -21,7 +20,7 @@ from scenefarm_operator.kube import VideoRequest
 from scenefarm_renderer.appwrite_store import file_id
 from scenefarm_renderer.contract import VIDEO_KEY, artifact_prefix
 
-from .conftest import create, status_of, video_request, wait_for, wait_terminal
+from .conftest import create, is_deleted, status_of, video_request, wait_for, wait_terminal
 
 pytestmark = pytest.mark.integration
 
@@ -102,7 +101,11 @@ def test_rows_follow_the_request_through_its_lifecycle(aclient, appwrite):
         row = scenes[scene_row_id(uid, index)]
         assert (row["status"], row["video_id"], row["scene_number"]) == ("rendered", video_row_id(uid), index)
         assert row["video_url"] == status["scenes"][index]["artifact"]
-    assert status["appwrite"] == {"rowId": video_row_id(uid), "synced": True, "message": status["appwrite"]["message"]}
+    assert status["appwrite"] == {
+        "rowId": video_row_id(uid),
+        "synced": True,
+        "message": status["appwrite"]["message"],
+    }
     assert synced_condition(status) == "True"
 
 
@@ -165,13 +168,6 @@ def test_deleting_a_request_removes_its_rows(aclient, appwrite):
     wait_for(lambda: video_row_id(uid) in appwrite.rows("scenefarm", "videos"), 20, "the row")
     aclient.delete(VideoRequest, "forgotten", namespace="default")
 
-    def gone() -> bool:
-        try:
-            aclient.get(VideoRequest, "forgotten", namespace="default")
-        except ApiError as e:
-            return e.status.code == 404
-        return False
-
-    wait_for(gone, 30, "the request to be deleted")
+    wait_for(lambda: is_deleted(aclient, "forgotten"), 30, "the request to be deleted")
     assert video_row_id(uid) not in appwrite.rows("scenefarm", "videos")
     assert scene_row_id(uid, 0) not in appwrite.rows("scenefarm", "scenes")

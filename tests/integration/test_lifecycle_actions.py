@@ -12,7 +12,6 @@ from typing import Any
 import av
 import pytest
 from lightkube import Client
-from lightkube.core.exceptions import ApiError
 from lightkube.types import PatchType
 from rich.console import Console
 
@@ -21,7 +20,16 @@ from scenefarm_operator.devenv import ARTIFACT_CLAIM, DevEnv
 from scenefarm_operator.kube import VideoRequest
 from scenefarm_renderer.contract import artifact_prefix
 
-from .conftest import create, jobs_of, status_of, tiny_scene, video_request, wait_for, wait_terminal
+from .conftest import (
+    create,
+    is_deleted,
+    jobs_of,
+    status_of,
+    tiny_scene,
+    video_request,
+    wait_for,
+    wait_terminal,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -29,7 +37,9 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def lenv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevEnv]:
     # transient failures fail at once, so a test can hold a scene failed until it asks for a retry
-    with DevEnv(tmp_path_factory.mktemp("lifecycle"), operator_env={"SCENEFARM_TRANSIENT_RETRIES": "0"}) as env:
+    with DevEnv(
+        tmp_path_factory.mktemp("lifecycle"), operator_env={"SCENEFARM_TRANSIENT_RETRIES": "0"}
+    ) as env:
         env.start_operator()
         yield env
 
@@ -44,7 +54,9 @@ def patch_spec(client: Client, name: str, spec: dict[str, Any]) -> None:
 
 
 def scene_jobs(client: Client, name: str) -> list[str]:
-    return sorted(j.metadata.name for j in jobs_of(client, name) if j.metadata.labels["scenefarm.dev/role"] == "scene")
+    return sorted(
+        j.metadata.name for j in jobs_of(client, name) if j.metadata.labels["scenefarm.dev/role"] == "scene"
+    )
 
 
 def run_action(env: DevEnv, action: str, name: str) -> None:
@@ -56,7 +68,9 @@ def test_retry_reruns_only_the_failed_scene_then_combines(lenv, lclient):
     body["spec"]["render"] |= {"parallelism": 1, "backoffLimit": 0}
     create(lclient, body)
     uid = lclient.get(VideoRequest, "retry", namespace="default").metadata.uid
-    store = lenv.runner_config.claim_path("default", ARTIFACT_CLAIM) / artifact_prefix("default", "retry", uid)
+    store = lenv.runner_config.claim_path("default", ARTIFACT_CLAIM) / artifact_prefix(
+        "default", "retry", uid
+    )
     (store / "scene-01.mp4").mkdir(parents=True)  # the store refuses this scene's file: exit 30
     failed = wait_terminal(lclient, "retry")
     assert failed["phase"] == "Failed" and failed["scenes"][1]["exitClass"] == 30
@@ -112,7 +126,11 @@ def test_cancel_stops_every_job_and_ends_cancelled(lenv, lclient):
     assert status["phase"] == "Cancelled"
     ready = next(c for c in status["conditions"] if c["type"] == "Ready")
     assert ready["status"] == "False" and ready["reason"] == "Cancelled"
-    wait_for(lambda: all(j.status.succeeded or j.status.failed for j in jobs_of(lclient, "stop")), 30, "no running Jobs")
+    wait_for(
+        lambda: all(j.status.succeeded or j.status.failed for j in jobs_of(lclient, "stop")),
+        30,
+        "no running Jobs",
+    )
 
 
 def test_skip_failed_combines_the_scenes_that_succeeded_and_marks_the_output_partial(lenv, lclient):
@@ -122,7 +140,9 @@ def test_skip_failed_combines_the_scenes_that_succeeded_and_marks_the_output_par
 
     assert status["phase"] == "Succeeded", status.get("message")
     assert status["output"]["partial"] is True and status["output"]["missingScenes"] == ["bad"]
-    kept = [lenv.artifact_path("default", s["artifact"]) for s in status["scenes"] if s["phase"] == "Succeeded"]
+    kept = [
+        lenv.artifact_path("default", s["artifact"]) for s in status["scenes"] if s["phase"] == "Succeeded"
+    ]
     assert len(kept) == 2
     assert status["output"]["frames"] == sum(av.open(str(p)).streams.video[0].frames for p in kept)
 
@@ -138,15 +158,7 @@ def test_request_deadline_fails_with_reason_deadline_exceeded(lenv, lclient):
 
 def test_ttl_after_finished_deletes_the_request_and_its_children(lenv, lclient):
     create(lclient, video_request("short-lived", [("x", "self.wait(0.2)")], ttlSecondsAfterFinished=1))
-
-    def deleted() -> bool:
-        try:
-            lclient.get(VideoRequest, "short-lived", namespace="default")
-        except ApiError as e:
-            return e.status.code == 404
-        return False
-
-    wait_for(deleted, 90, "the request to be deleted by its TTL")
+    wait_for(lambda: is_deleted(lclient, "short-lived"), 90, "the request to be deleted by its TTL")
     wait_for(lambda: not jobs_of(lclient, "short-lived"), 30, "its Jobs to be collected")
 
 

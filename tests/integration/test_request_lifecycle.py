@@ -8,13 +8,12 @@ from typing import Any
 
 import av
 import pytest
-from lightkube.core.exceptions import ApiError
 from lightkube.resources.batch_v1 import Job
 from lightkube.resources.core_v1 import ConfigMap
 
 from scenefarm_operator.kube import VideoRequest
 
-from .conftest import create, example, jobs_of, status_of, video_request, wait_for, wait_terminal
+from .conftest import create, example, is_deleted, jobs_of, status_of, video_request, wait_for, wait_terminal
 
 pytestmark = pytest.mark.integration
 
@@ -53,7 +52,9 @@ def test_template_planner_example_renders_title_points_and_closing(env, client):
 
 
 def test_scene_with_broken_code_fails_the_request_naming_the_scene_and_its_error(env, client):
-    body = video_request("broken", [("fine", "self.wait(0.2)"), ("crash", "raise ValueError('no cart here')")])
+    body = video_request(
+        "broken", [("fine", "self.wait(0.2)"), ("crash", "raise ValueError('no cart here')")]
+    )
     create(client, body)
     status = wait_terminal(client, "broken")
 
@@ -82,7 +83,9 @@ def test_parallelism_two_over_five_scenes_never_runs_more_than_two_scene_jobs(en
     create(client, body)
     most = 0
     while status_of(client, "pythagoras").get("phase") not in ("Succeeded", "Failed"):
-        scene_jobs = [j for j in jobs_of(client, "pythagoras") if j.metadata.labels["scenefarm.dev/role"] == "scene"]
+        scene_jobs = [
+            j for j in jobs_of(client, "pythagoras") if j.metadata.labels["scenefarm.dev/role"] == "scene"
+        ]
         unfinished = [j for j in scene_jobs if not (j.status and (j.status.succeeded or j.status.failed))]
         most = max(most, len(unfinished))
         assert len(unfinished) <= 2, [j.metadata.name for j in unfinished]
@@ -114,15 +117,7 @@ def test_deleting_a_request_removes_its_jobs_and_plan(env, client):
     wait_terminal(client, "doomed")
     assert jobs_of(client, "doomed")
     client.delete(VideoRequest, "doomed", namespace="default")
-
-    def gone() -> bool:
-        try:
-            client.get(VideoRequest, "doomed", namespace="default")
-            return False
-        except ApiError as e:
-            return e.status.code == 404
-
-    wait_for(gone, 30, "the request to be deleted (finalizer released)")
+    wait_for(lambda: is_deleted(client, "doomed"), 30, "the request to be deleted (finalizer released)")
     wait_for(lambda: not jobs_of(client, "doomed"), 30, "its Jobs to be collected")
     cms = [c.metadata.name for c in client.list(ConfigMap, namespace="default")]
     assert "doomed-plan" not in cms
