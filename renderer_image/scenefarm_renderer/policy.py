@@ -216,6 +216,8 @@ def check_code(source: str, class_name: str) -> list[str]:
         tree = ast.parse(source, filename="scene.py")
     except SyntaxError as exc:
         return [f"syntax error at line {exc.lineno}: {exc.msg}"]
+    except (RecursionError, MemoryError, ValueError) as exc:  # too deep for the parser, NUL bytes
+        return [f"the code cannot be parsed ({type(exc).__name__}): nest it less deeply"]
     violations = list(_scan(tree))
     violations += _check_scene_class(tree, class_name)
     return list(dict.fromkeys(violations))  # ordered, without repeats

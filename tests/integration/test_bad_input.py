@@ -261,12 +261,6 @@ def test_after_the_table_the_operator_is_alive_idle_and_logged_no_traceback(benv
     assert "Traceback" not in (benv.state_dir / "operator.log").read_text(errors="replace")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: scenefarm_renderer.policy.check_code catches only SyntaxError from ast.parse; RecursionError/"
-    "MemoryError escape validate_plan, and RequestLoop.run catches only ApiError/OSError, so the kopf daemon "
-    "crashes and is restarted every 5 s forever",
-)
 @pytest.mark.parametrize(("case", "body"), CRASHING, ids=[c[0] for c in CRASHING])
 def test_code_too_deep_to_parse_ends_failed_without_crashing_the_loop(tmp_path, case, body):
     with DevEnv(tmp_path, instant=True) as env:
