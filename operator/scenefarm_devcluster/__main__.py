@@ -32,8 +32,9 @@ async def _up(args: argparse.Namespace) -> None:
     from scenefarm_devcluster.jobrunner import JobRunnerConfig, run_job_runner
 
     tasks = [] if args.no_job_runner else [run_job_runner]
-    cluster = DevCluster(args.state_dir, port=args.port, crds=args.crd, extra_tasks=tasks,
-                         request_log_path=args.request_log)
+    cluster = DevCluster(
+        args.state_dir, port=args.port, crds=args.crd, extra_tasks=tasks, request_log_path=args.request_log
+    )
     cluster.job_runner_config = JobRunnerConfig(state_dir=args.state_dir, instant=args.instant)  # type: ignore[attr-defined]
     async with cluster:
         print(cluster.kubeconfig_path.resolve(), flush=True)

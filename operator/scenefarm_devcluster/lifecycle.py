@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 import threading
@@ -173,9 +172,8 @@ class DevCluster:
     ) -> None:
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._tasks:  # bounded: a background task that ignores cancellation must not hang the exit
+            await asyncio.wait(self._tasks, timeout=15)
         self._tasks.clear()
         self.server.store.close_all()
         if self._runner is not None:

@@ -9,6 +9,7 @@ have deterministic names, so "create" of something that exists is a no-op.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime
 import logging
@@ -79,6 +80,7 @@ class RequestLoop:
         self.published: dict[str, Any] | None = None
         self.healer = Healer(shared.settings, lambda: shared.wakeups.wake(self.key))
         self.retry_generation = 0  # the spec.retryGeneration being served
+        self.last_error: str | None = None  # the API error being reported, if any
 
     # ---- the loop ----------------------------------------------------------------------
 
@@ -92,8 +94,10 @@ class RequestLoop:
                 delay = ERROR_BACKOFF[min(failures, len(ERROR_BACKOFF) - 1)]
                 failures += 1
                 self.logger.warning(f"reconcile failed, retrying in {delay}s: {e}")
+                await self.report_error(e)
                 await asyncio.sleep(delay)
                 continue
+            self.last_error = None
             await self.shared.wakeups.wait(self.key, self.shared.settings.resync_seconds)
             await asyncio.sleep(self.shared.settings.reconcile_debounce_seconds)
         self.shared.admission.forget(self.key)
@@ -145,6 +149,27 @@ class RequestLoop:
             "spec": dict(self.body.get("spec") or {}),
             "status": dict(self.body.get("status") or {}),
         }
+
+    async def report_error(self, error: Exception) -> None:
+        """Make an API failure visible on the resource (an Event, and Reconciling's message).
+
+        Best effort: the failing call may be the status patch itself (e.g. RBAC refuses it).
+        """
+        text = str(error.status.message) if isinstance(error, ApiError) else str(error)
+        message = f"the Kubernetes API refused a call, retrying: {text}"
+        if message == self.last_error:
+            return
+        self.last_error = message
+        body = self.snapshot()
+        event(body, "ApiError", message, warning=True)
+        generation = int(body["metadata"].get("generation", 1))
+        reconciling = conditions.condition("Reconciling", True, "ApiError", message, generation)
+        merged = conditions.merge(body["status"].get("conditions") or (), [reconciling], now())
+        self.published = None  # the next publish compares with what the server has
+        with contextlib.suppress(ApiError, OSError):
+            await kube.patch_status(
+                body["metadata"]["namespace"], body["metadata"]["name"], {"conditions": merged}
+            )
 
     # ---- planning ----------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ request of the operator's identity that they do not allow with 403, as a cluster
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -13,6 +14,7 @@ from typing import Any, NamedTuple
 import pytest
 import yaml
 from lightkube.core.exceptions import ApiError
+from lightkube.resources.core_v1 import Event
 from lightkube.resources.rbac_authorization_v1 import ClusterRole
 
 from scenefarm_operator.chart_rbac import CHART
@@ -93,7 +95,14 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
             raise AssertionError(f"{e}; requests of the operator refused with 403: {sorted(refused)}") from e
         # Watches are logged when they end: stop the operator so its long-running watches close.
         env.stop_operator()
-        wait_for(lambda: any(r.verb == "watch" for r in operator_calls(env)), 10, "the operator's watches")
+
+        def watches_settled() -> set[Any] | None:  # every closed watch has reached the log
+            before = {(r.group, r.resource) for r in operator_calls(env) if r.verb == "watch"}
+            time.sleep(1.0)
+            after = {(r.group, r.resource) for r in operator_calls(env) if r.verb == "watch"}
+            return after if after and after == before else None
+
+        wait_for(watches_settled, 20, "the operator's watches to be logged")
         log = operator_calls(env)
         calls = {Call(r.group, r.resource, r.subresource, r.verb) for r in log}
         yield Run(env, status, calls, [r for r in log if r.status == 403])
@@ -146,9 +155,19 @@ def test_without_jobs_create_the_request_stalls_and_the_operator_reports_403(tmp
 
         wait_for(denied, 60, "the operator's Job creation to be refused")
         wait_for(lambda: len(denied()) >= 2, 60, "the operator to retry the refused Job creation")
-        status = status_of(client, "no-jobs")
-        # Not progressing; the 403 shows in the operator log only (no condition, no Event yet).
-        assert status.get("phase") in ("Pending", "Planning"), status
+
+        def reported() -> dict[str, Any] | None:
+            status = status_of(client, "no-jobs")
+            reconciling = next((c for c in status.get("conditions", []) if c["type"] == "Reconciling"), {})
+            return status if reconciling.get("reason") == "ApiError" else None
+
+        # Not progressing, and the refusal is visible on the resource: a condition and an Event.
+        status = wait_for(reported, 30, "the refusal to show in the request's conditions")
+        reconciling = next(c for c in status["conditions"] if c["type"] == "Reconciling")
+        assert 'cannot create resource "jobs" in API group "batch"' in reconciling["message"]
+        assert status.get("phase") in ("Pending", "Planning", "Rendering"), status
         assert jobs_of(client, "no-jobs") == []
+        events = client.list(Event, namespace="default", fields={"involvedObject.name": "no-jobs"})
+        assert any(e.reason == "ApiError" for e in events)
         log = (env.state_dir / "operator.log").read_text(errors="replace")
         assert 'cannot create resource "jobs" in API group "batch"' in log

@@ -37,7 +37,11 @@ CASES = [
     ("scene name not a DNS label", edit(scenes=[scene("Bad_Name")]), "spec.scenes[0].name"),
     ("class name not an identifier", edit(scenes=[scene(className="1st")]), "spec.scenes[0].className"),
     ("duplicate scene names", edit(scenes=[scene("a"), scene("a")]), "spec.scenes"),
-    ("code and codeFrom", edit(scenes=[scene(codeFrom={"configMapKeyRef": {"name": "c", "key": "k"}})]), "spec.scenes[0]"),
+    (
+        "code and codeFrom",
+        edit(scenes=[scene(codeFrom={"configMapKeyRef": {"name": "c", "key": "k"}})]),
+        "spec.scenes[0]",
+    ),
     ("neither code nor codeFrom", edit(scenes=[{"name": "a", "className": "A"}]), "spec.scenes[0]"),
     ("too many scenes", edit(scenes=[scene(f"s{i}") for i in range(51)]), "spec.scenes"),
     ("code over 64 KiB", edit(scenes=[scene(code="#" * 65537)]), "spec.scenes[0].code"),
@@ -55,4 +59,3 @@ def test_invalid_request_is_rejected_with_422_naming_the_field(client, case, bod
     assert status.code == 422, status.message
     assert status.reason == "Invalid"
     assert field in status.message, status.message
-

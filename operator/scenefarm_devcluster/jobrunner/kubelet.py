@@ -119,10 +119,13 @@ class Kubelet:
     async def close(self) -> None:
         """Kill every process without reporting, as if the node went away (see the module doc)."""
         self._closing = True
-        stops = [self.stop(key, "RunnerStopped") for key in list(self._running)]
-        # Bounded: shutting the cluster down must not hang on one stubborn Pod task.
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.gather(*stops, return_exceptions=True), CLOSE_TIMEOUT)
+        stops = [asyncio.ensure_future(self.stop(key, "RunnerStopped")) for key in list(self._running)]
+        # Bounded: shutting the cluster down must not hang on one stubborn Pod task. asyncio.wait,
+        # not wait_for: wait_for would wait again for the cancellation it starts on timeout.
+        if stops:
+            _, pending = await asyncio.wait(stops, timeout=CLOSE_TIMEOUT)
+            for task in pending:
+                task.cancel()
 
     @staticmethod
     def _container(pod: Obj) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from scenefarm_devcluster.jobrunner.controller import JobController
 from scenefarm_devcluster.jobrunner.informer import Informer, Key, Obj, key_of
 from scenefarm_devcluster.jobrunner.kubelet import Kubelet
 
+SHUTDOWN_TIMEOUT = 5.0  # seconds each shutdown step may take before it is abandoned
 logger = logging.getLogger(__name__)
 IDENTITY = "job-controller"
 
@@ -101,10 +102,10 @@ class JobRunner:
         finally:
             for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.wait(tasks, timeout=SHUTDOWN_TIMEOUT)  # bounded: never hang a shutdown
             await self.kubelet.close()
             if self._owns_client:
-                await self._client.close()
+                await asyncio.wait([asyncio.ensure_future(self._client.close())], timeout=SHUTDOWN_TIMEOUT)
 
     async def _work(self) -> None:
         last_resync = time.monotonic()

@@ -141,7 +141,12 @@ async def test_suspend_kills_the_pods_and_resume_starts_again(harness: Harness, 
 async def test_a_job_past_its_deadline_fails_and_its_process_is_killed(harness: Harness, tmp_path) -> None:
     pid_file = tmp_path / "pid"
     code = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(60)"
-    await harness.create(python_job("slow", code, activeDeadlineSeconds=1))
+    await harness.create(python_job("slow", code, activeDeadlineSeconds=3))
+
+    async def started() -> bool:  # on a loaded machine the interpreter may take a while to start
+        return pid_file.exists() and pid_file.read_text() != ""
+
+    await harness.wait_for(started)
     job = await harness.wait_job("slow", "Failed")
     assert condition(job, "Failed")["reason"] == "DeadlineExceeded"
     assert condition(job, "Failed")["message"] == "Job was active longer than specified deadline"
