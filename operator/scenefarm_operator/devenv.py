@@ -98,6 +98,11 @@ class DevEnv:
         relative = uri.removeprefix("volume:").lstrip("/")
         return self.runner_config.claim_path(namespace, ARTIFACT_CLAIM) / relative
 
+    def evict(self, namespace: str, pod: str) -> None:
+        """Evict a Pod the way the Eviction API would (DisruptionTarget, process killed)."""
+        runner = self.cluster.cluster.job_runner  # type: ignore[attr-defined]
+        self.cluster.call(lambda: runner.evict(namespace, pod))
+
     def start_operator(self, *extra_args: str) -> subprocess.Popen[bytes]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SCENEFARM_")}
         kubeconfig = self.cluster.kubeconfig_for("operator")  # its own identity in the request log

@@ -3,6 +3,7 @@
     ScenefarmError
     ├── InvalidRequest   the VideoRequest cannot be served as written (a person must edit it)
     ├── PlanError        planning failed or produced an invalid plan (see planning.errors)
+    │   └── PlannerOutage    the planner is down for now: retried with backoff, then PlanError
     └── SettingsError    the operator's own configuration is wrong (it refuses to start)
 
 Each ends in a status condition with a message a person can act on; none is a stack trace.
@@ -19,6 +20,10 @@ class InvalidRequest(ScenefarmError):
 
 class PlanError(ScenefarmError):
     """Planning failed, or produced a plan that does not pass validation."""
+
+
+class PlannerOutage(PlanError):
+    """The planner is down or rate-limited right now: planning is tried again later."""
 
 
 class SettingsError(ScenefarmError):

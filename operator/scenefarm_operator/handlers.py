@@ -14,7 +14,6 @@ import kopf
 
 from . import kube, naming
 from .aggregation import outcome
-from .appwrite import AppwriteConfig, AppwriteMirror
 from .reconcile import RequestLoop, Shared, request_key
 from .scheduling import Admission
 from .settings import Settings
@@ -35,8 +34,11 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.watching.client_timeout = 330
     settings.batching.batch_window = 0.05  # events per object are merged within this window
     wakeups = Wakeups()
-    mirror = AppwriteMirror(AppwriteConfig.from_settings(ours)) if ours.appwrite_enabled else None
-    if mirror is not None:
+    mirror = None
+    if ours.appwrite_enabled:  # the appwrite SDK is imported only when it is used
+        from .appwrite import AppwriteConfig, AppwriteMirror
+
+        mirror = AppwriteMirror(AppwriteConfig.from_settings(ours))
         await mirror.start()  # bounded; an unreachable Appwrite never stops the operator
     memo.shared = _shared = Shared(
         settings=ours,

@@ -39,11 +39,14 @@ async def close() -> None:
 
 
 async def create(obj: Mapping[str, Any]) -> bool:
-    """Create a child; False when it already exists (made by an earlier pass or process)."""
+    """Create a child; False when it already exists (made by an earlier pass or process).
+
+    Only 409 AlreadyExists means that; any other 409 (a conflict) is an error to retry.
+    """
     try:
         await client().create(codecs.from_dict(dict(obj)))
     except ApiError as e:
-        if e.status.code == 409:
+        if e.status.code == 409 and e.status.reason == "AlreadyExists":
             return False
         raise
     return True

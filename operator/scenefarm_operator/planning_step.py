@@ -10,9 +10,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import kube
-from .errors import PlanError
+from .errors import PlanError, PlannerOutage
 from .planning.base import Fix, Plan, PlannedScene, Planner
-from .planning.errors import PlanningError
+from .planning.errors import PlannerBusy, PlanningError
 from .planning.explicit import code_refs
 from .planning.factory import mode_of, planner_for
 from .planning.validation import scene_limit, validate_plan
@@ -25,6 +25,8 @@ async def make_plan(namespace: str, spec: Mapping[str, Any], settings: Settings)
     try:
         planner = await _planner(namespace, spec, settings)
         plan = await planner.plan(spec)
+    except PlannerBusy as e:
+        raise PlannerOutage(str(e)) from e
     except PlanningError as e:
         raise PlanError(str(e)) from e
     errors = validate_plan(plan, max_scenes=scene_limit(spec))

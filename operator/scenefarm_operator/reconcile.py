@@ -14,14 +14,13 @@ import dataclasses
 import datetime
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import kopf
 from lightkube.core.exceptions import ApiError
 
 from . import aggregation, conditions, kube, lifecycle, manifests, naming, plan_store
-from .appwrite import AppwriteMirror
-from .errors import PlanError
+from .errors import PlanError, PlannerOutage
 from .healing import Healer, NextAttempt
 from .planning.base import PlannedScene
 from .planning.triage import FailedAttempt
@@ -30,8 +29,12 @@ from .scheduling import Admission
 from .settings import Settings
 from .wakeups import Wakeups
 
+if TYPE_CHECKING:
+    from .appwrite import AppwriteMirror
+
 Obj = Mapping[str, Any]
 ERROR_BACKOFF = (0.5, 1, 2, 5, 10)
+PLANNER_OUTAGE_BACKOFF = (15, 30, 60, 120, 240)  # seconds; then planning fails for good
 REPLANNED_MODES = ("Explicit", "Template")  # deterministic: a spec edit re-renders what changed
 
 
@@ -81,6 +84,8 @@ class RequestLoop:
         self.healer = Healer(shared.settings, lambda: shared.wakeups.wake(self.key))
         self.retry_generation = 0  # the spec.retryGeneration being served
         self.last_error: str | None = None  # the API error being reported, if any
+        self.planning_outages = 0  # planner outages met so far (each retried after a backoff)
+        self.planning_wait_until = 0.0  # loop time before which planning is not tried again
 
     # ---- the loop ----------------------------------------------------------------------
 
@@ -113,12 +118,16 @@ class RequestLoop:
             await self.expire(body)
             return
         if self.plan is None and self.planning_error is None:
-            await self.ensure_plan(body)
+            if asyncio.get_running_loop().time() >= self.planning_wait_until:
+                await self.ensure_plan(body)
         elif self.plan is not None and int(meta.get("generation", 1)) > self.plan.generation:
             await self.replan(body)
         if lifecycle.retry_requested(spec, previous) and self.retry_generation < int(spec["retryGeneration"]):
             self.retry_generation = int(spec["retryGeneration"])
             self.healer.forget_failures()
+            if self.plan is None:  # planning failed: a retry plans again
+                self.planning_error, self.planning_outages = None, 0
+                await self.ensure_plan(body)
             event(body, "RetryRequested", f"retryGeneration {self.retry_generation}: failed scenes run again")
         observed = self.observe(body)
         left = lifecycle.seconds_left(spec, previous.get("startedAt"), utcnow())
@@ -185,6 +194,17 @@ class RequestLoop:
         spec = body.get("spec") or {}
         try:
             plan = await make_plan(meta["namespace"], spec, self.shared.settings)
+        except PlannerOutage as e:
+            if self.planning_outages < len(PLANNER_OUTAGE_BACKOFF):
+                delay = PLANNER_OUTAGE_BACKOFF[self.planning_outages]
+                self.planning_outages += 1
+                event(body, "PlannerUnavailable", f"{e}; planning again in {delay}s", warning=True)
+                asyncio.get_running_loop().call_later(delay, self.shared.wakeups.wake, self.key)
+                self.planning_wait_until = asyncio.get_running_loop().time() + delay
+                return
+            self.planning_error = f"{e}; gave up after {self.planning_outages + 1} tries"
+            event(body, "PlanningFailed", self.planning_error, warning=True)
+            return
         except PlanError as e:
             self.planning_error = str(e)
             event(body, "PlanningFailed", str(e), warning=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import gc
 import random
 import signal
 import time
@@ -25,7 +24,6 @@ from lightkube.resources.core_v1 import Pod
 from scenefarm_devcluster.appwrite_double import AppwriteDoubleThread
 from scenefarm_devcluster.faults import FaultRule
 from scenefarm_devcluster.gemini_double import GeminiDouble, GeminiDoubleThread, Reply
-from scenefarm_devcluster.jobrunner.runner import JobRunner
 from scenefarm_operator import naming
 from scenefarm_operator.appwrite.rows import video_row_id
 from scenefarm_operator.devenv import DevEnv
@@ -183,11 +181,6 @@ def test_all_requests_finish_when_a_tenth_of_writes_answer_500(tmp_path: Path):
     assert all(plans)  # render Pods mount the plan: it must exist, not only in the operator's memory
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: kube.create reads every 409 as AlreadyExists and RequestLoop.create_job then keeps the "
-    "never-created Job in self.launched, which observe() merges forever: the scene or combine hangs",
-)
 def test_all_requests_finish_when_a_tenth_of_writes_answer_500_or_409(tmp_path: Path):
     # two rules, each a 5% share of all writes: the second only sees what the first let through
     errors = FaultRule(probability=0.05, status=500, seed=SEED, identities={"operator"})
@@ -200,13 +193,6 @@ def test_all_requests_finish_when_a_tenth_of_writes_answer_500_or_409(tmp_path: 
 
 
 # ---- render Pods evicted mid-render ------------------------------------------------------------
-
-
-def job_runner(env: DevEnv) -> JobRunner:
-    """The runner DevEnv started inside the cluster thread (it keeps no handle: see the report)."""
-    runners = [o for o in gc.get_objects() if isinstance(o, JobRunner) and o.config is env.runner_config]
-    assert len(runners) == 1, runners
-    return runners[0]
 
 
 def running_pod(client: Client, job: str) -> str | None:
@@ -225,13 +211,12 @@ def test_evicted_render_pods_are_not_counted_against_backoff_and_their_scenes_co
     with DevEnv(tmp_path) as env:
         env.start_operator()
         client = env.client()
-        runner = job_runner(env)
         create(client, body)
         jobs = [naming.scene_job_name("evicted", i, 1) for i in (0, 1)]
         evicted = []
         for job in jobs:
             pod = wait_for(lambda j=job: running_pod(client, j), 90, f"{job} to render")
-            env.cluster.call(lambda p=pod: runner.evict("default", p))
+            env.evict("default", pod)
             evicted.append(pod)
         status = wait_terminal(client, "evicted", timeout=180)
         pods = {job: list(client.list(Pod, namespace="default", labels={"job-name": job})) for job in jobs}
@@ -309,11 +294,6 @@ def test_request_finishes_and_rows_catch_up_after_appwrite_and_gemini_were_both_
     assert status["appwrite"]["synced"] is True
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: RequestLoop.ensure_plan stores any PlanError as a permanent planning_error, including "
-    "PlannerUnavailable ('will retry later'), so a Gemini outage longer than the SDK's 4 attempts fails the request",
-)
 def test_request_survives_a_gemini_outage_longer_than_one_planning_call(oenv, appwrite, gemini):
     appwrite.faults.outage(8.0, kind="503")
     gemini.script("plan", *[Reply.error(503)] * 6)  # more than one call's 4 attempts

@@ -164,4 +164,6 @@ def config_for(cluster: Any) -> JobRunnerConfig:
 
 async def run_job_runner(cluster: Any, config: JobRunnerConfig | None = None) -> None:
     """A `DevCluster(extra_tasks=[run_job_runner])` hook: runs the Job runner until cancelled."""
-    await JobRunner.for_cluster(cluster, config).run()
+    runner = JobRunner.for_cluster(cluster, config)
+    cluster.job_runner = runner  # reachable for tests and tools, e.g. to evict a Pod
+    await runner.run()

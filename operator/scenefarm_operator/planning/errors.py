@@ -2,6 +2,7 @@
 
     PlanningError                 anything the planning layer raises on purpose
      ├── PlannerUnavailable       the planner cannot be reached or is not configured (retry later)
+     │    └── PlannerBusy         down, overloaded or rate-limited right now: the operator retries
      ├── InvalidPlan              the planner's output (or the user's scenes) break the contract
      └── FixNotSupported          this planning mode cannot rewrite scene code
 
@@ -20,6 +21,10 @@ class PlanningError(Exception):
 
 class PlannerUnavailable(PlanningError):
     """No API key, the service is down or rate-limited beyond our retries: try again later."""
+
+
+class PlannerBusy(PlannerUnavailable):
+    """The service answered 429/5xx or could not be reached after the client's own retries."""
 
 
 class InvalidPlan(PlanningError):

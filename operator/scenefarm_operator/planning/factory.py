@@ -8,7 +8,6 @@ from typing import Any, Protocol
 from scenefarm_operator.planning.base import Planner
 from scenefarm_operator.planning.errors import PlanningError
 from scenefarm_operator.planning.explicit import ExplicitPlanner
-from scenefarm_operator.planning.gemini import GeminiOptions, GeminiPlanner
 from scenefarm_operator.planning.template import TemplatePlanner
 
 MODES = ("Explicit", "Template", "Gemini")
@@ -43,5 +42,7 @@ def planner_for(
     if mode == "Template":
         return TemplatePlanner()
     if mode == "Gemini":
+        from scenefarm_operator.planning.gemini import GeminiOptions, GeminiPlanner  # google-genai is heavy
+
         return GeminiPlanner(GeminiOptions.from_settings(settings))
     raise PlanningError(f"unknown planner.mode {mode!r}: use one of {', '.join(MODES)}")

@@ -22,7 +22,7 @@ from google.genai import types
 
 from scenefarm_operator.planning import prompts
 from scenefarm_operator.planning.base import Fix, Plan, PlannedScene, TokenUsage
-from scenefarm_operator.planning.errors import InvalidPlan, PlannerUnavailable, PlanningError
+from scenefarm_operator.planning.errors import InvalidPlan, PlannerBusy, PlannerUnavailable, PlanningError
 from scenefarm_operator.planning.validation import scene_errors, scene_limit, validate_plan
 
 DEFAULT_MODEL = "gemini-2.5-flash"
@@ -176,7 +176,7 @@ class GeminiPlanner:
             raise _api_error(exc, model) from exc
         except (TimeoutError, aiohttp.ClientError) as exc:
             where = self.options.base_url or "Google's endpoint"
-            raise PlannerUnavailable(f"cannot reach Gemini at {where}: {exc!r}; will retry") from exc
+            raise PlannerBusy(f"cannot reach Gemini at {where}: {exc!r}; will retry") from exc
         meta = response.usage_metadata
         usage = TokenUsage(
             prompt_tokens=(meta.prompt_token_count or 0) if meta else 0,
@@ -248,7 +248,7 @@ def _reask(errors: list[str]) -> str:
 def _api_error(exc: genai_errors.APIError, model: str) -> PlanningError:
     detail = f"Gemini answered {exc.code} {exc.status or ''}: {exc.message or ''}".strip()
     if exc.code == 429 or exc.code >= 500:
-        return PlannerUnavailable(f"{detail} (after retries); will retry later")
+        return PlannerBusy(f"{detail} (after retries); will retry later")
     if exc.code in (401, 403):
         return PlannerUnavailable(f"{detail}; check the API key in SCENEFARM_GEMINI_API_KEY")
     if exc.code == 404:
