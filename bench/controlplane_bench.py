@@ -152,6 +152,18 @@ def status_changes(events: list[tuple[float, StoreEvent]]) -> collections.Counte
             if before.get(sc["index"]) != sc.get("phase")
         ]
         counts[f"moving {len(moved)} scene(s)" if moved else "moving no scene"] += 1
+        if not moved:  # then what did it change?
+            olds = {sc["index"]: sc for sc in old.get("scenes") or ()}
+            fields = {
+                k
+                for sc in new.get("scenes") or ()
+                for k, v in sc.items()
+                if olds.get(sc["index"], {}).get(k) != v
+            }
+            top = {k for k in new.keys() | old.keys() if k != "scenes" and new.get(k) != old.get(k)}
+            counts[
+                "  which changed " + ",".join(sorted(top) + [f"scenes[].{f}" for f in sorted(fields)])
+            ] += 1
         counts.update(f"scene {m}" for m in moved)
         if old.get("phase") != new.get("phase"):
             counts[f"phase {old.get('phase')}->{new.get('phase')}"] += 1
