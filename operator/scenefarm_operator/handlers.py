@@ -28,6 +28,9 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     global _shared  # noqa: PLW0603 - one operator per process; kopf's memo carries it too
     ours = Settings.from_env()
     logging.getLogger("scenefarm_operator").setLevel(ours.log_level)
+    if ours.log_level != "DEBUG":  # one line per HTTP request / handler run is too much at scale
+        for noisy in ("httpx", "httpx2", "kopf.objects"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
     settings.persistence.finalizer = "scenefarm.dev/finalizer"
     settings.posting.level = logging.INFO
     settings.watching.server_timeout = 300
@@ -122,4 +125,15 @@ async def reconcile_request(
 
 
 def _plain(body: kopf.Body) -> dict[str, Any]:
-    return copy.deepcopy({"metadata": body.metadata, "spec": body.spec, "status": body.status})
+    """What the reconcile reads of a Job or Pod, copied: not env, volumes or the whole template."""
+    meta = body.metadata
+    slim_meta = {k: meta.get(k) for k in ("name", "namespace", "uid", "labels", "annotations") if meta.get(k)}
+    spec = dict(body.spec)
+    template = spec.pop("template", None)
+    if template is not None:  # a Job: keep only its container's resources (memory limit for OOM retries)
+        containers = (template.get("spec") or {}).get("containers") or [{}]
+        resources = containers[0].get("resources") or {}
+        spec["template"] = {"spec": {"containers": [{"resources": resources}]}}
+    else:  # a Pod: its spec is not read at all
+        spec = {}
+    return copy.deepcopy({"metadata": slim_meta, "spec": spec, "status": body.status})

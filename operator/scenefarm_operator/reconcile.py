@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import httpx2
 import kopf
 from lightkube.core.exceptions import ApiError
 
@@ -95,7 +96,7 @@ class RequestLoop:
             try:
                 await self.reconcile()
                 failures = 0
-            except (ApiError, OSError) as e:  # API hiccups: log, back off, go again
+            except (ApiError, OSError, httpx2.HTTPError) as e:  # API hiccups: log, back off, go again
                 delay = ERROR_BACKOFF[min(failures, len(ERROR_BACKOFF) - 1)]
                 failures += 1
                 self.logger.warning(f"reconcile failed, retrying in {delay}s: {e}")
@@ -190,8 +191,9 @@ class RequestLoop:
         if stored is not None:
             self.plan, self.plan_data = stored, dict(data or {})
             return
-        await self.publish(body, self.derive(body, self.observe(body), []))  # Ready=False, early
         spec = body.get("spec") or {}
+        if mode_of(spec) not in REPLANNED_MODES:  # a slow (LLM) planner: show Ready=False at once
+            await self.publish(body, self.mirrored(body, self.derive(body, self.observe(body), [])))
         try:
             plan = await make_plan(meta["namespace"], spec, self.shared.settings)
         except PlannerOutage as e:
@@ -384,7 +386,6 @@ class RequestLoop:
             return observed
         digest = name.rsplit("-", 1)[1]
         await self.create_job(manifests.combine_job(body, self.shared.settings, indexes, digest))
-        event(body, "CombineStarted", f"job {name}: combining {len(indexes)} scenes")
         return self.observe(body)
 
     async def create_job(self, job: dict[str, Any]) -> None:
@@ -422,11 +423,14 @@ class RequestLoop:
         deadline_exceeded: bool = False,
     ) -> dict[str, Any]:
         h = self.healer
-        retried = self.retry_generation if not h.retrying else int(body["status"].get("retryGeneration") or 0)
+        # What this loop published last, not kopf's copy of the body: that copy lags behind our
+        # own writes, and timestamps derived from it would differ on every pass.
+        previous = self.published or body.get("status") or {}
+        retried = self.retry_generation if not h.retrying else int(previous.get("retryGeneration") or 0)
         return aggregation.status(
             spec=body.get("spec") or {},
             generation=int(body["metadata"].get("generation", 1)),
-            previous=body.get("status") or {},
+            previous=previous,
             plan=self.plan,
             observed=observed,
             now=now(),
