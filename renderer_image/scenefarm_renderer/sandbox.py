@@ -9,6 +9,7 @@ reach scene code.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import dataclasses
 import os
 import resource
@@ -20,6 +21,9 @@ from pathlib import Path
 
 # Variables the child may inherit; everything else is dropped.
 PASSED_THROUGH = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "SOURCE_DATE_EPOCH")
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,6 +76,16 @@ def child_environment(environ: Mapping[str, str], workdir: Path) -> dict[str, st
     return env
 
 
+def _die_with_parent() -> None:
+    """Linux: SIGKILL this child when the renderer dies (e.g. its Pod is killed), so a runaway
+    scene in its own session is never left spinning. Elsewhere the deadline still applies."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+
+
 def _preexec(limits: Limits) -> Callable[[], None]:
     def apply() -> None:
         # Soft < hard for CPU: the soft limit sends SIGXCPU, which tells the
@@ -82,6 +96,7 @@ def _preexec(limits: Limits) -> Callable[[], None]:
         size = limits.file_mib * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        _die_with_parent()
 
     return apply
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import av
+import psutil
 import pytest
 from lightkube import Client
 from lightkube.types import PatchType
@@ -57,6 +58,16 @@ def scene_jobs(client: Client, name: str) -> list[str]:
     return sorted(
         j.metadata.name for j in jobs_of(client, name) if j.metadata.labels["scenefarm.dev/role"] == "scene"
     )
+
+
+def processes_under(root: Path) -> list[psutil.Process]:
+    """Live processes working in a directory of this dev environment (Pods and their children)."""
+    found = []
+    for process in psutil.process_iter(["cwd"]):
+        cwd = process.info.get("cwd") or ""
+        if cwd.startswith(str(root)):
+            found.append(process)
+    return found
 
 
 def run_action(env: DevEnv, action: str, name: str) -> None:
@@ -147,13 +158,15 @@ def test_skip_failed_combines_the_scenes_that_succeeded_and_marks_the_output_par
     assert status["output"]["frames"] == sum(av.open(str(p)).streams.video[0].frames for p in kept)
 
 
-def test_request_deadline_fails_with_reason_deadline_exceeded(lenv, lclient):
+def test_request_deadline_fails_with_reason_deadline_exceeded_and_leaves_no_process(lenv, lclient):
     create(lclient, video_request("late", [("slow", "while True: pass")], activeDeadlineSeconds=10))
     status = wait_terminal(lclient, "late", timeout=60)
 
     assert status["phase"] == "Failed"
     stalled = next(c for c in status["conditions"] if c["type"] == "Stalled")
     assert stalled["reason"] == "DeadlineExceeded"
+    # The runaway scene (and the renderer's sandboxed child in its own session) is gone too.
+    wait_for(lambda: not processes_under(lenv.state_dir), 30, "no process left running the scene")
 
 
 def test_ttl_after_finished_deletes_the_request_and_its_children(lenv, lclient):

@@ -49,6 +49,9 @@ class LocalProcess:
         self._poll = poll
         self._killed_reason: str | None = None
         self._oom = False
+        # Every descendant seen while it ran: a container's cgroup holds them all, even those that
+        # start their own session (as the renderer's sandboxed child does), so all die with it.
+        self._descendants: dict[int, psutil.Process] = {}
 
     @classmethod
     async def start(
@@ -85,8 +88,17 @@ class LocalProcess:
         self._kill_group()
 
     def _kill_group(self) -> None:
+        self._note_descendants()
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self._process.pid, signal.SIGKILL)
+        for process in self._descendants.values():  # psutil checks the start time: no pid reuse
+            with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+                process.kill()
+
+    def _note_descendants(self) -> None:
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            for child in psutil.Process(self._process.pid).children(recursive=True):
+                self._descendants.setdefault(child.pid, child)
 
     async def wait(self) -> ProcessOutcome:
         while True:
@@ -94,6 +106,7 @@ class LocalProcess:
                 code = await asyncio.wait_for(asyncio.shield(self._process.wait()), self._poll)
                 break
             except TimeoutError:
+                self._note_descendants()
                 if self._memory_limit is not None and tree_rss(self.pid) > self._memory_limit:
                     self._oom = True
                     self._kill_group()

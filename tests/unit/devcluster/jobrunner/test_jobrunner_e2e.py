@@ -346,3 +346,27 @@ async def test_fallback_to_logs_on_error_reports_the_log_tail(harness: Harness) 
     terminated = pod["status"]["containerStatuses"][0]["state"]["terminated"]
     assert (terminated["exitCode"], terminated["reason"]) == (2, "Error")
     assert terminated["message"].splitlines()[-1] == "boom: the last words"
+
+
+async def test_deleting_a_pod_kills_children_that_left_its_process_group(harness: Harness, tmp_path) -> None:
+    # Like a container's cgroup: a child in its own session (the renderer's sandbox does this) dies too.
+    pid_file = tmp_path / "grandchild"
+    code = (
+        "import subprocess, sys, time; "
+        "c = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'], start_new_session=True); "
+        f"open({str(pid_file)!r}, 'w').write(str(c.pid)); time.sleep(120)"
+    )
+    await harness.create(python_job("escaper", code))
+
+    async def started() -> bool:
+        return pid_file.exists() and pid_file.read_text() != ""
+
+    await harness.wait_for(started)
+    grandchild = int(pid_file.read_text())
+    [pod] = await harness.pods("escaper")
+    await harness.client.delete(Pod, pod["metadata"]["name"], namespace="default")
+
+    async def gone() -> bool:
+        return not psutil.pid_exists(grandchild) or psutil.Process(grandchild).status() == psutil.STATUS_ZOMBIE
+
+    await harness.wait_for(gone, timeout=10)
