@@ -367,6 +367,8 @@ async def test_deleting_a_pod_kills_children_that_left_its_process_group(harness
     await harness.client.delete(Pod, pod["metadata"]["name"], namespace="default")
 
     async def gone() -> bool:
-        return not psutil.pid_exists(grandchild) or psutil.Process(grandchild).status() == psutil.STATUS_ZOMBIE
+        return (
+            not psutil.pid_exists(grandchild) or psutil.Process(grandchild).status() == psutil.STATUS_ZOMBIE
+        )
 
     await harness.wait_for(gone, timeout=10)
