@@ -50,10 +50,11 @@ test-unit: $(STAMP) ## Run the unit tests only
 	$(PY) -m pytest tests/unit
 
 .PHONY: lint
-lint: $(STAMP) ## ruff + mypy
+lint: $(STAMP) ## ruff + mypy (strict) + import-linter layer contracts
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 
 .PHONY: fmt
 fmt: $(STAMP) ## Format the code
