@@ -64,3 +64,20 @@ def test_dev_up_serves_kubectl_apply_get_watch_describe_and_stops_cleanly(tmp_pa
     assert "Events:" in described and "Succeeded" in described and "video ready" in described
     assert len(watched.splitlines()) >= 3 and "Succeeded" in watched.splitlines()[-1]  # saw it change
     assert code == 0
+
+
+def test_demo_renders_an_example_and_prints_a_verified_video(tmp_path: Path):
+    cli = Path(sys.executable).with_name("scenefarm")
+    done = subprocess.run(
+        [str(cli), "demo", str(EXAMPLES / "explicit-scenes.yaml"), "--state-dir", str(tmp_path / "demo")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
+
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert "video ready" in done.stdout
+    video = next(Path(w) for w in done.stdout.split() if w.endswith("video.mp4"))
+    assert video.is_file() and video.stat().st_size > 0
+    assert "scenes add up to" in done.stdout
