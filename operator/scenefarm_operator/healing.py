@@ -19,8 +19,15 @@ from .plan_store import SceneEntry, StoredPlan
 from .planning import triage
 from .planning.triage import FailedAttempt, TriageLimits
 
-# (scene, facts, why) -> None when the fixed code is stored, else why the fix failed
+# (scene, facts, why) -> None when the fixed code is stored, else why the fix failed;
+# raises FixLater when the planner is down for now
 FixCallback = Callable[[SceneEntry, FailedAttempt, str], Awaitable[str | None]]
+FIX_OUTAGE_BACKOFF = (15.0, 30.0, 60.0, 120.0, 240.0)  # seconds; then the scene fails
+
+
+class FixLater(Exception):
+    """The planner could not be reached for a fix: ask again after a backoff."""
+
 
 Obj = Mapping[str, Any]
 
@@ -104,6 +111,7 @@ class Healer:
         self.retrying: dict[int, str] = {}  # scene -> why (its next attempt is due or waits)
         self.failures: dict[int, str] = {}  # scene -> why it failed for good
         self.retry_at: dict[tuple[int, int], float] = {}  # (scene, attempt) -> loop time
+        self.fix_outages: dict[int, int] = {}  # scene -> planner outages met while fixing it
 
     def forget_failures(self) -> None:
         """A user asked for a retry: failed scenes get a new attempt whatever triage said."""
@@ -184,9 +192,43 @@ class Healer:
             self.retrying[scene.index] = f"{decision.reason}; next attempt in {at - loop.time():.0f}s"
             loop.call_at(at, self.wake)
             return None
-        self.healing[scene.index] = decision.reason
+        return await self._fix(
+            scene=scene,
+            facts=facts,
+            reason=decision.reason,
+            attempt=attempt,
+            memory=memory,
+            fix_code=fix_code,
+        )
+
+    async def _fix(
+        self,
+        *,
+        scene: SceneEntry,
+        facts: FailedAttempt,
+        reason: str,
+        attempt: int,
+        memory: str | None,
+        fix_code: FixCallback,
+    ) -> NextAttempt | None:
+        """Ask for fixed code; on a planner outage, ask again after a bounded backoff."""
+        loop = asyncio.get_running_loop()
+        if loop.time() < self.retry_at.get((scene.index, -attempt), 0.0):
+            return None  # waiting out a planner outage
+        self.healing[scene.index] = reason
         try:
-            error = await fix_code(scene, facts, decision.reason)
+            error = await fix_code(scene, facts, reason)
+        except FixLater as later:
+            outages = self.fix_outages.get(scene.index, 0)
+            if outages >= len(FIX_OUTAGE_BACKOFF):
+                self.failures[scene.index] = f"the planner stayed unreachable for a fix: {later}"
+                return None
+            self.fix_outages[scene.index] = outages + 1
+            delay = FIX_OUTAGE_BACKOFF[outages]
+            self.retry_at[(scene.index, -attempt)] = loop.time() + delay
+            self.retrying[scene.index] = f"planner unavailable, asking again for a fix in {delay:.0f}s"
+            loop.call_later(delay, self.wake)
+            return None
         finally:
             self.healing.pop(scene.index, None)
         if error is not None:

@@ -42,6 +42,8 @@ async def fix_scene(
     try:
         planner = await _planner(namespace, spec, settings)
         return await planner.fix(spec, scene, error_tail)
+    except PlannerBusy as e:
+        raise PlannerOutage(str(e)) from e
     except PlanningError as e:
         raise PlanError(str(e)) from e
 

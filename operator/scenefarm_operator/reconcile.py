@@ -22,7 +22,7 @@ from lightkube.core.exceptions import ApiError
 
 from . import aggregation, conditions, kube, lifecycle, manifests, naming, plan_store
 from .errors import PlanError, PlannerOutage
-from .healing import Healer, NextAttempt
+from .healing import FixLater, Healer, NextAttempt
 from .planning.base import PlannedScene
 from .planning.triage import FailedAttempt
 from .planning_step import fix_scene, make_plan, mode_of
@@ -264,6 +264,9 @@ class RequestLoop:
             fixed = await fix_scene(
                 meta["namespace"], body["spec"], self.shared.settings, planned, facts.error_tail
             )
+        except PlannerOutage as e:
+            event(body, "PlannerUnavailable", f"scene {scene.name!r}: {e}", warning=True)
+            raise FixLater(str(e)) from e
         except PlanError as e:
             event(body, "FixFailed", f"scene {scene.name!r}: {e}", warning=True)
             return f"the planner could not fix the code: {e}"

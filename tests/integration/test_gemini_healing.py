@@ -165,3 +165,15 @@ def test_oom_killed_scene_retries_once_with_doubled_memory_then_fails_at_the_cap
     limits = [j.spec.template.spec.containers[0].resources.limits["memory"] for j in jobs]
     assert limits == ["512Mi", "1Gi"]
     assert "cap" in status["message"]
+
+
+def test_a_fix_call_during_a_gemini_outage_is_asked_again_after_a_backoff(gclient, gemini):
+    gemini.script("plan", Reply.plan([scene("later", "Later", "x = 1 / 0")]))
+    gemini.script("fix", *[Reply.error(503)] * 6, Reply.fix(tiny_scene("Later", "self.wait(0.2)")))
+    create(gclient, gemini_request("fix-later"))
+    status = wait_terminal(gclient, "fix-later", timeout=120)
+
+    assert status["phase"] == "Succeeded", status.get("message")
+    assert status["scenes"][0]["attempt"] == 2
+    reasons = [reason for reason, _ in events_of(gclient, "fix-later")]
+    assert "PlannerUnavailable" in reasons and "Fixed" in reasons
