@@ -13,6 +13,8 @@ from lightkube import Client, codecs
 from lightkube.core.exceptions import ApiError
 from lightkube.resources.batch_v1 import Job
 
+from scenefarm_devcluster.appwrite_double import AppwriteDoubleThread
+from scenefarm_devcluster.gemini_double import GeminiDouble, GeminiDoubleThread
 from scenefarm_operator.devenv import DevEnv
 from scenefarm_operator.kube import VideoRequest
 
@@ -82,6 +84,24 @@ def is_deleted(client: Client, name: str, namespace: str = "default") -> bool:
 
 def create(client: Client, body: dict[str, Any]) -> None:
     client.create(codecs.from_dict(body))
+
+
+APPWRITE_KEY = "sk-integration-5b7c9d1e3f2a4b6c8d0e1f2a3b4c5d6e"  # the doubles' key, not a real one
+
+
+@pytest.fixture(scope="module")
+def appwrite() -> Iterator[AppwriteDoubleThread]:
+    """The Appwrite double (real `appwrite` SDK speaks to it), one per test module."""
+    double = AppwriteDoubleThread(api_key=APPWRITE_KEY, column_delay=0.05).start()
+    yield double
+    double.stop()
+
+
+@pytest.fixture(scope="module")
+def gemini() -> Iterator[GeminiDouble]:
+    """The Gemini double (google-genai speaks to it), one per test module."""
+    with GeminiDoubleThread() as double:
+        yield double
 
 
 @pytest.fixture(scope="module")

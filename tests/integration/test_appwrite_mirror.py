@@ -20,19 +20,11 @@ from scenefarm_operator.kube import VideoRequest
 from scenefarm_renderer.appwrite_store import file_id
 from scenefarm_renderer.contract import VIDEO_KEY, artifact_prefix
 
-from .conftest import create, is_deleted, status_of, video_request, wait_for, wait_terminal
+from .conftest import APPWRITE_KEY, create, is_deleted, status_of, video_request, wait_for, wait_terminal
 
 pytestmark = pytest.mark.integration
 
-API_KEY = "sk-integration-5b7c9d1e3f2a4b6c8d0e1f2a3b4c5d6e"
 ORDER = ["queued", "planning", "rendering", "combining", "completed"]
-
-
-@pytest.fixture(scope="module")
-def appwrite() -> Iterator[AppwriteDoubleThread]:
-    double = AppwriteDoubleThread(api_key=API_KEY, column_delay=0.05).start()
-    yield double
-    double.stop()
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +32,7 @@ def aenv(tmp_path_factory: pytest.TempPathFactory, appwrite: AppwriteDoubleThrea
     settings = {
         "SCENEFARM_APPWRITE_ENDPOINT": appwrite.endpoint,
         "SCENEFARM_APPWRITE_PROJECT": appwrite.double.project,
-        "SCENEFARM_APPWRITE_API_KEY": API_KEY,
+        "SCENEFARM_APPWRITE_API_KEY": APPWRITE_KEY,
         "SCENEFARM_APPWRITE_CREDENTIALS_SECRET": "scenefarm-appwrite",
     }
     with DevEnv(tmp_path_factory.mktemp("appwrite"), operator_env=settings) as env:
@@ -51,7 +43,7 @@ def aenv(tmp_path_factory: pytest.TempPathFactory, appwrite: AppwriteDoubleThrea
             "stringData": {
                 "endpoint": appwrite.endpoint,
                 "project": appwrite.double.project,
-                "apiKey": API_KEY,
+                "apiKey": APPWRITE_KEY,
                 "bucket": "videos",
             },
         }
@@ -147,18 +139,18 @@ def test_appwrite_store_uploads_scene_and_final_videos_with_owner_permission(acl
 
 def test_no_credential_in_logs_status_events_or_render_pod_commands(aenv, aclient):
     log = (aenv.state_dir / "operator.log").read_text()
-    assert API_KEY not in log
+    assert APPWRITE_KEY not in log
     for vr in aclient.list(VideoRequest, namespace="default"):
-        assert API_KEY not in json.dumps(vr.to_dict() if hasattr(vr, "to_dict") else dict(vr))
+        assert APPWRITE_KEY not in json.dumps(vr.to_dict() if hasattr(vr, "to_dict") else dict(vr))
     for ev in aclient.list(Event, namespace="default"):
-        assert API_KEY not in (ev.message or "")
+        assert APPWRITE_KEY not in (ev.message or "")
     pods = list(aclient.list(Pod, namespace="default"))
     assert pods
     for pod in pods:
         for container in pod.spec.containers:
-            assert API_KEY not in " ".join([*(container.command or []), *(container.args or [])])
+            assert APPWRITE_KEY not in " ".join([*(container.command or []), *(container.args or [])])
             for var in container.env or []:
-                assert var.value is None or API_KEY not in var.value
+                assert var.value is None or APPWRITE_KEY not in var.value
 
 
 def test_deleting_a_request_removes_its_rows(aclient, appwrite):

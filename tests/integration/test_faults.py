@@ -23,13 +23,22 @@ from lightkube.resources.core_v1 import Pod
 
 from scenefarm_devcluster.appwrite_double import AppwriteDoubleThread
 from scenefarm_devcluster.faults import FaultRule
-from scenefarm_devcluster.gemini_double import GeminiDouble, GeminiDoubleThread, Reply
+from scenefarm_devcluster.gemini_double import GeminiDouble, Reply
 from scenefarm_operator import naming
 from scenefarm_operator.appwrite.rows import video_row_id
 from scenefarm_operator.devenv import DevEnv
 from scenefarm_operator.kube import VideoRequest
 
-from .conftest import TERMINAL, create, jobs_of, status_of, video_request, wait_for, wait_terminal
+from .conftest import (
+    APPWRITE_KEY,
+    TERMINAL,
+    create,
+    jobs_of,
+    status_of,
+    video_request,
+    wait_for,
+    wait_terminal,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +46,6 @@ SEED = 20261125
 KILL_RUNS = 10
 KILLS_PER_RUN = 3  # 30 SIGKILLs in all
 REQUESTS_PER_RUN = 3
-API_KEY = "sk-faults-0a1b2c3d4e5f60718293a4b5c6d7e8f9"
 
 
 @dataclasses.dataclass
@@ -234,26 +242,13 @@ def test_evicted_render_pods_are_not_counted_against_backoff_and_their_scenes_co
 
 
 @pytest.fixture(scope="module")
-def appwrite() -> Iterator[AppwriteDoubleThread]:
-    double = AppwriteDoubleThread(api_key=API_KEY, column_delay=0.05).start()
-    yield double
-    double.stop()
-
-
-@pytest.fixture(scope="module")
-def gemini() -> Iterator[GeminiDouble]:
-    with GeminiDoubleThread() as double:
-        yield double
-
-
-@pytest.fixture(scope="module")
 def oenv(
     tmp_path_factory: pytest.TempPathFactory, appwrite: AppwriteDoubleThread, gemini: GeminiDouble
 ) -> Iterator[DevEnv]:
     settings = {
         "SCENEFARM_APPWRITE_ENDPOINT": appwrite.endpoint,
         "SCENEFARM_APPWRITE_PROJECT": appwrite.double.project,
-        "SCENEFARM_APPWRITE_API_KEY": API_KEY,
+        "SCENEFARM_APPWRITE_API_KEY": APPWRITE_KEY,
         "SCENEFARM_GEMINI_API_KEY": "test-key",
         "SCENEFARM_GEMINI_BASE_URL": gemini.base_url,
     }

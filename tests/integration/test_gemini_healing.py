@@ -11,18 +11,12 @@ import pytest
 from lightkube import Client
 from lightkube.resources.core_v1 import Event
 
-from scenefarm_devcluster.gemini_double import GeminiDouble, GeminiDoubleThread, Reply
+from scenefarm_devcluster.gemini_double import GeminiDouble, Reply
 from scenefarm_operator.devenv import DevEnv
 
 from .conftest import create, jobs_of, tiny_scene, video_request, wait_terminal
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def gemini() -> Iterator[GeminiDouble]:
-    with GeminiDoubleThread() as double:
-        yield double
 
 
 @pytest.fixture(scope="module")
