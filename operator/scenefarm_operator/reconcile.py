@@ -173,13 +173,13 @@ class RequestLoop:
         body = self.snapshot()
         event(body, "ApiError", message, warning=True)
         generation = int(body["metadata"].get("generation", 1))
-        reconciling = conditions.condition("Reconciling", True, "ApiError", message, generation)
-        merged = conditions.merge(body["status"].get("conditions") or (), [reconciling], now())
+        phase = body["status"].get("phase") or "Pending"
+        desired = conditions.for_phase(phase, "ApiError", message, generation)  # Ready=False, Reconciling
+        merged = conditions.merge(body["status"].get("conditions") or (), desired, now())
         self.published = None  # the next publish compares with what the server has
-        with contextlib.suppress(ApiError, OSError):
-            await kube.patch_status(
-                body["metadata"]["namespace"], body["metadata"]["name"], {"conditions": merged}
-            )
+        patch = {"phase": phase, "conditions": merged, "observedGeneration": generation}
+        with contextlib.suppress(ApiError, OSError, httpx2.HTTPError):
+            await kube.patch_status(body["metadata"]["namespace"], body["metadata"]["name"], patch)
 
     # ---- planning ----------------------------------------------------------------------
 
