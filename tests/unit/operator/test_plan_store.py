@@ -144,3 +144,42 @@ def test_code_keys_are_valid_configmap_keys() -> None:
 
     for index, revision in ((0, 1), (49, 3), (120, 42)):
         assert re.fullmatch(r"[-._a-zA-Z0-9]+", plan_store.code_key(index, revision))
+
+
+def edited(index: int, code: str) -> Plan:
+    scenes = list(PLAN.scenes)
+    scenes[index] = PlannedScene(scenes[index].name, scenes[index].class_name, code)
+    return Plan(tuple(scenes), PLAN.usage)
+
+
+def test_revise_bumps_only_the_scenes_whose_code_changed() -> None:
+    plan, data = stored()
+    revised, new_data = plan_store.revise(plan, data, edited(1, "# new code\n"), generation=4)
+
+    assert [s.revision for s in revised.scenes] == [1, 2, 1]
+    assert revised.generation == 4
+    assert new_data["scene-01.r2.py"] == "# new code\n"
+    assert new_data["scene-00.r1.py"] == data["scene-00.r1.py"]  # unchanged scenes keep their code
+    assert plan_store.load(new_data) == revised
+
+
+def test_revise_with_the_same_plan_changes_nothing_but_the_generation() -> None:
+    plan, data = stored()
+    revised, new_data = plan_store.revise(plan, data, PLAN, generation=9)
+
+    assert [s.revision for s in revised.scenes] == [1, 1, 1]
+    assert {k: v for k, v in new_data.items() if k != PLAN_KEY} == {
+        k: v for k, v in data.items() if k != PLAN_KEY
+    }
+
+
+def test_revise_adds_new_scenes_at_revision_1_and_drops_removed_ones() -> None:
+    plan, data = stored()
+    longer = Plan((*PLAN.scenes, PlannedScene("extra", "Extra", "# extra\n")))
+    grown, grown_data = plan_store.revise(plan, data, longer, generation=4)
+    assert [(s.name, s.revision) for s in grown.scenes][-1] == ("extra", 1)
+    assert grown_data["scene-03.r1.py"] == "# extra\n"
+
+    shorter = Plan(PLAN.scenes[:1])
+    shrunk, _ = plan_store.revise(plan, data, shorter, generation=5)
+    assert [s.name for s in shrunk.scenes] == ["intro"]
