@@ -31,6 +31,7 @@ async def _up(args: argparse.Namespace) -> None:
         loop.add_signal_handler(sig, stop.set)
     from scenefarm_devcluster.jobrunner import JobRunnerConfig, run_job_runner
 
+    args.state_dir = args.state_dir.resolve()  # Pods run in their own directories: paths must be absolute
     tasks = [] if args.no_job_runner else [run_job_runner]
     cluster = DevCluster(
         args.state_dir, port=args.port, crds=args.crd, extra_tasks=tasks, request_log_path=args.request_log

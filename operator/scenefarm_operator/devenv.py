@@ -43,6 +43,7 @@ class DevEnv:
         max_local_processes: int | None = None,
         rbac_from_chart: bool = False,
     ) -> None:
+        state_dir = Path(state_dir).resolve()  # Pods run in their own directories: paths must be absolute
         self.state_dir = state_dir
         runner = JobRunnerConfig(state_dir=state_dir, instant=instant)
         if max_local_processes:

@@ -69,7 +69,9 @@ def test_dev_up_serves_kubectl_apply_get_watch_describe_and_stops_cleanly(tmp_pa
 def test_demo_renders_an_example_and_prints_a_verified_video(tmp_path: Path):
     cli = Path(sys.executable).with_name("scenefarm")
     done = subprocess.run(
-        [str(cli), "demo", str(EXAMPLES / "explicit-scenes.yaml"), "--state-dir", str(tmp_path / "demo")],
+        # a relative state directory, as `make demo` uses (.scenefarm/demo)
+        [str(cli), "demo", str(EXAMPLES / "explicit-scenes.yaml"), "--state-dir", "relative/demo"],
+        cwd=tmp_path,
         check=False,
         capture_output=True,
         text=True,
