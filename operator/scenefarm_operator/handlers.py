@@ -36,6 +36,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.batching.batch_window = 0.05  # events per object are merged within this window
+    settings.queueing.idle_timeout = 0.5  # per-object workers exit soon: thousands of Jobs and Pods
     wakeups = Wakeups()
     mirror = None
     if ours.appwrite_enabled:  # the appwrite SDK is imported only when it is used
