@@ -19,8 +19,8 @@ from rich.table import Table
 from .appwrite.rows import video_row_id
 from .devenv import DevEnv
 from .kube import VideoRequest
+from .lifecycle import TERMINAL
 
-TERMINAL = ("Succeeded", "Failed", "Cancelled")
 DEMO_APPWRITE_KEY = "demo-only-key"  # the local double's key; never a real credential
 STYLE = {"Succeeded": "green", "Failed": "red", "Running": "yellow", "Healing": "magenta"}
 

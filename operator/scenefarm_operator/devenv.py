@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from lightkube import Client, KubeConfig, codecs
+from lightkube.core.exceptions import ApiError
 
 from scenefarm_devcluster import DevClusterThread
 from scenefarm_devcluster.jobrunner import JobRunnerConfig, run_job_runner
@@ -91,8 +92,11 @@ class DevEnv:
             "metadata": {"name": ARTIFACT_CLAIM, "namespace": namespace},
             "spec": {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": "10Gi"}}},
         }
-        with contextlib.suppress(Exception):
+        try:
             self.client().create(codecs.from_dict(pvc))
+        except ApiError as e:
+            if e.status.reason != "AlreadyExists":
+                raise
 
     def artifact_path(self, namespace: str, uri: str) -> Path:
         """Where a `volume:` URI lives on this machine."""

@@ -104,9 +104,9 @@ class Healer:
     async callback owned by the request loop (it asks the planner and stores the revision).
     """
 
-    def __init__(self, settings: Any, wake: Callable[[], None]) -> None:
+    def __init__(self, settings: Any, wake_later: Callable[[float], None]) -> None:
         self.settings = settings
-        self.wake = wake
+        self.wake_later = wake_later  # wakes the request's loop after that many seconds
         self.healing: dict[int, str] = {}  # scene -> why (an LLM fix is in flight)
         self.retrying: dict[int, str] = {}  # scene -> why (its next attempt is due or waits)
         self.failures: dict[int, str] = {}  # scene -> why it failed for good
@@ -190,7 +190,7 @@ class Healer:
             if loop.time() >= at:
                 return NextAttempt(scene.index, attempt, memory, decision.reason)
             self.retrying[scene.index] = f"{decision.reason}; next attempt in {at - loop.time():.0f}s"
-            loop.call_at(at, self.wake)
+            self.wake_later(at - loop.time())
             return None
         return await self._fix(
             scene=scene,
@@ -227,7 +227,7 @@ class Healer:
             delay = FIX_OUTAGE_BACKOFF[outages]
             self.retry_at[(scene.index, -attempt)] = loop.time() + delay
             self.retrying[scene.index] = f"planner unavailable, asking again for a fix in {delay:.0f}s"
-            loop.call_later(delay, self.wake)
+            self.wake_later(delay)
             return None
         finally:
             self.healing.pop(scene.index, None)

@@ -82,7 +82,7 @@ class RequestLoop:
         self.launched: dict[str, Obj] = {}  # created by us, not yet seen by the watch
         self.combines: dict[str, Obj] = {}
         self.published: dict[str, Any] | None = None
-        self.healer = Healer(shared.settings, lambda: shared.wakeups.wake(self.key))
+        self.healer = Healer(shared.settings, self.wake_later)
         self.retry_generation = 0  # the spec.retryGeneration being served
         self.last_error: str | None = None  # the API error being reported, if any
         self.planning_outages = 0  # planner outages met so far (each retried after a backoff)
@@ -107,6 +107,10 @@ class RequestLoop:
             await self.shared.wakeups.wait(self.key, self.shared.settings.resync_seconds)
             await asyncio.sleep(self.shared.settings.reconcile_debounce_seconds)
         self.shared.admission.forget(self.key)
+        self.shared.wakeups.drop(self.key)
+
+    def wake_later(self, delay: float) -> None:
+        self.shared.wakeups.wake_later(self.key, delay)
 
     async def reconcile(self) -> None:
         body = self.snapshot()
@@ -143,9 +147,10 @@ class RequestLoop:
                 due = await self.healer.due_attempts(self.plan, observed, spec, self.fix_code, force=forced)
                 queued = await self.launch_scenes(body, observed, due)
                 observed = self.observe(body)
-                observed = await self.combine(body, observed)
+                await self.combine(body, observed)
         if left is not None and left > 0:
-            asyncio.get_running_loop().call_later(left + 0.1, self.shared.wakeups.wake, self.key)
+            self.wake_later(left + 0.1)
+        observed = self.with_combine(body, observed)
         status = self.mirrored(body, self.derive(body, observed, queued, deadline_exceeded))
         if status["phase"] in lifecycle.TERMINAL:
             self.shared.admission.forget(self.key)
@@ -201,7 +206,7 @@ class RequestLoop:
                 delay = PLANNER_OUTAGE_BACKOFF[self.planning_outages]
                 self.planning_outages += 1
                 event(body, "PlannerUnavailable", f"{e}; planning again in {delay}s", warning=True)
-                asyncio.get_running_loop().call_later(delay, self.shared.wakeups.wake, self.key)
+                self.wake_later(delay)
                 self.planning_wait_until = asyncio.get_running_loop().time() + delay
                 return
             self.planning_error = f"{e}; gave up after {self.planning_outages + 1} tries"
@@ -304,25 +309,26 @@ class RequestLoop:
         recorded = {
             int(s["index"]): s for s in (body["status"].get("scenes") or ()) if s.get("phase") == "Succeeded"
         }
-        observed = aggregation.Observed(scene_jobs, None, pods, recorded)
-        return self.with_combine(body, observed)
+        return aggregation.Observed(scene_jobs, None, pods, recorded)
 
     def with_combine(self, body: Obj, observed: aggregation.Observed) -> aggregation.Observed:
         """Pick the combine Job made for exactly the current inputs (if the scenes are done)."""
-        name, _ = self.desired_combine(body, observed)
-        return dataclasses.replace(observed, combine_job=self.combines.get(name) if name else None)
+        desired = self.desired_combine(body, observed)
+        name = naming.combine_job_name(body["metadata"]["name"], desired[0]) if desired else ""
+        return dataclasses.replace(observed, combine_job=self.combines.get(name))
 
-    def desired_combine(self, body: Obj, observed: aggregation.Observed) -> tuple[str | None, list[int]]:
+    def desired_combine(self, body: Obj, observed: aggregation.Observed) -> tuple[str, list[int]] | None:
+        """The input digest and scene indexes of the combine the scenes call for now, if any."""
         if self.plan is None:
-            return None, []
+            return None
         h = self.healer
         scenes = aggregation.scene_statuses(
             self.plan, observed, (), h.healing, retrying=h.retrying, failures=h.failures
         )
         if aggregation.verdict(body["spec"], scenes, None).phase != "Combining":
-            return None, []
+            return None
         indexes, digest = lifecycle.combine_inputs(scenes, self.retry_generation)
-        return naming.combine_job_name(body["metadata"]["name"], digest), indexes
+        return digest, indexes
 
     # ---- acting ------------------------------------------------------------------------
 
@@ -383,13 +389,17 @@ class RequestLoop:
         launched = {wanted[n].index for n in granted}
         return [c.index for c in fresh if c.index not in launched]
 
-    async def combine(self, body: Obj, observed: aggregation.Observed) -> aggregation.Observed:
-        name, indexes = self.desired_combine(body, observed)
-        if name is None or name in self.combines:
-            return observed
-        digest = name.rsplit("-", 1)[1]
-        await self.create_job(manifests.combine_job(body, self.shared.settings, indexes, digest))
-        return self.observe(body)
+    async def combine(self, body: Obj, observed: aggregation.Observed) -> None:
+        """Create the combine Job for the current inputs, once every scene is done."""
+        desired = self.desired_combine(body, observed)
+        if desired is None:
+            return
+        digest, indexes = desired
+        if naming.combine_job_name(body["metadata"]["name"], digest) in self.combines:
+            return
+        job = manifests.combine_job(body, self.shared.settings, indexes, digest)
+        await self.create_job(job)
+        self.combines[job["metadata"]["name"]] = job
 
     async def create_job(self, job: dict[str, Any]) -> None:
         name = job["metadata"]["name"]
@@ -411,7 +421,7 @@ class RequestLoop:
         if left is None:
             return
         if left > 0:
-            asyncio.get_running_loop().call_later(left + 0.1, self.shared.wakeups.wake, self.key)
+            self.wake_later(left + 0.1)
             return
         meta = body["metadata"]
         await kube.delete_request(meta["namespace"], meta["name"])
@@ -459,7 +469,7 @@ class RequestLoop:
         message = "rows are up to date or on their way" if healthy else state.message
         status["appwrite"] = {"rowId": state.row_id, "synced": healthy, "message": message}
         if not healthy:  # look again soon: the condition turns True when Appwrite is back
-            asyncio.get_running_loop().call_later(2.0, self.shared.wakeups.wake, self.key)
+            self.wake_later(2.0)
         generation = int(body["metadata"].get("generation", 1))
         synced = conditions.condition(
             "AppwriteSynced", healthy, "Synced" if healthy else "Unreachable", message, generation
