@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import signal
 import sys
 from pathlib import Path
@@ -32,11 +33,13 @@ async def _up(args: argparse.Namespace) -> None:
     from scenefarm_devcluster.jobrunner import JobRunnerConfig, run_job_runner
 
     args.state_dir = args.state_dir.resolve()  # Pods run in their own directories: paths must be absolute
-    tasks = [] if args.no_job_runner else [run_job_runner]
+    runner = functools.partial(
+        run_job_runner, config=JobRunnerConfig(state_dir=args.state_dir, instant=args.instant)
+    )
+    tasks = [] if args.no_job_runner else [runner]
     cluster = DevCluster(
         args.state_dir, port=args.port, crds=args.crd, extra_tasks=tasks, request_log_path=args.request_log
     )
-    cluster.job_runner_config = JobRunnerConfig(state_dir=args.state_dir, instant=args.instant)  # type: ignore[attr-defined]
     async with cluster:
         print(cluster.kubeconfig_path.resolve(), flush=True)
         print(

@@ -150,10 +150,7 @@ class Authorizer:
         return (role or {}).get("rules") or []
 
     def _objects(self, plural: str, namespace: str | None) -> Iterator[dict[str, Any]]:
-        # Straight over the dict, not Store.scan: that sorts every object on every request.
-        for (group, kind, ns, _), obj in list(self.store.objects.items()):
-            if group == RBAC_GROUP and kind == plural and (namespace is None or ns == namespace):
-                yield obj
+        return self.store.scan(RBAC_GROUP, plural, namespace)
 
 
 def forbidden(subject: Subject, attrs: Attributes) -> Forbidden:

@@ -336,7 +336,8 @@ class Api:
         if policy == "Orphan":
             self._orphan_dependents(meta["uid"])
         finalizers = list(meta.get("finalizers") or [])
-        if policy == "Foreground" and self._dependents(meta["uid"]):
+        dependents = self._dependents(meta["uid"]) if policy == "Foreground" else []  # one scan
+        if dependents:
             finalizers = (
                 [*finalizers, "foregroundDeletion"] if "foregroundDeletion" not in finalizers else finalizers
             )
@@ -351,7 +352,7 @@ class Api:
                 marked["metadata"]["generation"] = meta.get("generation", 1) + 1
             stored = self.store.put(key, marked)
             if policy == "Foreground":
-                for dep_key in self._dependents(meta["uid"]):
+                for dep_key in dependents:
                     self._delete_key(dep_key, "Foreground")
                 self._after_delete()
             return stored

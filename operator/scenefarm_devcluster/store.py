@@ -64,9 +64,14 @@ class Store:
         return self.objects.get(key)
 
     def scan(self, group: str, plural: str, namespace: str | None = None) -> Iterator[dict[str, Any]]:
-        for (g, p, ns, _), obj in sorted(self.objects.items()):
-            if g == group and p == plural and (namespace is None or ns == namespace):
-                yield obj
+        """The objects of one resource (in one namespace), in key order; filter first, sort the hits."""
+        hits = [
+            (key, obj)
+            for key, obj in self.objects.items()
+            if key[0] == group and key[1] == plural and (namespace is None or key[2] == namespace)
+        ]
+        for _, obj in sorted(hits, key=lambda hit: hit[0]):
+            yield obj
 
     def put(self, key: Key, obj: dict[str, Any]) -> dict[str, Any]:
         """Store `obj` under a fresh resourceVersion and tell the watchers."""

@@ -51,15 +51,25 @@ def file_id(prefix: str, key: str) -> str:
     return "f-" + digest[:32]
 
 
-class _TimeoutRequests:
-    """Stands in for the `requests` module inside `appwrite.client`: same API, default timeouts."""
+class TimeoutRequests:
+    """Stands in for the `requests` module inside `appwrite.client`: same API, default timeouts.
+
+    The SDK (27.0.0) has no timeout setting; the operator's mirror uses this too (`calls.py`).
+    """
+
+    def __init__(self, timeout: tuple[float, float] = TIMEOUT) -> None:
+        self.timeout = timeout
 
     def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
-        kwargs.setdefault("timeout", TIMEOUT)
+        kwargs.setdefault("timeout", self.timeout)
         return requests.request(method, url, **kwargs)  # noqa: S113 (the timeout is in kwargs)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(requests, name)
+
+
+def redact(text: str, secret: str) -> str:
+    return text.replace(secret, "***") if secret else text
 
 
 class AppwriteStore:
@@ -77,7 +87,8 @@ class AppwriteStore:
         attempts: int = 3,
         backoff_seconds: float = 0.5,
     ) -> None:
-        appwrite.client.requests = _TimeoutRequests()  # type: ignore[assignment]
+        if not isinstance(appwrite.client.requests, TimeoutRequests):  # keep timeouts already set
+            appwrite.client.requests = TimeoutRequests()  # type: ignore[assignment]
         self.endpoint = endpoint.rstrip("/")
         self.project = project
         self.bucket = bucket
@@ -193,9 +204,7 @@ class AppwriteStore:
                     time.sleep(self.backoff_seconds * 2 ** (attempt - 1))
                     continue
                 code = status_of(error)
-                message = (
-                    str(error.message).replace(self._secret, "***") if self._secret else str(error.message)
-                )
+                message = redact(str(error.message), self._secret)
                 text = f"Appwrite storage ({code or 'no answer'}): {message}"[:500]
                 if code in (401, 403):
                     raise AppwriteSetupError(text) from error
@@ -204,6 +213,7 @@ class AppwriteStore:
 
 
 def status_of(error: BaseException | None) -> int:
+    """The HTTP status of a failed call; 0 when no answer came (refused, reset, timed out)."""
     code = getattr(error, "code", 0)
     return code if isinstance(code, int) else 0
 

@@ -155,8 +155,6 @@ def _copy_one(
 
 def combine_into_store(store: ArtifactStore, keys: Sequence[str], output_key: str) -> TerminationMessage:
     """Fetch the scene keys from the store, combine, verify and store the result."""
-    if not keys:
-        raise EnvironmentProblem("combine needs at least one --input")
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="scenefarm-combine-") as tmp:
         work = Path(tmp)
@@ -174,6 +172,6 @@ def combine_into_store(store: ArtifactStore, keys: Sequence[str], output_key: st
                 exc.message = exc.message.replace(path.name, key)
             raise
         print(f"combine: {result.mode} of {len(keys)} scenes", file=sys.stderr)
-        message = success_message(result.output, output, "", started)
+        message = success_message(result.output, output, started)
         message.artifact = store.put(output, output_key)
     return message

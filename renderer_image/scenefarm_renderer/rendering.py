@@ -66,7 +66,7 @@ def render_scene(request: RenderRequest, store: ArtifactStore) -> TerminationMes
         problems = verify_scene(info, quality)
         if problems:
             raise EnvironmentProblem("the rendered video failed verification: " + "; ".join(problems))
-        message = success_message(info, movie, "", started)
+        message = success_message(info, movie, started)
         message.artifact = store.put(movie, scene_key(request.scene_index))
     return message
 

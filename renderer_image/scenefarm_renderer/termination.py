@@ -12,14 +12,13 @@ from .contract import DEFAULT_TERMINATION_LOG, TERMINATION_LOG_ENV, ExitClass, T
 from .media import MediaInfo, sha256_of
 
 
-def success_message(info: MediaInfo, video: Path, uri: str, started: float) -> TerminationMessage:
-    """The message of a verified video: what it is, where it went, and how long it took.
+def success_message(info: MediaInfo, video: Path, started: float) -> TerminationMessage:
+    """The message of a verified video: what it is and how long it took (the caller adds `artifact`).
 
     Call it before the store may move or delete `video` (its hash and size are read here).
     """
     return TerminationMessage(
         exitClass=ExitClass.OK,
-        artifact=uri,
         durationSeconds=round(info.duration, 3),
         frames=info.frames,
         width=info.width,

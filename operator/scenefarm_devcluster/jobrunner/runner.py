@@ -19,6 +19,7 @@ from scenefarm_devcluster.jobrunner.config import JobRunnerConfig
 from scenefarm_devcluster.jobrunner.controller import JobController
 from scenefarm_devcluster.jobrunner.informer import Informer, Key, Obj, key_of
 from scenefarm_devcluster.jobrunner.kubelet import Kubelet
+from scenefarm_devcluster.lifecycle import kubeconfig
 
 SHUTDOWN_TIMEOUT = 5.0  # seconds each shutdown step may take before it is abandoned
 logger = logging.getLogger(__name__)
@@ -140,24 +141,12 @@ class JobRunner:
 
 def client_for(cluster: Any) -> AsyncClient:
     """A lightkube client acting as the `job-controller` identity of the dev cluster."""
-    if hasattr(cluster, "lightkube_config"):
-        return AsyncClient(cluster.lightkube_config(IDENTITY), trust_env=False)
-    config = KubeConfig.from_dict(
-        {
-            "current-context": IDENTITY,
-            "clusters": [{"name": "dev", "cluster": {"server": str(cluster.url)}}],
-            "users": [{"name": IDENTITY, "user": {"token": cluster.token_for(IDENTITY)}}],
-            "contexts": [{"name": IDENTITY, "context": {"cluster": "dev", "user": IDENTITY}}],
-        }
-    )
+    config = KubeConfig.from_dict(kubeconfig(str(cluster.url), IDENTITY, cluster.token_for(IDENTITY)))
     return AsyncClient(config, trust_env=False)
 
 
 def config_for(cluster: Any) -> JobRunnerConfig:
-    """The cluster's own runner config if it has one, else defaults under its state directory."""
-    config = getattr(cluster, "job_runner_config", None)
-    if isinstance(config, JobRunnerConfig):
-        return config
+    """Defaults under the cluster's state directory (callers pass their own config otherwise)."""
     state_dir = getattr(cluster, "state_dir", None) or tempfile.mkdtemp(prefix="scenefarm-jobrunner-")
     return JobRunnerConfig(state_dir=Path(state_dir) / "jobrunner")
 

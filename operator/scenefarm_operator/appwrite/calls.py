@@ -17,9 +17,10 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import appwrite.client
-import requests
 from appwrite.client import Client
 from appwrite.exception import AppwriteException
+
+from scenefarm_renderer.appwrite_store import TimeoutRequests, redact, status_of
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -56,38 +57,14 @@ class AppwriteConfig:
         )
 
 
-class _TimeoutRequests:
-    """Stands in for the `requests` module inside `appwrite.client`: same API, default timeouts."""
-
-    def __init__(self, timeout: tuple[float, float]) -> None:
-        self.timeout = timeout
-
-    def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
-        kwargs.setdefault("timeout", self.timeout)
-        return requests.request(method, url, **kwargs)  # noqa: S113 (the timeout is in kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(requests, name)
-
-
 def install_timeouts(connect: float, read: float) -> None:
     """Make every SDK request time out; the SDK offers no setting for it (27.0.0)."""
-    appwrite.client.requests = _TimeoutRequests((connect, read))  # type: ignore[assignment]
+    appwrite.client.requests = TimeoutRequests((connect, read))  # type: ignore[assignment]
 
 
 def make_client(config: AppwriteConfig) -> Client:
     install_timeouts(config.connect_timeout, config.read_timeout)
     return Client().set_endpoint(config.endpoint).set_project(config.project).set_key(config.api_key)
-
-
-def redact(text: str, secret: str) -> str:
-    return text.replace(secret, "***") if secret else text
-
-
-def status_of(error: BaseException) -> int:
-    """The HTTP status of a failed call; 0 when no answer came (refused, reset, timed out)."""
-    code = getattr(error, "code", 0)
-    return code if isinstance(code, int) else 0
 
 
 def is_retryable(error: BaseException) -> bool:

@@ -23,8 +23,10 @@ from appwrite.client import Client
 from appwrite.exception import AppwriteException
 from appwrite.services.tables_db import TablesDB
 
+from scenefarm_renderer.appwrite_store import status_of
+
 from . import forgetting
-from .calls import AppwriteConfig, Caller, describe, is_retryable, make_client, status_of
+from .calls import AppwriteConfig, Caller, describe, is_retryable, make_client
 from .rows import DesiredRow, desired_rows, video_row_id
 from .schema import ensure_schema
 

@@ -96,7 +96,6 @@ async def harness(tmp_path: Path, runner_config: JobRunnerConfig) -> AsyncIterat
         await runner.run()
 
     async with DevCluster(tmp_path / "cluster", extra_tasks=[hook], bookmark_interval=0.2) as cluster:
-        admin = AsyncClient(client_for(cluster).config, trust_env=False)
         admin = client_for(cluster)
         try:
             while not started:
