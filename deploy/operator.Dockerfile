@@ -2,25 +2,25 @@
 # Build from the repository root:  docker build -f deploy/operator.Dockerfile -t scenefarm-operator .
 # (deploy/operator.Dockerfile.dockerignore keeps .venv, .tools and .git out of the context.)
 
-# The project's dependencies include Manim, whose cairo/pango bindings may need compiling:
-# build them here, ship only the virtualenv and the runtime libraries.
+# The operator installs `scenefarm` without extras: the product and the contract, no Manim, PyAV,
+# numpy or dev-kit dependencies (docs/architecture.md lists the closure), so no compilers and no
+# cairo/pango are needed in either stage.
 FROM python:3.11.13-slim-bookworm AS build
-RUN apt-get update \
- && apt-get install -y --no-install-recommends build-essential pkg-config libcairo2-dev libpango1.0-dev \
- && rm -rf /var/lib/apt/lists/*
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/scenefarm
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY contract/ contract/
 COPY operator/ operator/
 COPY renderer_image/ renderer_image/
+COPY devkit/ devkit/
+COPY crds/ crds/
+COPY examples/ examples/
+COPY charts/ charts/
 RUN /opt/scenefarm/bin/pip install /src
 
 FROM python:3.11.13-slim-bookworm
-RUN apt-get update \
- && apt-get install -y --no-install-recommends libcairo2 libpango-1.0-0 libpangocairo-1.0-0 \
- && rm -rf /var/lib/apt/lists/* \
- && groupadd --gid 10001 scenefarm \
+RUN groupadd --gid 10001 scenefarm \
  && useradd --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin scenefarm
 COPY --from=build /opt/scenefarm /opt/scenefarm
 ENV PATH=/opt/scenefarm/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1

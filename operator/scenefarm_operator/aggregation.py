@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from scenefarm_renderer.contract import ExitClass, TerminationMessage
+from scenefarm_contract.renderer import ExitClass, TerminationMessage
 
 from . import conditions, naming
 from .plan_store import StoredPlan

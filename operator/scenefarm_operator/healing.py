@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from scenefarm_renderer.contract import ExitClass
+from scenefarm_contract.renderer import ExitClass
 
 from . import aggregation, naming
 from .plan_store import SceneEntry, StoredPlan

@@ -8,11 +8,13 @@ token, resource limits and a deadline. Generated code is untrusted; the pod is t
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 import kopf
+from lightkube.utils.quantity import parse_quantity
 
-from scenefarm_renderer.contract import (
+from scenefarm_contract.renderer import (
     DEFAULT_TERMINATION_LOG,
     TERMINATION_LOG_ENV,
     ExitClass,
@@ -122,17 +124,12 @@ def _resources(custom: Mapping[str, Any] | None, memory_limit: str | None) -> di
     if memory_limit:
         resources.setdefault("limits", {})["memory"] = memory_limit
         requests = resources.setdefault("requests", {})
-        requests["memory"] = min(requests.get("memory", memory_limit), memory_limit, key=_bytes)
+        requests["memory"] = min(requests.get("memory", memory_limit), memory_limit, key=_quantity)
     return resources
 
 
-def _bytes(quantity: str | int | float) -> float:
-    quantity = str(quantity)
-    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
-    for suffix, factor in units.items():
-        if quantity.endswith(suffix):
-            return float(quantity[: -len(suffix)]) * factor
-    return float(quantity)
+def _quantity(text: str) -> Decimal:
+    return parse_quantity(str(text)) or Decimal(0)
 
 
 def _job(

@@ -9,7 +9,7 @@ import dataclasses
 import os
 from collections.abc import Mapping
 
-from scenefarm_renderer.contract import QUALITIES
+from scenefarm_contract.renderer import QUALITIES
 
 from .errors import SettingsError
 

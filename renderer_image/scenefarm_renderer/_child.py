@@ -18,7 +18,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from .contract import ExitClass
+from scenefarm_contract.renderer import ExitClass
 
 # Programs Manim runs for Tex/MathTex: not finding one is the image's fault.
 TEX_PROGRAMS = frozenset({"latex", "xelatex", "lualatex", "pdflatex", "dvisvgm", "dvips"})

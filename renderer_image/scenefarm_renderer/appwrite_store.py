@@ -11,7 +11,6 @@ Secret reference on the pod) and never appear in messages.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import time
@@ -20,7 +19,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import appwrite.client
-import requests
 from appwrite.client import Client
 from appwrite.exception import AppwriteException
 from appwrite.input_file import InputFile
@@ -28,13 +26,14 @@ from appwrite.permission import Permission
 from appwrite.role import Role
 from appwrite.services.storage import Storage
 
+from scenefarm_contract.appwrite_sdk import TimeoutRequests, file_id, redact, retryable, status_of
+
 from .errors import EnvironmentProblem, TransientProblem
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 ENV_NAMES = ("APPWRITE_ENDPOINT", "APPWRITE_PROJECT_ID", "APPWRITE_API_KEY", "APPWRITE_BUCKET_ID")
 OWNER_ENV = "SCENEFARM_OWNER_USER_ID"
-TIMEOUT = (3.05, 60.0)  # (connect, read) seconds for every SDK request
 
 
 class AppwriteStoreError(TransientProblem):
@@ -43,33 +42,6 @@ class AppwriteStoreError(TransientProblem):
 
 class AppwriteSetupError(EnvironmentProblem):
     """The store is not configured, or Appwrite refuses its credentials: exit class 20."""
-
-
-def file_id(prefix: str, key: str) -> str:
-    """A valid Appwrite id (≤ 36 of [a-zA-Z0-9._-]) that is the same wherever it is computed."""
-    digest = hashlib.sha256(f"{prefix.strip('/')}/{key}".encode()).hexdigest()
-    return "f-" + digest[:32]
-
-
-class TimeoutRequests:
-    """Stands in for the `requests` module inside `appwrite.client`: same API, default timeouts.
-
-    The SDK (27.0.0) has no timeout setting; the operator's mirror uses this too (`calls.py`).
-    """
-
-    def __init__(self, timeout: tuple[float, float] = TIMEOUT) -> None:
-        self.timeout = timeout
-
-    def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
-        kwargs.setdefault("timeout", self.timeout)
-        return requests.request(method, url, **kwargs)  # noqa: S113 (the timeout is in kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(requests, name)
-
-
-def redact(text: str, secret: str) -> str:
-    return text.replace(secret, "***") if secret else text
 
 
 class AppwriteStore:
@@ -210,15 +182,3 @@ class AppwriteStore:
                     raise AppwriteSetupError(text) from error
                 raise AppwriteStoreError(text) from error
         raise AssertionError("unreachable")
-
-
-def status_of(error: BaseException | None) -> int:
-    """The HTTP status of a failed call; 0 when no answer came (refused, reset, timed out)."""
-    code = getattr(error, "code", 0)
-    return code if isinstance(code, int) else 0
-
-
-def retryable(error: BaseException | None) -> bool:
-    """429, 5xx and no answer at all (refused, reset, timed out) are worth another try."""
-    code = status_of(error)
-    return isinstance(error, AppwriteException) and (code in (0, 429) or code >= 500)

@@ -12,7 +12,8 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from .contract import QUALITIES, VIDEO_KEY, ExitClass, TerminationMessage
+from scenefarm_contract.renderer import QUALITIES, VIDEO_KEY, ExitClass, TerminationMessage
+
 from .errors import EnvironmentProblem, RendererError
 from .termination import write_termination_message
 

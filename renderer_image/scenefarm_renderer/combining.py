@@ -23,7 +23,8 @@ import av
 import av.container
 import av.stream
 
-from .contract import TerminationMessage
+from scenefarm_contract.renderer import TerminationMessage
+
 from .encoding import reencode
 from .errors import EnvironmentProblem
 from .media import MediaInfo, probe

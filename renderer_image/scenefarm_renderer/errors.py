@@ -13,7 +13,7 @@ as an environment problem (a broken image), never as the scene's fault.
 
 from __future__ import annotations
 
-from .contract import ExitClass
+from scenefarm_contract.renderer import ExitClass
 
 
 class RendererError(Exception):

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import av
 
-from .contract import Quality
+from scenefarm_contract.renderer import Quality
+
 from .errors import EnvironmentProblem
 
 

@@ -23,10 +23,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from .contract import QUALITIES, ExitClass, TerminationMessage, scene_key
+from scenefarm_contract.policy import check_code
+from scenefarm_contract.renderer import QUALITIES, ExitClass, TerminationMessage, scene_key
+
 from .errors import CodeRaised, CodeRejected, EnvironmentProblem, RendererError
 from .media import probe, verify_scene
-from .policy import check_code
 from .sandbox import Limits, Outcome, child_environment, run_limited
 from .store import ArtifactStore
 from .termination import success_message

@@ -8,7 +8,13 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from .contract import DEFAULT_TERMINATION_LOG, TERMINATION_LOG_ENV, ExitClass, TerminationMessage
+from scenefarm_contract.renderer import (
+    DEFAULT_TERMINATION_LOG,
+    TERMINATION_LOG_ENV,
+    ExitClass,
+    TerminationMessage,
+)
+
 from .media import MediaInfo, sha256_of
 
 

@@ -13,9 +13,10 @@ from lightkube import Client, codecs
 from lightkube.core.exceptions import ApiError
 from lightkube.resources.batch_v1 import Job
 
-from scenefarm_devcluster.appwrite_double import AppwriteDoubleThread
-from scenefarm_devcluster.gemini_double import GeminiDouble, GeminiDoubleThread
-from scenefarm_operator.devenv import DevEnv
+from scenefarm_devkit.appwrite_double import AppwriteDoubleThread
+from scenefarm_devkit.devenv import DevEnv
+from scenefarm_devkit.doubles import gemini_double_thread
+from scenefarm_devkit.gemini_double import GeminiDouble
 from scenefarm_operator.kube import VideoRequest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -100,7 +101,7 @@ def appwrite() -> Iterator[AppwriteDoubleThread]:
 @pytest.fixture(scope="module")
 def gemini() -> Iterator[GeminiDouble]:
     """The Gemini double (google-genai speaks to it), one per test module."""
-    with GeminiDoubleThread() as double:
+    with gemini_double_thread() as double:
         yield double
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from scenefarm_devcluster.tools import ensure_tool
+from scenefarm_devkit.tools import ensure_tool
 
 from .conftest import EXAMPLES
 

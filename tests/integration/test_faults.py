@@ -21,12 +21,12 @@ import pytest
 from lightkube import Client
 from lightkube.resources.core_v1 import Pod
 
-from scenefarm_devcluster.appwrite_double import AppwriteDoubleThread
-from scenefarm_devcluster.faults import FaultRule
-from scenefarm_devcluster.gemini_double import GeminiDouble, Reply
+from scenefarm_devkit.apiserver.faults import FaultRule
+from scenefarm_devkit.appwrite_double import AppwriteDoubleThread
+from scenefarm_devkit.devenv import DevEnv
+from scenefarm_devkit.gemini_double import GeminiDouble, Reply
 from scenefarm_operator import naming
 from scenefarm_operator.appwrite.rows import video_row_id
-from scenefarm_operator.devenv import DevEnv
 from scenefarm_operator.kube import VideoRequest
 
 from .conftest import (

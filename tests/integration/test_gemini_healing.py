@@ -11,8 +11,8 @@ import pytest
 from lightkube import Client
 from lightkube.resources.core_v1 import Event
 
-from scenefarm_devcluster.gemini_double import GeminiDouble, Reply
-from scenefarm_operator.devenv import DevEnv
+from scenefarm_devkit.devenv import DevEnv
+from scenefarm_devkit.gemini_double import GeminiDouble, Reply
 
 from .conftest import create, jobs_of, tiny_scene, video_request, wait_terminal
 

@@ -16,10 +16,10 @@ from lightkube import Client
 from lightkube.types import PatchType
 from rich.console import Console
 
+from scenefarm_contract.renderer import artifact_prefix
+from scenefarm_devkit.devenv import ARTIFACT_CLAIM, DevEnv
 from scenefarm_operator.actions import act
-from scenefarm_operator.devenv import ARTIFACT_CLAIM, DevEnv
 from scenefarm_operator.kube import VideoRequest
-from scenefarm_renderer.contract import artifact_prefix
 
 from .conftest import (
     create,

@@ -17,8 +17,8 @@ from lightkube.core.exceptions import ApiError
 from lightkube.resources.core_v1 import Event
 from lightkube.resources.rbac_authorization_v1 import ClusterRole
 
-from scenefarm_operator.chart_rbac import CHART
-from scenefarm_operator.devenv import DevEnv
+from scenefarm_devkit.chart_rbac import CHART
+from scenefarm_devkit.devenv import DevEnv
 from scenefarm_operator.kube import VideoRequest
 
 from .conftest import create, jobs_of, status_of, video_request, wait_for, wait_terminal

@@ -20,7 +20,7 @@ import appwrite.client
 from appwrite.client import Client
 from appwrite.exception import AppwriteException
 
-from scenefarm_renderer.appwrite_store import TimeoutRequests, redact, status_of
+from scenefarm_contract.appwrite_sdk import TimeoutRequests, redact, status_of
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -12,8 +12,8 @@ from appwrite.exception import AppwriteException
 from appwrite.query import Query
 from appwrite.services.storage import Storage
 
-from scenefarm_renderer.appwrite_store import file_id
-from scenefarm_renderer.contract import VIDEO_KEY, artifact_prefix, scene_key
+from scenefarm_contract.appwrite_sdk import file_id
+from scenefarm_contract.renderer import VIDEO_KEY, artifact_prefix, scene_key
 
 from .layout import SCENES, VIDEOS
 from .rows import TERMINAL_PHASES, desired_rows, video_row_id

@@ -23,7 +23,7 @@ from appwrite.client import Client
 from appwrite.exception import AppwriteException
 from appwrite.services.tables_db import TablesDB
 
-from scenefarm_renderer.appwrite_store import status_of
+from scenefarm_contract.appwrite_sdk import status_of
 
 from . import forgetting
 from .calls import AppwriteConfig, Caller, describe, is_retryable, make_client

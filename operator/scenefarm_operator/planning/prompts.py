@@ -11,7 +11,7 @@ import functools
 import importlib.resources
 import string
 
-from scenefarm_renderer import policy
+from scenefarm_contract import policy
 
 PLAN_PROMPT = "plan.v1"
 FIX_PROMPT = "fix.v1"

@@ -19,7 +19,7 @@ from decimal import Decimal
 
 from lightkube.utils.quantity import parse_quantity
 
-from scenefarm_renderer.contract import ExitClass
+from scenefarm_contract.renderer import ExitClass
 
 FIXING_MODES = frozenset({"Gemini"})
 _BINARY_UNITS = (("Gi", 1024**3), ("Mi", 1024**2), ("Ki", 1024))

@@ -10,9 +10,9 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from scenefarm_contract.policy import check_code as renderer_check_code
 from scenefarm_operator.planning.base import Plan, PlannedScene
 from scenefarm_operator.planning.template import DEFAULT_MAX_SCENES
-from scenefarm_renderer.policy import check_code as renderer_check_code
 
 HARD_MAX_SCENES = 50  # the CRD's maxItems for spec.scenes and maximum of planner.maxScenes
 MAX_CODE_BYTES = 64 * 1024  # the CRD's maxLength of a scene's code; ConfigMaps hold 1 MiB in all

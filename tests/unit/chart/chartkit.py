@@ -12,9 +12,9 @@ from typing import Any
 import lupa.lua51  # Argo CD runs gopher-lua, a Lua 5.1 dialect
 import yaml
 
-from scenefarm_devcluster.tools import REPO_ROOT, ensure_tool
+from scenefarm_devkit.tools import ensure_tool
 
-REPO = REPO_ROOT
+REPO = Path(__file__).resolve().parents[3]
 CHART = REPO / "charts" / "scenefarm"
 CI_VALUES = sorted((CHART / "ci").glob("*-values.yaml"))
 RELEASE = "sf"

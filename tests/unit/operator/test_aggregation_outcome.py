@@ -4,8 +4,8 @@ from typing import Any
 
 import pytest
 
+from scenefarm_contract.renderer import ExitClass, TerminationMessage
 from scenefarm_operator.aggregation import JobOutcome, attempt_of, outcome
-from scenefarm_renderer.contract import ExitClass, TerminationMessage
 
 START = "2025-06-01T10:00:00Z"
 END = "2025-06-01T10:05:00Z"

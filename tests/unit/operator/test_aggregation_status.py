@@ -9,10 +9,10 @@ import jsonschema
 import pytest
 import yaml
 
+from scenefarm_contract.renderer import TerminationMessage
 from scenefarm_operator.aggregation import JobOutcome, Observed, progress, scene_statuses, status, verdict
 from scenefarm_operator.plan_store import SceneEntry, StoredPlan
 from scenefarm_operator.planning.base import TokenUsage
-from scenefarm_renderer.contract import TerminationMessage
 
 CRD = pathlib.Path(__file__).parents[3] / "crds" / "scenefarm.dev_videorequests.yaml"
 T0, T1, T2, T3 = (f"2025-06-01T10:0{m}:00Z" for m in range(4))

@@ -1,8 +1,8 @@
 from typing import Any
 
+from scenefarm_contract.renderer import ExitClass, TerminationMessage
 from scenefarm_operator import healing
 from scenefarm_operator.plan_store import SceneEntry
-from scenefarm_renderer.contract import ExitClass, TerminationMessage
 
 SCENE = SceneEntry(0, "intro", "Intro", revision=2, sha256="x")
 

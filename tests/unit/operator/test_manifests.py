@@ -5,10 +5,10 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
+from scenefarm_contract.renderer import combine_argv, render_argv
 from scenefarm_operator import manifests, naming
 from scenefarm_operator.plan_store import SceneEntry
 from scenefarm_operator.settings import Settings
-from scenefarm_renderer.contract import combine_argv, render_argv
 
 K8S_VERSION = "1.33"
 UID = "6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f"

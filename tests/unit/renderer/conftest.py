@@ -15,7 +15,7 @@ import av
 import numpy as np
 import pytest
 
-from scenefarm_renderer.contract import TERMINATION_LOG_ENV, TerminationMessage, render_argv
+from scenefarm_contract.renderer import TERMINATION_LOG_ENV, TerminationMessage, render_argv
 
 PREFIX = "default/intro-0123abcd"
 

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
+from scenefarm_contract.renderer import combine_argv, render_argv
 from scenefarm_renderer.cli import build_parser
-from scenefarm_renderer.contract import combine_argv, render_argv
 
 
 @pytest.mark.parametrize("command", [[], ["render"], ["combine"]])

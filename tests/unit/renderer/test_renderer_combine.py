@@ -8,8 +8,8 @@ import av
 import numpy as np
 import pytest
 
+from scenefarm_contract.renderer import ExitClass, combine_argv
 from scenefarm_renderer.combining import combine, combine_into_store
-from scenefarm_renderer.contract import ExitClass, combine_argv
 from scenefarm_renderer.errors import EnvironmentProblem, TransientProblem
 from scenefarm_renderer.media import decodes, probe
 from scenefarm_renderer.store import VolumeStore

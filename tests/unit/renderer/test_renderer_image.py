@@ -84,7 +84,8 @@ def test_image_requirements_match_the_project_pins_and_the_tested_environment() 
     pins = dict(
         line.split("==") for line in (IMAGE / "requirements.txt").read_text().splitlines() if "==" in line
     )
-    project = tomllib.loads((IMAGE.parent / "pyproject.toml").read_text())["project"]["dependencies"]
+    project_table = tomllib.loads((IMAGE.parent / "pyproject.toml").read_text())["project"]
+    project = project_table["dependencies"] + project_table["optional-dependencies"]["renderer"]
 
     assert set(pins) == {"manim", "av", "numpy", "appwrite"}
     for name, version in pins.items():
@@ -92,3 +93,12 @@ def test_image_requirements_match_the_project_pins_and_the_tested_environment() 
         assert metadata.version(name) == version
     renderer = tomllib.loads((IMAGE / "pyproject-renderer.toml").read_text())["project"]["dependencies"]
     assert sorted(renderer) == sorted(f"{n}=={v}" for n, v in pins.items())
+
+
+def test_the_image_packages_the_renderer_with_the_contract_it_imports() -> None:
+    setup = tomllib.loads((IMAGE / "pyproject-renderer.toml").read_text())["tool"]["setuptools"]
+    copies = [args for op, args in instructions((IMAGE / "Dockerfile").read_text()) if op == "COPY"]
+
+    assert sorted(setup["packages"]) == ["scenefarm_contract", "scenefarm_renderer"]
+    for package in setup["packages"]:
+        assert any(args.endswith(f"/src/{package}") for args in copies), package

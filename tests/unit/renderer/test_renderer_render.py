@@ -6,7 +6,7 @@ import hashlib
 import textwrap
 from pathlib import Path
 
-from scenefarm_renderer.contract import ExitClass
+from scenefarm_contract.renderer import ExitClass
 
 from .conftest import PREFIX, RenderFn
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from scenefarm_renderer.contract import TERMINATION_LOG_ENV, TERMINATION_MESSAGE_LIMIT, TerminationMessage
+from scenefarm_contract.renderer import TERMINATION_LOG_ENV, TERMINATION_MESSAGE_LIMIT, TerminationMessage
 from scenefarm_renderer.termination import write_termination_message
 
 from .conftest import RenderFn

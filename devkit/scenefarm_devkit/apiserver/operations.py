@@ -1,0 +1,430 @@
+"""What each write means: the kube-apiserver semantics on top of the plain store.
+
+Identity (uid, creationTimestamp, generateName), generation bumps, the status subresource split,
+optimistic concurrency, finalizers and graceful deletion, ownerReference garbage collection,
+namespace existence, CRD registration, and custom-resource admission (prune, default, validate).
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import secrets
+import string
+import uuid
+from typing import Any
+
+from scenefarm_devkit.apiserver import errors, patching, validation
+from scenefarm_devkit.apiserver.resources import CRD_TYPE, NAMESPACE_TYPE, Registry, ResourceType
+from scenefarm_devkit.apiserver.store import Key, Store
+
+_SERVER_OWNED_META = (
+    "uid",
+    "creationTimestamp",
+    "resourceVersion",
+    "generation",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "namespace",
+    "name",
+)
+_NAME_ALPHABET = string.ascii_lowercase + string.digits
+
+
+def now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _without(obj: dict[str, Any], *fields: str) -> dict[str, Any]:
+    return {k: v for k, v in obj.items() if k not in fields}
+
+
+class Api:
+    def __init__(self, registry: Registry, store: Store) -> None:
+        self.registry = registry
+        self.store = store
+        for name in ("default", "kube-system", "kube-public"):
+            self._put_new(
+                NAMESPACE_TYPE,
+                "",
+                {
+                    "apiVersion": "v1",
+                    "kind": "Namespace",
+                    "metadata": {"name": name},
+                    "spec": {"finalizers": ["kubernetes"]},
+                    "status": {"phase": "Active"},
+                },
+            )
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def key(self, rt: ResourceType, namespace: str | None, name: str) -> Key:
+        return (rt.group, rt.plural, namespace or "" if rt.namespaced else "", name)
+
+    def get(self, rt: ResourceType, namespace: str | None, name: str) -> dict[str, Any]:
+        obj = self.store.get(self.key(rt, namespace, name))
+        if obj is None:
+            raise errors.not_found(rt.plural, rt.group, name)
+        return self.present(rt, obj)
+
+    def present(self, rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
+        """A copy as the client sees it, in the apiVersion it asked for."""
+        result = copy.deepcopy(obj)
+        result["apiVersion"] = rt.api_version
+        result["kind"] = rt.kind
+        return result
+
+    # -- creating ------------------------------------------------------------------------------
+
+    def create(
+        self, rt: ResourceType, namespace: str | None, body: Any, *, strict: bool = False
+    ) -> tuple[dict[str, Any], list[str]]:
+        if not isinstance(body, dict):
+            raise errors.BadRequest("the body of the request was not a JSON object")
+        obj = copy.deepcopy(body)
+        meta = obj.setdefault("metadata", {})
+        if rt.namespaced:
+            body_ns = meta.get("namespace")
+            if namespace and body_ns and body_ns != namespace:
+                raise errors.BadRequest(
+                    "the namespace of the provided object does not match the namespace sent on the request"
+                )
+            namespace = namespace or body_ns or "default"
+            if self.store.get(("", "namespaces", "", namespace)) is None:
+                raise errors.not_found("namespaces", "", namespace)
+            meta["namespace"] = namespace
+        else:
+            meta.pop("namespace", None)
+        if not meta.get("name"):
+            if not meta.get("generateName"):
+                raise errors.invalid(
+                    rt.kind,
+                    rt.group,
+                    "",
+                    [
+                        {
+                            "reason": "FieldValueRequired",
+                            "field": "metadata.name",
+                            "message": "name or generateName is required",
+                        }
+                    ],
+                )
+            meta["name"] = self._generate_name(rt, namespace, meta["generateName"])
+        key = self.key(rt, namespace, meta["name"])
+        if self.store.get(key) is not None:
+            raise errors.already_exists(rt.plural, rt.group, meta["name"])
+        for field in ("uid", "resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds"):
+            meta.pop(field, None)
+        if rt.has_status:
+            # A create through the main resource never sets status (it is the controller's to write).
+            obj.pop("status", None)
+        obj, warnings = self._admit(rt, obj, None, strict=strict)
+        if rt == CRD_TYPE:
+            self._accept_crd(obj)
+        return self.present(rt, self._put_new(rt, namespace or "", obj)), warnings
+
+    def _generate_name(self, rt: ResourceType, namespace: str | None, prefix: str) -> str:
+        for _ in range(16):
+            name = prefix + "".join(secrets.choice(_NAME_ALPHABET) for _ in range(5))
+            if self.store.get(self.key(rt, namespace, name)) is None:
+                return name
+        raise errors.already_exists(rt.plural, rt.group, prefix)
+
+    def _put_new(self, rt: ResourceType, namespace: str, obj: dict[str, Any]) -> dict[str, Any]:
+        meta = obj.setdefault("metadata", {})
+        meta["uid"] = str(uuid.uuid4())
+        meta["creationTimestamp"] = now()
+        meta["generation"] = 1
+        obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
+        return self.store.put(self.key(rt, namespace, meta["name"]), obj)
+
+    # -- updating ------------------------------------------------------------------------------
+
+    def replace(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        name: str,
+        body: Any,
+        *,
+        subresource: str | None = None,
+        strict: bool = False,
+    ) -> tuple[dict[str, Any], list[str]]:
+        if not isinstance(body, dict):
+            raise errors.BadRequest("the body of the request was not a JSON object")
+        old = self._existing(rt, namespace, name)
+        body_meta = body.get("metadata") or {}
+        if body_meta.get("name") not in (None, name):
+            raise errors.BadRequest("the name of the object does not match the name on the URL")
+        rv = body_meta.get("resourceVersion")
+        if not rv and not rt.builtin:
+            raise errors.invalid(
+                rt.kind,
+                rt.group,
+                name,
+                [
+                    {
+                        "reason": "FieldValueInvalid",
+                        "field": "metadata.resourceVersion",
+                        "message": "Invalid value: 0x0: must be specified for an update",
+                    }
+                ],
+            )
+        return self._update(rt, old, copy.deepcopy(body), subresource=subresource, strict=strict)
+
+    def patch(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        name: str,
+        content_type: str,
+        patch: Any,
+        *,
+        subresource: str | None = None,
+        strict: bool = False,
+    ) -> tuple[dict[str, Any], list[str]]:
+        old = self._existing(rt, namespace, name)
+        new = patching.apply_patch(content_type, self.present(rt, old), patch, builtin=rt.builtin)
+        return self._update(rt, old, new, subresource=subresource, strict=strict)
+
+    def _existing(self, rt: ResourceType, namespace: str | None, name: str) -> dict[str, Any]:
+        obj = self.store.get(self.key(rt, namespace, name))
+        if obj is None:
+            raise errors.not_found(rt.plural, rt.group, name)
+        return obj
+
+    def _update(
+        self,
+        rt: ResourceType,
+        old: dict[str, Any],
+        new: dict[str, Any],
+        *,
+        subresource: str | None,
+        strict: bool,
+    ) -> tuple[dict[str, Any], list[str]]:
+        old_meta = old["metadata"]
+        new_meta = new.setdefault("metadata", {})
+        if not isinstance(new_meta, dict):
+            raise errors.BadRequest("metadata must be an object")
+        rv = new_meta.get("resourceVersion")
+        if rv and str(rv) != old_meta["resourceVersion"]:
+            raise errors.conflict(rt.plural, rt.group, old_meta["name"])
+        new = self._split(rt, old, new, subresource)
+        new["apiVersion"], new["kind"] = rt.api_version, rt.kind
+        new, warnings = self._admit(rt, new, old, strict=strict)
+        ignored = ("metadata", "status") if rt.has_status else ("metadata",)
+        if _without(new, *ignored, "apiVersion", "kind") != _without(old, *ignored, "apiVersion", "kind"):
+            new["metadata"]["generation"] = old_meta.get("generation", 1) + 1
+        if new == old:
+            return self.present(rt, old), warnings  # a no-op write keeps the resourceVersion, like etcd
+        key = self.key(rt, old_meta.get("namespace"), old_meta["name"])
+        if new["metadata"].get("deletionTimestamp") and not new["metadata"].get("finalizers"):
+            self.store.remove(key)
+            self._after_delete()
+            return self.present(rt, new), warnings
+        if rt == CRD_TYPE and subresource != "status":
+            self._accept_crd(new)
+        return self.present(rt, self.store.put(key, new)), warnings
+
+    def _split(
+        self, rt: ResourceType, old: dict[str, Any], new: dict[str, Any], subresource: str | None
+    ) -> dict[str, Any]:
+        """What of `new` a write may change: /status only status; the main resource all but status."""
+        if subresource == "status" and rt.has_status:
+            merged = copy.deepcopy(old)
+            if "status" in new:
+                merged["status"] = new["status"]
+            else:
+                merged.pop("status", None)
+            return merged
+        if subresource:
+            raise errors.NotFound(f"the server could not find the requested resource ({subresource})")
+        old_meta, new_meta = old["metadata"], new["metadata"]
+        for field in _SERVER_OWNED_META:
+            if field in old_meta:
+                new_meta[field] = old_meta[field]
+            else:
+                new_meta.pop(field, None)
+        if rt.has_status:
+            # Writes to the main resource leave status as it was: /status is the only way in.
+            if "status" in old:
+                new["status"] = copy.deepcopy(old["status"])
+            else:
+                new.pop("status", None)
+        return new
+
+    # -- admission -----------------------------------------------------------------------------
+
+    def _admit(
+        self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None, *, strict: bool
+    ) -> tuple[dict[str, Any], list[str]]:
+        if rt.schema is None:
+            return obj, []
+        admitted, unknown, causes = validation.admit(obj, rt.schema, old)
+        if unknown and strict:
+            fields = ", ".join(f'unknown field "{u}"' for u in unknown)
+            raise errors.BadRequest(f"strict decoding error: {fields}")
+        if causes:
+            raise errors.invalid(rt.kind, rt.group, obj["metadata"].get("name", ""), causes)
+        return admitted, [f'unknown field "{u}"' for u in unknown]
+
+    def _accept_crd(self, crd: dict[str, Any]) -> None:
+        names = crd.get("spec", {}).get("names", {})
+        group, plural = crd.get("spec", {}).get("group"), names.get("plural")
+        if crd["metadata"]["name"] != f"{plural}.{group}":
+            raise errors.invalid(
+                "CustomResourceDefinition",
+                "apiextensions.k8s.io",
+                crd["metadata"]["name"],
+                [
+                    {
+                        "reason": "FieldValueInvalid",
+                        "field": "metadata.name",
+                        "message": f'Invalid value: "{crd["metadata"]["name"]}": '
+                        'must be spec.names.plural+"."+spec.group',
+                    }
+                ],
+            )
+        stamp = now()
+        crd["status"] = {
+            "acceptedNames": {k: v for k, v in names.items() if k != "listKind"}
+            | {"listKind": names.get("listKind", f"{names.get('kind')}List")},
+            "storedVersions": [v["name"] for v in crd["spec"].get("versions", []) if v.get("storage")],
+            "conditions": [
+                {
+                    "type": "NamesAccepted",
+                    "status": "True",
+                    "reason": "NoConflicts",
+                    "message": "no conflicts found",
+                    "lastTransitionTime": stamp,
+                },
+                {
+                    "type": "Established",
+                    "status": "True",
+                    "reason": "InitialNamesAccepted",
+                    "message": "the initial names have been accepted",
+                    "lastTransitionTime": stamp,
+                },
+            ],
+        }
+        self.registry.register_crd(crd)
+
+    # -- deleting ------------------------------------------------------------------------------
+
+    def delete(
+        self, rt: ResourceType, namespace: str | None, name: str, options: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        options = options or {}
+        key = self.key(rt, namespace, name)
+        obj = self._existing(rt, namespace, name)
+        preconditions = options.get("preconditions") or {}
+        if preconditions.get("uid") and preconditions["uid"] != obj["metadata"]["uid"]:
+            raise errors.conflict(rt.plural, rt.group, name)
+        if (
+            preconditions.get("resourceVersion")
+            and preconditions["resourceVersion"] != obj["metadata"]["resourceVersion"]
+        ):
+            raise errors.conflict(rt.plural, rt.group, name)
+        policy = options.get("propagationPolicy") or (
+            "Orphan" if options.get("orphanDependents") else "Background"
+        )
+        return self.present(rt, self._delete_key(key, policy))
+
+    def _delete_key(self, key: Key, policy: str = "Background") -> dict[str, Any]:
+        obj = self.store.objects[key]
+        meta = obj["metadata"]
+        if policy == "Orphan":
+            self._orphan_dependents(meta["uid"])
+        finalizers = list(meta.get("finalizers") or [])
+        dependents = self._dependents(meta["uid"]) if policy == "Foreground" else []  # one scan
+        if dependents:
+            finalizers = (
+                [*finalizers, "foregroundDeletion"] if "foregroundDeletion" not in finalizers else finalizers
+            )
+        if finalizers:
+            if meta.get("deletionTimestamp") and finalizers == meta.get("finalizers"):
+                return obj  # already terminating: a second delete changes nothing
+            marked = copy.deepcopy(obj)
+            marked["metadata"]["finalizers"] = finalizers
+            if not meta.get("deletionTimestamp"):
+                marked["metadata"]["deletionTimestamp"] = now()
+                marked["metadata"]["deletionGracePeriodSeconds"] = 0
+                marked["metadata"]["generation"] = meta.get("generation", 1) + 1
+            stored = self.store.put(key, marked)
+            if policy == "Foreground":
+                for dep_key in dependents:
+                    self._delete_key(dep_key, "Foreground")
+                self._after_delete()
+            return stored
+        removed = self.store.remove(key)
+        self._after_delete()
+        return removed
+
+    def _dependents(self, uid: str) -> list[Key]:
+        return [
+            k
+            for k, o in self.store.objects.items()
+            if any(ref.get("uid") == uid for ref in o["metadata"].get("ownerReferences") or [])
+        ]
+
+    def _orphan_dependents(self, uid: str) -> None:
+        for key in self._dependents(uid):
+            obj = copy.deepcopy(self.store.objects[key])
+            refs = [r for r in obj["metadata"]["ownerReferences"] if r.get("uid") != uid]
+            if refs:
+                obj["metadata"]["ownerReferences"] = refs
+            else:
+                obj["metadata"].pop("ownerReferences")
+            self.store.put(key, obj)
+
+    def _after_delete(self) -> None:
+        """Garbage collection to a fixpoint: orphans go, finished foreground owners go, CRDs' data go."""
+        changed = True
+        while changed:
+            changed = False
+            for key, obj in list(self.store.objects.items()):
+                if key not in self.store.objects:
+                    continue
+                meta = obj["metadata"]
+                refs = meta.get("ownerReferences") or []
+                if (
+                    refs
+                    and not meta.get("deletionTimestamp")
+                    and all(r.get("uid") not in self.store.by_uid for r in refs)
+                ):
+                    self._delete_key(key, "Background")
+                    changed = True
+                elif "foregroundDeletion" in (meta.get("finalizers") or []) and not self._dependents(
+                    meta["uid"]
+                ):
+                    released = copy.deepcopy(obj)
+                    released["metadata"]["finalizers"] = [
+                        f for f in meta["finalizers"] if f != "foregroundDeletion"
+                    ]
+                    if released["metadata"]["finalizers"]:
+                        self.store.put(key, released)
+                    else:
+                        self.store.remove(key)
+                    changed = True
+            changed = self._collect_namespaces_and_crds() or changed
+
+    def _collect_namespaces_and_crds(self) -> bool:
+        changed = False
+        live_ns = {k[3] for k in self.store.objects if k[:2] == ("", "namespaces")}
+        for key in [k for k in self.store.objects if k[2] and k[2] not in live_ns]:
+            if key in self.store.objects and not self.store.objects[key]["metadata"].get("deletionTimestamp"):
+                self._delete_key(key)
+                changed = True
+        live_crds = {
+            (o["spec"]["group"], o["spec"]["names"]["plural"])
+            for k, o in self.store.objects.items()
+            if k[:2] == ("apiextensions.k8s.io", CRD_TYPE.plural)
+        }
+        for rt in [
+            rt for rt in self.registry.all() if not rt.builtin and (rt.group, rt.plural) not in live_crds
+        ]:
+            for key in [k for k in self.store.objects if k[:2] == (rt.group, rt.plural)]:
+                self.store.remove(key)
+            self.registry.unregister_crd({"spec": {"group": rt.group, "names": {"plural": rt.plural}}})
+            changed = True
+        return changed

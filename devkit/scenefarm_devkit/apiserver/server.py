@@ -1,0 +1,258 @@
+"""The HTTP face of the dev cluster: one aiohttp handler dispatching Kubernetes API requests."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp.web
+
+from scenefarm_devkit.apiserver import discovery, errors, openapi, selectors, tables, watching
+from scenefarm_devkit.apiserver.authorization import Authorizer
+from scenefarm_devkit.apiserver.faults import FaultRule
+from scenefarm_devkit.apiserver.operations import Api
+from scenefarm_devkit.apiserver.requestlog import RequestLog, RequestRecord
+from scenefarm_devkit.apiserver.resources import Registry, ResourceType
+from scenefarm_devkit.apiserver.routing import Route, route
+from scenefarm_devkit.apiserver.store import Store
+
+
+def _json(body: Any, status: int = 200, warnings: list[str] | None = None) -> aiohttp.web.Response:
+    headers = {"Warning": ", ".join(f'299 - "{w}"' for w in warnings)} if warnings else None
+    return aiohttp.web.Response(
+        # body= (bytes), not text=: aiohttp would append "; charset=utf-8", and clients such as
+        # lightkube compare the Content-Type with "application/json" exactly, as the real server sends it.
+        body=json.dumps(body).encode(),
+        status=status,
+        content_type="application/json",
+        headers=headers,
+    )
+
+
+class ApiServer:
+    """Kubernetes API semantics over HTTP; `address` is set by the lifecycle once it listens."""
+
+    def __init__(
+        self,
+        *,
+        request_log: RequestLog,
+        tokens: dict[str, str],
+        bookmark_interval: float = 5.0,
+        history_size: int = 10_000,
+    ) -> None:
+        self.registry = Registry()
+        self.store = Store(history_size=history_size)
+        self.api = Api(self.registry, self.store)
+        self.request_log = request_log
+        self.tokens = tokens
+        self.faults: list[FaultRule] = []
+        self.bookmark_interval = bookmark_interval
+        self.address = "127.0.0.1:0"
+        # RBAC for chosen identities (DevCluster(enforce_rbac_for=...)); None: everyone may do anything.
+        self.authorizer: Authorizer | None = None
+
+    def identity(self, request: aiohttp.web.BaseRequest) -> str:
+        auth = request.headers.get("Authorization", "")
+        if auth.startswith("Bearer "):
+            return self.tokens.get(auth[7:].strip(), "unknown-token")
+        return "anonymous"
+
+    async def handle(self, request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
+        started = time.time()
+        identity = self.identity(request)
+        watch = request.query.get("watch", "") in ("true", "1")
+        r = route(request.method, request.path, watch)
+        status = 500
+        try:
+            response = await self.dispatch(request, r, identity)
+            status = response.status
+            return response
+        except errors.ApiError as exc:
+            status = exc.code
+            return _json(exc.status(), status=exc.code)
+        finally:
+            self.request_log.append(
+                RequestRecord(
+                    time=started,
+                    method=request.method,
+                    path=request.path,
+                    query=request.query_string,
+                    verb=r.verb,
+                    group=r.group,
+                    version=r.version,
+                    resource=r.plural,
+                    namespace=r.namespace,
+                    name=r.name,
+                    subresource=r.subresource,
+                    status=status,
+                    identity=identity,
+                    user_agent=request.headers.get("User-Agent", ""),
+                )
+            )
+
+    async def dispatch(
+        self, request: aiohttp.web.BaseRequest, r: Route, identity: str
+    ) -> aiohttp.web.StreamResponse:
+        if r.discovery:
+            return self.serve_discovery(r)
+        if self.authorizer is not None:  # before the resource lookup, like the real server's filter chain
+            self.authorizer.check(identity, r)
+        rt = self.registry.get(r.group, r.version, r.plural) if r.plural else None
+        if rt is None or (r.namespace and not rt.namespaced):
+            raise errors.NotFound("the server could not find the requested resource")
+        for rule in self.faults:
+            fault = rule.check(r.verb, r.plural, identity)
+            if fault is not None:
+                raise fault
+        if r.verb in ("watch", "list", "get"):
+            return await self.serve_read(request, r, rt)
+        return await self.serve_write(request, r, rt)
+
+    async def serve_read(
+        self, request: aiohttp.web.BaseRequest, r: Route, rt: ResourceType
+    ) -> aiohttp.web.StreamResponse:
+        namespace = r.namespace if rt.namespaced else ""
+        if r.verb == "watch":
+            return await watching.serve(self, request, rt, namespace or None, r.name)
+        if r.verb == "list":
+            return self.serve_list(request, rt, namespace or None)
+        if r.subresource not in ("", "status"):
+            raise errors.NotFound("the server could not find the requested resource")
+        return self.render_one(request, rt, self.api.get(rt, namespace, r.name))
+
+    async def serve_write(
+        self, request: aiohttp.web.BaseRequest, r: Route, rt: ResourceType
+    ) -> aiohttp.web.Response:
+        namespace = r.namespace if rt.namespaced else ""
+        strict = request.query.get("fieldValidation", "") == "Strict"
+        subresource = r.subresource or None
+        if r.verb == "create":
+            obj, warnings = self.api.create(rt, namespace or None, await self.body(request), strict=strict)
+            return _json(obj, status=201, warnings=warnings)
+        if r.verb == "update":
+            body = await self.body(request)
+            obj, warnings = self.api.replace(
+                rt, namespace, r.name, body, subresource=subresource, strict=strict
+            )
+            return _json(obj, warnings=warnings)
+        if r.verb == "patch":
+            content_type, body = request.headers.get("Content-Type", ""), await self.body(request)
+            obj, warnings = self.api.patch(
+                rt, namespace, r.name, content_type, body, subresource=subresource, strict=strict
+            )
+            return _json(obj, warnings=warnings)
+        if r.verb == "delete":
+            return _json(self.api.delete(rt, namespace, r.name, await self.delete_options(request)))
+        if r.verb == "deletecollection":
+            return self.delete_collection(request, rt, namespace or None, await self.delete_options(request))
+        raise errors.MethodNotAllowed("the server does not allow this method on the requested resource")
+
+    async def body(self, request: aiohttp.web.BaseRequest) -> Any:
+        raw = await request.read()
+        try:
+            return json.loads(raw) if raw else None
+        except ValueError as exc:
+            raise errors.BadRequest(f"the body of the request was not valid JSON: {exc}") from exc
+
+    async def delete_options(self, request: aiohttp.web.BaseRequest) -> dict[str, Any]:
+        options = await self.body(request) or {}
+        if not isinstance(options, dict):
+            raise errors.BadRequest("DeleteOptions must be an object")
+        if "propagationPolicy" in request.query:
+            options["propagationPolicy"] = request.query["propagationPolicy"]
+        return options
+
+    def serve_discovery(self, r: Route) -> aiohttp.web.Response:
+        if r.discovery == "health":
+            return aiohttp.web.Response(text="ok")
+        documents: dict[str, Callable[[], dict[str, Any]]] = {
+            "version": lambda: discovery.VERSION,
+            "root": lambda: discovery.root_paths(self.registry),
+            "api": lambda: discovery.api_versions(self.address),
+            "apis": lambda: discovery.group_list(self.registry),
+            "group": lambda: discovery.group(self.registry, r.group),
+            "groupversion": lambda: discovery.resource_list(self.registry, r.group, r.version),
+            "openapi": lambda: (
+                openapi.gv_document(self.registry, r.plural) if r.plural else openapi.root(self.registry)
+            ),
+        }
+        if r.discovery not in documents:
+            raise errors.NotFound("the server could not find the requested resource")
+        return _json(documents[r.discovery]())
+
+    def select(
+        self, request: aiohttp.web.BaseRequest, rt: ResourceType, namespace: str | None
+    ) -> list[dict[str, Any]]:
+        matches = selectors.matcher(request.query.get("labelSelector"), request.query.get("fieldSelector"))
+        return [
+            self.api.present(rt, o) for o in self.store.scan(rt.group, rt.plural, namespace) if matches(o)
+        ]
+
+    def serve_list(
+        self, request: aiohttp.web.BaseRequest, rt: ResourceType, namespace: str | None
+    ) -> aiohttp.web.Response:
+        items = self.select(request, rt, namespace)
+        rv = str(self.store.resource_version)
+        list_meta: dict[str, Any] = {}
+        cont = request.query.get("continue")
+        if cont:
+            try:
+                after, rv = json.loads(base64.urlsafe_b64decode(cont.encode()))
+            except ValueError as exc:
+                raise errors.BadRequest("continue key is not valid") from exc
+            items = [o for o in items if _sort_key(o) > tuple(after)]
+        limit = int(request.query.get("limit", "0") or 0)
+        if limit and len(items) > limit:
+            last = _sort_key(items[limit - 1])
+            list_meta = {
+                "continue": base64.urlsafe_b64encode(json.dumps([last, rv]).encode()).decode(),
+                "remainingItemCount": len(items) - limit,
+            }
+            items = items[:limit]
+        if tables.wants_table(request.headers.get("Accept", "")):
+            include = request.query.get("includeObject", "Metadata")
+            return _json(tables.table(rt, items, rv, include, list_meta=list_meta))
+        return _json(
+            {
+                "kind": f"{rt.kind}List",
+                "apiVersion": rt.api_version,
+                "metadata": {"resourceVersion": rv} | list_meta,
+                "items": items,
+            }
+        )
+
+    def render_one(
+        self, request: aiohttp.web.BaseRequest, rt: ResourceType, obj: dict[str, Any]
+    ) -> aiohttp.web.Response:
+        if tables.wants_table(request.headers.get("Accept", "")):
+            include = request.query.get("includeObject", "Metadata")
+            return _json(tables.table(rt, [obj], obj["metadata"]["resourceVersion"], include))
+        return _json(obj)
+
+    def delete_collection(
+        self,
+        request: aiohttp.web.BaseRequest,
+        rt: ResourceType,
+        namespace: str | None,
+        options: dict[str, Any],
+    ) -> aiohttp.web.Response:
+        deleted = []
+        for obj in self.select(request, rt, namespace):
+            meta = obj["metadata"]
+            if self.store.get(self.api.key(rt, meta.get("namespace"), meta["name"])) is not None:
+                deleted.append(self.api.delete(rt, meta.get("namespace"), meta["name"], options))
+        return _json(
+            {
+                "kind": f"{rt.kind}List",
+                "apiVersion": rt.api_version,
+                "metadata": {"resourceVersion": str(self.store.resource_version)},
+                "items": deleted,
+            }
+        )
+
+
+def _sort_key(obj: dict[str, Any]) -> tuple[str, str]:
+    return (obj["metadata"].get("namespace", ""), obj["metadata"]["name"])

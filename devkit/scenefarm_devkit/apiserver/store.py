@@ -1,0 +1,129 @@
+"""In-memory object storage: one global resourceVersion, a bounded event history, watch fan-out.
+
+Only storage concerns live here; what a write means (status split, generation, finalizers,
+garbage collection, validation) lives in `operations.py`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import copy
+import dataclasses
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from scenefarm_devkit.apiserver.errors import Gone
+
+# (group, plural, namespace or "", name): versions of one kind share storage, like etcd keys.
+Key = tuple[str, str, str, str]
+
+
+@dataclasses.dataclass(frozen=True)
+class Event:
+    rv: int
+    type: str  # ADDED | MODIFIED | DELETED
+    group: str
+    plural: str
+    namespace: str
+    obj: dict[str, Any]
+    old: dict[str, Any] | None
+
+
+class Subscription:
+    """A live feed of the events of one resource; filtered by the consumer."""
+
+    def __init__(self, store: Store, group: str, plural: str) -> None:
+        self._store = store
+        self.group = group
+        self.plural = plural
+        self.queue: asyncio.Queue[Event | None] = asyncio.Queue()
+
+    def close(self) -> None:
+        self._store._subscriptions.discard(self)
+        self.queue.put_nowait(None)
+
+
+class Store:
+    def __init__(self, history_size: int = 10_000) -> None:
+        self.objects: dict[Key, dict[str, Any]] = {}
+        self.by_uid: dict[str, Key] = {}
+        self._rv = 1
+        self._history: collections.deque[Event] = collections.deque(maxlen=history_size)
+        self._subscriptions: set[Subscription] = set()
+
+    @property
+    def resource_version(self) -> int:
+        return self._rv
+
+    def next_rv(self) -> int:
+        self._rv += 1
+        return self._rv
+
+    def get(self, key: Key) -> dict[str, Any] | None:
+        return self.objects.get(key)
+
+    def scan(self, group: str, plural: str, namespace: str | None = None) -> Iterator[dict[str, Any]]:
+        """The objects of one resource (in one namespace), in key order; filter first, sort the hits."""
+        hits = [
+            (key, obj)
+            for key, obj in self.objects.items()
+            if key[0] == group and key[1] == plural and (namespace is None or key[2] == namespace)
+        ]
+        for _, obj in sorted(hits, key=lambda hit: hit[0]):
+            yield obj
+
+    def put(self, key: Key, obj: dict[str, Any]) -> dict[str, Any]:
+        """Store `obj` under a fresh resourceVersion and tell the watchers."""
+        old = self.objects.get(key)
+        rv = self.next_rv()
+        obj["metadata"]["resourceVersion"] = str(rv)
+        self.objects[key] = obj
+        self.by_uid[obj["metadata"]["uid"]] = key
+        self._emit(
+            Event(
+                rv,
+                "MODIFIED" if old is not None else "ADDED",
+                key[0],
+                key[1],
+                key[2],
+                copy.deepcopy(obj),
+                old,
+            )
+        )
+        return obj
+
+    def remove(self, key: Key) -> dict[str, Any]:
+        obj = self.objects.pop(key)
+        self.by_uid.pop(obj["metadata"]["uid"], None)
+        rv = self.next_rv()
+        # The real server reports a deletion with the resourceVersion of the deletion itself.
+        obj = copy.deepcopy(obj)
+        obj["metadata"]["resourceVersion"] = str(rv)
+        self._emit(Event(rv, "DELETED", key[0], key[1], key[2], obj, obj))
+        return obj
+
+    def _emit(self, event: Event) -> None:
+        self._history.append(event)
+        for sub in list(self._subscriptions):
+            if sub.group == event.group and sub.plural == event.plural:
+                sub.queue.put_nowait(event)
+
+    def subscribe(self, group: str, plural: str, since: int | None) -> tuple[list[Event], Subscription]:
+        """Events after `since` still in history (410 Gone if some were dropped), then live ones."""
+        backlog: list[Event] = []
+        if since is not None:
+            oldest = self._history[0].rv if self._history else self._rv + 1
+            if since < oldest - 1 and since < self._rv:
+                raise Gone(f"too old resource version: {since} ({oldest - 1})")
+            backlog = [e for e in self._history if e.rv > since and e.group == group and e.plural == plural]
+        sub = Subscription(self, group, plural)
+        self._subscriptions.add(sub)
+        return backlog, sub
+
+    def close_all(self) -> None:
+        for sub in list(self._subscriptions):
+            sub.close()
+
+    def find(self, predicate: Callable[[dict[str, Any]], bool]) -> list[tuple[Key, dict[str, Any]]]:
+        return [(k, o) for k, o in self.objects.items() if predicate(o)]

@@ -1,0 +1,148 @@
+"""`scenefarm demo`: apply a VideoRequest on the dev cluster and show it live until it finishes."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import time
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from lightkube import codecs
+from rich.console import Console, Group
+from rich.live import Live
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+
+from scenefarm_operator.appwrite.rows import video_row_id
+from scenefarm_operator.kube import VideoRequest
+from scenefarm_operator.lifecycle import TERMINAL
+
+from .devenv import DevEnv
+
+DEMO_APPWRITE_KEY = "demo-only-key"  # the local double's key; never a real credential
+STYLE = {"Succeeded": "green", "Failed": "red", "Running": "yellow", "Healing": "magenta"}
+
+
+def run_demo(
+    manifest: Path, state_dir: Path, timeout: float, console: Console, appwrite: bool = False
+) -> int:
+    """Returns the process exit code: 0 when the video was produced and verified."""
+    body = yaml.safe_load(manifest.read_text())
+    namespace = body["metadata"].setdefault("namespace", "default")
+    name = body["metadata"]["name"]
+    shutil.rmtree(state_dir, ignore_errors=True)
+    with contextlib.ExitStack() as stack:
+        double = stack.enter_context(_appwrite_double()) if appwrite else None
+        settings = _appwrite_settings(double) if double is not None else {}
+        env = stack.enter_context(DevEnv(state_dir, operator_env=settings))
+        console.print(f"dev cluster up; kubeconfig: [bold]{env.kubeconfig}[/]")
+        if double is not None:
+            console.print(f"Appwrite double: {double.endpoint} (project {double.double.project})")
+        env.start_operator()
+        client = env.client()
+        client.create(codecs.from_dict(body))
+        console.print(f"applied {manifest} -> videorequest/{name}")
+        rows = (lambda uid: double.row_history("scenefarm", "videos", video_row_id(uid))) if double else None
+        status = _follow(client, namespace, name, timeout, console, rows=rows)
+        env.stop_operator()
+    return _report(env, namespace, status, console)
+
+
+@contextlib.contextmanager
+def _appwrite_double() -> Iterator[Any]:
+    from scenefarm_devkit.appwrite_double import AppwriteDoubleThread
+
+    double = AppwriteDoubleThread(api_key=DEMO_APPWRITE_KEY, column_delay=0.05).start()
+    try:
+        yield double
+    finally:
+        double.stop()
+
+
+def _appwrite_settings(double: Any) -> dict[str, str]:
+    return {
+        "SCENEFARM_APPWRITE_ENDPOINT": double.endpoint,
+        "SCENEFARM_APPWRITE_PROJECT": double.double.project,
+        "SCENEFARM_APPWRITE_API_KEY": DEMO_APPWRITE_KEY,
+    }
+
+
+def _follow(
+    client: Any,
+    namespace: str,
+    name: str,
+    timeout: float,
+    console: Console,
+    *,
+    rows: Callable[[str], list[dict[str, Any]]] | None = None,
+) -> Mapping[str, Any]:
+    deadline = time.monotonic() + timeout
+    status: Mapping[str, Any] = {}
+    with Live(console=console, refresh_per_second=4) as live:
+        while time.monotonic() < deadline:
+            vr = client.get(VideoRequest, name, namespace=namespace)
+            status = vr.get("status") or {}
+            view = _view(name, status)
+            if rows is not None:
+                history = rows(str(vr.metadata.uid))
+                last = history[-1] if history else {}
+                view.renderables.append(
+                    f"appwrite row: status={last.get('status', '-')} progress={last.get('progress', '-')} "
+                    f"({len(history)} writes)"
+                )
+            live.update(view)
+            if status.get("phase") in TERMINAL:
+                break
+            time.sleep(0.25)
+    console.print()
+    return status
+
+
+def _view(name: str, status: Mapping[str, Any]) -> Group:
+    phase = status.get("phase", "Pending")
+    head = Table.grid(padding=(0, 2))
+    head.add_row(
+        f"[bold]{name}[/]", f"[{STYLE.get(phase, 'cyan')}]{phase}[/]", f"{status.get('progress', 0)}%"
+    )
+    bar = Table.grid()
+    bar.add_row(ProgressBar(total=100, completed=status.get("progress", 0), width=60))
+    scenes = Table("#", "scene", "phase", "attempt", "message", box=None)
+    for s in status.get("scenes", []):
+        ph = s.get("phase", "")
+        msg = str(s.get("message", ""))[:70]
+        scenes.add_row(
+            str(s["index"]), s["name"], f"[{STYLE.get(ph, 'white')}]{ph}[/]", str(s["attempt"]), msg
+        )
+    combine = status.get("combine", {}).get("phase", "-")
+    return Group(head, bar, scenes, f"combine: {combine}   {status.get('message', '')}")
+
+
+def _report(env: DevEnv, namespace: str, status: Mapping[str, Any], console: Console) -> int:
+    if status.get("phase") != "Succeeded":
+        console.print(f"[red]not finished: {status.get('phase')}: {status.get('message', 'timed out')}[/]")
+        console.print(f"operator log: {env.state_dir / 'operator.log'}")
+        return 1
+    output = status["output"]
+    path = env.artifact_path(namespace, output["uri"])
+    scenes = [env.artifact_path(namespace, s["artifact"]) for s in status.get("scenes", [])]
+    video, parts = _seconds(path), sum(_seconds(p) for p in scenes)
+    console.print(
+        f"[green]video ready[/]: {path}\n"
+        f"  {video:.3f} s (scenes add up to {parts:.3f} s), {output.get('frames')} frames, "
+        f"{output.get('sizeBytes')} bytes, sha256 {str(output.get('sha256', ''))[:16]}…"
+    )
+    tolerance = len(scenes) / 15 + 1e-6  # one frame per scene at the lowest frame rate
+    return 0 if abs(video - parts) <= tolerance else 1
+
+
+def _seconds(path: Path) -> float:
+    """The playable length of an MP4, decoded with PyAV (raises if it is not a valid video)."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames = sum(1 for _ in container.decode(stream))
+        return float(frames / stream.average_rate) if stream.average_rate else 0.0

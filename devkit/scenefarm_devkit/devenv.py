@@ -1,0 +1,150 @@
+"""A whole scenefarm on one machine: the dev cluster, its Job runner and the operator process.
+
+Used by `scenefarm demo`, `scenefarm dev up` and the integration tests, so all three run the
+same thing. The operator runs as a `kopf run` subprocess (never inside the caller's loop).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from lightkube import Client, KubeConfig, codecs
+from lightkube.core.exceptions import ApiError
+
+from scenefarm_devkit import chart_rbac
+from scenefarm_devkit.apiserver import DevClusterThread
+from scenefarm_devkit.data import crd_path
+from scenefarm_devkit.instant_renders import synthetic_message
+from scenefarm_devkit.jobrunner import JobRunnerConfig, run_job_runner
+
+ARTIFACT_CLAIM = "scenefarm-artifacts"
+
+
+class DevEnv:
+    """Dev cluster + Job runner in a background thread; the operator in a subprocess."""
+
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        instant: bool = False,
+        port: int = 0,
+        operator_env: Mapping[str, str] | None = None,
+        max_local_processes: int | None = None,
+        rbac_from_chart: bool = False,
+    ) -> None:
+        state_dir = Path(state_dir).resolve()  # Pods run in their own directories: paths must be absolute
+        self.state_dir = state_dir
+        # Instant mode: Pods "succeed" with the termination message a renderer would have written.
+        fake = synthetic_message if instant else None
+        runner = JobRunnerConfig(state_dir=state_dir, instant=fake)
+        if max_local_processes:
+            runner = JobRunnerConfig(
+                state_dir=state_dir, instant=fake, max_local_processes=max_local_processes
+            )
+        self.runner_config = runner
+        # rbac_from_chart: the dev cluster enforces the Helm chart's roles on the operator (403 otherwise).
+        self.rbac = chart_rbac.render() if rbac_from_chart else []
+        rbac_options = (
+            {
+                "enforce_rbac_for": {"operator"},
+                "rbac_subjects": {"operator": chart_rbac.operator_subject(self.rbac)},
+            }
+            if rbac_from_chart
+            else {}
+        )
+        job_runner = functools.partial(run_job_runner, config=runner)
+        self.cluster = DevClusterThread(
+            state_dir=state_dir, port=port, crds=[crd_path()], extra_tasks=[job_runner], **rbac_options
+        )
+        self.operator_env = dict(operator_env or {})
+        self.operator: subprocess.Popen[bytes] | None = None
+
+    @property
+    def kubeconfig(self) -> Path:
+        return Path(self.cluster.kubeconfig_path)
+
+    def client(self) -> Client:
+        return Client(config=KubeConfig.from_file(self.kubeconfig), field_manager="scenefarm-cli")
+
+    def start(self) -> DevEnv:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.cluster.start()
+        self.ensure_claim("default")
+        for obj in chart_rbac.rbac_objects(self.rbac):  # as `helm install` would create them
+            self.client().create(codecs.from_dict(obj))
+        return self
+
+    def ensure_claim(self, namespace: str) -> None:
+        """The Volume artifact store's claim, as a cluster admin would create it."""
+        pvc = {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": ARTIFACT_CLAIM, "namespace": namespace},
+            "spec": {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": "10Gi"}}},
+        }
+        try:
+            self.client().create(codecs.from_dict(pvc))
+        except ApiError as e:
+            if e.status.reason != "AlreadyExists":
+                raise
+
+    def artifact_path(self, namespace: str, uri: str) -> Path:
+        """Where a `volume:` URI lives on this machine."""
+        relative = uri.removeprefix("volume:").lstrip("/")
+        return self.runner_config.claim_path(namespace, ARTIFACT_CLAIM) / relative
+
+    def evict(self, namespace: str, pod: str) -> None:
+        """Evict a Pod the way the Eviction API would (DisruptionTarget, process killed)."""
+        runner = self.cluster.cluster.job_runner  # type: ignore[attr-defined]
+        self.cluster.call(lambda: runner.evict(namespace, pod))
+
+    def start_operator(self, *extra_args: str) -> subprocess.Popen[bytes]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SCENEFARM_")}
+        kubeconfig = self.cluster.kubeconfig_for("operator")  # its own identity in the request log
+        env |= {"KUBECONFIG": str(kubeconfig), "SCENEFARM_ARTIFACT_CLAIM": ARTIFACT_CLAIM}
+        env |= self.operator_env
+        log = (self.state_dir / "operator.log").open("ab")
+        cmd = [
+            sys.executable, "-m", "kopf", "run", "--standalone", "--all-namespaces",
+            "-m", "scenefarm_operator.handlers", *extra_args,
+        ]  # fmt: skip
+        self.operator = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+        return self.operator
+
+    def stop_operator(self, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
+        if self.operator is None:
+            return
+        if self.operator.poll() is None:
+            self.operator.send_signal(sig)
+            try:
+                self.operator.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.operator.kill()
+                self.operator.wait()
+        self.operator = None
+
+    def stop(self) -> None:
+        self.stop_operator()
+        self.cluster.stop()
+
+    def __enter__(self) -> DevEnv:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@contextlib.contextmanager
+def running(state_dir: Path, **kwargs: object) -> Iterator[DevEnv]:
+    env = DevEnv(state_dir, **kwargs)  # type: ignore[arg-type]
+    with env:
+        env.start_operator()
+        yield env

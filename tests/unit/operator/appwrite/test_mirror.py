@@ -1,0 +1,318 @@
+"""AppwriteMirror with the real SDK against the double: lifecycle, coalescing, outages, deletion."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import replace as with_
+
+import pytest
+
+from scenefarm_devkit.appwrite_double import AppwriteDoubleThread, Fault
+from scenefarm_devkit.appwrite_double.scripted import UID, lifecycle, video_request
+from scenefarm_operator.appwrite import AppwriteConfig, AppwriteMirror
+from scenefarm_operator.appwrite.rows import desired_rows, scene_row_id, video_row_id
+from scenefarm_renderer.appwrite_store import AppwriteStore
+
+API_KEY = "sk-test-7f3a9b2c1d4e5f60718293a4b5c6d7e8"  # the double fixture's key (conftest)
+VIDEO_ORDER = ["queued", "planning", "rendering", "combining", "completed"]
+SCENE_ORDER = ["planned", "coded", "rendering", "rendered"]
+
+
+async def settle(mirror: AppwriteMirror, uid: str = UID, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not (mirror.state_for(uid).synced and mirror.idle):
+        assert time.monotonic() < deadline, mirror.state_for(uid)
+        await asyncio.sleep(0.02)
+
+
+def mirrored(double: AppwriteDoubleThread, body: dict) -> dict[str, dict]:
+    """The rows the double holds for a body, without Appwrite's system fields."""
+    out = {}
+    for row in desired_rows(body):
+        stored = double.rows("scenefarm", row.table).get(row.row_id)
+        assert stored is not None, row.row_id
+        out[row.row_id] = {k: stored[k] for k in row.data} | {"$permissions": stored["$permissions"]}
+    return out
+
+
+def expected(body: dict) -> dict[str, dict]:
+    return {
+        row.row_id: dict(row.data) | {"$permissions": list(row.permissions)} for row in desired_rows(body)
+    }
+
+
+def is_ordered(statuses: list[str], order: list[str]) -> bool:
+    positions = [order.index(s) for s in statuses]
+    return positions == sorted(positions)
+
+
+async def test_rows_follow_a_published_lifecycle_in_order(
+    double: AppwriteDoubleThread, config: AppwriteConfig
+) -> None:
+    mirror = AppwriteMirror(with_(config, coalesce_seconds=0.05))
+    await mirror.start()
+    bodies = list(lifecycle(scenes=3))
+    for body in bodies:
+        mirror.publish(body)
+        await settle(mirror)
+    await mirror.stop()
+
+    history = double.row_history("scenefarm", "videos", video_row_id(UID))
+    assert is_ordered([h["status"] for h in history], VIDEO_ORDER)
+    assert [h["status"] for h in history][-1] == "completed"
+    progress = [h["progress"] for h in history]
+    assert progress == sorted(progress) and progress[-1] == 100
+    for index in range(3):
+        scene_history = double.row_history("scenefarm", "scenes", scene_row_id(UID, index))
+        assert [h["status"] for h in scene_history] == SCENE_ORDER
+    assert mirrored(double, bodies[-1]) == expected(bodies[-1])
+    final = double.rows("scenefarm", "videos")[video_row_id(UID)]
+    assert final["combined_video_url"].endswith("/video.mp4")
+    assert final["$permissions"] == ['read("user:user-42")']
+
+
+async def test_publishing_an_unchanged_state_writes_nothing(
+    double: AppwriteDoubleThread, config: AppwriteConfig
+) -> None:
+    mirror = AppwriteMirror(with_(config, coalesce_seconds=0.0))
+    await mirror.start()
+    *_, final = lifecycle(scenes=2)
+    mirror.publish(final)
+    await settle(mirror)
+    writes = mirror.writes
+    for _ in range(5):
+        mirror.publish(final)
+        await asyncio.sleep(0.02)
+    await mirror.stop()
+    assert writes == 3
+    assert mirror.writes == writes
+
+
+async def test_fifty_rapid_publishes_make_few_writes_and_the_last_state_wins(
+    double: AppwriteDoubleThread, config: AppwriteConfig
+) -> None:
+    mirror = AppwriteMirror(with_(config, coalesce_seconds=0.5))
+    await mirror.start()
+    body = video_request()
+    body["status"] = {"phase": "Rendering", "progress": 0}
+    for progress in range(1, 51):
+        body["status"]["progress"] = progress * 2 - 1 if progress < 50 else 100
+        mirror.publish(body)
+        await asyncio.sleep(0.005)
+    await settle(mirror)
+    await mirror.stop()
+    history = double.row_history("scenefarm", "videos", video_row_id(UID))
+    assert 1 <= len(history) <= 3
+    assert history[-1]["progress"] == 100
+
+
+async def test_stop_writes_the_final_state_without_waiting_for_the_interval(
+    double: AppwriteDoubleThread, config: AppwriteConfig
+) -> None:
+    mirror = AppwriteMirror(with_(config, coalesce_seconds=30.0))
+    await mirror.start()
+    body = video_request()
+    mirror.publish(body)
+    await settle(mirror)
+    body["status"] = {"phase": "Succeeded", "progress": 100, "finishedAt": "2026-11-25T10:05:00Z"}
+    mirror.publish(body)
+    started = time.monotonic()
+    await mirror.stop()
+    assert time.monotonic() - started < 5
+    assert double.rows("scenefarm", "videos")[video_row_id(UID)]["status"] == "completed"
+
+
+async def test_an_outage_never_blocks_publish_and_rows_catch_up_afterwards(
+    double: AppwriteDoubleThread, config: AppwriteConfig
+) -> None:
+    mirror = AppwriteMirror(config)
+    await mirror.start()
+    assert mirror.ready
+    double.faults.outage(60, kind="reset")
+    bodies = list(lifecycle(scenes=3, heal=1))
+    half = len(bodies) // 2
+    slowest = 0.0
+    for body in bodies[:half]:
+        started = time.perf_counter()
+        mirror.publish(body)
+        slowest = max(slowest, time.perf_counter() - started)
+        await asyncio.sleep(0.03)
+    state = mirror.state_for(UID)
+    assert state.synced is False
+    assert "unreachable" in state.message or "Waiting" in state.message
+    assert state.row_id == video_row_id(UID)
+    double.faults.end_outage()
+    for body in bodies[half:]:
+        started = time.perf_counter()
+        mirror.publish(body)
+        slowest = max(slowest, time.perf_counter() - started)
+        await asyncio.sleep(0.03)
+    await settle(mirror)
+    assert mirror.state_for(UID).synced is True
+    await mirror.stop()
+    assert slowest < 0.5, f"publish took {slowest:.3f}s"  # vs 2 s per Appwrite call
+    assert mirrored(double, bodies[-1]) == expected(bodies[-1])
+
+
+async def test_a_mirror_started_while_appwrite_is_down_bootstraps_when_it_comes_back(
+    double: AppwriteDoubleThread, config: AppwriteConfig
+) -> None:
+    double.faults.outage(60)
+    mirror = AppwriteMirror(config)
+    started = time.monotonic()
+    await mirror.start(wait_seconds=0.5)
+    assert time.monotonic() - started < 3
+    assert not mirror.ready
+    *_, final = lifecycle(scenes=2)
+    mirror.publish(final)
+    await asyncio.sleep(0.3)
+    assert mirror.state_for(UID).synced is False
+    double.faults.end_outage()
+    await settle(mirror)
+    await mirror.stop()
+    assert mirror.ready
+    assert mirrored(double, final) == expected(final)
+
+
+async def test_publish_with_appwrite_answering_slowly_returns_at_once(
+    double: AppwriteDoubleThread, config: AppwriteConfig
+) -> None:
+    mirror = AppwriteMirror(config)
+    await mirror.start()
+    double.inject(Fault(path="/rows/", delay=2.0, times=None))
+    slowest = 0.0
+    for body in lifecycle(scenes=2):
+        started = time.perf_counter()
+        mirror.publish(body)
+        slowest = max(slowest, time.perf_counter() - started)
+        await asyncio.sleep(0.01)
+    double.faults.clear()
+    await mirror.stop(timeout=0.1)
+    assert slowest < 0.5, f"publish took {slowest:.3f}s"  # vs 2 s per Appwrite call
+
+
+async def test_transient_errors_are_retried_within_one_write(
+    double: AppwriteDoubleThread, config: AppwriteConfig
+) -> None:
+    mirror = AppwriteMirror(config)
+    await mirror.start()
+    double.inject(Fault(path="/rows/", method="PUT", status=503, times=1))
+    double.inject(Fault(path="/rows/", method="PUT", status=429, times=1))
+    body = video_request()
+    mirror.publish(body)
+    await settle(mirror)
+    await mirror.stop()
+    assert [r.status for r in double.requests() if r.method == "PUT"] == [503, 429, 200]
+
+
+async def test_a_refused_row_is_reported_and_not_retried_in_a_loop(
+    double: AppwriteDoubleThread, config: AppwriteConfig, caplog: pytest.LogCaptureFixture
+) -> None:
+    mirror = AppwriteMirror(config)
+    await mirror.start()
+    double.inject(Fault(path="/rows/", method="PUT", status=400, times=1))
+    mirror.publish(video_request())
+    await asyncio.sleep(0.5)
+    state = mirror.state_for(UID)
+    await mirror.stop()
+    assert state.synced is False
+    assert "400" in state.message
+    assert len([r for r in double.requests() if r.method == "PUT"]) == 1
+
+
+async def test_forget_deletes_rows_and_files(
+    double: AppwriteDoubleThread, config: AppwriteConfig, tmp_path
+) -> None:
+    mirror = AppwriteMirror(config)
+    await mirror.start()
+    *_, final = lifecycle(scenes=2)
+    final["spec"]["output"] = {"store": "Appwrite"}
+    meta = final["metadata"]
+    store = AppwriteStore(
+        endpoint=config.endpoint,
+        project=config.project,
+        api_key=API_KEY,
+        bucket="videos",
+        prefix=f"{meta['namespace']}/{meta['name']}-{meta['uid'][:8]}",
+    )
+    local = tmp_path / "scene.mp4"
+    local.write_bytes(b"mp4" * 100)
+    for key in ("scene-00.mp4", "scene-01.mp4", "video.mp4"):
+        await asyncio.to_thread(store.put, local, key)
+    mirror.publish(final)
+    await settle(mirror)
+    assert await mirror.forget(final) is True
+    assert double.rows("scenefarm", "videos") == {}
+    assert double.rows("scenefarm", "scenes") == {}
+    assert double.call(lambda: dict(double.double.storage.files)) == {}
+    mirror.publish(final)  # a late event after deletion must not bring the rows back
+    await asyncio.sleep(0.1)
+    await mirror.stop()
+    assert double.rows("scenefarm", "videos") == {}
+
+
+async def test_forget_with_retain_keeps_rows_and_marks_them(
+    double: AppwriteDoubleThread, config: AppwriteConfig
+) -> None:
+    mirror = AppwriteMirror(with_(config, on_delete="Retain"))
+    await mirror.start()
+    body = video_request()
+    body["status"] = {"phase": "Rendering", "progress": 40}
+    mirror.publish(body)
+    await settle(mirror)
+    assert await mirror.forget(body) is True
+    await mirror.stop()
+    row = double.rows("scenefarm", "videos")[video_row_id(UID)]
+    assert row["status"] == "cancelled"
+    assert "deleted from Kubernetes" in row["error_message"]
+
+
+async def test_forget_gives_up_in_bounded_time_when_appwrite_is_down(
+    double: AppwriteDoubleThread, config: AppwriteConfig
+) -> None:
+    mirror = AppwriteMirror(config)
+    await mirror.start()
+    double.faults.outage(60)
+    started = time.monotonic()
+    assert await mirror.forget(video_request(), timeout=1.0) is False
+    assert time.monotonic() - started < 3
+    await mirror.stop(timeout=0.5)
+
+
+async def test_the_api_key_never_shows_in_logs_or_states(
+    double: AppwriteDoubleThread, config: AppwriteConfig, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    mirror = AppwriteMirror(config)
+    await mirror.start()
+    double.faults.outage(0.3, kind="reset")
+    mirror.publish(video_request())
+    await asyncio.sleep(0.2)
+    states = [mirror.state_for(UID)]
+    await settle(mirror)
+    await mirror.stop()
+    bad = AppwriteMirror(with_(config, api_key=API_KEY + "-wrong"))
+    await bad.start(wait_seconds=1)
+    bad.publish(video_request())
+    await asyncio.sleep(0.3)
+    states.append(bad.state_for(UID))
+    assert await bad.forget(video_request(), timeout=1) is False
+    await bad.stop(timeout=0.5)
+    assert any("401" in r.getMessage() or "Invalid API key" in r.getMessage() for r in caplog.records)
+    assert API_KEY not in caplog.text
+    assert all(API_KEY not in s.message for s in states), states
+    assert API_KEY not in repr(config)
+
+
+async def test_publish_from_a_sync_handler_thread_wakes_the_flusher(
+    double: AppwriteDoubleThread, config: AppwriteConfig
+) -> None:
+    mirror = AppwriteMirror(config)
+    await mirror.start()
+    *_, final = lifecycle(scenes=2)
+    await asyncio.to_thread(mirror.publish, final)
+    await settle(mirror)
+    await mirror.stop()
+    assert mirrored(double, final) == expected(final)

@@ -1,0 +1,103 @@
+"""The pure mapping from a VideoRequest body to the rows that mirror it."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from scenefarm_devkit.appwrite_double.scripted import UID, lifecycle, video_request
+from scenefarm_operator.appwrite.layout import SCENE_STATUSES, VIDEO_STATUSES
+from scenefarm_operator.appwrite.rows import desired_rows, scene_row_id, video_row_id
+
+APPWRITE_ID = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{0,35}$")
+
+
+def test_row_ids_are_valid_appwrite_ids_derived_from_the_uid() -> None:
+    assert video_row_id(UID) == "v-3f2a9c1e5b7d4e8f9a0b1c2d3e4f5a6b"
+    assert scene_row_id(UID, 7) == "s-3f2a9c1e5b7d4e8f9a0b1c2d-07"
+    assert scene_row_id(UID, 123) == "s-3f2a9c1e5b7d4e8f9a0b1c2d-123"
+    for row_id in (video_row_id(UID), scene_row_id(UID, 0), scene_row_id(UID, 999)):
+        assert APPWRITE_ID.match(row_id), row_id
+
+
+def test_objects_with_different_uids_get_different_rows() -> None:
+    other = "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b"
+    assert video_row_id(UID) != video_row_id(other)
+    assert scene_row_id(UID, 1) != scene_row_id(other, 1)
+
+
+def test_a_body_without_a_uid_is_refused() -> None:
+    body = video_request()
+    del body["metadata"]["uid"]
+    with pytest.raises(ValueError, match="uid"):
+        desired_rows(body)
+
+
+def test_a_new_request_is_one_queued_video_row_readable_by_its_owner_only() -> None:
+    [video] = desired_rows(video_request())
+    assert video.table == "videos"
+    assert video.data["status"] == "queued"
+    assert video.data["topic"] == "Newton's laws"
+    assert video.data["k8s_uid"] == UID
+    assert video.data["created_at"] == "2026-11-25T10:00:00Z"
+    assert video.permissions == ('read("user:user-42")',)
+
+
+def test_without_an_owner_rows_carry_no_permissions() -> None:
+    [video] = desired_rows(video_request(owner=None))
+    assert video.permissions == ()
+
+
+def test_every_state_of_a_lifecycle_maps_to_statuses_the_tables_accept() -> None:
+    for body in lifecycle(scenes=3, heal=1):
+        rows = desired_rows(body)
+        assert rows[0].data["status"] in VIDEO_STATUSES
+        for scene in rows[1:]:
+            assert scene.data["status"] in SCENE_STATUSES
+            assert scene.data["video_id"] == rows[0].row_id
+            assert scene.permissions == rows[0].permissions
+
+
+def test_the_final_state_has_urls_and_a_finish_time() -> None:
+    *_, final = lifecycle(scenes=2)
+    video, *scenes = desired_rows(final)
+    assert video.data["status"] == "completed"
+    assert video.data["progress"] == 100
+    assert video.data["combined_video_url"].endswith("video.mp4")
+    assert video.data["finished_at"] == "2026-11-25T10:05:00Z"
+    assert [s.data["scene_number"] for s in scenes] == [0, 1]
+    assert all(s.data["status"] == "rendered" and s.data["video_url"] for s in scenes)
+
+
+def test_a_healing_scene_shows_its_error_and_a_failed_request_its_message() -> None:
+    healing = next(
+        b
+        for b in lifecycle(scenes=2, heal=0)
+        if b.get("status", {}).get("scenes", [{}])[0].get("phase") == "Healing"
+    )
+    scene = desired_rows(healing)[1]
+    assert scene.data["status"] == "coded"
+    assert "NameError" in scene.data["error_message"]
+    body = video_request()
+    body["status"] = {
+        "phase": "Failed",
+        "message": "scene 2 failed 3 times",
+        "finishedAt": "2026-11-25T10:09:00Z",
+    }
+    video = desired_rows(body)[0]
+    assert (video.data["status"], video.data["error_message"]) == ("failed", "scene 2 failed 3 times")
+    assert video.data["finished_at"] == "2026-11-25T10:09:00Z"
+
+
+def test_values_longer_than_their_column_are_cut_to_fit() -> None:
+    body = video_request()
+    body["spec"]["topic"] = "x" * 2000
+    video = desired_rows(body)[0]
+    assert len(video.data["topic"]) == 512
+    assert video.data["topic"].endswith("…")
+
+
+def test_the_same_body_gives_the_same_rows() -> None:
+    *_, final = lifecycle(scenes=3)
+    assert desired_rows(final) == desired_rows(final)

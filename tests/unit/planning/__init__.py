@@ -1,1 +1,0 @@
-"""Tests of scenefarm_operator.planning and the Gemini double."""
