@@ -119,10 +119,20 @@ def combine_job(owner: Body, settings: Settings, scenes: list[int], inputs: str 
 
 
 def _resources(custom: Mapping[str, Any] | None, memory_limit: str | None) -> dict[str, Any]:
+    """Requests and limits of the render container; never unbounded, never requests > limits.
+
+    Without limits in the spec the built-in limits apply, each raised to its request when the
+    request is higher (a real API server refuses a container whose request exceeds its limit).
+    """
     resources = {k: dict(v) for k, v in (custom or DEFAULT_RESOURCES).items()}
-    resources.setdefault("limits", dict(DEFAULT_RESOURCES["limits"]))  # never unbounded
+    if "limits" not in resources:
+        limits = dict(DEFAULT_RESOURCES["limits"])
+        for name, request in resources.get("requests", {}).items():
+            if name in limits and _quantity(request) > _quantity(limits[name]):
+                limits[name] = request
+        resources["limits"] = limits
     if memory_limit:
-        resources.setdefault("limits", {})["memory"] = memory_limit
+        resources["limits"]["memory"] = memory_limit
         requests = resources.setdefault("requests", {})
         requests["memory"] = min(requests.get("memory", memory_limit), memory_limit, key=_quantity)
     return resources

@@ -391,6 +391,18 @@ RESOURCES = [
         {"requests": {"memory": "1Gi"}, "limits": {"memory": "1Gi"}},
     ),
     (
+        "requests above the default limits raise those limits (requests <= limits, as the server demands)",
+        {"requests": {"cpu": "4", "memory": "4Gi"}},
+        None,
+        {"requests": {"cpu": "4", "memory": "4Gi"}, "limits": {"cpu": "4", "memory": "4Gi"}},
+    ),
+    (
+        "a request above one default limit raises only that limit",
+        {"requests": {"cpu": "250m", "memory": "3Gi"}},
+        None,
+        {"requests": {"cpu": "250m", "memory": "3Gi"}, "limits": {"cpu": "2", "memory": "3Gi"}},
+    ),
+    (
         "requests only get the default limits, with the memory override",
         {"requests": {"cpu": "1", "memory": "768Mi"}},
         "1536Mi",
