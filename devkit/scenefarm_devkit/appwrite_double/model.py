@@ -13,10 +13,13 @@ from typing import Any
 from aiohttp import web
 
 from .errors import AppwriteError, invalid
+from .identity import Identity
 
 ID_PATTERN = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{0,35}$")
 PERMISSION_PATTERN = re.compile(r'^(read|write|create|update|delete)\("[^"]+"\)$')
 STRING_TYPES = {"string", "varchar", "text", "mediumtext", "longtext", "email", "url", "ip", "enum"}
+IDENTITY = web.RequestKey("identity", Identity)  # who is calling, set by the server
+DROP_CHUNK = web.RequestKey("drop_chunk", bool)  # fault injection: accept an upload chunk, keep nothing
 TEXT_LIMITS = {"text": 16_383, "mediumtext": 4_194_303, "longtext": 1_073_741_823}
 
 
@@ -229,6 +232,10 @@ class Table:
                 column.check(data[column.key])
             elif column.required and not partial:
                 raise structure(f'Missing required attribute "{column.key}"')
+
+    def row_json_of(self, row_id: str) -> dict[str, Any] | None:
+        row = self.rows.get(row_id)
+        return self.row_json(row) if row is not None else None
 
     def row_json(self, row: Mapping[str, Any]) -> dict[str, Any]:
         values = {c.key: row["data"].get(c.key) for c in self.columns.values() if c.status == "available"}

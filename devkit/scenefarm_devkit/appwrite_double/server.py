@@ -1,104 +1,29 @@
-"""The double's HTTP server and lifecycle: `AppwriteDouble` (async) and `AppwriteDoubleThread`.
+"""The double's server and lifecycle: `AppwriteDouble` (async) and `AppwriteDoubleThread`.
 
-Middleware order, outermost first: request log, outage window, API key check, injected faults,
-Appwrite error bodies. The key is compared, never echoed, logged or stored in the log.
+It wires the services together: row and file changes go to Realtime, which sends each one only
+to the connections whose user may read the row or file.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, TypeVar
 
 from aiohttp import web
 
-from .errors import AppwriteError
+from .accounts import AccountsState
+from .app import Services, build_app
 from .faults import Fault, FaultPlan, RequestRecord
-from .storage import StorageState, chunk_index_of
+from .identity import Identity, may
+from .model import Table
+from .realtime import RealtimeHub, file_change, row_change
+from .storage import StorageState, StoredFile
 from .tablesdb import TablesDBState
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 T = TypeVar("T")
-
-
-def build_app(
-    project: str, api_key: str, faults: FaultPlan, tablesdb: TablesDBState, storage: StorageState
-) -> web.Application:
-    @web.middleware
-    async def log_requests(request: web.Request, handler: Handler) -> web.StreamResponse:
-        status = 0
-        try:
-            response = await handler(request)
-            status = response.status
-            return response
-        except web.HTTPException as error:
-            status = error.status
-            raise
-        finally:
-            faults.record(request.method, request.path, status)
-
-    @web.middleware
-    async def outage(request: web.Request, handler: Handler) -> web.StreamResponse:
-        kind = faults.outage_kind()
-        if kind == "reset" and request.transport is not None:
-            request.transport.abort()  # the client sees a dropped connection, no answer
-            return web.Response(status=599)
-        if kind is not None:
-            return error_response(AppwriteError(503, "general_service_disabled", "Service unavailable"))
-        return await handler(request)
-
-    @web.middleware
-    async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path.startswith("/v1/health"):
-            return await handler(request)
-        given_key = request.headers.get("x-appwrite-key", "")
-        if request.headers.get("x-appwrite-project") != project:
-            return error_response(AppwriteError(404, "project_not_found", "Project not found"))
-        if not hmac.compare_digest(given_key.encode(), api_key.encode()):
-            return error_response(AppwriteError(401, "general_unauthorized_scope", "Invalid API key"))
-        return await handler(request)
-
-    @web.middleware
-    async def inject(request: web.Request, handler: Handler) -> web.StreamResponse:
-        chunk = chunk_index_of(request.headers.get("content-range"))
-        fault = faults.take(request.method, request.path, chunk)
-        if fault is not None:
-            if fault.delay:
-                await asyncio.sleep(fault.delay)
-            if fault.drop_chunk:
-                request["drop_chunk"] = True
-            elif fault.status is not None:
-                await request.read()  # drain the body so the client reads our answer
-                return error_response(AppwriteError(fault.status, "general_injected", "Injected fault"))
-        return await handler(request)
-
-    @web.middleware
-    async def appwrite_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-        try:
-            return await handler(request)
-        except AppwriteError as error:
-            return error_response(error)
-        except web.HTTPNotFound:
-            return error_response(AppwriteError(404, "general_route_not_found", "Route not found"))
-        except web.HTTPMethodNotAllowed:
-            return error_response(AppwriteError(405, "general_route_not_found", "Method not allowed"))
-
-    async def health(request: web.Request) -> web.Response:
-        return web.json_response({"name": "http", "ping": 0, "status": "pass"})
-
-    app = web.Application(
-        middlewares=[log_requests, outage, authenticate, inject, appwrite_errors],
-        client_max_size=16 * 1024 * 1024,
-    )
-    app.add_routes([web.get("/v1/health", health), *tablesdb.routes(), *storage.routes()])
-    return app
-
-
-def error_response(error: AppwriteError) -> web.Response:
-    return web.json_response(error.body(), status=error.code)
 
 
 class AppwriteDouble:
@@ -112,15 +37,39 @@ class AppwriteDouble:
         host: str = "127.0.0.1",
         port: int = 0,
         column_delay: float = 0.2,
+        allowed_origins: tuple[str, ...] | None = None,
     ) -> None:
         self.project = project
         self.api_key = api_key
         self.host = host
         self.port = port
+        self.allowed_origins = allowed_origins
         self.faults = FaultPlan()
-        self.tablesdb = TablesDBState(column_delay=column_delay)
-        self.storage = StorageState()
+        self.accounts = AccountsState(project)
+        self.realtime = RealtimeHub(project, self.accounts)
+        self.tablesdb = TablesDBState(column_delay=column_delay, notify=self._row_changed)
+        self.storage = StorageState(notify=self._file_changed)
         self._runner: web.AppRunner | None = None
+
+    def _row_changed(self, action: str, table: Table, row: dict[str, Any]) -> None:
+        events, channels = row_change(table.database_id, table.id, row["$id"], action)
+        own = list(row["$permissions"]) if table.row_security else None
+        container = list(table.permissions)
+
+        def readable(who: Identity) -> bool:
+            return may(who, "read", container, own)
+
+        self.realtime.publish(events, channels, row, readable)
+
+    def _file_changed(self, action: str, bucket: dict[str, Any], stored: StoredFile) -> None:
+        events, channels = file_change(bucket["$id"], stored.id, action)
+        own = list(stored.permissions) if bucket["fileSecurity"] else None
+        container = list(bucket["$permissions"])
+
+        def readable(who: Identity) -> bool:
+            return may(who, "read", container, own)
+
+        self.realtime.publish(events, channels, stored.to_json(), readable)
 
     @property
     def endpoint(self) -> str:
@@ -149,7 +98,17 @@ class AppwriteDouble:
         return stored.content() if stored is not None and stored.complete else None
 
     async def start(self) -> None:
-        app = build_app(self.project, self.api_key, self.faults, self.tablesdb, self.storage)
+        services = Services(
+            self.project,
+            self.api_key,
+            self.faults,
+            self.accounts,
+            self.tablesdb,
+            self.storage,
+            self.realtime,
+            self.allowed_origins,
+        )
+        app = build_app(services)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
@@ -157,6 +116,7 @@ class AppwriteDouble:
         self.port = self._runner.addresses[0][1]
 
     async def stop(self) -> None:
+        self.realtime.drop_all()  # open sockets would hold the shutdown for their timeout
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -207,6 +167,10 @@ class AppwriteDoubleThread:
 
     def inject(self, fault: Fault) -> Fault:
         return self.double.inject(fault)
+
+    def drop_realtime(self) -> int:
+        """Cut every Realtime socket (fault injection); the Web SDK reconnects."""
+        return self.call(self.double.realtime.drop_all)
 
     def start(self) -> AppwriteDoubleThread:
         self._thread.start()

@@ -5,6 +5,10 @@ bytes start-end/size`; every request after the first names the file in `x-appwri
 server counts the chunks it stored in `chunksUploaded` and the file is readable only once
 `chunksUploaded == chunksTotal`. A dropped chunk (fault injection) is answered 200 without being
 stored — exactly the case the SDK does not notice.
+
+A caller with a session reads a file only where the bucket or (file security) the file grants
+its roles `read`; bucket management needs the API key. A file that becomes complete, and a
+deleted file, go to `notify` (Realtime).
 """
 
 from __future__ import annotations
@@ -13,12 +17,17 @@ import hashlib
 import math
 import mimetypes
 import re
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 
 from .errors import AppwriteError, conflict, invalid, not_found
-from .model import check_id, check_permissions, no_content, now_iso, ok, params_of
+from .identity import Identity, check_own_roles, may, require_server, unauthorized
+from .model import DROP_CHUNK, IDENTITY, check_id, check_permissions, no_content, now_iso, ok, params_of
+
+# (action, bucket, file) -> Realtime
+FileNotifier = Callable[[str, dict[str, Any], "StoredFile"], None]
 
 CHUNK_SIZE = 5 * 1024 * 1024  # the server's chunk size; the SDK uses the same
 RANGE_PATTERN = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
@@ -72,18 +81,22 @@ class StoredFile:
 class StorageState:
     """All buckets and files of the double, with the HTTP handlers that serve them."""
 
-    def __init__(self) -> None:
+    def __init__(self, notify: FileNotifier | None = None) -> None:
+        self.notify = notify
         self.buckets: dict[str, dict[str, Any]] = {}
         self.files: dict[tuple[str, str], StoredFile] = {}
 
     def routes(self, prefix: str = "/v1/storage/buckets") -> list[web.RouteDef]:
         f = prefix + "/{bucket}/files/{file}"
-        return [
+        console = [
             web.get(prefix, self.list_buckets),
             web.post(prefix, self.create_bucket),
             web.get(prefix + "/{bucket}", self.get_bucket),
             web.put(prefix + "/{bucket}", self.update_bucket),
             web.delete(prefix + "/{bucket}", self.delete_bucket),
+        ]
+        return [
+            *[web.route(r.method, r.path, server_only(r.handler)) for r in console],  # type: ignore[attr-defined]
             web.get(prefix + "/{bucket}/files", self.list_files),
             web.post(prefix + "/{bucket}/files", self.create_file),
             web.get(f, self.get_file),
@@ -99,8 +112,9 @@ class StorageState:
         return bucket
 
     def file(self, request: web.Request) -> StoredFile:
-        stored = self.files.get((self.bucket(request)["$id"], request.match_info["file"]))
-        if stored is None:
+        bucket = self.bucket(request)
+        stored = self.files.get((bucket["$id"], request.match_info["file"]))
+        if stored is None or not readable(bucket, stored, request[IDENTITY]):
             raise not_found("storage_file_not_found", "The requested file")
         return stored
 
@@ -154,8 +168,13 @@ class StorageState:
         return no_content()
 
     async def list_files(self, request: web.Request) -> web.Response:
-        bucket_id = self.bucket(request)["$id"]
-        files = [f.to_json() for (b, _), f in self.files.items() if b == bucket_id]
+        bucket = self.bucket(request)
+        identity = request[IDENTITY]
+        files = [
+            f.to_json()
+            for (b, _), f in self.files.items()
+            if b == bucket["$id"] and readable(bucket, f, identity)
+        ]
         return ok({"total": len(files), "files": files})
 
     async def get_file(self, request: web.Request) -> web.Response:
@@ -163,7 +182,13 @@ class StorageState:
 
     async def delete_file(self, request: web.Request) -> web.Response:
         stored = self.file(request)
+        bucket = self.bucket(request)
+        item = stored.permissions if bucket["fileSecurity"] else None
+        if not may(request[IDENTITY], "delete", bucket["$permissions"], item):
+            raise unauthorized()
         del self.files[(stored.bucket_id, stored.id)]
+        if self.notify is not None and stored.complete:
+            self.notify("delete", bucket, stored)
         return no_content()
 
     async def file_content(self, request: web.Request) -> web.Response:
@@ -175,6 +200,9 @@ class StorageState:
 
     async def create_file(self, request: web.Request) -> web.Response:
         bucket = self.bucket(request)
+        identity: Identity = request[IDENTITY]
+        if not may(identity, "create", bucket["$permissions"], None):
+            raise unauthorized()
         form = await request.post()
         upload = form.get("file")
         if not isinstance(upload, web.FileField):
@@ -182,6 +210,7 @@ class StorageState:
         data = upload.file.read()
         file_id = check_id(request.headers.get("x-appwrite-id") or form.get("fileId"), "fileId")
         permissions = [str(v) for k, v in form.items() if k.startswith("permissions[")]
+        check_own_roles(identity, permissions)
         start, size = 0, len(data)
         match = RANGE_PATTERN.match(request.headers.get("content-range", ""))
         if match:
@@ -196,7 +225,23 @@ class StorageState:
         if stored is None:
             stored = StoredFile(bucket["$id"], file_id, upload.filename, size, check_permissions(permissions))
             self.files[(bucket["$id"], file_id)] = stored
-        if not request.get("drop_chunk"):
+        was_complete = stored.complete
+        if not request.get(DROP_CHUNK):
             stored.chunks[start // CHUNK_SIZE] = data
         stored.updated = now_iso()
+        if self.notify is not None and stored.complete and not was_complete:
+            self.notify("create", bucket, stored)
         return ok(stored.to_json(), 201 if stored.complete else 200)
+
+
+def server_only(handler: Callable[[web.Request], Any]) -> Callable[[web.Request], Any]:
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        require_server(request[IDENTITY], "buckets.write" if request.method != "GET" else "buckets.read")
+        return await handler(request)  # type: ignore[no-any-return]
+
+    return guarded
+
+
+def readable(bucket: dict[str, Any], stored: StoredFile, identity: Identity) -> bool:
+    item = stored.permissions if bucket["fileSecurity"] else None
+    return may(identity, "read", bucket["$permissions"], item)

@@ -3,31 +3,67 @@
 It answers in Appwrite's JSON shapes and checks what a real server checks where our code could
 get it wrong: ids, unknown or not-yet-available columns, column types, sizes, enum elements and
 integer ranges. Columns and indexes start `processing` and become `available` after a delay.
+
+Callers with a session (not the API key) see only the rows their roles may read, may create rows
+only where the table grants them `create`, and change only rows they may update; databases,
+tables, columns and indexes need the API key. Every row change is handed to `notify` (Realtime).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import secrets
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aiohttp import web
 
-from .errors import conflict, invalid, not_found
-from .model import Column, Index, Table, check_id, check_permissions, no_content, now_iso, ok, params_of
+from .errors import AppwriteError, conflict, invalid, not_found
+from .identity import Identity, check_own_roles, may, require_server, unauthorized
+from .model import (
+    IDENTITY,
+    Column,
+    Index,
+    Table,
+    check_id,
+    check_permissions,
+    no_content,
+    now_iso,
+    ok,
+    params_of,
+)
+
+Handler = Callable[[web.Request], Any]
+# (action, table, row json) -> Realtime; the row json carries the permissions that decide who hears it
+Notifier = Callable[[str, Table, dict[str, Any]], None]
+
+
+def server_only(handler: Handler) -> Handler:
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        scope = "databases.write" if request.method != "GET" else "databases.read"
+        require_server(request[IDENTITY], scope)
+        return await handler(request)  # type: ignore[no-any-return]
+
+    return guarded
+
+
+def readable(table: Table, row: Mapping[str, Any], identity: Identity) -> bool:
+    item = row["$permissions"] if table.row_security else None
+    return may(identity, "read", table.permissions, item)
 
 
 class TablesDBState:
     """All databases of the double, with the HTTP handlers that serve them."""
 
-    def __init__(self, column_delay: float = 0.2) -> None:
+    def __init__(self, column_delay: float = 0.2, notify: Notifier | None = None) -> None:
         self.column_delay = column_delay
+        self.notify = notify
         self.databases: dict[str, dict[str, Any]] = {}
         self.tables: dict[tuple[str, str], Table] = {}
 
     def routes(self, prefix: str = "/v1/tablesdb") -> list[web.RouteDef]:
         t = prefix + "/{db}/tables/{table}"
-        return [
+        console = [
             web.get(prefix, self.list_databases),
             web.post(prefix, self.create_database),
             web.get(prefix + "/{db}", self.get_database),
@@ -45,6 +81,10 @@ class TablesDBState:
             web.post(t + "/indexes", self.create_index),
             web.get(t + "/indexes/{key}", self.get_index),
             web.delete(t + "/indexes/{key}", self.delete_index),
+        ]
+        console = [web.route(r.method, r.path, server_only(r.handler)) for r in console]  # type: ignore[attr-defined]
+        return [
+            *console,
             web.get(t + "/rows", self.list_rows),
             web.post(t + "/rows", self.create_row),
             web.get(t + "/rows/{row}", self.get_row),
@@ -186,43 +226,85 @@ class TablesDBState:
 
     async def list_rows(self, request: web.Request) -> web.Response:
         table = self.table(request)
+        identity: Identity = request[IDENTITY]
         params = await params_of(request)
-        rows = [table.row_json(r) for r in table.rows.values()]
-        total, rows = apply_queries(rows, [json.loads(q) for q in params.get("queries", [])])
+        visible = [r for r in table.rows.values() if readable(table, r, identity)]
+        queries = [json.loads(q) for q in params.get("queries", [])]
+        total, rows = apply_queries([table.row_json(r) for r in visible], queries, table.row_json_of)
         return ok({"total": total, "rows": rows})
 
     async def create_row(self, request: web.Request) -> web.Response:
         table = self.table(request)
         params = await params_of(request)
-        row_id = check_id(params.get("rowId"), "rowId")
+        row_id = params.get("rowId")
+        row_id = secrets.token_hex(10) if row_id == "unique()" else check_id(row_id, "rowId")
         if row_id in table.rows:
             raise conflict("row_already_exists", "Row")
-        return ok(self.write_row(table, row_id, params, partial=False), 201)
+        self.check_write(request, table, None, params)
+        return ok(self.write_row(table, row_id, self.with_owner(request, params), partial=False), 201)
 
     async def get_row(self, request: web.Request) -> web.Response:
         table = self.table(request)
         row = table.rows.get(request.match_info["row"])
-        if row is None:
+        if row is None or not readable(table, row, request[IDENTITY]):
             raise not_found("row_not_found", "Row")
         return ok(table.row_json(row))
 
     async def upsert_row(self, request: web.Request) -> web.Response:
         table = self.table(request)
         row_id = check_id(request.match_info["row"], "rowId")
-        params = await params_of(request)
-        return ok(self.write_row(table, row_id, params, partial=row_id in table.rows))
+        params: Mapping[str, Any] = await params_of(request)
+        row = table.rows.get(row_id)
+        self.check_write(request, table, row, params)
+        if row is None:
+            params = self.with_owner(request, params)
+        return ok(self.write_row(table, row_id, params, partial=row is not None))
 
     async def update_row(self, request: web.Request) -> web.Response:
         table = self.table(request)
-        if request.match_info["row"] not in table.rows:
+        row = table.rows.get(request.match_info["row"])
+        if row is None or not readable(table, row, request[IDENTITY]):
             raise not_found("row_not_found", "Row")
         params = await params_of(request)
+        self.check_write(request, table, row, params)
         return ok(self.write_row(table, request.match_info["row"], params, partial=True))
 
     async def delete_row(self, request: web.Request) -> web.Response:
-        if self.table(request).rows.pop(request.match_info["row"], None) is None:
+        table = self.table(request)
+        row = table.rows.get(request.match_info["row"])
+        if row is None or not readable(table, row, request[IDENTITY]):
             raise not_found("row_not_found", "Row")
+        self.check_write(request, table, row, {}, action="delete")
+        del table.rows[row["$id"]]
+        if self.notify is not None:
+            self.notify("delete", table, table.row_json(row))
         return no_content()
+
+    def check_write(
+        self,
+        request: web.Request,
+        table: Table,
+        row: Mapping[str, Any] | None,
+        params: Mapping[str, Any],
+        action: str | None = None,
+    ) -> None:
+        """Appwrite's rules for a caller with a session: `create` from the table, `update` and
+        `delete` from the table or (row security) the row, and permissions only for own roles."""
+        identity: Identity = request[IDENTITY]
+        action = action or ("create" if row is None else "update")
+        item = row["$permissions"] if row is not None and table.row_security else None
+        if not may(identity, action, table.permissions, item):
+            raise unauthorized()
+        if "permissions" in params and params["permissions"] is not None:
+            check_own_roles(identity, check_permissions(params["permissions"]))
+
+    def with_owner(self, request: web.Request, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        """A user's new row with no permissions given is theirs: read, update, delete."""
+        identity: Identity = request[IDENTITY]
+        if identity.admin or identity.user_id is None or params.get("permissions") is not None:
+            return params
+        role = f'("user:{identity.user_id}")'
+        return {**params, "permissions": [f"read{role}", f"update{role}", f"delete{role}"]}
 
     def write_row(self, table: Table, row_id: str, params: Mapping[str, Any], *, partial: bool) -> Any:
         data = params.get("data") or {}
@@ -231,6 +313,7 @@ class TablesDBState:
         table.check_row(data, partial=partial)
         stamp = now_iso()
         row = table.rows.get(row_id)
+        created = row is None
         if row is None:
             table.sequence += 1
             row = {"$id": row_id, "$sequence": table.sequence, "$createdAt": stamp, "data": {}}
@@ -238,17 +321,33 @@ class TablesDBState:
             table.rows[row_id] = row
         row["data"] |= data
         row["$updatedAt"] = stamp
-        if "permissions" in params:
+        if "permissions" in params and params["permissions"] is not None:
             row["$permissions"] = check_permissions(params["permissions"])
-        table.history.setdefault(row_id, []).append(table.row_json(row))
-        return table.row_json(row)
+        answer = table.row_json(row)
+        table.history.setdefault(row_id, []).append(answer)
+        if self.notify is not None:
+            self.notify("create" if created else "update", table, answer)
+        return answer
+
+
+COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
+    "greaterThan": lambda a, b: a > b,
+    "greaterThanEqual": lambda a, b: a >= b,
+    "lessThan": lambda a, b: a < b,
+    "lessThanEqual": lambda a, b: a <= b,
+}
 
 
 def apply_queries(
-    rows: list[dict[str, Any]], queries: list[dict[str, Any]]
+    rows: list[dict[str, Any]],
+    queries: list[dict[str, Any]],
+    lookup: Callable[[str], dict[str, Any] | None] = lambda _: None,
 ) -> tuple[int, list[dict[str, Any]]]:
-    """The Query methods our code uses: equal, notEqual, orderAsc/Desc, cursorAfter, offset, limit."""
-    limit, offset = 25, 0
+    """The Query methods our code uses: equal, notEqual, isNull, isNotNull, comparisons,
+    orderAsc/Desc, cursorAfter, offset, limit. Rows come in `$sequence` order; a cursor names a row
+    of the table (`lookup`), which need not match the filters, as on Appwrite."""
+    limit, offset, cursor = 25, 0, None
+    order: tuple[str, bool] = ("$sequence", False)
     for query in queries:
         method, attribute = query.get("method"), str(query.get("attribute", ""))
         values = query.get("values") or []
@@ -256,16 +355,41 @@ def apply_queries(
             rows = [r for r in rows if r.get(attribute) in values]
         elif method == "notEqual":
             rows = [r for r in rows if r.get(attribute) not in values]
+        elif method in ("isNull", "isNotNull"):
+            rows = [r for r in rows if (r.get(attribute) is None) == (method == "isNull")]
+        elif method in COMPARISONS:
+            compare = COMPARISONS[method]
+            rows = [
+                r for r in rows if r.get(attribute) is not None and compare(sort_key(r, attribute), values[0])
+            ]
         elif method in ("orderAsc", "orderDesc"):
-            rows = sorted(rows, key=lambda r: (r.get(attribute) is None, r.get(attribute)))
-            rows = rows[::-1] if method == "orderDesc" else rows
+            order = (attribute, method == "orderDesc")
         elif method == "cursorAfter":
-            ids = [r["$id"] for r in rows]
-            rows = rows[ids.index(values[0]) + 1 :] if values and values[0] in ids else rows
+            cursor = str(values[0]) if values else None
         elif method == "limit":
             limit = int(values[0])
         elif method == "offset":
             offset = int(values[0])
         elif method != "select":
             raise invalid(f"Invalid query method: {method}")
-    return len(rows), rows[offset : offset + limit]
+    attribute, descending = order
+    rows = sorted(rows, key=lambda r: (r.get(attribute) is None, sort_key(r, attribute)), reverse=descending)
+    total = len(rows)
+    if cursor is not None:
+        after = lookup(cursor)
+        if after is None:
+            raise AppwriteError(
+                400, "general_cursor_not_found", f"Row '{cursor}' for the 'cursor' value not found."
+            )
+        mark = sort_key(after, attribute)
+        rows = [r for r in rows if after_cursor(sort_key(r, attribute), mark, descending)]
+    return total, rows[offset : offset + limit]
+
+
+def after_cursor(value: Any, mark: Any, descending: bool) -> bool:
+    return bool(value < mark) if descending else bool(value > mark)
+
+
+def sort_key(row: Mapping[str, Any], attribute: str) -> Any:
+    value = row.get(attribute)
+    return int(value) if attribute == "$sequence" and value is not None else value
