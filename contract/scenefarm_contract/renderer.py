@@ -85,6 +85,14 @@ class TerminationMessage:
     sha256: str | None = None
     renderSeconds: float | None = None
     errorTail: str | None = None
+    # Chunks and the cache (see `chunks`); absent from messages of older renderers.
+    cacheKey: str | None = None  # digest of the code, class, quality and versions actually rendered
+    seed: int | None = None  # the scene's fixed seed of random, numpy and the string hash
+    chunk: int | None = None  # chunk index, when this Pod rendered one chunk
+    startFrame: int | None = None  # the chunk's frames [startFrame, endFrame) of the scene
+    endFrame: int | None = None
+    units: list[list[int]] | None = None  # `plan`: the scene's segments, run-length encoded
+    replaySeconds: float | None = None  # time spent replaying frames before the chunk
 
     def to_json(self, limit: int = TERMINATION_MESSAGE_LIMIT) -> str:
         """Serialise, cutting the start of `errorTail` so the whole fits in `limit` bytes."""
@@ -122,7 +130,10 @@ def render_argv(
     store_root: str,
     deadline_seconds: int | None = None,
 ) -> list[str]:
-    """Arguments (after the entrypoint) of `python -m scenefarm_renderer render`."""
+    """Arguments (after the entrypoint) of `python -m scenefarm_renderer render`.
+
+    A chunk appends `chunks.chunk_argv(...)`; without it the whole scene is rendered.
+    """
     argv = [
         "render",
         "--code", code_path,

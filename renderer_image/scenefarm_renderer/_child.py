@@ -5,20 +5,29 @@ working directory; everything it writes stays in that directory.  It reports
 through its exit code (an exit class) and a small JSON file, because the parent
 must classify a failure without importing the scene or Manim itself.
 
-Usage: python -I -m scenefarm_renderer._child CODE CLASS_NAME MANIM_QUALITY OUTPUT RESULT_JSON
+Usage: python -s -P -m scenefarm_renderer._child CODE CLASS_NAME MANIM_QUALITY OUTPUT RESULT_JSON [OPTIONS]
+
+OPTIONS is JSON: `seed` (random, numpy), `grid` (frames per segment), `start`/`end` (the
+frame window, for a chunk) and `plan` (count the segments, render nothing).  The parent sets
+PYTHONHASHSEED to the same seed, so string hashing (set order) is the same in every chunk.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
-import os
+import random
 import sys
+import time
 import traceback
 from pathlib import Path
 from typing import Any
 
+from scenefarm_contract.chunks import coarsen, encode_units
 from scenefarm_contract.renderer import ExitClass
+
+from .errors import RendererError
 
 # Programs Manim runs for Tex/MathTex: not finding one is the image's fault.
 TEX_PROGRAMS = frozenset({"latex", "xelatex", "lualatex", "pdflatex", "dvisvgm", "dvips"})
@@ -28,62 +37,135 @@ NO_ANIMATION = "the scene played no animation: a video needs at least one self.p
 
 
 def main(argv: list[str]) -> int:
-    code, class_name, manim_quality, output, result = argv
-    work = Path.cwd()
+    code, class_name, manim_quality, output, result, *rest = argv
+    options: dict[str, Any] = json.loads(rest[0]) if rest else {}
+    job = _Job(Path(code).resolve(), class_name, manim_quality, Path.cwd(), Path(output), options)
     exit_class, tail = ExitClass.OK, ""
     try:
-        exit_class, tail = _render(Path(code).resolve(), class_name, manim_quality, work, Path(output))
+        exit_class, tail = _render(job)
     except MemoryError:
         exit_class, tail = ExitClass.CODE_RAISED, "memory limit exceeded (MemoryError while rendering)"
-    Path(result).write_text(json.dumps({"exitClass": int(exit_class), "errorTail": tail}))
+    Path(result).write_text(json.dumps({"exitClass": int(exit_class), "errorTail": tail, **job.report}))
     return int(exit_class)
 
 
-def _render(
-    code: Path, class_name: str, manim_quality: str, work: Path, output: Path
-) -> tuple[ExitClass, str]:
+@dataclasses.dataclass
+class _Job:
+    code: Path
+    class_name: str
+    manim_quality: str
+    work: Path
+    output: Path
+    options: dict[str, Any]
+    report: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def planning(self) -> bool:
+        return bool(self.options.get("plan"))
+
+    def manim_settings(self) -> dict[str, Any]:
+        settings: dict[str, Any] = {
+            "quality": self.manim_quality,
+            "media_dir": str(self.work / "media"),
+            "log_dir": str(self.work / "logs"),
+            "log_to_file": False,
+            "disable_caching": True,
+            "preview": False,
+            "show_in_file_browser": False,
+            "write_to_movie": True,
+            "save_last_frame": False,
+            "format": "mp4",
+            "output_file": "scene",
+            "renderer": "cairo",
+            "verbosity": "WARNING",
+            "progress_bar": "none",
+        }
+        if self.options.get("seed") is not None:
+            settings["seed"] = self.options["seed"]  # Scene.__init__ seeds random and numpy with it
+        return settings
+
+
+def _manim_problem() -> str | None:
+    """Why Manim cannot be loaded (the image's fault), or None."""
     try:
-        from manim import tempconfig
+        import manim  # noqa: F401
     except ImportError as exc:  # manim, cairo, pango or av missing: a broken image
-        return ExitClass.ENVIRONMENT, f"cannot import manim: {exc!r}"
+        return f"cannot import manim: {exc!r}"
     except MemoryError:  # before any scene code ran: the limit is set too low for Manim itself
-        return ExitClass.ENVIRONMENT, "the memory limit is too small to load Manim (raise --memory-mib)"
-    settings: dict[str, Any] = {
-        "quality": manim_quality,
-        "media_dir": str(work / "media"),
-        "log_dir": str(work / "logs"),
-        "log_to_file": False,
-        "disable_caching": True,
-        "preview": False,
-        "show_in_file_browser": False,
-        "write_to_movie": True,
-        "save_last_frame": False,
-        "format": "mp4",
-        "output_file": "scene",
-        "renderer": "cairo",
-        "verbosity": "WARNING",
-        "progress_bar": "none",
-    }
+        return "the memory limit is too small to load Manim (raise --memory-mib)"
+    return None
+
+
+def _render(job: _Job) -> tuple[ExitClass, str]:
+    problem = _manim_problem()
+    if problem:
+        return ExitClass.ENVIRONMENT, problem
+    import numpy as np
+    from manim import tempconfig
+
+    from .replaying import FrameRenderer, Window
+
+    segments = None if job.planning else job.work / "segments"
+    if segments is not None:
+        segments.mkdir(exist_ok=True)
+    window = Window(int(job.options.get("start", 0)), job.options.get("end"))
+    FrameRenderer.install(window, segments, int(job.options.get("grid", 1_000_000)))
+    if job.options.get("seed") is not None:  # module-level code draws before Scene.__init__
+        random.seed(job.options["seed"])
+        np.random.seed(job.options["seed"])
     scene = None
     try:
-        with tempconfig(settings):
-            spec = importlib.util.spec_from_file_location("scenefarm_scene", code)
+        with tempconfig(job.manim_settings()):
+            spec = importlib.util.spec_from_file_location("scenefarm_scene", job.code)
             assert spec is not None and spec.loader is not None
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
-            scene = getattr(module, class_name)()
-            scene.render()
-            movie = Path(scene.renderer.file_writer.movie_file_path)
-            os.replace(movie, output)
+            scene = getattr(module, job.class_name)()
+            return _play(job, scene, window)
+    except RendererError as exc:
+        return exc.exit_class, exc.message
     except MemoryError as exc:
         # Drop the frames first: they hold whatever the scene allocated.
-        tail = scene_traceback(exc, code, clear=True)
+        tail = scene_traceback(exc, job.code, clear=True)
         return ExitClass.CODE_RAISED, f"memory limit exceeded\n{tail}"
     except Exception as exc:
         if scene is not None and scene.renderer.num_plays == 0 and "no play calls" in str(exc):
             # Manim's own message suggests --format=png, which is not ours to choose.
             return ExitClass.CODE_RAISED, NO_ANIMATION
-        return _classify(exc, code)
+        return _classify(exc, job.code)
+
+
+def _play(job: _Job, scene: Any, window: Any) -> tuple[ExitClass, str]:
+    """Run the scene through its `FrameRenderer`; join the window's segments into the output."""
+    from .replaying import ChunkComplete
+    from .segments import join_exactly
+
+    renderer = scene.renderer
+    started = time.monotonic()
+    try:
+        scene.render()
+    except ChunkComplete:
+        pass
+    except BaseException:
+        if renderer.writer is not None:
+            renderer.writer.abort()  # its encoder threads would keep the process alive
+        raise
+    job.report["framesSeen"] = renderer.frames
+    if renderer.misaligned:
+        if renderer.writer is not None:
+            renderer.writer.abort()
+        return ExitClass.ENVIRONMENT, renderer.misaligned
+    if job.planning:
+        job.report["units"] = encode_units(coarsen(renderer.units))
+        return ExitClass.OK, ""
+    parts = renderer.writer.close()
+    job.report["replaySeconds"] = round((renderer.first_drawn or time.monotonic()) - started, 3)
+    if not parts:
+        return ExitClass.ENVIRONMENT, (
+            f"the chunk's frames {window.start}:{window.end} lie past the end of the scene "
+            f"({renderer.frames} frames): the scene's length differs from its plan"
+        )
+    join_exactly(parts, job.output)
     return ExitClass.OK, ""
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from scenefarm_contract.renderer import QUALITIES, VIDEO_KEY, ExitClass, TerminationMessage
 
 from .errors import EnvironmentProblem, RendererError
+from .sandbox import Limits
 from .termination import write_termination_message
 
 EXIT_CLASSES = """\
@@ -34,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXIT_CLASSES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{render,combine}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{render,plan,stitch,combine}")
 
     render = commands.add_parser(
         "render",
@@ -56,6 +57,36 @@ def build_parser() -> argparse.ArgumentParser:
         help="address-space limit (default by quality: 2048 up to high, 6144 for fourk)",
     )
     render.add_argument("--file-mib", type=int, default=2048, help="largest file the scene may write")
+    render.add_argument("--chunk-index", type=int, help="store the frames as chunk K: scene-NN.chunk-KK.mp4")
+    render.add_argument(
+        "--frames", type=_frame_range, help="START:END, the chunk's frames of the scene (needs --chunk-index)"
+    )
+
+    plan = commands.add_parser(
+        "plan",
+        help="count a scene's frames and segments without rendering them",
+        description="Run the scene without rasterizing or encoding; report its frames and the segments "
+        "chunks may start at (termination message field `units`).",
+        epilog=EXIT_CLASSES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    plan.add_argument("--code", required=True, type=Path, help="file with the scene's Python code")
+    plan.add_argument("--class-name", required=True, help="the Scene subclass to plan")
+    plan.add_argument("--quality", required=True, choices=sorted(QUALITIES), help="480p15 to 2160p60")
+    plan.add_argument("--deadline", type=float, default=600.0, help="wall-clock seconds (default 600)")
+
+    stitch = commands.add_parser(
+        "stitch",
+        help="join a scene's chunks by stream copy into scene-NN.mp4",
+        description="Join chunk MP4s by stream copy (never re-encoding) and verify the scene.",
+        epilog=EXIT_CLASSES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _store_arguments(stitch)
+    stitch.add_argument("--scene-index", required=True, type=int, help="position of the scene (NN)")
+    stitch.add_argument("--quality", required=True, choices=sorted(QUALITIES), help="480p15 to 2160p60")
+    stitch.add_argument("--frames", required=True, type=int, help="frames the scene has (from its plan)")
+    stitch.add_argument("--input", action="append", default=[], help="chunk key, in order (repeat)")
 
     combine = commands.add_parser(
         "combine",
@@ -69,6 +100,17 @@ def build_parser() -> argparse.ArgumentParser:
     combine.add_argument("--output", default=VIDEO_KEY, help="key of the combined video")
     combine.add_argument("--input", action="append", default=[], help="scene key, in order (repeat)")
     return parser
+
+
+def _frame_range(text: str) -> tuple[int, int]:
+    start, sep, end = text.partition(":")
+    try:
+        first, last = int(start), int(end)
+    except ValueError:
+        first, last = -1, -1
+    if not sep or first < 0 or last <= first:
+        raise argparse.ArgumentTypeError(f"{text!r} is not START:END with 0 <= START < END")
+    return first, last
 
 
 def _store_arguments(parser: argparse.ArgumentParser) -> None:
@@ -93,24 +135,43 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> TerminationMessage:
+    from .rendering import RenderRequest, plan_scene, render_scene
     from .store import open_store
 
+    if args.command == "plan":
+        return plan_scene(RenderRequest(args.code, args.class_name, args.quality, 0, _limits(args)))
+    if args.command == "render" and (args.frames is None) != (args.chunk_index is None):
+        raise EnvironmentProblem("--frames and --chunk-index go together: a chunk needs both")
     try:
         store = open_store(args.store, args.store_root, args.prefix)
     except ValueError as exc:
         raise EnvironmentProblem(str(exc)) from exc
     if args.command == "render":
-        from .rendering import RenderRequest, render_scene
-        from .sandbox import Limits, default_memory_mib
-
-        limits = Limits(
-            deadline_seconds=args.deadline,
-            cpu_seconds=args.cpu_seconds or max(1, int(args.deadline * 2)),
-            memory_mib=args.memory_mib or default_memory_mib(args.quality),
-            file_mib=args.file_mib,
+        request = RenderRequest(
+            args.code,
+            args.class_name,
+            args.quality,
+            args.scene_index,
+            _limits(args),
+            args.chunk_index,
+            args.frames,
         )
-        request = RenderRequest(args.code, args.class_name, args.quality, args.scene_index, limits)
         return render_scene(request, store)
+    if args.command == "stitch":
+        from .stitching import stitch_into_store
+
+        return stitch_into_store(store, args.input, args.scene_index, args.quality, args.frames)
     from .combining import combine_into_store
 
     return combine_into_store(store, args.input, args.output)
+
+
+def _limits(args: argparse.Namespace) -> Limits:
+    from .sandbox import default_memory_mib
+
+    return Limits(
+        deadline_seconds=args.deadline,
+        cpu_seconds=getattr(args, "cpu_seconds", None) or max(1, int(args.deadline * 2)),
+        memory_mib=getattr(args, "memory_mib", None) or default_memory_mib(args.quality),
+        file_mib=getattr(args, "file_mib", 2048),
+    )

@@ -1,4 +1,8 @@
-"""The `render` command: check, render in a limited child, verify, store.
+"""The `render` and `plan` commands: check, render in a limited child, verify, store.
+
+`render` makes the whole scene (`scene-NN.mp4`) or, with a frame range, one chunk of it
+(`scene-NN.chunk-KK.mp4`, see `replaying`); `plan` runs the scene without pixels and reports
+its segments. Both seed `random`, numpy and the string hash with the scene's own seed.
 
 Classification of the child's end (each maps to exactly one exit class):
 
@@ -23,6 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from scenefarm_contract.chunks import cache_key, chunk_key, scene_seed, segment_frames
 from scenefarm_contract.policy import check_code
 from scenefarm_contract.renderer import QUALITIES, ExitClass, TerminationMessage, scene_key
 
@@ -40,11 +45,63 @@ class RenderRequest:
     quality: str
     scene_index: int
     limits: Limits
+    chunk_index: int | None = None  # with `frames`: render only these frames, as this chunk
+    frames: tuple[int, int] | None = None
 
 
 def render_scene(request: RenderRequest, store: ArtifactStore) -> TerminationMessage:
-    """Render one scene into `store`; raise a `RendererError` for every failure."""
+    """Render one scene (or one chunk of it) into `store`; raise a `RendererError` for every failure."""
     started = time.monotonic()
+    source = _checked_source(request)
+    quality = QUALITIES[request.quality]
+    options: dict[str, object] = {}
+    if request.frames is not None:
+        options = {"start": request.frames[0], "end": request.frames[1]}
+    with tempfile.TemporaryDirectory(prefix="scenefarm-render-") as tmp:
+        work = Path(tmp)
+        report = _run_child(request, source, work, options)
+        movie = work / "scene.mp4"
+        info = probe(movie)
+        problems = verify_scene(info, quality)
+        if request.frames is not None and info.frames != request.frames[1] - request.frames[0]:
+            problems.append(
+                f"{info.frames} frames, the chunk is frames {request.frames[0]}:{request.frames[1]}"
+            )
+        if problems:
+            raise EnvironmentProblem("the rendered video failed verification: " + "; ".join(problems))
+        message = success_message(info, movie, started)
+        key = scene_key(request.scene_index)
+        if request.frames is not None:
+            key = chunk_key(request.scene_index, request.chunk_index or 0)
+            message.chunk, (message.startFrame, message.endFrame) = request.chunk_index or 0, request.frames
+            message.replaySeconds = _number(report.get("replaySeconds"))
+        message.cacheKey = cache_key(source, request.class_name, request.quality)
+        message.seed = scene_seed(source, request.class_name)
+        message.artifact = store.put(movie, key)
+    return message
+
+
+def plan_scene(request: RenderRequest) -> TerminationMessage:
+    """Count the scene's frames and segments without rasterizing (the `plan` command)."""
+    started = time.monotonic()
+    source = _checked_source(request)
+    fps = QUALITIES[request.quality].fps
+    with tempfile.TemporaryDirectory(prefix="scenefarm-plan-") as tmp:
+        report = _run_child(request, source, Path(tmp), {"plan": True})
+    frames = int(report.get("framesSeen", 0))  # type: ignore[call-overload]
+    return TerminationMessage(
+        exitClass=ExitClass.OK,
+        frames=frames,
+        durationSeconds=round(frames / fps, 3),
+        fps=float(fps),
+        units=report.get("units"),  # type: ignore[arg-type]
+        cacheKey=cache_key(source, request.class_name, request.quality),
+        seed=scene_seed(source, request.class_name),
+        renderSeconds=round(time.monotonic() - started, 3),
+    )
+
+
+def _checked_source(request: RenderRequest) -> str:
     try:
         source = request.code.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -52,24 +109,35 @@ def render_scene(request: RenderRequest, store: ArtifactStore) -> TerminationMes
     violations = check_code(source, request.class_name)
     if violations:
         raise CodeRejected("the scene code was rejected:\n" + "\n".join(violations))
+    return source
+
+
+def _run_child(
+    request: RenderRequest, source: str, work: Path, options: dict[str, object]
+) -> dict[str, object]:
+    """Run the limited child on `source` in `work`; its report, or the error its end means."""
     quality = QUALITIES[request.quality]
-    with tempfile.TemporaryDirectory(prefix="scenefarm-render-") as tmp:
-        work = Path(tmp)
-        (work / "scene.py").write_text(source, encoding="utf-8")
-        argv = [
-            sys.executable, "-I", "-m", "scenefarm_renderer._child",
-            "scene.py", request.class_name, quality.manim_flag, "scene.mp4", "result.json",
-        ]  # fmt: skip
-        outcome = run_limited(argv, work, child_environment(os.environ, work), request.limits)
-        _raise_for_child(outcome, work / "result.json", request.limits)
-        movie = work / "scene.mp4"
-        info = probe(movie)
-        problems = verify_scene(info, quality)
-        if problems:
-            raise EnvironmentProblem("the rendered video failed verification: " + "; ".join(problems))
-        message = success_message(info, movie, started)
-        message.artifact = store.put(movie, scene_key(request.scene_index))
-    return message
+    seed = scene_seed(source, request.class_name)
+    options = {**options, "seed": seed, "grid": segment_frames(quality.fps)}
+    (work / "scene.py").write_text(source, encoding="utf-8")
+    # -s -P is -I without -E: the environment is an allowlist we build, and PYTHONHASHSEED
+    # must reach the child so every chunk hashes strings (orders sets) alike.
+    argv = [
+        sys.executable, "-s", "-P", "-m", "scenefarm_renderer._child",
+        "scene.py", request.class_name, quality.manim_flag, "scene.mp4", "result.json", json.dumps(options),
+    ]  # fmt: skip
+    env = child_environment(os.environ, work) | {"PYTHONHASHSEED": str(seed)}
+    outcome = run_limited(argv, work, env, request.limits)
+    _raise_for_child(outcome, work / "result.json", request.limits)
+    try:
+        report: dict[str, object] = json.loads((work / "result.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise EnvironmentProblem(f"the renderer child left no readable result: {exc}") from exc
+    return report
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
 
 
 def _raise_for_child(outcome: Outcome, result_file: Path, limits: Limits) -> None:
