@@ -113,6 +113,10 @@ class DevCluster:
         )
         return path
 
+    def attach_node(self, pod_root: Path) -> None:
+        """A kubelet stand-in keeps Pods' files under `pod_root/<namespace>/<pod>/`: logs and exec."""
+        self.server.pod_roots.append(Path(pod_root))
+
     # -- state for tests -----------------------------------------------------------------------
 
     @property

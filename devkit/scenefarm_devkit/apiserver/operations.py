@@ -14,7 +14,7 @@ import string
 import uuid
 from typing import Any
 
-from scenefarm_devkit.apiserver import errors, patching, validation
+from scenefarm_devkit.apiserver import defaulting, errors, patching, validation
 from scenefarm_devkit.apiserver.resources import CRD_TYPE, NAMESPACE_TYPE, Registry, ResourceType
 from scenefarm_devkit.apiserver.store import Key, Store
 
@@ -136,6 +136,7 @@ class Api:
         meta["creationTimestamp"] = now()
         meta["generation"] = 1
         obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
+        defaulting.on_create(rt.group, rt.plural, obj)  # after the uid: Jobs select their Pods by it
         return self.store.put(self.key(rt, namespace, meta["name"]), obj)
 
     # -- updating ------------------------------------------------------------------------------

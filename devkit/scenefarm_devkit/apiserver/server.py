@@ -6,11 +6,21 @@ import base64
 import json
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import aiohttp.web
 
-from scenefarm_devkit.apiserver import discovery, errors, openapi, selectors, tables, watching
+from scenefarm_devkit.apiserver import (
+    discovery,
+    errors,
+    openapi,
+    podlogs,
+    remotecommand,
+    selectors,
+    tables,
+    watching,
+)
 from scenefarm_devkit.apiserver.authorization import Authorizer
 from scenefarm_devkit.apiserver.faults import FaultRule
 from scenefarm_devkit.apiserver.operations import Api
@@ -53,6 +63,8 @@ class ApiServer:
         self.address = "127.0.0.1:0"
         # RBAC for chosen identities (DevCluster(enforce_rbac_for=...)); None: everyone may do anything.
         self.authorizer: Authorizer | None = None
+        # Directories of the kubelet stand-ins: <root>/<namespace>/<pod>/ (logs, exec contexts).
+        self.pod_roots: list[Path] = []
 
     def identity(self, request: aiohttp.web.BaseRequest) -> str:
         auth = request.headers.get("Authorization", "")
@@ -107,9 +119,19 @@ class ApiServer:
             fault = rule.check(r.verb, r.plural, identity)
             if fault is not None:
                 raise fault
+        if rt.group == "" and rt.plural == "pods" and r.subresource in ("log", "exec"):
+            return await self.serve_pod_io(request, r)
         if r.verb in ("watch", "list", "get"):
             return await self.serve_read(request, r, rt)
         return await self.serve_write(request, r, rt)
+
+    async def serve_pod_io(self, request: aiohttp.web.BaseRequest, r: Route) -> aiohttp.web.StreamResponse:
+        """What the real server proxies to the kubelet: container logs and exec streams."""
+        if r.subresource == "log" and r.verb == "get":
+            return await podlogs.serve(self.store, self.pod_roots, request, r.namespace, r.name)
+        if r.subresource == "exec" and r.verb in ("get", "create"):
+            return await remotecommand.serve(self.store, self.pod_roots, request, r.namespace, r.name)
+        raise errors.MethodNotAllowed("the server does not allow this method on the requested resource")
 
     async def serve_read(
         self, request: aiohttp.web.BaseRequest, r: Route, rt: ResourceType

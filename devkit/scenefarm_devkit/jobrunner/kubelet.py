@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 import logging
 import os
 from collections.abc import Callable
@@ -43,6 +44,8 @@ MESSAGE_LIMIT = 4096
 LOG_FALLBACK_LINES, LOG_FALLBACK_BYTES = 80, 2048
 EVICTED = "Evicted"
 CLOSE_TIMEOUT = 5.0
+# Files in each Pod's directory that the API server reads for `pods/log` and `pods/exec`.
+CONTAINER_LOG, EXEC_CONTEXT = "container.log", "exec.json"
 
 
 @dataclasses.dataclass
@@ -169,7 +172,11 @@ class Kubelet:
         return found
 
     async def _prepare(self, pod: Obj) -> tuple[list[str], dict[str, str], Path, int | None]:
-        """Volumes on disk and the local argv/env/cwd; ConfigError while references are missing."""
+        """Volumes on disk and the local argv/env/cwd; ConfigError while references are missing.
+
+        Also leaves `exec.json` in the Pod's directory: what the API server needs to run
+        `kubectl exec` commands "in" this container (its env, working directory and mounts).
+        """
         meta, container = pod["metadata"], self._container(pod)
         config_map_names, secret_names = referenced_objects(pod.get("spec") or {}, container)
         config_maps = await self._fetch(ConfigMap, meta["namespace"], config_map_names)
@@ -188,8 +195,16 @@ class Kubelet:
         workdir = container.get("workingDir")
         cwd = Path(rewrite_path(workdir, mounts)) if workdir else pod_dir
         cwd.mkdir(parents=True, exist_ok=True)
-        argv = local_argv(container, env, mounts)
-        return argv, local_env(env, mounts, defaults), cwd, podmanifest.memory_limit_bytes(container)
+        argv, local = local_argv(container, env, mounts), local_env(env, mounts, defaults)
+        exec_context = {
+            "container": container.get("name", ""),
+            "env": local,
+            "cwd": str(cwd),
+            "mounts": {path: str(target) for path, target in mounts.items()},
+        }
+        pod_dir.mkdir(parents=True, exist_ok=True)
+        (pod_dir / EXEC_CONTEXT).write_text(json.dumps(exec_context), encoding="utf-8")
+        return argv, local, cwd, podmanifest.memory_limit_bytes(container)
 
     async def _run_process(self, pod: Obj) -> None:
         key, container = key_of(pod), self._container(pod)
@@ -206,7 +221,7 @@ class Kubelet:
         async with self._slots:
             pod_dir = self._config.pod_dir(*key)
             started = format_time(now())
-            log = pod_dir / "container.log"
+            log = pod_dir / CONTAINER_LOG
             process = await LocalProcess.start(
                 argv, env, cwd, log, memory_limit=memory, poll=self._config.poll_interval
             )
@@ -227,7 +242,7 @@ class Kubelet:
         message = _read_head(pod_dir / "termination-log", MESSAGE_LIMIT)
         policy = self._container(pod).get("terminationMessagePolicy", "File")
         if not message and outcome.exit_code != 0 and policy == "FallbackToLogsOnError":
-            message = _log_tail(pod_dir / "container.log")
+            message = _log_tail(pod_dir / CONTAINER_LOG)
         if outcome.oom_killed:
             reason = "OOMKilled"
         elif outcome.exit_code == 0:

@@ -53,6 +53,9 @@ class JobRunner:
         """A runner on its own client for `cluster`; `run()` closes that client when it ends."""
         runner = cls(client_for(cluster), config or config_for(cluster))
         runner._owns_client = True
+        attach = getattr(cluster, "attach_node", None)
+        if attach is not None:  # where the API server finds Pods' logs and exec contexts (kubelet API)
+            attach(runner.config.state_dir / "pods")
         return runner
 
     def enqueue(self, key: Key, after: float = 0.0) -> None:
