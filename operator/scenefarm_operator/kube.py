@@ -6,17 +6,19 @@ Thin async functions over lightkube: create-or-adopt for children with determini
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import base64
+import contextlib
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from lightkube import AsyncClient, codecs
 from lightkube.core.exceptions import ApiError
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.resources.batch_v1 import Job
-from lightkube.resources.core_v1 import ConfigMap
+from lightkube.resources.core_v1 import ConfigMap, Secret
 from lightkube.types import CascadeType, PatchType
 
-from . import naming
+from . import metrics, naming
 
 VideoRequest = create_namespaced_resource(naming.GROUP, naming.VERSION, naming.KIND, naming.PLURAL)
 
@@ -38,13 +40,25 @@ async def close() -> None:
         _client = None
 
 
+@contextlib.contextmanager
+def _counted(verb: str, resource: str, expected: tuple[int, ...] = ()) -> Iterator[None]:
+    """Count API errors by verb, resource and code (`expected` codes are answers, not errors)."""
+    try:
+        yield
+    except ApiError as e:
+        if e.status.code not in expected:
+            metrics.API_ERRORS.labels(verb, resource, str(e.status.code or 0)).inc()
+        raise
+
+
 async def create(obj: Mapping[str, Any]) -> bool:
     """Create a child; False when it already exists (made by an earlier pass or process).
 
     Only 409 AlreadyExists means that; any other 409 (a conflict) is an error to retry.
     """
     try:
-        await client().create(codecs.from_dict(dict(obj)))
+        with _counted("create", str(obj.get("kind", "")).lower() + "s", expected=(409,)):
+            await client().create(codecs.from_dict(dict(obj)))
     except ApiError as e:
         if e.status.code == 409 and e.status.reason == "AlreadyExists":
             return False
@@ -54,7 +68,8 @@ async def create(obj: Mapping[str, Any]) -> bool:
 
 async def read_configmap(namespace: str, name: str) -> dict[str, str] | None:
     try:
-        cm = await client().get(ConfigMap, name, namespace=namespace)
+        with _counted("get", "configmaps", expected=(404,)):
+            cm = await client().get(ConfigMap, name, namespace=namespace)
     except ApiError as e:
         if e.status.code == 404:
             return None
@@ -65,23 +80,44 @@ async def read_configmap(namespace: str, name: str) -> dict[str, str] | None:
 async def patch_configmap_data(namespace: str, name: str, data: Mapping[str, str | None]) -> None:
     """Merge `data` into the ConfigMap's data; a None value deletes that key."""
     patch = {"data": dict(data)}
-    await client().patch(ConfigMap, name, patch, namespace=namespace, patch_type=PatchType.MERGE)
+    with _counted("patch", "configmaps"):
+        await client().patch(ConfigMap, name, patch, namespace=namespace, patch_type=PatchType.MERGE)
+
+
+async def read_secret(namespace: str, name: str) -> dict[str, str] | None:
+    """A Secret's data, decoded; None when it does not exist."""
+    try:
+        with _counted("get", "secrets", expected=(404,)):
+            secret = await client().get(Secret, name, namespace=namespace)
+    except ApiError as e:
+        if e.status.code == 404:
+            return None
+        raise
+    return {k: base64.b64decode(v).decode(errors="replace") for k, v in (secret.data or {}).items()}
+
+
+async def patch_request_annotations(namespace: str, name: str, annotations: Mapping[str, str | None]) -> None:
+    patch = {"metadata": {"annotations": dict(annotations)}}
+    with _counted("patch", naming.PLURAL):
+        await client().patch(VideoRequest, name, patch, namespace=namespace, patch_type=PatchType.MERGE)
 
 
 async def patch_status(namespace: str, name: str, status: Mapping[str, Any]) -> None:
-    await client().patch(
-        VideoRequest.Status,
-        name,
-        {"status": dict(status)},
-        namespace=namespace,
-        patch_type=PatchType.MERGE,
-    )
+    with _counted("patch", naming.PLURAL + "/status"):
+        await client().patch(
+            VideoRequest.Status,
+            name,
+            {"status": dict(status)},
+            namespace=namespace,
+            patch_type=PatchType.MERGE,
+        )
 
 
 async def set_job_suspended(namespace: str, name: str, suspend: bool) -> None:
     patch = {"spec": {"suspend": suspend}}
     try:
-        await client().patch(Job, name, patch, namespace=namespace, patch_type=PatchType.MERGE)
+        with _counted("patch", "jobs", expected=(404,)):
+            await client().patch(Job, name, patch, namespace=namespace, patch_type=PatchType.MERGE)
     except ApiError as e:
         if e.status.code != 404:
             raise
@@ -89,7 +125,8 @@ async def set_job_suspended(namespace: str, name: str, suspend: bool) -> None:
 
 async def delete_job(namespace: str, name: str) -> None:
     try:
-        await client().delete(Job, name, namespace=namespace, cascade=CascadeType.BACKGROUND)
+        with _counted("delete", "jobs", expected=(404,)):
+            await client().delete(Job, name, namespace=namespace, cascade=CascadeType.BACKGROUND)
     except ApiError as e:
         if e.status.code != 404:
             raise
@@ -97,7 +134,8 @@ async def delete_job(namespace: str, name: str) -> None:
 
 async def delete_request(namespace: str, name: str) -> None:
     try:
-        await client().delete(VideoRequest, name, namespace=namespace)
+        with _counted("delete", naming.PLURAL, expected=(404,)):
+            await client().delete(VideoRequest, name, namespace=namespace)
     except ApiError as e:
         if e.status.code != 404:
             raise

@@ -44,6 +44,17 @@ class Settings:
     oom_memory_cap: str = "8Gi"  # OOM-killed scenes retry with doubled memory up to this
     transient_retries: int = 3  # exit class 30 (storage, network): automatic retries per scene
     retry_base_seconds: float = 10.0  # first transient retry after this; doubles each time
+    # Observability (docs/observability.md).
+    metrics_port: int = 0  # Prometheus metrics on this port; 0: no metrics server
+    log_format: str = "text"  # text, or json: one JSON object per line with namespace/name/uid/phase
+    llm_prices: str = ""  # JSON {model: {"inputPerMillion": USD, "outputPerMillion": USD}}
+    # Webhook targets a VideoRequest may name in spec.notify.target: JSON [{name, url, allowPrivate}].
+    notify_targets: str = ""
+    notify_keys_dir: str = ""  # one file per allowlisted target name holding its signing key
+    notify_secret_refs: bool = False  # allow spec.notify.secretRef (the operator reads that Secret)
+    notify_max_attempts: int = 8  # deliveries of one event before it is given up
+    notify_backoff_seconds: float = 2.0  # first retry after this; doubles each time, capped at 300 s
+    notify_timeout_seconds: float = 5.0  # per delivery attempt
 
     @property
     def appwrite_enabled(self) -> bool:
@@ -71,6 +82,12 @@ class Settings:
             raise SettingsError("SCENEFARM_APPWRITE_ON_DELETE must be Delete or Retain")
         if self.max_running_scene_jobs < 1:
             raise SettingsError("SCENEFARM_MAX_RUNNING_SCENE_JOBS must be at least 1")
+        if self.log_format not in ("text", "json"):
+            raise SettingsError("SCENEFARM_LOG_FORMAT must be text or json")
+        if not 0 <= self.metrics_port <= 65535:
+            raise SettingsError("SCENEFARM_METRICS_PORT must be a port number (0: off)")
+        if self.notify_max_attempts < 1:
+            raise SettingsError("SCENEFARM_NOTIFY_MAX_ATTEMPTS must be at least 1")
 
 
 def _parse(name: str, kind: object, raw: str) -> object:
@@ -79,6 +96,10 @@ def _parse(name: str, kind: object, raw: str) -> object:
             return int(raw)
         if kind in ("float", float):
             return float(raw)
+        if kind in ("bool", bool):
+            if raw.lower() not in ("true", "false", "1", "0"):
+                raise ValueError(raw)
+            return raw.lower() in ("true", "1")
         if kind in ("tuple[str, ...]",):
             return tuple(part.strip() for part in raw.split(",") if part.strip())
     except ValueError:

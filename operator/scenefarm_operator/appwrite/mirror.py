@@ -52,6 +52,8 @@ class AppwriteMirror:
         self.tables = TablesDB(self.client)
         self.caller = Caller(config)
         self.writes = 0  # successful row writes, for benchmarks and tests
+        self.failures = 0  # failed row writes (metrics)
+        self._last_success = time.monotonic()
         self._lock = threading.Lock()  # publish may come from kopf's sync-handler threads
         self._desired: dict[RowKey, DesiredRow] = {}
         self._written: dict[RowKey, tuple[Mapping[str, Any], tuple[str, ...]]] = {}
@@ -108,6 +110,14 @@ class AppwriteMirror:
         with self._lock:
             return not self._dirty and not self._inflight
 
+    def stats(self) -> dict[str, float]:
+        """For the metrics endpoint: writes, errors, up, pending rows, and the sync lag."""
+        with self._lock:
+            pending = len(self._dirty) + len(self._inflight)
+            lag = time.monotonic() - self._last_success if pending else 0.0
+            up = 1.0 if self._outage is None and self._ready else 0.0
+            return {"writes": self.writes, "errors": self.failures, "up": up, "pending": pending, "lag": lag}
+
     # what the operator calls
 
     def publish(self, body: Mapping[str, Any]) -> None:
@@ -122,6 +132,8 @@ class AppwriteMirror:
         with self._lock:
             if uid in self._forgotten:
                 return
+            if not self._dirty and not self._inflight:  # the lag clock starts with the first pending row
+                self._last_success = time.monotonic()
             keys = [row.key for row in rows]
             for stale in set(self._rows_of.get(uid, ())) - set(keys):
                 self._drop(stale)
@@ -282,6 +294,7 @@ class AppwriteMirror:
     ) -> None:
         with self._lock:
             self.writes += 1
+            self._last_success = time.monotonic()
             if key in self._desired:
                 self._written[key] = snapshot
             self._errors.pop(uid, None)
@@ -294,6 +307,7 @@ class AppwriteMirror:
 
     def _write_failed(self, key: RowKey, uid: str, row: DesiredRow, error: BaseException) -> None:
         with self._lock:
+            self.failures += 1
             if key in self._desired:
                 self._dirty.setdefault(key)
                 self._last_write.pop(key, None)
