@@ -41,7 +41,9 @@ async def kubectl_run(kubectl: Path, harness: Harness, *args: str, stdin: bytes 
 async def running_pod(harness: Harness, job: str) -> str:
     async def check() -> str | None:
         pods = await harness.pods(job)
-        states = [(p["status"].get("containerStatuses") or [{}])[0].get("state") or {} for p in pods]
+        states = [
+            ((p.get("status") or {}).get("containerStatuses") or [{}])[0].get("state") or {} for p in pods
+        ]
         return pods[0]["metadata"]["name"] if pods and "running" in states[0] else None
 
     return str(await harness.wait_for(check))
