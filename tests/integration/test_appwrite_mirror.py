@@ -24,7 +24,7 @@ from .conftest import APPWRITE_KEY, create, is_deleted, status_of, video_request
 
 pytestmark = pytest.mark.integration
 
-ORDER = ["queued", "planning", "rendering", "combining", "completed"]
+ORDER = ["queued", "planning", "rendering", "completed"]  # the original schema's enum
 
 
 @pytest.fixture(scope="module")
@@ -86,13 +86,14 @@ def test_rows_follow_the_request_through_its_lifecycle(aclient, appwrite):
     assert seen == sorted(seen, key=ORDER.index), seen
     progress = [r["progress"] for r in history]
     assert progress == sorted(progress) and progress[-1] == 100
-    assert final["combined_video_url"] == status["output"]["uri"]
+    assert final["output_uri"] == status["output"]["uri"]  # Volume store: no Storage file id
+    assert final["combined_video_url"] is None
     assert (final["k8s_name"], final["k8s_uid"], final["scene_count"]) == ("mirrored", uid, 2)
     scenes = appwrite.rows("scenefarm", "scenes")
     for index in (0, 1):
         row = scenes[scene_row_id(uid, index)]
         assert (row["status"], row["video_id"], row["scene_number"]) == ("rendered", video_row_id(uid), index)
-        assert row["video_url"] == status["scenes"][index]["artifact"]
+        assert row["artifact_uri"] == status["scenes"][index]["artifact"]
     assert status["appwrite"] == {
         "rowId": video_row_id(uid),
         "synced": True,
@@ -117,7 +118,7 @@ def test_appwrite_outage_never_holds_the_video_back_and_rows_catch_up(aclient, a
     uid = uid_of(aclient, "outage")
     row = wait_for(lambda: (video_history(appwrite, uid) or [None])[-1], 20, "the row after the outage")
     wait_for(lambda: video_history(appwrite, uid)[-1]["status"] == "completed", 20, "the final row")
-    assert video_history(appwrite, uid)[-1]["combined_video_url"] == status["output"]["uri"]
+    assert video_history(appwrite, uid)[-1]["output_uri"] == status["output"]["uri"]
     assert row is not None
 
 
@@ -135,6 +136,12 @@ def test_appwrite_store_uploads_scene_and_final_videos_with_owner_permission(acl
     assert content is not None and hashlib.sha256(content).hexdigest() == status["output"]["sha256"]
     stored = appwrite.call(lambda: appwrite.double.storage.files[("videos", fid)])
     assert 'read("user:user-42")' in stored.permissions
+    row = wait_for(
+        lambda: (video_history(appwrite, uid_of(aclient, "stored")) or [{}])[-1].get("combined_video_url"),
+        20,
+        "the file id in the row",
+    )
+    assert row == fid  # what the Web SDK's getFileView/getFileDownload take
 
 
 def test_no_credential_in_logs_status_events_or_render_pod_commands(aenv, aclient):

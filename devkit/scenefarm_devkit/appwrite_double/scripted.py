@@ -10,6 +10,11 @@ from typing import Any
 UID = "3f2a9c1e-5b7d-4e8f-9a0b-1c2d3e4f5a6b"
 CREATED = "2026-11-25T10:00:00Z"
 FINISHED = "2026-11-25T10:05:00Z"
+FILES = "https://appwrite.example/v1/storage/buckets/videos/files"  # the Appwrite artifact store's URLs
+
+
+def file_url(file_id: str) -> str:
+    return f"{FILES}/{file_id}/view?project=scenefarm"
 
 
 def video_request(*, scenes: int = 3, uid: str = UID, owner: str | None = "user-42") -> dict[str, Any]:
@@ -54,7 +59,7 @@ def lifecycle(
             scene |= {"phase": "Running", "attempt": 2, "job": f"newton-scene-{i:02d}-2", "message": ""}
             yield copy.deepcopy(body)
         scene |= {"phase": "Succeeded", "finishedAt": FINISHED, "exitClass": 0}
-        scene["artifact"] = f"default/newton-{uid[:8]}/scene-{i:02d}.mp4"
+        scene["artifact"] = file_url(f"f-{uid[:8]}-scene-{i:02d}")
         status["scenesSucceeded"] = i + 1
         status["progress"] = int(90 * (i + 1) / scenes)
         if i + 1 < scenes:
@@ -65,7 +70,7 @@ def lifecycle(
     yield copy.deepcopy(body)
     status |= {"phase": "Succeeded", "progress": 100, "finishedAt": FINISHED}
     status["combine"]["phase"] = "Succeeded"
-    status["output"] = {"uri": f"default/newton-{uid[:8]}/video.mp4", "durationSeconds": 12.5, "sizeBytes": 1}
+    status["output"] = {"uri": file_url(f"f-{uid[:8]}-video"), "durationSeconds": 12.5, "sizeBytes": 1}
     yield copy.deepcopy(body)
 
 

@@ -16,7 +16,7 @@ from scenefarm_contract.appwrite_sdk import file_id
 from scenefarm_contract.renderer import VIDEO_KEY, artifact_prefix, scene_key
 
 from .layout import SCENES, VIDEOS
-from .rows import TERMINAL_PHASES, desired_rows, video_row_id
+from .rows import TERMINAL_PHASES, code_file_id, desired_rows, video_row_id_of
 
 if TYPE_CHECKING:
     from .mirror import AppwriteMirror
@@ -32,13 +32,13 @@ async def forget(mirror: AppwriteMirror, body: Mapping[str, Any]) -> None:
 
 
 async def mark_deleted(mirror: AppwriteMirror, body: Mapping[str, Any]) -> None:
-    uid = str(body["metadata"]["uid"])
+    row_id = video_row_id_of(body)
     data: dict[str, Any] = {"error_message": DELETED_MESSAGE}
     if ((body.get("status") or {}).get("phase")) not in TERMINAL_PHASES:
-        data["status"] = "cancelled"
+        data |= {"status": "failed", "phase": "Cancelled"}
     await ignore_missing(
         mirror.caller.call(
-            lambda: mirror.tables.update_row(mirror.config.database, VIDEOS.id, video_row_id(uid), data)
+            lambda: mirror.tables.update_row(mirror.config.database, VIDEOS.id, row_id, data)
         )
     )
 
@@ -46,7 +46,7 @@ async def mark_deleted(mirror: AppwriteMirror, body: Mapping[str, Any]) -> None:
 async def delete_everything(mirror: AppwriteMirror, body: Mapping[str, Any]) -> None:
     config, tables = mirror.config, mirror.tables
     metadata = body["metadata"]
-    video_id = video_row_id(str(metadata["uid"]))
+    video_id = video_row_id_of(body)
     listed = await ignore_missing(
         mirror.caller.call(
             lambda: tables.list_rows(
@@ -63,11 +63,15 @@ async def delete_everything(mirror: AppwriteMirror, body: Mapping[str, Any]) -> 
     if ((body.get("spec") or {}).get("output") or {}).get("store") != "Volume":
         storage = Storage(mirror.client)
         prefix = artifact_prefix(metadata["namespace"], metadata["name"], str(metadata["uid"]))
-        indices = {s["index"] for s in (body.get("status") or {}).get("scenes") or [] if "index" in s}
-        keys = [scene_key(i) for i in sorted(indices)] + [VIDEO_KEY]
-        deletions += [
-            functools.partial(storage.delete_file, config.bucket, file_id(prefix, key)) for key in keys
+        scenes = [s for s in (body.get("status") or {}).get("scenes") or [] if "index" in s]
+        keys = [scene_key(s["index"]) for s in scenes] + [VIDEO_KEY]
+        ids = [file_id(prefix, key) for key in keys]
+        ids += [
+            code_file_id(metadata, s["index"], revision)
+            for s in scenes
+            for revision in range(1, int(s.get("revision") or 1) + 1)
         ]
+        deletions += [functools.partial(storage.delete_file, config.bucket, fid) for fid in ids]
     await asyncio.gather(*(ignore_missing(mirror.caller.call(fn)) for fn in deletions))
 
 

@@ -1,11 +1,16 @@
-"""The layout of the `videos` and `scenes` tables: one place for column names, kinds and sizes."""
+"""The layout of the `videos` and `scenes` tables: one place for column names, kinds and sizes.
+
+The first columns of each table are the original system's schema, with its enums and meanings,
+so a frontend written for it works unchanged. The richer vocabulary of the operator (phase,
+attempt details, ETA, the web request's choices) lives in extra columns that old clients ignore.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 
-VIDEO_STATUSES = ("queued", "planning", "rendering", "combining", "completed", "failed", "cancelled")
-SCENE_STATUSES = ("planned", "coded", "rendering", "rendered", "failed")
+VIDEO_STATUSES = ("queued", "planning", "rendering", "completed", "failed")  # the original enum
+SCENE_STATUSES = ("planned", "coded", "rendered", "failed")  # the original enum
 TEXT_LIMIT = 16_383  # Appwrite's `text` column holds this many characters
 URL_SIZE = 2048
 
@@ -13,7 +18,7 @@ URL_SIZE = 2048
 @dataclasses.dataclass(frozen=True)
 class ColumnSpec:
     key: str
-    kind: str  # varchar | text | integer | enum | datetime
+    kind: str  # varchar | text | integer | boolean | enum | datetime
     size: int | None = None  # varchar only
     elements: tuple[str, ...] = ()  # enum only
     min: int | None = None
@@ -48,17 +53,32 @@ VIDEOS = TableSpec(
         ColumnSpec("description", "text"),
         ColumnSpec("status", "enum", elements=VIDEO_STATUSES),
         ColumnSpec("progress", "integer", min=0, max=100),
-        ColumnSpec("current_scene", "varchar", size=63),
+        ColumnSpec("current_scene", "integer", min=0),  # the scene's number (scene_number)
         ColumnSpec("scene_count", "integer", min=0),
-        ColumnSpec("combined_video_url", "varchar", size=URL_SIZE),
+        ColumnSpec("combined_video_url", "varchar", size=URL_SIZE),  # a Storage file id
         ColumnSpec("error_message", "text"),
         ColumnSpec("k8s_namespace", "varchar", size=63),
         ColumnSpec("k8s_name", "varchar", size=253),
         ColumnSpec("k8s_uid", "varchar", size=36),
         ColumnSpec("created_at", "datetime"),
         ColumnSpec("finished_at", "datetime"),
+        # Extra columns: the operator's own vocabulary.
+        ColumnSpec("phase", "varchar", size=16),  # Pending ... Suspended, Cancelled
+        ColumnSpec("current_scene_name", "varchar", size=63),
+        ColumnSpec("scenes_succeeded", "integer", min=0),
+        ColumnSpec("scenes_failed", "integer", min=0),
+        ColumnSpec("eta", "datetime"),  # status.estimatedCompletionTime, while it has one
+        ColumnSpec("output_uri", "varchar", size=URL_SIZE),  # the artifact store's own URI
+        # Written by the web page when it submits a request (the intake reads them).
+        ColumnSpec("planner_mode", "varchar", size=16),
+        ColumnSpec("quality", "varchar", size=16),
+        ColumnSpec("cancel_requested", "boolean"),
     ),
-    indexes=(IndexSpec("status_idx", ("status",)), IndexSpec("k8s_uid_idx", ("k8s_uid",))),
+    indexes=(
+        IndexSpec("status_idx", ("status",)),
+        IndexSpec("k8s_uid_idx", ("k8s_uid",)),
+        IndexSpec("cancel_idx", ("cancel_requested",)),
+    ),
 )
 
 SCENES = TableSpec(
@@ -69,9 +89,15 @@ SCENES = TableSpec(
         ColumnSpec("name", "varchar", size=63),
         ColumnSpec("status", "enum", elements=SCENE_STATUSES),
         ColumnSpec("attempt", "integer", min=0),
-        ColumnSpec("video_url", "varchar", size=URL_SIZE),
-        ColumnSpec("code_url", "varchar", size=URL_SIZE),
+        ColumnSpec("video_url", "varchar", size=URL_SIZE),  # a Storage file id
+        ColumnSpec("code_url", "varchar", size=URL_SIZE),  # a Storage file id
         ColumnSpec("error_message", "text"),
+        # Extra columns: the operator's own vocabulary.
+        ColumnSpec("phase", "varchar", size=16),  # Pending, Queued, Running, Healing, ... Stopped
+        ColumnSpec("exit_class", "integer", min=0),
+        ColumnSpec("revision", "integer", min=0),  # the code revision; > 1 once healed
+        ColumnSpec("healed", "boolean"),
+        ColumnSpec("artifact_uri", "varchar", size=URL_SIZE),
     ),
     indexes=(IndexSpec("video_id_idx", ("video_id",)), IndexSpec("status_idx", ("status",))),
 )

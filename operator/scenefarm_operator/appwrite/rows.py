@@ -8,36 +8,48 @@ never collide between objects of the same name: `v-<uid hex[:32]>` for the video
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from appwrite.permission import Permission
 from appwrite.role import Role
 
+from scenefarm_contract.appwrite_sdk import file_id
+from scenefarm_contract.renderer import artifact_prefix
+
+from ..plan_store import code_key
 from .layout import SCENES, VIDEOS, TableSpec
 
-# Suspended waits like a queued request; the enum has no separate value for it.
+# The original schema's enums: Suspended waits like a queued request, Combining is the end of
+# rendering, and a cancelled request is a failed one (with its message); `phase` says exactly.
 VIDEO_STATUS = {
     "Pending": "queued",
     "Suspended": "queued",
     "Planning": "planning",
     "Rendering": "rendering",
-    "Combining": "combining",
+    "Combining": "rendering",
     "Succeeded": "completed",
     "Failed": "failed",
-    "Cancelled": "cancelled",
+    "Cancelled": "failed",
 }
-# Healing means new code is being written for the scene: back to `coded` once it is.
+# A scene has code from the moment it waits for a slot; Healing writes new code for it.
 SCENE_STATUS = {
     "Pending": "planned",
     "Queued": "coded",
     "Healing": "coded",
     "Retrying": "coded",
-    "Running": "rendering",
+    "Running": "coded",
+    "Suspended": "coded",
     "Succeeded": "rendered",
     "Failed": "failed",
+    "Stopped": "failed",
 }
 TERMINAL_PHASES = ("Succeeded", "Failed", "Cancelled")
+CANCELLED_MESSAGE = "Cancelled"
+ROW_ANNOTATION = "scenefarm.dev/appwrite-row"  # a web request: the row the user created is its row
+FILE_URL = re.compile(r"/storage/buckets/[^/]+/files/([a-zA-Z0-9][a-zA-Z0-9._-]{0,35})/(?:view|download)")
+ROW_ID = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{0,35}$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,24 +77,51 @@ def video_row_id(uid: str) -> str:
     return "v-" + uid_hex(uid)[:32]
 
 
+def video_row_id_of(body: Mapping[str, Any]) -> str:
+    """The row the web page created for a web request (annotated), else one from the uid."""
+    metadata = body.get("metadata") or {}
+    row = (metadata.get("annotations") or {}).get(ROW_ANNOTATION)
+    if isinstance(row, str) and ROW_ID.match(row):
+        return row
+    return video_row_id(str(metadata.get("uid") or ""))
+
+
+def file_id_of(uri: object) -> str | None:
+    """The Storage file id in an Appwrite file URL; None for other stores (`volume:...`)."""
+    match = FILE_URL.search(uri) if isinstance(uri, str) else None
+    return match.group(1) if match else None
+
+
 def scene_row_id(uid: str, index: int) -> str:
     return f"s-{uid_hex(uid)[:24]}-{index:02d}"
 
 
-def owner_permissions(body: Mapping[str, Any]) -> tuple[str, ...]:
-    """Read for the owner only; with no owner, only API keys can read (no table-level read)."""
+def owner_permissions(body: Mapping[str, Any], *, can_update: bool = False) -> tuple[str, ...]:
+    """Read for the owner only (and update of a web request's row, for its cancel flag); with
+    no owner, only API keys can read (no table-level read)."""
     owner = (body.get("spec") or {}).get("owner") or {}
     user_id = owner.get("appwriteUserId")
-    return (Permission.read(Role.user(user_id)),) if user_id else ()
+    if not user_id:
+        return ()
+    read = Permission.read(Role.user(user_id))
+    return (read, Permission.update(Role.user(user_id))) if can_update else (read,)
 
 
 def desired_rows(body: Mapping[str, Any]) -> list[DesiredRow]:
     """The video row first, then one row per scene in index order."""
-    uid = str((body.get("metadata") or {}).get("uid") or "")
+    uid = uid_hex(str((body.get("metadata") or {}).get("uid") or ""))
+    web_request = video_row_id_of(body) != video_row_id(uid)
     permissions = owner_permissions(body)
-    video = DesiredRow(VIDEOS.id, video_row_id(uid), video_data(body), permissions)
+    video = DesiredRow(
+        VIDEOS.id, video_row_id_of(body), video_data(body), owner_permissions(body, can_update=web_request)
+    )
     scenes = [
-        DesiredRow(SCENES.id, scene_row_id(uid, scene["index"]), scene_data(video.row_id, scene), permissions)
+        DesiredRow(
+            SCENES.id,
+            scene_row_id(uid, scene["index"]),
+            scene_data(video.row_id, scene, body["metadata"]),
+            permissions,
+        )
         for scene in sorted(scene_statuses(body), key=lambda s: s["index"])
     ]
     return [video, *scenes]
@@ -98,6 +137,8 @@ def video_data(body: Mapping[str, Any]) -> dict[str, Any]:
     spec = body.get("spec") or {}
     status = body.get("status") or {}
     phase = status.get("phase") or "Pending"
+    scenes = list(scene_statuses(body))
+    output = (status.get("output") or {}).get("uri")
     return fit(
         VIDEOS,
         {
@@ -105,21 +146,61 @@ def video_data(body: Mapping[str, Any]) -> dict[str, Any]:
             "description": spec.get("description"),
             "status": VIDEO_STATUS.get(phase, "queued"),
             "progress": min(100, max(0, int(status.get("progress") or 0))),
-            "current_scene": status.get("currentScene") or None,
-            "scene_count": status.get("scenesTotal") or len(list(scene_statuses(body))),
-            "combined_video_url": (status.get("output") or {}).get("uri"),
-            "error_message": status.get("message") if phase == "Failed" else None,
+            "current_scene": current_scene(status, scenes),
+            "scene_count": status.get("scenesTotal") or len(scenes),
+            "combined_video_url": file_id_of(output) if phase == "Succeeded" else None,
+            "error_message": error_message(phase, status),
             "k8s_namespace": metadata.get("namespace"),
             "k8s_name": metadata.get("name"),
             "k8s_uid": metadata.get("uid"),
             "created_at": metadata.get("creationTimestamp"),
             "finished_at": status.get("finishedAt") if phase in TERMINAL_PHASES else None,
+            "phase": phase,
+            "current_scene_name": status.get("currentScene") or None,
+            "scenes_succeeded": int(status.get("scenesSucceeded") or 0),
+            "scenes_failed": int(status.get("scenesFailed") or 0),
+            "eta": status.get("estimatedCompletionTime") if phase not in TERMINAL_PHASES else None,
+            "output_uri": output,
+            "planner_mode": (spec.get("planner") or {}).get("mode"),
+            "quality": (spec.get("render") or {}).get("quality"),
         },
     )
 
 
-def scene_data(video_id: str, scene: Mapping[str, Any]) -> dict[str, Any]:
+def error_message(phase: str, status: Mapping[str, Any]) -> str | None:
+    if phase == "Failed":
+        return str(status.get("message") or "Failed")
+    if phase == "Cancelled":
+        return f"{CANCELLED_MESSAGE}: {status['message']}" if status.get("message") else CANCELLED_MESSAGE
+    return None
+
+
+def current_scene(status: Mapping[str, Any], scenes: list[Mapping[str, Any]]) -> int | None:
+    """The number of the scene being worked on; after the end, the one that failed (or the
+    last one), so the value stays true once the request stops."""
+    by_name = {s.get("name"): s["index"] for s in scenes}
+    named = by_name.get(status.get("currentScene"))
+    if named is not None:
+        return int(named)
+    failed = [s["index"] for s in scenes if s.get("phase") == "Failed"]
+    if failed:
+        return int(min(failed))
+    started = [s["index"] for s in scenes if (s.get("phase") or "Pending") != "Pending"]
+    return int(max(started)) if started else None
+
+
+def code_file_id(metadata: Mapping[str, Any], index: int, revision: int) -> str:
+    """The Storage file of one scene's code revision (uploaded by `codefiles`)."""
+    prefix = artifact_prefix(metadata["namespace"], metadata["name"], str(metadata["uid"]))
+    return file_id(prefix, f"code/{code_key(index, revision)}")
+
+
+def scene_data(video_id: str, scene: Mapping[str, Any], metadata: Mapping[str, Any]) -> dict[str, Any]:
     phase = scene.get("phase") or "Pending"
+    revision = scene.get("revision") or 1
+    # The code is uploaded once the plan exists; by the time a scene leaves Pending it is there.
+    code_url = code_file_id(metadata, scene["index"], revision) if phase != "Pending" else None
+    artifact = scene.get("artifact") if phase == "Succeeded" else None
     return fit(
         SCENES,
         {
@@ -128,9 +209,14 @@ def scene_data(video_id: str, scene: Mapping[str, Any]) -> dict[str, Any]:
             "name": scene.get("name"),
             "status": SCENE_STATUS.get(phase, "planned"),
             "attempt": scene.get("attempt") or 0,
-            "video_url": scene.get("artifact") if phase == "Succeeded" else None,
-            "code_url": scene.get("codeUri"),
-            "error_message": scene.get("message") if phase in ("Failed", "Healing") else None,
+            "video_url": file_id_of(artifact),
+            "code_url": code_url,
+            "error_message": scene.get("message") if phase in ("Failed", "Healing", "Retrying") else None,
+            "phase": phase,
+            "exit_class": scene.get("exitClass"),
+            "revision": revision,
+            "healed": isinstance(revision, int) and revision > 1,
+            "artifact_uri": artifact,
         },
     )
 

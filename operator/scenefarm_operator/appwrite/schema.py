@@ -4,6 +4,8 @@ second run makes no write. Synchronous (SDK calls); the mirror runs it in a work
 
 Security: rows and files carry their own permissions (row security / file security on) and the
 tables and bucket grant nothing, so only the owner named in a row can read it; API keys bypass.
+With the web intake on (`user_requests`), the `videos` table grants `create("users")`: any
+signed-in user may create a request row, which the intake checks before it becomes a request.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from appwrite.exception import AppwriteException
 from appwrite.services.storage import Storage
 from appwrite.services.tables_db import TablesDB
 
-from .layout import TABLES, ColumnSpec, TableSpec
+from .layout import TABLES, VIDEOS, ColumnSpec, TableSpec
 
 logger = logging.getLogger(__name__)
 
@@ -27,8 +29,17 @@ class SchemaError(Exception):
     """The schema could not be brought to the wanted shape (e.g. columns never became available)."""
 
 
+USER_REQUESTS = ('create("users")',)  # table-level grant on `videos` when the web intake is on
+
+
 def ensure_schema(
-    client: Client, database: str, bucket: str, *, wait_seconds: float = 30.0, poll_seconds: float = 0.1
+    client: Client,
+    database: str,
+    bucket: str,
+    *,
+    user_requests: bool = False,
+    wait_seconds: float = 30.0,
+    poll_seconds: float = 0.1,
 ) -> list[str]:
     """Create what is missing; returns what was changed, e.g. ["table videos", "column videos.topic"]."""
     tables = TablesDB(client)
@@ -37,7 +48,8 @@ def ensure_schema(
         tables.create(database, "scenefarm")
         changes.append(f"database {database}")
     for spec in TABLES:
-        changes += ensure_table(tables, database, spec)
+        grants = USER_REQUESTS if user_requests and spec.id == VIDEOS.id else ()
+        changes += ensure_table(tables, database, spec, grants)
     for spec in TABLES:
         wait_for_columns(tables, database, spec, wait_seconds, poll_seconds)
         changes += ensure_indexes(tables, database, spec)
@@ -57,17 +69,17 @@ def exists(get: Any) -> bool:
     return True
 
 
-def ensure_table(tables: TablesDB, database: str, spec: TableSpec) -> list[str]:
+def ensure_table(tables: TablesDB, database: str, spec: TableSpec, grants: tuple[str, ...] = ()) -> list[str]:
     changes = []
     try:
         table = tables.get_table(database, spec.id)
     except AppwriteException as error:
         if error.code != 404:
             raise
-        table = tables.create_table(database, spec.id, spec.id, permissions=[], row_security=True)
+        table = tables.create_table(database, spec.id, spec.id, permissions=list(grants), row_security=True)
         changes.append(f"table {spec.id}")
-    if not table.rowsecurity or table.permissions:
-        tables.update_table(database, spec.id, name=table.name, permissions=[], row_security=True)
+    if not table.rowsecurity or sorted(table.permissions) != sorted(grants):
+        tables.update_table(database, spec.id, name=table.name, permissions=list(grants), row_security=True)
         changes.append(f"table {spec.id} security")
     present = {column.key: column for column in table.columns}
     for column in spec.columns:
@@ -77,7 +89,8 @@ def ensure_table(tables: TablesDB, database: str, spec: TableSpec) -> list[str]:
         elif not kind_matches(column, present[column.key].type):
             # Changing a column's type would drop data: tell a person instead.
             logger.warning(
-                "Appwrite column %s.%s is %s, not %s; leaving it as it is",
+                "Appwrite column %s.%s is %s, not %s; leaving it as it is (a table made by an older "
+                "scenefarm: delete the column and restart the operator to recreate it)",
                 spec.id,
                 column.key,
                 present[column.key].type,
@@ -100,6 +113,8 @@ def create_column(tables: TablesDB, database: str, table: str, column: ColumnSpe
         tables.create_integer_column(database, table, column.key, False, min=column.min, max=column.max)
     elif column.kind == "enum":
         tables.create_enum_column(database, table, column.key, list(column.elements), False)
+    elif column.kind == "boolean":
+        tables.create_boolean_column(database, table, column.key, False)
     elif column.kind == "datetime":
         tables.create_datetime_column(database, table, column.key, False)
     else:

@@ -16,8 +16,8 @@ from scenefarm_operator.appwrite.rows import desired_rows, scene_row_id, video_r
 from scenefarm_renderer.appwrite_store import AppwriteStore
 
 API_KEY = "sk-test-7f3a9b2c1d4e5f60718293a4b5c6d7e8"  # the double fixture's key (conftest)
-VIDEO_ORDER = ["queued", "planning", "rendering", "combining", "completed"]
-SCENE_ORDER = ["planned", "coded", "rendering", "rendered"]
+VIDEO_ORDER = ["queued", "planning", "rendering", "completed"]
+SCENE_ORDER = ["planned", "coded", "rendered"]
 
 
 async def settle(mirror: AppwriteMirror, uid: str = UID, timeout: float = 10.0) -> None:
@@ -66,10 +66,12 @@ async def test_rows_follow_a_published_lifecycle_in_order(
     assert progress == sorted(progress) and progress[-1] == 100
     for index in range(3):
         scene_history = double.row_history("scenefarm", "scenes", scene_row_id(UID, index))
-        assert [h["status"] for h in scene_history] == SCENE_ORDER
+        statuses = [h["status"] for h in scene_history]
+        assert [s for i, s in enumerate(statuses) if i == 0 or statuses[i - 1] != s] == SCENE_ORDER
+        assert [h["phase"] for h in scene_history][1:3] == ["Queued", "Running"]  # the extra column
     assert mirrored(double, bodies[-1]) == expected(bodies[-1])
     final = double.rows("scenefarm", "videos")[video_row_id(UID)]
-    assert final["combined_video_url"].endswith("/video.mp4")
+    assert final["combined_video_url"] == f"f-{UID[:8]}-video"
     assert final["$permissions"] == ['read("user:user-42")']
 
 
@@ -265,7 +267,7 @@ async def test_forget_with_retain_keeps_rows_and_marks_them(
     assert await mirror.forget(body) is True
     await mirror.stop()
     row = double.rows("scenefarm", "videos")[video_row_id(UID)]
-    assert row["status"] == "cancelled"
+    assert (row["status"], row["phase"]) == ("failed", "Cancelled")  # the original enum has no cancelled
     assert "deleted from Kubernetes" in row["error_message"]
 
 

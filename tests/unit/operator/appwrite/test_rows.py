@@ -64,10 +64,11 @@ def test_the_final_state_has_urls_and_a_finish_time() -> None:
     video, *scenes = desired_rows(final)
     assert video.data["status"] == "completed"
     assert video.data["progress"] == 100
-    assert video.data["combined_video_url"].endswith("video.mp4")
+    assert video.data["combined_video_url"] == f"f-{UID[:8]}-video"  # a file id for the Web SDK
     assert video.data["finished_at"] == "2026-11-25T10:05:00Z"
     assert [s.data["scene_number"] for s in scenes] == [0, 1]
-    assert all(s.data["status"] == "rendered" and s.data["video_url"] for s in scenes)
+    assert [s.data["video_url"] for s in scenes] == [f"f-{UID[:8]}-scene-00", f"f-{UID[:8]}-scene-01"]
+    assert all(s.data["status"] == "rendered" and s.data["code_url"].startswith("f-") for s in scenes)
 
 
 def test_a_healing_scene_shows_its_error_and_a_failed_request_its_message() -> None:
@@ -101,3 +102,52 @@ def test_values_longer_than_their_column_are_cut_to_fit() -> None:
 def test_the_same_body_gives_the_same_rows() -> None:
     *_, final = lifecycle(scenes=3)
     assert desired_rows(final) == desired_rows(final)
+
+
+def test_the_original_enums_hold_and_the_operator_phase_goes_to_an_extra_column() -> None:
+    seen = set()
+    for body in lifecycle(scenes=2, heal=1):
+        video = desired_rows(body)[0]
+        seen.add((video.data["phase"], video.data["status"]))
+        assert isinstance(video.data["current_scene"], int | None)
+    assert ("Combining", "rendering") in seen
+    body = video_request()
+    body["status"] = {"phase": "Cancelled", "message": "spec.cancel was set"}
+    video = desired_rows(body)[0]
+    assert (video.data["status"], video.data["phase"]) == ("failed", "Cancelled")
+    assert video.data["error_message"] == "Cancelled: spec.cancel was set"
+
+
+def test_current_scene_is_the_scene_number_and_stays_true_after_a_failure() -> None:
+    body = video_request()
+    scenes = [
+        {"index": 0, "name": "intro", "phase": "Succeeded", "revision": 1},
+        {"index": 1, "name": "laws", "phase": "Running", "revision": 2},
+        {"index": 2, "name": "outro", "phase": "Pending"},
+    ]
+    body["status"] = {"phase": "Rendering", "progress": 40, "currentScene": "laws", "scenes": scenes}
+    video, _, laws, outro = desired_rows(body)
+    assert video.data["current_scene"] == 1 and video.data["current_scene_name"] == "laws"
+    assert laws.data["healed"] is True and laws.data["code_url"] and outro.data["code_url"] is None
+    scenes[1] |= {"phase": "Failed", "message": "IndexError: list index out of range", "exitClass": 11}
+    body["status"] = {"phase": "Failed", "progress": 40, "message": "scene laws failed", "scenes": scenes}
+    video, _, laws, _ = desired_rows(body)
+    assert (video.data["current_scene"], video.data["progress"]) == (1, 40)
+    assert (laws.data["status"], laws.data["exit_class"]) == ("failed", 11)
+    assert "IndexError" in laws.data["error_message"]
+
+
+def test_a_web_request_mirrors_into_the_row_its_user_created_and_may_update() -> None:
+    body = video_request()
+    body["metadata"]["annotations"] = {"scenefarm.dev/appwrite-row": "6750c0ffee12345"}
+    video, *_ = desired_rows(body)
+    assert video.row_id == "6750c0ffee12345"
+    assert video.permissions == ('read("user:user-42")', 'update("user:user-42")')
+
+
+def test_volume_uris_are_kept_aside_and_give_no_file_id() -> None:
+    body = video_request()
+    body["status"] = {"phase": "Succeeded", "output": {"uri": "volume:default/newton-3f2a9c1e/video.mp4"}}
+    video = desired_rows(body)[0]
+    assert video.data["combined_video_url"] is None
+    assert video.data["output_uri"] == "volume:default/newton-3f2a9c1e/video.mp4"
