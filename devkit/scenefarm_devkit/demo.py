@@ -18,7 +18,7 @@ from rich.table import Table
 
 from scenefarm_operator.appwrite.rows import video_row_id
 from scenefarm_operator.kube import VideoRequest
-from scenefarm_operator.lifecycle import TERMINAL
+from scenefarm_operator.phases import TERMINAL
 
 from .devenv import DevEnv
 

@@ -1,23 +1,28 @@
 """`scenefarm retry|cancel|suspend|resume NAME`: user actions as spec changes (GitOps-friendly).
 
 Each action is one merge patch of the VideoRequest's spec, so it is what a person could commit
-to a GitOps repo instead; the operator does the rest.
+to a GitOps repo instead; the operator does the rest. `refusal` decides, before anything is
+sent, what cannot be done: a Cancelled request is final (the CRD forbids undoing `spec.cancel`),
+so resume, retry and suspend are refused with that reason rather than "requested" and ignored.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
-from lightkube import Client, KubeConfig
-from lightkube.core.exceptions import ApiError, ConfigError
 from lightkube.types import PatchType
-from rich.console import Console
 
 from .kube import VideoRequest
+from .usercli.connection import Connection
+from .usercli.errors import Refused
+from .usercli.output import Output
+from .usercli.videorequests import get, what
+
+ACTIONS = ("retry", "cancel", "suspend", "resume")
 
 
-def spec_patch(action: str, spec: dict[str, Any]) -> dict[str, Any]:
+def spec_patch(action: str, spec: Mapping[str, Any]) -> dict[str, Any]:
     if action == "retry":
         return {"retryGeneration": int(spec.get("retryGeneration") or 0) + 1}
     if action == "cancel":
@@ -25,18 +30,61 @@ def spec_patch(action: str, spec: dict[str, Any]) -> dict[str, Any]:
     return {"suspend": action == "suspend"}
 
 
-def act(action: str, name: str, namespace: str | None, kubeconfig: Path | None, console: Console) -> int:
-    try:
-        config = KubeConfig.from_file(kubeconfig) if kubeconfig else KubeConfig.from_env()
-        client = Client(config=config, namespace=namespace, field_manager="scenefarm-cli")
-        vr = client.get(VideoRequest, name)
-        patch = spec_patch(action, dict(vr.get("spec") or {}))
-        client.patch(VideoRequest, name, {"spec": patch}, patch_type=PatchType.MERGE)
-    except ConfigError as e:
-        console.print(f"[red]no usable kubeconfig:[/] {e}")
-        return 2
-    except ApiError as e:
-        console.print(f"[red]videorequest/{name}:[/] {e.status.message}")
-        return 1
-    console.print(f"videorequest/{name}: {action} requested ({patch})")
+def is_cancelled(request: Mapping[str, Any]) -> bool:
+    spec, status = request.get("spec") or {}, request.get("status") or {}
+    return bool(spec.get("cancel")) or status.get("phase") == "Cancelled"
+
+
+def refusal(action: str, request: Mapping[str, Any]) -> str | None:
+    """Why `action` cannot be done on `request` now, or None when it can."""
+    name = request["metadata"]["name"]
+    status = request.get("status") or {}
+    if action != "cancel" and is_cancelled(request):
+        return (
+            f"videorequest/{name} was cancelled, and Cancelled is final: it cannot be {_done[action]}. "
+            f"Submit it again under a new name to render it."
+        )
+    if action == "retry" and status.get("phase") == "Succeeded" and not status.get("scenesFailed"):
+        return f"videorequest/{name} succeeded with every scene: there is nothing to retry"
+    return None
+
+
+def no_op(action: str, request: Mapping[str, Any]) -> str | None:
+    """A message when the request is already where `action` would put it."""
+    name, spec = request["metadata"]["name"], request.get("spec") or {}
+    if action == "cancel" and is_cancelled(request):
+        return f"videorequest/{name} is already cancelled"
+    if action == "suspend" and spec.get("suspend"):
+        return f"videorequest/{name} is already suspended"
+    if action == "resume" and not spec.get("suspend"):
+        return f"videorequest/{name} is not suspended: nothing to resume"
+    return None
+
+
+_done = {"retry": "retried", "suspend": "suspended", "resume": "resumed", "cancel": "cancelled"}
+_effect = {
+    "retry": "its failed scenes render again, then the video is combined again",
+    "cancel": "every Job stops and the request ends Cancelled (final)",
+    "suspend": "no new scene Jobs start and running ones are suspended",
+    "resume": "scene Jobs run again",
+}
+
+
+def act(action: str, name: str, conn: Connection, out: Output) -> int:
+    request = get(conn, name)
+    reason = refusal(action, request)
+    if reason:
+        raise Refused(reason)
+    already = no_op(action, request)
+    if already:
+        out.line(already)
+        return 0
+    patch = spec_patch(action, request.get("spec") or {})
+    # The resourceVersion makes the patch fail (409) if someone changed the request meanwhile,
+    # so a retry never bumps a retryGeneration it did not see.
+    body = {"metadata": {"resourceVersion": request["metadata"]["resourceVersion"]}, "spec": patch}
+    with conn.talking(what(conn, name)):
+        conn.client().patch(VideoRequest, name, body, namespace=conn.namespace, patch_type=PatchType.MERGE)
+    detail = f" (retryGeneration {patch['retryGeneration']})" if action == "retry" else ""
+    out.line(f"videorequest/{name}: {action} requested{detail}: {_effect[action]}")
     return 0

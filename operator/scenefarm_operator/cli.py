@@ -1,8 +1,11 @@
-"""The `scenefarm` command line: `operator` and the user actions; installed plugins add more.
+"""The `scenefarm` command line (and `kubectl scenefarm`): the user commands and `operator`.
 
-The dev kit (`scenefarm demo`, `scenefarm dev up`) plugs in through the `scenefarm.commands`
-entry point group: each entry point is a `register(subparsers)` function whose parsers set a
-`run(args, parser) -> int` default. This package never imports the dev kit.
+The user commands live in `usercli/` (one module each). The dev kit (`scenefarm demo`,
+`scenefarm dev up`) plugs in through the `scenefarm.commands` entry point group: each entry
+point is a `register(subparsers)` function whose parsers set a `run(args, parser) -> int`
+default. This package never imports the dev kit.
+
+Every failure a user can cause ends as one line on stderr and an exit code (usercli/errors.py).
 """
 
 from __future__ import annotations
@@ -11,30 +14,38 @@ import argparse
 import os
 import sys
 from importlib.metadata import entry_points
-from pathlib import Path
 
-from rich.console import Console
+from .usercli.commands import add_commands
+from .usercli.errors import CliError
+from .usercli.output import Output, table
 
 PLUGIN_GROUP = "scenefarm.commands"
+QUICK_PATH = """\
+from nothing to a video:
+  scenefarm dev up                            # a local cluster (from the dev kit), or use your own
+  scenefarm submit "Newton's laws" --wait     # prints the request's name: newtons-laws
+  scenefarm download newtons-laws -o video.mp4
+"""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="scenefarm", description="Manim videos as Kubernetes Jobs.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser(
-        "operator", help="run the operator (kopf run) against the current kubeconfig"
-    ).set_defaults(run=lambda _args, _parser: _operator())
-    for verb, text in (
-        ("retry", "re-render only the failed scenes of a VideoRequest, then combine again"),
-        ("cancel", "stop every Job of a VideoRequest for good (phase Cancelled)"),
-        ("suspend", "stop launching scene Jobs and suspend the running ones"),
-        ("resume", "undo suspend"),
-    ):
-        action = sub.add_parser(verb, help=text)
-        action.add_argument("name", help="the VideoRequest's name")
-        action.add_argument("-n", "--namespace", default=None, help="default: the kubeconfig's namespace")
-        action.add_argument("--kubeconfig", type=Path, default=None)
-        action.set_defaults(run=_act)
+def build_parser(prog: str = "scenefarm") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Manim videos as Kubernetes Jobs.",
+        epilog=QUICK_PATH,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_commands(sub)
+    operator = sub.add_parser(
+        "operator",
+        help="run the operator (kopf run) against the current kubeconfig",
+        description="Run the operator (kopf run) against the current kubeconfig. "
+        "It reads these environment variables once at start:",
+        epilog=_settings_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    operator.set_defaults(run=lambda _args, _parser: _operator())
     for plugin in entry_points(group=PLUGIN_GROUP):
         try:
             register = plugin.load()
@@ -45,16 +56,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+def main(argv: list[str] | None = None, prog: str = "scenefarm") -> int:
+    parser = build_parser(prog)
     args = parser.parse_args(argv)
-    return int(args.run(args, parser))
+    try:
+        return int(args.run(args, parser))
+    except CliError as error:
+        Output.create().error(str(error))
+        return error.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `scenefarm get | head`: the reader left; not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
-def _act(args: argparse.Namespace, _parser: argparse.ArgumentParser) -> int:
-    from .actions import act
+def kubectl_plugin() -> int:
+    """`kubectl scenefarm ...`: kubectl runs the `kubectl-scenefarm` executable with the rest."""
+    return main(prog="kubectl scenefarm")
 
-    return act(args.command, args.name, args.namespace, args.kubeconfig, Console())
+
+def _settings_help() -> str:
+    from .settings_doc import settings_table
+
+    rows = [(name, default, text) for name, default, text in settings_table()]
+    return table(("VARIABLE", "DEFAULT", "MEANING"), rows) + "\n"
 
 
 def _operator() -> int:

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-TERMINAL_OK = {"Succeeded"}
-TERMINAL_BAD = {"Failed"}  # Cancelled is neither: the user stopped it (Ready=False, not Stalled)
-IN_PROGRESS = {"Pending", "Planning", "Rendering", "Combining"}
+from .phases import FAILED, IN_PROGRESS, SUCCEEDED
+
+# Cancelled is neither Ready nor Stalled: the user stopped it for good (Ready=False, not Stalled).
 
 
 def condition(type_: str, ok: bool, reason: str, message: str, generation: int) -> dict[str, Any]:
@@ -25,12 +25,23 @@ def condition(type_: str, ok: bool, reason: str, message: str, generation: int) 
 
 
 def for_phase(phase: str, reason: str, message: str, generation: int) -> list[dict[str, Any]]:
-    """The kstatus triple for a phase: Ready, Reconciling, Stalled."""
+    """The kstatus triple for a phase: Ready, Reconciling, Stalled.
+
+    The message is said once, on Ready (what `kubectl wait` and `describe` readers look at);
+    Reconciling and Stalled say only what they mean, so `describe` does not repeat it.
+    """
+    working = phase in IN_PROGRESS
     return [
-        condition("Ready", phase in TERMINAL_OK, reason, message, generation),
-        condition("Reconciling", phase in IN_PROGRESS, reason, message, generation),
-        condition("Stalled", phase in TERMINAL_BAD, reason, message, generation),
+        condition("Ready", phase == SUCCEEDED, reason, message, generation),
+        condition("Reconciling", working, reason, "working on it" if working else "finished", generation),
+        condition("Stalled", phase == FAILED, reason, _stalled(phase), generation),
     ]
+
+
+def _stalled(phase: str) -> str:
+    if phase == FAILED:
+        return "failed: see the Ready condition; edit the spec or retry (scenefarm retry) to continue"
+    return "not stalled"
 
 
 def merge(

@@ -1,29 +1,50 @@
-"""Errors the operator raises on purpose.
+"""Errors the operator raises on purpose, in one hierarchy.
 
     ScenefarmError
-    ├── InvalidRequest   the VideoRequest cannot be served as written (a person must edit it)
-    ├── PlanError        planning failed or produced an invalid plan (see planning.errors)
-    │   └── PlannerOutage    the planner is down for now: retried with backoff, then PlanError
-    └── SettingsError    the operator's own configuration is wrong (it refuses to start)
+    ├── PlanningError            planning or a fix failed; the message tells a person what to do
+    │   ├── PlannerUnavailable   the planner cannot be reached or is not configured
+    │   │   └── PlannerBusy      down, overloaded or rate-limited right now: asked again after a backoff
+    │   ├── InvalidPlan          the planner's output (or the user's scenes) break the contract
+    │   └── FixNotSupported      this planning mode cannot rewrite scene code
+    └── SettingsError            the operator's own configuration is wrong (it refuses to start)
 
-Each ends in a status condition with a message a person can act on; none is a stack trace.
+Each ends in a status field or condition with a message a person can act on, never a stack
+trace: a PlannerBusy is counted in `status.planning` / `status.healing` and tried again; any
+other PlanningError fails the plan (or that scene's fix) until the user retries or edits.
 """
+
+from __future__ import annotations
+
+from collections.abc import Sequence
 
 
 class ScenefarmError(Exception):
     """Base of every error the operator raises on purpose."""
 
 
-class InvalidRequest(ScenefarmError):
-    """The VideoRequest cannot be served as written."""
+class PlanningError(ScenefarmError):
+    """A planning failure with a message a person can act on."""
 
 
-class PlanError(ScenefarmError):
-    """Planning failed, or produced a plan that does not pass validation."""
+class PlannerUnavailable(PlanningError):
+    """No API key, the service is down or rate-limited beyond our retries: try again later."""
 
 
-class PlannerOutage(PlanError):
-    """The planner is down or rate-limited right now: planning is tried again later."""
+class PlannerBusy(PlannerUnavailable):
+    """The service answered 429/5xx or could not be reached after the client's own retries."""
+
+
+class InvalidPlan(PlanningError):
+    """A plan that must not be rendered; `errors` names the offending scenes."""
+
+    def __init__(self, message: str, errors: Sequence[str] = ()) -> None:
+        self.errors = tuple(errors)
+        details = "".join(f"\n  - {e}" for e in self.errors)
+        super().__init__(f"{message}{details}")
+
+
+class FixNotSupported(PlanningError):
+    """The planning mode (Explicit, Template) has no way to rewrite failing code."""
 
 
 class SettingsError(ScenefarmError):

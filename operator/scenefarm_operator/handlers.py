@@ -12,12 +12,14 @@ from typing import Any
 
 import kopf
 
-from . import kube, naming
-from .aggregation import outcome
+from . import kube, naming, observers, phases
+from .admission import Admission
 from .reconcile import RequestLoop, Shared, request_key
-from .scheduling import Admission
 from .settings import Settings
+from .status import outcome
 from .wakeups import Wakeups
+
+OBSERVERS = observers  # importing it registers the observability handlers (metrics, ETA, webhooks)
 
 MANAGED = {naming.MANAGED_BY: "scenefarm"}
 _shared: Shared | None = None
@@ -90,7 +92,7 @@ def job_changed(namespace: str, name: str, labels: kopf.Labels, body: kopf.Body,
         return
     if labels.get(naming.ROLE_LABEL) == "scene":
         phase = outcome(body, ()).phase
-        active = type != "DELETED" and phase in ("Pending", "Running")
+        active = type != "DELETED" and phase in phases.ACTIVE
         _shared.admission.observe(name, key, active)
     _shared.wakeups.wake(key)
 

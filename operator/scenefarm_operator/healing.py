@@ -1,45 +1,66 @@
-"""What happens to a scene whose latest attempt failed: the facts for triage, and the next attempt.
+"""What happens next to each scene, pure: launch an attempt, wait, ask for a fix, or give up.
 
-The facts are derived from what exists (every attempt is a Job; fix revisions live in the plan
-ConfigMap), so a restarted operator reaches the same decision: a fix already stored for a scene
-(its current revision is newer than the one its last Job ran) is launched, not asked for again.
+Every input is something that exists: the scene's Jobs (attempts, exit classes, memory limits,
+finish times), the stored plan (a fix is stored as a newer code revision), the persisted fix
+bookkeeping (`status.healing`: planner outages and errors per failed attempt), the retry asked
+for (`spec.retryGeneration` against the annotation on each attempt) and the clock. So a
+restarted operator decides exactly what the old one would have.
 """
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+import datetime
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from scenefarm_contract.renderer import ExitClass
 
-from . import aggregation, naming
+from . import naming, phases, triage
+from .backoff import PLANNER_OUTAGES
+from .lifecycle import iso, parse_time
 from .plan_store import SceneEntry, StoredPlan
-from .planning import triage
-from .planning.triage import FailedAttempt, TriageLimits
-
-# (scene, facts, why) -> None when the fixed code is stored, else why the fix failed;
-# raises FixLater when the planner is down for now
-FixCallback = Callable[[SceneEntry, FailedAttempt, str], Awaitable[str | None]]
-FIX_OUTAGE_BACKOFF = (15.0, 30.0, 60.0, 120.0, 240.0)  # seconds; then the scene fails
-
-
-class FixLater(Exception):
-    """The planner could not be reached for a fix: ask again after a backoff."""
-
+from .status import Observed, attempt_of, job_condition, outcome
+from .triage import FailedAttempt, TriageLimits
 
 Obj = Mapping[str, Any]
 
 
 @dataclasses.dataclass(frozen=True)
-class NextAttempt:
-    """A scene Job to create: attempt number and the memory limit it runs with."""
+class Launch:
+    """Create attempt `attempt` of the scene now."""
 
-    index: int
     attempt: int
     memory_limit: str | None = None
-    reason: str = ""
+    reason: str = ""  # why a further attempt runs (empty for a first attempt)
+    retry_generation: int | None = None  # set when a user's retry forced this attempt
+
+
+@dataclasses.dataclass(frozen=True)
+class Wait:
+    """The next attempt (or the next fix call) is due at `until`."""
+
+    until: datetime.datetime
+    message: str
+
+
+@dataclasses.dataclass(frozen=True)
+class AskFix:
+    """Ask the planner for new code for the failed attempt `attempt`."""
+
+    attempt: int
+    facts: FailedAttempt
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True)
+class GiveUp:
+    """The scene failed for good (until the user retries or edits it)."""
+
+    message: str
+
+
+Fate = Launch | Wait | AskFix | GiveUp
 
 
 def memory_limit_of(job: Obj) -> str | None:
@@ -48,13 +69,14 @@ def memory_limit_of(job: Obj) -> str | None:
     return str(limit) if limit is not None else None
 
 
-def code_key_of(job: Obj) -> str | None:
-    return (job["metadata"].get("annotations") or {}).get(naming.CODE_KEY_ANNOTATION)
+def retry_generation_of(job: Obj) -> int:
+    value = (job["metadata"].get("annotations") or {}).get(naming.RETRY_GENERATION_ANNOTATION, "0")
+    return int(value) if str(value).isdigit() else 0
 
 
-def fix_already_stored(scene: SceneEntry, latest: Obj) -> bool:
-    """The plan holds a newer revision than the latest attempt ran: launch it, don't ask again."""
-    ran = code_key_of(latest)
+def ran_outdated_code(scene: SceneEntry, job: Obj) -> bool:
+    """The plan holds a newer revision than the job ran (a stored fix, or an edit)."""
+    ran = (job["metadata"].get("annotations") or {}).get(naming.CODE_KEY_ANNOTATION)
     return ran is not None and ran != scene.key
 
 
@@ -67,12 +89,11 @@ def failed_attempt(
     fix_attempts_allowed: int,
 ) -> FailedAttempt:
     """The triage facts for a scene whose latest Job failed."""
-    ordered = sorted(jobs, key=aggregation.attempt_of)
+    ordered = sorted(jobs, key=attempt_of)
     latest = ordered[-1]
-    out = aggregation.outcome(latest, pods.get(latest["metadata"]["name"], ()))
-    earlier = [aggregation.outcome(j, pods.get(j["metadata"]["name"], ())) for j in ordered[:-1]]
-    transient = sum(1 for o in earlier if o.exit_class == ExitClass.TRANSIENT)
-    failed_cond = aggregation.job_condition(latest, "Failed") or {}
+    out = outcome(latest, pods.get(latest["metadata"]["name"], ()))
+    earlier = [outcome(j, pods.get(j["metadata"]["name"], ())) for j in ordered[:-1]]
+    failed_cond = job_condition(latest, "Failed") or {}
     pod_reason = "OOMKilled" if out.oom_killed else None
     if failed_cond.get("reason") == "DeadlineExceeded":
         pod_reason = "DeadlineExceeded"
@@ -84,7 +105,7 @@ def failed_attempt(
         planner_mode=mode,
         fix_attempts_used=scene.revision - 1,
         fix_attempts_allowed=fix_attempts_allowed,
-        transient_retries_used=transient,
+        transient_retries_used=sum(1 for o in earlier if o.exit_class == ExitClass.TRANSIENT),
         memory_limit=memory_limit_of(latest),
     )
 
@@ -97,141 +118,98 @@ def limits_for(settings: Any) -> TriageLimits:
     )
 
 
-class Healer:
-    """Per-request healing state and the triage of failed scene attempts.
+def healing_record(previous: Obj, index: int, attempt: int) -> Obj:
+    """The persisted fix bookkeeping of this failed attempt ({} when none)."""
+    for record in previous.get("healing") or ():
+        if record.get("index") == index and record.get("attempt") == attempt:
+            return dict(record)
+    return {}
 
-    `decide()` returns the next attempt due now (or None). A fix goes through `fix_code`, an
-    async callback owned by the request loop (it asks the planner and stores the revision).
-    """
 
-    def __init__(self, settings: Any, wake_later: Callable[[float], None]) -> None:
-        self.settings = settings
-        self.wake_later = wake_later  # wakes the request's loop after that many seconds
-        self.healing: dict[int, str] = {}  # scene -> why (an LLM fix is in flight)
-        self.retrying: dict[int, str] = {}  # scene -> why (its next attempt is due or waits)
-        self.failures: dict[int, str] = {}  # scene -> why it failed for good
-        self.retry_at: dict[tuple[int, int], float] = {}  # (scene, attempt) -> loop time
-        self.fix_outages: dict[int, int] = {}  # scene -> planner outages met while fixing it
-
-    def forget_failures(self) -> None:
-        """A user asked for a retry: failed scenes get a new attempt whatever triage said."""
-        self.failures.clear()
-
-    async def due_attempts(
-        self,
-        plan: StoredPlan,
-        observed: aggregation.Observed,
-        spec: Mapping[str, Any],
-        fix_code: FixCallback,
-        *,
-        force: bool = False,
-    ) -> list[NextAttempt]:
-        """Attempts due now for scenes whose latest attempt failed or ran outdated code."""
-        due: list[NextAttempt] = []
-        for scene in plan.scenes:
-            latest = observed.latest(scene.index)
-            if latest is None:
-                continue
-            out = aggregation.outcome(latest, observed.pods.get(latest["metadata"]["name"], ()))
-            attempt = aggregation.attempt_of(latest) + 1
-            memory = memory_limit_of(latest)
-            finished = out.phase in ("Succeeded", "Failed")
-            if finished and fix_already_stored(scene, latest):
-                self.retrying[scene.index] = f"attempt {attempt} runs revision {scene.revision} of the code"
-                due.append(NextAttempt(scene.index, attempt, memory))
-            elif out.phase != "Failed":
-                self.retrying.pop(scene.index, None)
-            elif force:
-                self.retrying[scene.index] = f"retry requested: attempt {attempt}"
-                due.append(NextAttempt(scene.index, attempt, memory))
-            elif scene.index not in self.failures:
-                next_ = await self.decide(
-                    plan=plan,
-                    scene=scene,
-                    observed=observed,
-                    spec=spec,
-                    attempt=attempt,
-                    memory=memory,
-                    fix_code=fix_code,
-                )
-                if next_ is not None:
-                    due.append(next_)
-        return due
-
-    async def decide(
-        self,
-        *,
-        plan: StoredPlan,
-        scene: SceneEntry,
-        observed: aggregation.Observed,
-        spec: Mapping[str, Any],
-        attempt: int,
-        memory: str | None,
-        fix_code: FixCallback,
-    ) -> NextAttempt | None:
-        render = spec.get("render", {})
-        facts = failed_attempt(
-            scene,
-            observed.scene_jobs[scene.index],
-            observed.pods,
-            mode=plan.mode,
-            fix_attempts_allowed=int(render.get("fixAttempts", 2)),
+def fate(
+    scene: SceneEntry,
+    plan: StoredPlan,
+    observed: Observed,
+    *,
+    spec: Obj,
+    previous: Obj,
+    now: datetime.datetime,
+    settings: Any,
+    retry: int | None,
+) -> Fate | None:
+    """What the scene needs now; None when nothing (never ran, running, or done)."""
+    latest = observed.latest(scene.index)
+    if latest is None:
+        recorded = observed.recorded.get(scene.index)
+        same_code = recorded is not None and recorded.get("revision", 1) == scene.revision
+        if same_code and recorded is not None and recorded.get("phase") == phases.FAILED and retry is not None:
+            return Launch(int(recorded.get("attempt") or 0) + 1, None, f"retry {retry} requested", retry)
+        return None
+    out = outcome(latest, observed.pods.get(latest["metadata"]["name"], ()))
+    attempt, memory = attempt_of(latest), memory_limit_of(latest)
+    if out.phase in phases.FINISHED and ran_outdated_code(scene, latest):
+        return Launch(
+            attempt + 1, memory, f"attempt {attempt + 1} runs revision {scene.revision} of the code"
         )
-        decision = triage.triage(facts, limits_for(self.settings))
-        if isinstance(decision, triage.Fail):
-            self.failures[scene.index] = decision.message
-            return None
-        if isinstance(decision, triage.RetryWithMoreMemory):
-            self.retrying[scene.index] = decision.reason
-            return NextAttempt(scene.index, attempt, decision.new_limit, decision.reason)
-        if isinstance(decision, triage.RetryAsIs):
-            loop = asyncio.get_running_loop()
-            at = self.retry_at.setdefault((scene.index, attempt), loop.time() + decision.delay_seconds)
-            if loop.time() >= at:
-                return NextAttempt(scene.index, attempt, memory, decision.reason)
-            self.retrying[scene.index] = f"{decision.reason}; next attempt in {at - loop.time():.0f}s"
-            self.wake_later(at - loop.time())
-            return None
-        return await self._fix(
-            scene=scene,
-            facts=facts,
-            reason=decision.reason,
-            attempt=attempt,
-            memory=memory,
-            fix_code=fix_code,
-        )
+    if out.phase != phases.FAILED:
+        return None
+    if retry is not None and retry_generation_of(latest) < retry:
+        return Launch(attempt + 1, memory, f"retry {retry} requested", retry)
+    return _after_failure(scene, plan, observed, spec=spec, previous=previous, now=now, settings=settings)
 
-    async def _fix(
-        self,
-        *,
-        scene: SceneEntry,
-        facts: FailedAttempt,
-        reason: str,
-        attempt: int,
-        memory: str | None,
-        fix_code: FixCallback,
-    ) -> NextAttempt | None:
-        """Ask for fixed code; on a planner outage, ask again after a bounded backoff."""
-        loop = asyncio.get_running_loop()
-        if loop.time() < self.retry_at.get((scene.index, -attempt), 0.0):
-            return None  # waiting out a planner outage
-        self.healing[scene.index] = reason
-        try:
-            error = await fix_code(scene, facts, reason)
-        except FixLater as later:
-            outages = self.fix_outages.get(scene.index, 0)
-            if outages >= len(FIX_OUTAGE_BACKOFF):
-                self.failures[scene.index] = f"the planner stayed unreachable for a fix: {later}"
-                return None
-            self.fix_outages[scene.index] = outages + 1
-            delay = FIX_OUTAGE_BACKOFF[outages]
-            self.retry_at[(scene.index, -attempt)] = loop.time() + delay
-            self.retrying[scene.index] = f"planner unavailable, asking again for a fix in {delay:.0f}s"
-            self.wake_later(delay)
-            return None
-        finally:
-            self.healing.pop(scene.index, None)
-        if error is not None:
-            self.failures[scene.index] = error
-            return None
-        return NextAttempt(scene.index, attempt, memory, "fixed code")
+
+def _after_failure(
+    scene: SceneEntry,
+    plan: StoredPlan,
+    observed: Observed,
+    *,
+    spec: Obj,
+    previous: Obj,
+    now: datetime.datetime,
+    settings: Any,
+) -> Fate:
+    """Triage of a scene whose latest attempt failed: more memory, a later retry, a fix, or the end."""
+    latest = observed.latest(scene.index)
+    assert latest is not None
+    out = outcome(latest, observed.pods.get(latest["metadata"]["name"], ()))
+    attempt, memory = attempt_of(latest), memory_limit_of(latest)
+    facts = failed_attempt(
+        scene,
+        observed.scene_jobs[scene.index],
+        observed.pods,
+        mode=plan.mode,
+        fix_attempts_allowed=int(spec.get("render", {}).get("fixAttempts", 2)),
+    )
+    decision = triage.triage(facts, limits_for(settings))
+    if isinstance(decision, triage.Fail):
+        return GiveUp(decision.message)
+    if isinstance(decision, triage.RetryWithMoreMemory):
+        return Launch(attempt + 1, decision.new_limit, decision.reason)
+    if isinstance(decision, triage.RetryAsIs):
+        due = (parse_time(out.finished_at) or now) + datetime.timedelta(seconds=decision.delay_seconds)
+        if now >= due:
+            return Launch(attempt + 1, memory, decision.reason)
+        return Wait(due, f"{decision.reason}; next attempt at {iso(due)}")
+    return _fix(scene.index, attempt, facts=facts, reason=decision.reason, previous=previous, now=now)
+
+
+def _fix(
+    index: int, attempt: int, *, facts: FailedAttempt, reason: str, previous: Obj, now: datetime.datetime
+) -> Fate:
+    record = healing_record(previous, index, attempt)
+    if record.get("error"):
+        return GiveUp(str(record["error"]))
+    next_try = parse_time(record.get("nextAttemptAt"))
+    if next_try is not None and now < next_try:
+        return Wait(next_try, f"planner unavailable, asking again for a fix at {iso(next_try)}")
+    return AskFix(attempt, facts, reason)
+
+
+def fix_outage(record: Obj, index: int, attempt: int, error: str, now: datetime.datetime) -> dict[str, Any]:
+    """The healing record after the planner was unreachable for a fix (or gave up for good)."""
+    outages = int(record.get("outages") or 0)
+    base = {"index": index, "attempt": attempt, "outages": outages + 1}
+    if PLANNER_OUTAGES.exhausted(outages):
+        return base | {"error": f"the planner stayed unreachable for a fix: {error}"}
+    at = now + datetime.timedelta(seconds=PLANNER_OUTAGES.delay(outages))
+    return base | {"nextAttemptAt": iso(at), "message": error}

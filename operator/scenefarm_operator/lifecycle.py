@@ -7,8 +7,14 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-TERMINAL = ("Succeeded", "Failed", "Cancelled")
+from .phases import TERMINAL
+
 Obj = Mapping[str, Any]
+
+
+def iso(moment: datetime.datetime) -> str:
+    """The API's timestamp format (RFC 3339, UTC, whole seconds)."""
+    return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_time(value: str | None) -> datetime.datetime | None:
@@ -41,13 +47,18 @@ def is_settled(metadata: Obj, status: Obj) -> bool:
     return status.get("phase") in TERMINAL and status.get("observedGeneration") == metadata.get("generation")
 
 
-def retry_requested(spec: Obj, status: Obj) -> bool:
-    return int(spec.get("retryGeneration") or 0) > int(status.get("retryGeneration") or 0)
+def pending_retry(spec: Obj, status: Obj) -> int | None:
+    """The spec.retryGeneration asked for and not yet served, if any."""
+    wanted = int(spec.get("retryGeneration") or 0)
+    return wanted if wanted > int(status.get("retryGeneration") or 0) else None
 
 
-def combine_inputs(scenes: Sequence[Obj], retry_generation: int) -> tuple[list[int], str]:
-    """The succeeded scenes to combine, in order, and a digest naming that exact input."""
+def combine_inputs(scenes: Sequence[Obj]) -> tuple[list[int], str]:
+    """The succeeded scenes to combine, in order, and a digest naming that exact input.
+
+    Only the inputs name it (scene, code revision, attempt): the same inputs are never combined
+    twice, and a restarted operator finds the combine Job its predecessor made.
+    """
     done = [s for s in scenes if s["phase"] == "Succeeded"]
     text = ";".join(f"{s['index']}:{s.get('revision', 1)}:{s['attempt']}" for s in done)
-    digest = hashlib.sha256(f"{text}|{retry_generation}".encode()).hexdigest()
-    return [int(s["index"]) for s in done], digest
+    return [int(s["index"]) for s in done], hashlib.sha256(text.encode()).hexdigest()

@@ -201,6 +201,17 @@ def quality_label(quality: str | None, known: Iterable[str]) -> str:
     return quality if quality in set(known) else QUALITY_OTHER
 
 
+def prepare(models: Iterable[str]) -> None:
+    """Create the LLM series of the known models at zero, so dashboards and alerts see them at once."""
+    for model in [*models, "other"]:
+        for purpose in ("plan", "fix"):
+            LLM_CALLS.labels(model, purpose)
+            LLM_ERRORS.labels(model, purpose)
+            LLM_COST.labels(model, purpose)
+            for direction in ("prompt", "candidate"):
+                LLM_TOKENS.labels(model, purpose, direction)
+
+
 def serve(port: int, view: RequestView, appwrite: Callable[[], Mapping[str, float] | None]) -> Any:
     """Register the request collector and serve /metrics on `port` (all interfaces)."""
     REGISTRY.register(RequestCollector(view, appwrite))

@@ -13,6 +13,7 @@ GROUP = "scenefarm.dev"
 VERSION = "v1alpha1"
 PLURAL = "videorequests"
 KIND = "VideoRequest"
+API_VERSION = f"{GROUP}/{VERSION}"
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
 REQUEST_LABEL = "scenefarm.dev/request"
@@ -20,9 +21,20 @@ SCENE_LABEL = "scenefarm.dev/scene"
 ROLE_LABEL = "scenefarm.dev/role"
 ATTEMPT_LABEL = "scenefarm.dev/attempt"
 CODE_KEY_ANNOTATION = "scenefarm.dev/code-key"
+# On an attempt a user's retry forced: which spec.retryGeneration it serves.
+RETRY_GENERATION_ANNOTATION = "scenefarm.dev/retry-generation"
+# On a Job the operator suspended for spec.suspend: only those does it resume (Kueue holds others).
+SUSPENDED_BY_US_ANNOTATION = "scenefarm.dev/suspended"
 KUEUE_QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 
 _JOB_BASE_MAX = 46  # leaves room for "-sNN-aK" (up to "-s49-a99") within 63
+
+
+RequestKey = tuple[str, str]  # (namespace, request label value): what children are indexed by
+
+
+def request_key(namespace: str, name: str) -> RequestKey:
+    return namespace, base_name(name, 63)
 
 
 def base_name(request: str, limit: int = _JOB_BASE_MAX) -> str:

@@ -73,6 +73,7 @@ async def start_observability(**_: Any) -> None:
     notifier = Notifier(settings, kube.read_secret, kube.patch_request_annotations)
     _state = Observability(settings, telemetry, accountant, notifier)
     if settings.metrics_port:
+        metrics.prepare({*accountant.prices, settings.gemini_model})
         metrics.serve(settings.metrics_port, telemetry, appwrite_stats)
         logger.info("serving Prometheus metrics on port %d", settings.metrics_port)
 

@@ -1,7 +1,7 @@
 """Planning as one step of the reconcile: choose the mode, resolve inputs, plan, validate, fix.
 
-The result is a `Plan` (or a `Fix`) that passed validation, or a `PlanError` whose message
-says what to fix.
+The result is a `Plan` (or a `Fix`) that passed validation, or a `PlanningError` whose message
+says what to fix (`PlannerBusy`: try again later).
 """
 
 from __future__ import annotations
@@ -10,9 +10,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import kube
-from .errors import PlanError, PlannerOutage
+from .errors import InvalidPlan
 from .planning.base import Fix, Plan, PlannedScene, Planner
-from .planning.errors import PlannerBusy, PlanningError
 from .planning.explicit import code_refs
 from .planning.factory import mode_of, planner_for
 from .planning.validation import scene_limit, validate_plan
@@ -22,16 +21,11 @@ __all__ = ["fix_scene", "make_plan", "mode_of"]
 
 
 async def make_plan(namespace: str, spec: Mapping[str, Any], settings: Settings) -> Plan:
-    try:
-        planner = await _planner(namespace, spec, settings)
-        plan = await planner.plan(spec)
-    except PlannerBusy as e:
-        raise PlannerOutage(str(e)) from e
-    except PlanningError as e:
-        raise PlanError(str(e)) from e
+    planner = await _planner(namespace, spec, settings)
+    plan = await planner.plan(spec)
     errors = validate_plan(plan, max_scenes=scene_limit(spec))
     if errors:
-        raise PlanError("the plan is not valid: " + "; ".join(errors[:5]))
+        raise InvalidPlan("the plan is not valid: " + "; ".join(errors[:5]))
     return plan
 
 
@@ -39,13 +33,8 @@ async def fix_scene(
     namespace: str, spec: Mapping[str, Any], settings: Settings, scene: PlannedScene, error_tail: str
 ) -> Fix:
     """New code for a scene whose code failed; the planner validates it before returning."""
-    try:
-        planner = await _planner(namespace, spec, settings)
-        return await planner.fix(spec, scene, error_tail)
-    except PlannerBusy as e:
-        raise PlannerOutage(str(e)) from e
-    except PlanningError as e:
-        raise PlanError(str(e)) from e
+    planner = await _planner(namespace, spec, settings)
+    return await planner.fix(spec, scene, error_tail)
 
 
 async def _planner(namespace: str, spec: Mapping[str, Any], settings: Settings) -> Planner:

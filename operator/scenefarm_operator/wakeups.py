@@ -6,7 +6,7 @@ import asyncio
 import collections
 import contextlib
 
-RequestKey = tuple[str, str]  # (namespace, request label value)
+from .naming import RequestKey
 
 
 class Wakeups:

@@ -37,9 +37,7 @@ async def mark_deleted(mirror: AppwriteMirror, body: Mapping[str, Any]) -> None:
     if ((body.get("status") or {}).get("phase")) not in TERMINAL_PHASES:
         data |= {"status": "failed", "phase": "Cancelled"}
     await ignore_missing(
-        mirror.caller.call(
-            lambda: mirror.tables.update_row(mirror.config.database, VIDEOS.id, row_id, data)
-        )
+        mirror.caller.call(lambda: mirror.tables.update_row(mirror.config.database, VIDEOS.id, row_id, data))
     )
 
 

@@ -162,6 +162,7 @@ class AppwriteMirror:
             keys = self._rows_of.get(uid)
             if keys is None:
                 return SyncState(False, "Not published to the mirror yet", row_id)
+            row_id = keys[0][1]  # the video row: a web request's is the row its user created
             if uid in self._errors:
                 return SyncState(False, self._errors[uid], row_id)
             pending = any(key in self._dirty for key in keys)
@@ -209,7 +210,9 @@ class AppwriteMirror:
 
     async def _ensure_schema(self) -> None:
         await self.caller.once(
-            lambda: ensure_schema(self.client, self.config.database, self.config.bucket),
+            lambda: ensure_schema(
+                self.client, self.config.database, self.config.bucket, user_requests=self.config.user_requests
+            ),
             timeout=self.config.call_timeout * 3,
         )
         self._ready = True

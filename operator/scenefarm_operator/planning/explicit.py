@@ -11,8 +11,8 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from scenefarm_operator.errors import FixNotSupported, InvalidPlan
 from scenefarm_operator.planning.base import Fix, Plan, PlannedScene
-from scenefarm_operator.planning.errors import FixNotSupported, InvalidPlan
 
 
 @dataclasses.dataclass(frozen=True)

@@ -20,9 +20,9 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
+from scenefarm_operator.errors import InvalidPlan, PlannerBusy, PlannerUnavailable, PlanningError
 from scenefarm_operator.planning import prompts
 from scenefarm_operator.planning.base import Fix, Plan, PlannedScene, TokenUsage
-from scenefarm_operator.planning.errors import InvalidPlan, PlannerBusy, PlannerUnavailable, PlanningError
 from scenefarm_operator.planning.validation import scene_errors, scene_limit, validate_plan
 
 DEFAULT_MODEL = "gemini-2.5-flash"

@@ -11,7 +11,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 
-RequestKey = tuple[str, str]  # (namespace, name)
+from .naming import RequestKey
+
 Order = tuple[int, str, str]  # (-priority, creationTimestamp, name)
 
 
@@ -46,20 +47,24 @@ class Admission:
             del self._running[job]
         self._wake_head()
 
-    def acquire(self, owner: RequestKey, order: Order, candidates: Sequence[str]) -> list[str]:
-        """Grant some of `candidates` (Job names, in scene order); the rest wait in the queue."""
-        if not candidates:
-            self._waiting.pop(owner, None)
-            return []
+    def capacity(self, owner: RequestKey, order: Order) -> int:
+        """How many scene Jobs `owner` may start now: free slots not owed to requests ahead of it."""
         ahead = sum(w.wanted for k, w in self._waiting.items() if k != owner and w.order < order)
-        free = max(0, self.cap - len(self._running) - ahead)
-        granted = list(candidates[:free])
-        for job in granted:
+        return max(0, self.cap - len(self._running) - ahead)
+
+    def reserve(self, owner: RequestKey, order: Order, started: Sequence[str], waiting: int) -> None:
+        """`owner` starts these Jobs (counted until the watch sees them end); `waiting` more queue."""
+        for job in started:
             self._running[job] = owner
-        if len(granted) < len(candidates):
-            self._waiting[owner] = _Waiter(order, len(candidates) - len(granted))
+        if waiting > 0:
+            self._waiting[owner] = _Waiter(order, waiting)
         else:
             self._waiting.pop(owner, None)
+
+    def acquire(self, owner: RequestKey, order: Order, candidates: Sequence[str]) -> list[str]:
+        """Grant some of `candidates` (Job names, in scene order); the rest wait in the queue."""
+        granted = list(candidates[: self.capacity(owner, order)])
+        self.reserve(owner, order, granted, len(candidates) - len(granted))
         return granted
 
     def position(self, owner: RequestKey) -> int | None:

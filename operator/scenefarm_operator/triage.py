@@ -21,6 +21,8 @@ from lightkube.utils.quantity import parse_quantity
 
 from scenefarm_contract.renderer import ExitClass
 
+from .backoff import Backoff
+
 FIXING_MODES = frozenset({"Gemini"})
 _BINARY_UNITS = (("Gi", 1024**3), ("Mi", 1024**2), ("Ki", 1024))
 _TAIL_CHARS = 300  # of the error tail quoted in a Fail message; the full tail is in the Pod status
@@ -99,7 +101,7 @@ def triage(attempt: FailedAttempt, limits: TriageLimits = TriageLimits()) -> Dec
 
 def backoff(retries_used: int, limits: TriageLimits) -> float:
     """base, 2·base, 4·base, ... capped: spreads retries while storage or the network recovers."""
-    return float(min(limits.max_delay_seconds, limits.base_delay_seconds * 2**retries_used))
+    return Backoff(base=limits.base_delay_seconds, cap=limits.max_delay_seconds).delay(retries_used)
 
 
 def _transient(attempt: FailedAttempt, limits: TriageLimits) -> Decision:

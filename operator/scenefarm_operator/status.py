@@ -1,8 +1,9 @@
-"""Pure status aggregation: (spec, plan, observed Jobs and Pods) -> VideoRequest status.
+"""The VideoRequest status, pure: (spec, plan, observed Jobs and Pods, the decider's notes) -> status.
 
-Level-triggered: the status is derived from what exists every time, never from counting
-events, so running it twice gives the same answer. The caller supplies `now` and the
-previous status (only for timestamps that must not move).
+Every status the operator writes is built here. Level-triggered: the status is derived from
+what exists every time, never from counting events, so running it twice gives the same answer.
+The caller supplies `now` and the previous status (for timestamps that must not move, and for
+the persisted planner bookkeeping it carries over).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from scenefarm_contract.renderer import ExitClass, TerminationMessage
 
-from . import conditions, naming
+from . import conditions, naming, phases
 from .plan_store import StoredPlan
 
 Obj = Mapping[str, Any]
@@ -25,11 +26,28 @@ class Observed:
     """The children of one VideoRequest as the operator sees them now."""
 
     scene_jobs: Mapping[int, Sequence[Obj]]  # scene index -> its Jobs (all attempts)
-    combine_job: Obj | None
+    combines: Mapping[str, Obj]  # Job name -> combine Job (one per distinct input)
     pods: Mapping[str, Sequence[Obj]]  # Job name -> its Pods
-    # scene index -> its entry in the last published status, when it had succeeded: the
-    # record that survives its Jobs' ttlSecondsAfterFinished clean-up
+    # scene index -> its entry in the last published status, when it had finished (Succeeded or
+    # Failed): the record that survives its Jobs' ttlSecondsAfterFinished clean-up
     recorded: Mapping[int, Obj] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls, jobs: Sequence[Obj], pods: Mapping[str, Sequence[Obj]], previous: Mapping[str, Any]
+    ) -> Observed:
+        """Sort a request's Jobs into scene attempts and combines; keep finished scenes' records."""
+        scene_jobs: dict[int, list[Obj]] = {}
+        combines: dict[str, Obj] = {}
+        for job in jobs:
+            labels = job["metadata"].get("labels") or {}
+            if labels.get(naming.ROLE_LABEL) == "combine":
+                combines[job["metadata"]["name"]] = job
+            elif str(labels.get(naming.SCENE_LABEL, "")).isdigit():
+                scene_jobs.setdefault(int(labels[naming.SCENE_LABEL]), []).append(job)
+        finished = (phases.SUCCEEDED, phases.FAILED)
+        recorded = {int(s["index"]): s for s in previous.get("scenes") or () if s.get("phase") in finished}
+        return cls(scene_jobs, combines, pods, recorded)
 
     def latest(self, index: int) -> Obj | None:
         jobs = self.scene_jobs.get(index, ())
@@ -115,55 +133,72 @@ def _failure_text(cond: Obj, message: TerminationMessage | None, oom: bool) -> s
 HISTORY_KEPT = 5
 
 
+@dataclasses.dataclass(frozen=True)
+class Note:
+    """What the decider knows about a scene beyond its latest Job: Healing, Retrying, or why it
+    failed for good (`phase` None keeps the derived phase and replaces the message)."""
+
+    phase: str | None
+    message: str
+
+
 def scene_statuses(
     plan: StoredPlan,
     observed: Observed,
-    queued: Sequence[int],
-    healing: Mapping[int, str],
+    queued: Sequence[int] = (),
+    notes: Mapping[int, Note] | None = None,
     *,
-    retrying: Mapping[int, str] | None = None,
-    failures: Mapping[int, str] | None = None,
+    stopped: str | None = None,
 ) -> list[dict[str, Any]]:
-    """One entry per planned scene, from its latest Job attempt.
+    """One entry per planned scene, from its latest Job attempt and the decider's notes.
 
-    `healing` (LLM fix in flight) and `retrying` (a next attempt is due) override a failed
-    latest attempt; `failures` replaces the message of a scene that failed for good.
+    `stopped`: the request ended (failed, cancelled); unfinished scenes say so with this message.
     """
-    retrying, failures = retrying or {}, failures or {}
+    notes = notes or {}
     entries = []
     for scene in plan.scenes:
         job = observed.latest(scene.index)
-        entry: dict[str, Any] = {"index": scene.index, "name": scene.name, "attempt": 0}
         recorded = observed.recorded.get(scene.index)
-        if job is None and recorded is not None and recorded.get("revision") == scene.revision:
-            entries.append(dict(recorded))  # its Jobs were cleaned up after it succeeded
+        if job is None and recorded is not None and recorded.get("revision", 1) == scene.revision:
+            entries.append(dict(recorded))  # its Jobs were cleaned up after it finished
             continue
+        entry: dict[str, Any] = {"index": scene.index, "name": scene.name, "attempt": 0}
         if job is None:
-            entry["phase"] = "Queued" if scene.index in queued else "Pending"
+            entry["phase"] = phases.QUEUED if scene.index in queued else phases.PENDING
         else:
-            entry["revision"] = revision_of(job)
-            out = outcome(job, observed.pods.get(job["metadata"]["name"], ()))
-            entry |= {"phase": out.phase, "attempt": attempt_of(job), "job": job["metadata"]["name"]}
-            entry |= _times(out)
-            if out.exit_class is not None and out.phase == "Failed":
-                entry["exitClass"] = int(out.exit_class)
-            if out.message:
-                entry["message"] = out.message
-            if out.result and out.result.artifact and out.phase == "Succeeded":
-                entry["artifact"] = out.result.artifact
-        if scene.index in healing:
-            entry["phase"] = "Healing"
-            entry["message"] = healing[scene.index]
-        elif scene.index in retrying:
-            entry["phase"] = "Retrying"
-            entry["message"] = retrying[scene.index]
-        elif scene.index in failures and entry.get("phase") == "Failed":
-            entry["message"] = failures[scene.index]
+            entry |= _attempt_entry(job, observed)
+        note = notes.get(scene.index)
+        if note is not None:
+            entry["phase"] = note.phase or entry["phase"]
+            entry["message"] = note.message
+        if stopped is not None and entry["phase"] not in phases.FINISHED:
+            entry["phase"], entry["message"] = phases.STOPPED, stopped
         history = _history(observed, scene.index)
         if history:
             entry["history"] = history
         entries.append(entry)
     return entries
+
+
+def _attempt_entry(job: Obj, observed: Observed) -> dict[str, Any]:
+    out = outcome(job, observed.pods.get(job["metadata"]["name"], ()))
+    entry: dict[str, Any] = {"revision": revision_of(job), "phase": out.phase, "attempt": attempt_of(job)}
+    entry |= {"job": job["metadata"]["name"]} | _times(out)
+    if out.exit_class is not None and out.phase == phases.FAILED:
+        entry["exitClass"] = int(out.exit_class)
+    if out.message:
+        entry["message"] = out.message
+    if out.result and out.result.artifact and out.phase == phases.SUCCEEDED:
+        entry["artifact"] = out.result.artifact
+    if out.phase == phases.SUSPENDED and not suspended_by_us(job):
+        queue = (job["metadata"].get("labels") or {}).get(naming.KUEUE_QUEUE_LABEL)
+        where = f"Kueue queue {queue!r}" if queue else "its queue (suspended by another controller)"
+        entry["phase"], entry["message"] = phases.QUEUED, f"held by {where} until it is admitted"
+    return entry
+
+
+def suspended_by_us(job: Obj) -> bool:
+    return (job["metadata"].get("annotations") or {}).get(naming.SUSPENDED_BY_US_ANNOTATION) == "true"
 
 
 def _history(observed: Observed, index: int) -> list[dict[str, Any]]:
@@ -197,17 +232,25 @@ class Verdict:
     message: str
 
 
+CANCELLED = Verdict(
+    phases.CANCELLED, "Cancelled", "cancelled (spec.cancel): every Job was stopped; Cancelled is final"
+)
+
+
+def deadline_verdict(spec: Obj) -> Verdict:
+    limit = spec.get("activeDeadlineSeconds")
+    text = f"the request ran longer than spec.activeDeadlineSeconds ({limit}s); raise it to continue"
+    return Verdict(phases.FAILED, "DeadlineExceeded", text)
+
+
 def verdict(  # noqa: PLR0911 - one return per phase reads best
     spec: Obj, scenes: Sequence[Obj], combine: JobOutcome | None, *, deadline_exceeded: bool = False
 ) -> Verdict:
     """The request's phase from its scenes' phases and the combine Job."""
     if spec.get("cancel"):
-        return Verdict("Cancelled", "Cancelled", "spec.cancel is true: every Job of this request was stopped")
+        return CANCELLED
     if deadline_exceeded:
-        limit = spec.get("activeDeadlineSeconds")
-        return Verdict(
-            "Failed", "DeadlineExceeded", f"the request ran longer than spec.activeDeadlineSeconds ({limit}s)"
-        )
+        return deadline_verdict(spec)
     failed = [s for s in scenes if s["phase"] == "Failed"]
     done = [s for s in scenes if s["phase"] == "Succeeded"]
     skip_failed = spec.get("output", {}).get("partial") == "SkipFailed"
@@ -239,38 +282,28 @@ def progress(scenes: Sequence[Obj], combine: JobOutcome | None) -> int:
     return points
 
 
-def status(
+def assemble(
     *,
     spec: Obj,
     generation: int,
     previous: Obj,
-    plan: StoredPlan | None,
-    observed: Observed,
     now: str,
-    queued: Sequence[int] = (),
-    healing: Mapping[int, str] | None = None,
-    retrying: Mapping[int, str] | None = None,
-    failures: Mapping[int, str] | None = None,
-    planning_error: str | None = None,
-    deadline_exceeded: bool = False,
+    scenes: Sequence[Obj],
+    verdict: Verdict,
+    plan: StoredPlan | None = None,
+    combine_job: Obj | None = None,
+    combine: JobOutcome | None = None,
     queue_position: int | None = None,
     retry_generation: int | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The whole status object for one VideoRequest."""
+    """The whole status object for one VideoRequest.
+
+    `extra`: persisted bookkeeping the decider carries over (`planning`, `healing`, `refusal`).
+    """
     result: dict[str, Any] = {"observedGeneration": generation}
     result["startedAt"] = previous.get("startedAt") or now
-    if planning_error is not None:
-        v = Verdict("Failed", "PlanningFailed", planning_error)
-        scenes: list[dict[str, Any]] = []
-        combine = None
-    elif plan is None:
-        v = Verdict("Planning", "Planning", "planning the scenes")
-        scenes, combine = [], None
-    else:
-        scenes = scene_statuses(plan, observed, queued, healing or {}, retrying=retrying, failures=failures)
-        cj = observed.combine_job
-        combine = outcome(cj, observed.pods.get(cj["metadata"]["name"], ())) if cj else None
-        v = verdict(spec, scenes, combine, deadline_exceeded=deadline_exceeded)
+    if plan is not None:
         result["planner"] = {
             "mode": plan.mode,
             "promptTokens": plan.usage.prompt_tokens,
@@ -279,28 +312,29 @@ def status(
         }
     result |= _counts(scenes)
     result |= {
-        "phase": v.phase,
-        "message": v.message,
+        "phase": verdict.phase,
+        "message": verdict.message,
         "progress": progress(scenes, combine),
-        "scenes": scenes,
+        "scenes": list(scenes),
     }
-    if combine is not None and observed.combine_job is not None:
-        result["combine"] = _combine_status(observed.combine_job, combine)
-        if combine.phase == "Succeeded" and combine.result:
+    if combine is not None and combine_job is not None:
+        result["combine"] = _combine_status(combine_job, combine)
+        if combine.phase == phases.SUCCEEDED and combine.result:
             result["output"] = _output(combine.result)
-            missing = [s["name"] for s in scenes if s["phase"] != "Succeeded"]
+            missing = [s["name"] for s in scenes if s["phase"] != phases.SUCCEEDED]
             if missing:
                 result["output"] |= {"partial": True, "missingScenes": missing}
-    if queue_position is not None and v.phase == "Rendering":
+    if queue_position is not None and verdict.phase == phases.RENDERING:
         result["queuePosition"] = queue_position
     if retry_generation:
         result["retryGeneration"] = retry_generation
-    if v.phase in ("Succeeded", "Failed", "Cancelled"):
+    result |= {k: v for k, v in (extra or {}).items() if v}
+    if verdict.phase in phases.TERMINAL:
         result["finishedAt"] = previous.get("finishedAt") or now
-    running = [s["name"] for s in scenes if s["phase"] == "Running"]
+    running = [s for s in scenes if s["phase"] == phases.RUNNING]
     if running:
-        result["currentScene"] = running[0]
-    desired = conditions.for_phase(v.phase, v.reason, v.message, generation)
+        result["currentScene"] = running[0]["name"]
+    desired = conditions.for_phase(verdict.phase, verdict.reason, verdict.message, generation)
     result["conditions"] = conditions.merge(previous.get("conditions") or (), desired, now)
     return result
 

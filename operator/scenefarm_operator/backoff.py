@@ -1,0 +1,28 @@
+"""One backoff policy type for everything the operator tries again: planner outages, fix calls,
+transient scene failures and API errors of the reconcile loop."""
+
+from __future__ import annotations
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class Backoff:
+    """base, base·factor, base·factor², ... capped at `cap`; `tries` retries, then give up."""
+
+    base: float
+    factor: float = 2.0
+    cap: float = 300.0
+    tries: int | None = None  # None: never give up (the loop's API errors)
+
+    def delay(self, retries_used: int) -> float:
+        return float(min(self.cap, self.base * self.factor ** max(retries_used, 0)))
+
+    def exhausted(self, retries_used: int) -> bool:
+        return self.tries is not None and retries_used >= self.tries
+
+
+# Planner outages (plan and fix calls): 15 s, 30 s, ... 240 s, then the call fails for good.
+PLANNER_OUTAGES = Backoff(base=15.0, cap=240.0, tries=5)
+# Reconcile passes that met an API error: 0.5 s doubling to 10 s, for as long as it takes.
+API_ERRORS = Backoff(base=0.5, cap=10.0)

@@ -1,0 +1,365 @@
+"""The decision of one reconcile pass, pure: what exists now -> the effects to perform and the status.
+
+Read this module top-down to learn a VideoRequest's lifecycle. `decide` is a function of the
+spec, the stored plan, the observed children, the previous status (and the planner bookkeeping
+it carries), the clock and the free slots; it keeps nothing between calls. A restarted operator
+builds the same inputs from the cluster and so decides exactly what the old one would have.
+
+    finished (phase terminal, spec unchanged)  -> keep the record; delete it after its TTL
+    cancelled, past its deadline, or refused   -> stop every unfinished Job; Cancelled / Failed
+    no plan yet                                -> ask the planner (after any outage backoff)
+    spec edited since the plan                 -> re-plan (changed scenes get a new revision)
+    otherwise                                  -> each scene's fate: launch, wait, fix, give up;
+                                                  then combine, or fail and stop the rest
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from . import effects as fx
+from . import healing, lifecycle, manifests, naming, phases
+from .plan_store import StoredPlan
+from .settings import Settings
+from .status import (
+    CANCELLED,
+    Note,
+    Observed,
+    Verdict,
+    assemble,
+    attempt_of,
+    deadline_verdict,
+    outcome,
+    scene_statuses,
+)
+from .status import verdict as verdict_of
+
+Obj = Mapping[str, Any]
+PLANNERS_THAT_TAKE_TIME = ("Gemini",)  # their "Planning" is published before the call
+
+
+@dataclasses.dataclass(frozen=True)
+class Inputs:
+    meta: Obj
+    spec: Obj
+    previous: Obj  # the status as last published
+    plan: StoredPlan | None  # from the plan ConfigMap; None before planning
+    observed: Observed
+    now: datetime.datetime
+    settings: Settings
+    capacity: int = 1 << 30  # scene Jobs the cluster-wide cap lets this request start now
+    queue_position: int | None = None
+
+    @property
+    def body(self) -> dict[str, Any]:
+        """The owner for children's manifests (ownerReference, labels, names)."""
+        return {
+            "apiVersion": naming.API_VERSION,
+            "kind": naming.KIND,
+            "metadata": dict(self.meta),
+            "spec": dict(self.spec),
+        }
+
+    @property
+    def generation(self) -> int:
+        return int(self.meta.get("generation", 1))
+
+
+@dataclasses.dataclass(frozen=True)
+class Decision:
+    status: dict[str, Any] | None  # None: publish nothing (a finished request keeps its record)
+    effects: tuple[fx.Effect, ...] = ()
+    wake_after: float | None = None  # seconds until something is due
+    started: tuple[str, ...] = ()  # scene Jobs this pass starts (the admission counts them)
+    waiting: int = 0  # scene attempts left waiting for a slot
+    publish_first: bool = False  # publish the status before the (slow) planner call
+
+
+def decide(i: Inputs) -> Decision:  # noqa: PLR0911 - one return per lifecycle branch reads best
+    if lifecycle.is_settled(i.meta, i.previous):
+        return _finished(i)
+    if i.spec.get("cancel"):
+        return _stop(i, CANCELLED)
+    left = lifecycle.seconds_left(i.spec, i.previous.get("startedAt"), i.now)
+    if left is not None and left <= 0:
+        return _stop(i, deadline_verdict(i.spec))
+    refusal = i.previous.get("refusal") or {}
+    if refusal.get("generation") == i.generation:
+        text = f"the API server refused {refusal.get('object')}: {refusal.get('message')}; edit the spec"
+        return _stop(i, Verdict(phases.FAILED, "Refused", text), extra={"refusal": refusal})
+    retry = lifecycle.pending_retry(i.spec, i.previous)
+    if i.plan is None:
+        return _planning(i, retry)
+    if i.generation > i.plan.generation:
+        return Decision(None, (fx.Replan(i.generation),))
+    return _soonest(_rendering(i, i.plan, retry), left)
+
+
+# ---- finished, stopped, planning -------------------------------------------------------------
+
+
+def _finished(i: Inputs) -> Decision:
+    left = lifecycle.seconds_until_deletion(i.spec, i.previous.get("finishedAt"), i.now)
+    if left is None:
+        return Decision(None)
+    if left <= 0:
+        return Decision(None, (fx.DeleteRequest(),))
+    return Decision(None, wake_after=left + 0.1)
+
+
+def _stop(i: Inputs, verdict: Verdict, extra: Mapping[str, Any] | None = None) -> Decision:
+    """The request ends: every unfinished Job is stopped and every scene says what became of it."""
+    stopped = f"not finished: {verdict.message}"
+    scenes = scene_statuses(i.plan, i.observed, stopped=stopped) if i.plan else []
+    effects = tuple(fx.DeleteJob(name) for name in _unfinished_jobs(i.observed))
+    status = _assemble(i, scenes, verdict, extra=extra)
+    return Decision(status, effects)
+
+
+def _planning(i: Inputs, retry: int | None) -> Decision:
+    planning = dict(i.previous.get("planning") or {})
+    if retry is None and planning.get("error"):
+        verdict = Verdict(phases.FAILED, "PlanningFailed", str(planning["error"]))
+        return Decision(_assemble(i, [], verdict, extra={"planning": planning}))
+    at = lifecycle.parse_time(planning.get("nextAttemptAt"))
+    if retry is None and at is not None and i.now < at:
+        text = (
+            f"{planning.get('message', 'the planner is unavailable')}; planning again at {lifecycle.iso(at)}"
+        )
+        verdict = Verdict(phases.PLANNING, "PlannerUnavailable", text)
+        status = _assemble(i, [], verdict, extra={"planning": planning})
+        return Decision(status, wake_after=(at - i.now).total_seconds())
+    verdict = Verdict(phases.PLANNING, "Planning", "planning the scenes")
+    slow = str((i.spec.get("planner") or {}).get("mode", "")) in PLANNERS_THAT_TAKE_TIME
+    status = _assemble(i, [], verdict, extra={"planning": planning})
+    return Decision(status, (fx.AskPlan(retry),), publish_first=slow)
+
+
+# ---- rendering: each scene's fate, then the combine ------------------------------------------
+
+
+@dataclasses.dataclass
+class _Pass:
+    """What one rendering pass collects while it goes through the scenes."""
+
+    notes: dict[int, Note] = dataclasses.field(default_factory=dict)
+    launches: list[tuple[int, healing.Launch]] = dataclasses.field(default_factory=list)
+    fixes: list[fx.AskFix] = dataclasses.field(default_factory=list)
+    wake_at: list[datetime.datetime] = dataclasses.field(default_factory=list)
+
+
+def _rendering(i: Inputs, plan: StoredPlan, retry: int | None) -> Decision:
+    work = _fates(i, plan, retry)
+    suspended = bool(i.spec.get("suspend"))
+    fresh = [s.index for s in plan.scenes if _never_ran(i.observed, s.index, s.revision)]
+    candidates = [] if suspended else work.launches + [(n, healing.Launch(1)) for n in fresh]
+    slots = max(0, min(_parallelism(i.spec) - _busy(i.observed), i.capacity))
+    chosen = candidates[:slots]
+    chosen_fresh = {n for n, launch in chosen if launch.attempt == 1}
+    queued = [n for n in fresh if n not in chosen_fresh]
+    scenes = scene_statuses(plan, i.observed, queued, work.notes)
+    verdict, combine_effects, combine_job = _combine(i, scenes, retry)
+    if verdict.phase == phases.FAILED:
+        return _stop(i, verdict)
+    effects = [*_suspend_sync(i.observed, suspended), *_creates(i, plan, chosen), *combine_effects]
+    if not suspended:
+        effects += work.fixes
+    served = _retry_served(retry, work.launches, chosen, combine_effects)
+    extra = {"healing": _healing_records(i)}
+    status = _assemble(i, scenes, verdict, combine_job=combine_job, retry=served, extra=extra)
+    wake = min(((t - i.now).total_seconds() for t in work.wake_at), default=None)
+    started = tuple(
+        c.job["metadata"]["name"] for c in effects if isinstance(c, fx.CreateJob) and _is_scene(c.job)
+    )
+    return Decision(
+        status,
+        tuple(effects),
+        wake,
+        started,
+        len(candidates) - len(chosen),
+        publish_first=bool(work.fixes) and not suspended,
+    )
+
+
+def _fates(i: Inputs, plan: StoredPlan, retry: int | None) -> _Pass:
+    work = _Pass()
+    for scene in plan.scenes:
+        f = healing.fate(
+            scene,
+            plan,
+            i.observed,
+            spec=i.spec,
+            previous=i.previous,
+            now=i.now,
+            settings=i.settings,
+            retry=retry,
+        )
+        if isinstance(f, healing.Launch):
+            work.launches.append((scene.index, f))
+            work.notes[scene.index] = Note(phases.RETRYING, f.reason)
+        elif isinstance(f, healing.Wait):
+            work.notes[scene.index] = Note(phases.RETRYING, f.message)
+            work.wake_at.append(f.until)
+        elif isinstance(f, healing.AskFix):
+            work.notes[scene.index] = Note(phases.HEALING, f.reason)
+            work.fixes.append(fx.AskFix(scene.index, f.attempt, f.facts, f.reason))
+        elif isinstance(f, healing.GiveUp):
+            work.notes[scene.index] = Note(None, f.message)
+    return work
+
+
+def _combine(
+    i: Inputs, scenes: Sequence[Obj], retry: int | None
+) -> tuple[Verdict, list[fx.Effect], Obj | None]:
+    """The verdict, with the combine Job the finished scenes call for (created once per input)."""
+    verdict = verdict_of(i.spec, scenes, None)
+    if verdict.phase != phases.COMBINING:
+        return verdict, [], None
+    indexes, digest = lifecycle.combine_inputs(scenes)
+    name = naming.combine_job_name(str(i.meta["name"]), digest)
+    job = i.observed.combines.get(name)
+    if job is None:
+        create = fx.CreateJob(manifests.combine_job(i.body, i.settings, indexes, digest))
+        return verdict, [create], None
+    result = outcome(job, i.observed.pods.get(name, ()))
+    if retry is not None and result.phase == phases.FAILED:  # a retry runs a failed combine again
+        return verdict, [fx.DeleteJob(name)], None
+    return verdict_of(i.spec, scenes, result), [], job
+
+
+def _creates(i: Inputs, plan: StoredPlan, chosen: Sequence[tuple[int, healing.Launch]]) -> list[fx.Effect]:
+    creates: list[fx.Effect] = []
+    for index, launch in chosen:
+        scene = plan.scene(index)
+        job = manifests.scene_job(i.body, i.settings, scene, launch.attempt, memory_limit=launch.memory_limit)
+        if launch.retry_generation is not None:
+            job["metadata"]["annotations"][naming.RETRY_GENERATION_ANNOTATION] = str(launch.retry_generation)
+        event = None
+        if launch.attempt > 1:
+            event = ("Retrying", f"scene {scene.name!r}: attempt {launch.attempt} started ({launch.reason})")
+        creates.append(fx.CreateJob(job, event))
+    return creates
+
+
+def _suspend_sync(observed: Observed, suspended: bool) -> list[fx.Effect]:
+    """spec.suspend: suspend unfinished scene Jobs; on resume, unsuspend only those we suspended
+    (a Job suspended by someone else, e.g. Kueue waiting for quota, is not ours to release)."""
+    effects: list[fx.Effect] = []
+    for job in _scene_jobs(observed):
+        finished = outcome(job, ()).phase in phases.FINISHED
+        is_suspended = bool(job.get("spec", {}).get("suspend"))
+        ours = (job["metadata"].get("annotations") or {}).get(naming.SUSPENDED_BY_US_ANNOTATION) == "true"
+        if not finished and suspended and not is_suspended:
+            effects.append(fx.SuspendJob(job["metadata"]["name"], True))
+        elif not finished and not suspended and is_suspended and ours:
+            effects.append(fx.SuspendJob(job["metadata"]["name"], False))
+    return effects
+
+
+# ---- small facts ------------------------------------------------------------------------------
+
+
+def _never_ran(observed: Observed, index: int, revision: int) -> bool:
+    """No Job, and no record of a finished attempt of this code revision: the scene is new."""
+    if observed.latest(index) is not None:
+        return False
+    recorded = observed.recorded.get(index)
+    return recorded is None or recorded.get("revision", 1) != revision
+
+
+def _is_scene(job: Obj) -> bool:
+    return (job["metadata"].get("labels") or {}).get(naming.ROLE_LABEL) == "scene"
+
+
+def _parallelism(spec: Obj) -> int:
+    return int((spec.get("render") or {}).get("parallelism", 4))
+
+
+def _scene_jobs(observed: Observed) -> list[Obj]:
+    return [job for jobs in observed.scene_jobs.values() for job in jobs]
+
+
+def _busy(observed: Observed) -> int:
+    """Unfinished scene Jobs, except those we suspended: they hold a parallelism slot each."""
+    return sum(
+        1
+        for job in _scene_jobs(observed)
+        if outcome(job, ()).phase not in phases.FINISHED
+        and (job["metadata"].get("annotations") or {}).get(naming.SUSPENDED_BY_US_ANNOTATION) != "true"
+    )
+
+
+def _unfinished_jobs(observed: Observed) -> list[str]:
+    jobs = [*_scene_jobs(observed), *observed.combines.values()]
+    return [j["metadata"]["name"] for j in jobs if outcome(j, ()).phase not in phases.FINISHED]
+
+
+def _retry_served(
+    retry: int | None,
+    launches: Sequence[tuple[int, healing.Launch]],
+    chosen: Sequence[tuple[int, healing.Launch]],
+    combine: Sequence[fx.Effect],
+) -> int | None:
+    """The retry generation to publish: a pending retry counts as served once every attempt it
+    forces is started (each carries the generation, so a restart sees it) and no failed combine
+    is left to run again."""
+    if retry is None:
+        return None
+    forced = {n for n, launch in launches if launch.retry_generation == retry}
+    started = {n for n, _ in chosen}
+    if forced - started or any(isinstance(e, fx.DeleteJob) for e in combine):
+        return None
+    return retry
+
+
+def _healing_records(i: Inputs) -> list[dict[str, Any]]:
+    """Fix bookkeeping still about a scene's latest, failed attempt (older records are done)."""
+    kept = []
+    for record in i.previous.get("healing") or ():
+        latest = i.observed.latest(int(record.get("index", -1)))
+        if latest is None or attempt_of(latest) != record.get("attempt"):
+            continue
+        if outcome(latest, i.observed.pods.get(latest["metadata"]["name"], ())).phase == phases.FAILED:
+            kept.append(dict(record))
+    return kept
+
+
+def _assemble(
+    i: Inputs,
+    scenes: Sequence[Obj],
+    verdict: Verdict,
+    *,
+    combine_job: Obj | None = None,
+    retry: int | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    combine = (
+        outcome(combine_job, i.observed.pods.get(combine_job["metadata"]["name"], ()))
+        if combine_job
+        else None
+    )
+    served = retry or int(i.previous.get("retryGeneration") or 0) or None
+    return assemble(
+        spec=i.spec,
+        generation=i.generation,
+        previous=i.previous,
+        now=lifecycle.iso(i.now),
+        scenes=scenes,
+        verdict=verdict,
+        plan=i.plan,
+        combine_job=combine_job,
+        combine=combine,
+        queue_position=i.queue_position,
+        retry_generation=served,
+        extra=extra,
+    )
+
+
+def _soonest(decision: Decision, deadline_left: float | None) -> Decision:
+    if deadline_left is None:
+        return decision
+    wake = min(deadline_left + 0.1, decision.wake_after if decision.wake_after is not None else 1e12)
+    return dataclasses.replace(decision, wake_after=wake)

@@ -1,0 +1,181 @@
+"""Planner effects, performed: plan, re-plan and fix, each answer stored before anything uses it.
+
+A plan or a fix is stored in the `<vr>-plan` ConfigMap (a new code revision). What a call that
+gave no code leaves behind (an outage with its next try, or an error for good) is stored in the
+status (`status.planning`, `status.healing`), so that the next pass, in this process or in a
+restarted one, decides from it. The stored plan is cached here; only this loop writes it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import kopf
+
+from . import effects as fx
+from . import healing, kube, manifests, naming, plan_store
+from .backoff import PLANNER_OUTAGES
+from .errors import PlannerBusy, PlanningError
+from .lifecycle import iso
+from .planning.base import PlannedScene
+from .planning_step import fix_scene, make_plan, mode_of
+from .settings import Settings
+
+if TYPE_CHECKING:
+    from .decide import Inputs
+
+Obj = Mapping[str, Any]
+REPLANNED_MODES = ("Explicit", "Template")  # deterministic: a spec edit re-renders what changed
+
+
+def _event(body: Obj, reason: str, message: str, warning: bool = False) -> None:
+    (kopf.warn if warning else kopf.info)(body, reason=reason, message=message)  # type: ignore[arg-type]
+
+
+class PlannerCalls:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.plan: plan_store.StoredPlan | None = None  # cache of the plan ConfigMap
+        self.data: dict[str, str] = {}
+
+    async def stored_plan(self, meta: Obj) -> plan_store.StoredPlan | None:
+        if self.plan is None:
+            data = await kube.read_configmap(meta["namespace"], naming.plan_configmap_name(meta["name"]))
+            stored = plan_store.load(data) if data else None
+            if stored is not None:
+                self.plan, self.data = stored, dict(data or {})
+        return self.plan
+
+    async def perform(self, body: Obj, inputs: Inputs, calls: tuple[fx.Effect, ...], status: Obj) -> None:
+        for call in calls:
+            if isinstance(call, fx.AskPlan):
+                await self.ask_plan(body, call, inputs.now, status)
+            elif isinstance(call, fx.Replan):
+                await self.replan(body, call)
+            elif isinstance(call, fx.AskFix):
+                await self.ask_fix(body, call, inputs.now, status)
+
+    # ---- plan --------------------------------------------------------------------------------
+
+    async def ask_plan(self, body: Obj, call: fx.AskPlan, now: datetime.datetime, status: Obj) -> None:
+        meta, spec = body["metadata"], body["spec"]
+        served = {"retryGeneration": call.retry} if call.retry is not None else {}
+        try:
+            plan = await make_plan(meta["namespace"], spec, self.settings)
+        except PlannerBusy as e:
+            await self._patch(body, {"planning": _outage(status.get("planning") or {}, str(e), now)} | served)
+            _event(body, "PlannerUnavailable", str(e), warning=True)
+            return
+        except PlanningError as e:
+            await self._patch(body, {"planning": {"error": str(e)}} | served)
+            _event(body, "PlanningFailed", str(e), warning=True)
+            return
+        stored, data = plan_store.from_plan(plan, mode_of(spec), int(meta.get("generation", 1)))
+        if plan_store.size_of(data) > plan_store.CONFIGMAP_LIMIT:
+            error = "the plan's code is over 1 MiB in total; use fewer or shorter scenes"
+            await self._patch(body, {"planning": {"error": error}} | served)
+            return
+        if not await kube.create(manifests.plan_configmap(body, data)):  # an earlier pass planned first
+            existing = await kube.read_configmap(meta["namespace"], naming.plan_configmap_name(meta["name"]))
+            stored, data = plan_store.load(existing or {}) or stored, dict(existing or data)
+        self.plan, self.data = stored, data
+        await self._patch(body, {"planning": None} | served)
+        _event(body, "Planned", f"{len(stored.scenes)} scenes ({stored.mode})")
+
+    async def replan(self, body: Obj, call: fx.Replan) -> None:
+        """The spec changed: in deterministic modes, scenes whose code changed get a new revision."""
+        assert self.plan is not None
+        meta, spec = body["metadata"], body["spec"]
+        old = self.plan
+        stored: plan_store.StoredPlan = dataclasses.replace(old, generation=call.generation)
+        data = dict(self.data) | {plan_store.PLAN_KEY: plan_store.dump(stored)}
+        if old.mode in REPLANNED_MODES and mode_of(spec) == old.mode:
+            try:
+                plan = await make_plan(meta["namespace"], spec, self.settings)
+            except PlanningError as e:
+                _event(
+                    body, "PlanningFailed", f"the edited spec cannot be planned, keeping the plan: {e}", True
+                )
+            else:
+                stored, data = plan_store.revise(old, self.data, plan, call.generation)
+                changed = [s.name for s in stored.scenes if s not in old.scenes]
+                if changed or len(stored.scenes) != len(old.scenes):
+                    _event(body, "Replanned", f"spec changed: re-rendering {', '.join(changed) or 'nothing'}")
+        await self._store(meta, data)
+        self.plan = stored
+
+    # ---- fix ---------------------------------------------------------------------------------
+
+    async def ask_fix(self, body: Obj, call: fx.AskFix, now: datetime.datetime, status: Obj) -> None:
+        assert self.plan is not None
+        meta = body["metadata"]
+        scene = self.plan.scene(call.index)
+        _event(body, "Healing", f"scene {scene.name!r}: {call.reason}")
+        planned = PlannedScene(scene.name, scene.class_name, self.data.get(scene.key, ""), scene.narration)
+        record = healing.healing_record(status, call.index, call.attempt)
+        try:
+            fixed = await fix_scene(
+                meta["namespace"], body["spec"], self.settings, planned, call.facts.error_tail
+            )
+        except PlannerBusy as e:
+            _event(body, "PlannerUnavailable", f"scene {scene.name!r}: {e}", warning=True)
+            await self._patch_healing(
+                body, status, healing.fix_outage(record, call.index, call.attempt, str(e), now)
+            )
+            return
+        except PlanningError as e:
+            _event(body, "FixFailed", f"scene {scene.name!r}: {e}", warning=True)
+            error = {
+                "index": call.index,
+                "attempt": call.attempt,
+                "error": f"the planner could not fix the code: {e}",
+            }
+            await self._patch_healing(body, status, error)
+            return
+        history = {
+            "scene": scene.index,
+            "revision": scene.revision + 1,
+            "exitClass": int(call.facts.exit_class) if call.facts.exit_class is not None else None,
+            "error": call.facts.error_tail[-500:],
+            "at": iso(now),
+        }
+        stored, data = plan_store.with_revision(self.plan, self.data, scene.index, fixed.code, history)
+        stored = plan_store.add_usage(stored, fixed.usage)
+        data[plan_store.PLAN_KEY] = plan_store.dump(stored)
+        await self._store(meta, data)
+        self.plan = stored
+        await self._patch_healing(body, status, None, drop=(call.index, call.attempt))
+        _event(body, "Fixed", f"scene {scene.name!r}: revision {scene.revision + 1} stored")
+
+    # ---- storing -----------------------------------------------------------------------------
+
+    async def _store(self, meta: Obj, data: dict[str, str]) -> None:
+        patch: dict[str, str | None] = {k: None for k in self.data if k not in data}
+        patch |= {k: v for k, v in data.items() if self.data.get(k) != v}
+        if patch:
+            await kube.patch_configmap_data(
+                meta["namespace"], naming.plan_configmap_name(meta["name"]), patch
+            )
+        self.data = data
+
+    async def _patch_healing(
+        self, body: Obj, status: Obj, record: dict[str, Any] | None, drop: tuple[int, int] | None = None
+    ) -> None:
+        key = drop if record is None else (int(record["index"]), int(record["attempt"]))
+        kept = [r for r in status.get("healing") or () if (r.get("index"), r.get("attempt")) != key]
+        await self._patch(body, {"healing": [*kept, record] if record else kept})
+
+    async def _patch(self, body: Obj, patch: dict[str, Any]) -> None:
+        await kube.patch_status(body["metadata"]["namespace"], body["metadata"]["name"], patch)
+
+
+def _outage(planning: Obj, error: str, now: datetime.datetime) -> dict[str, Any]:
+    """status.planning after the planner was unreachable again: the next try, or the end."""
+    outages = int(planning.get("outages") or 0)
+    if PLANNER_OUTAGES.exhausted(outages):
+        return {"outages": outages + 1, "error": f"{error}; gave up after {outages + 1} tries"}
+    at = now + datetime.timedelta(seconds=PLANNER_OUTAGES.delay(outages))
+    return {"outages": outages + 1, "nextAttemptAt": iso(at), "message": error}

@@ -1,0 +1,477 @@
+"""Scene statuses, the verdict, progress and the whole VideoRequest status, from observed children."""
+
+import pathlib
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from scenefarm_contract.renderer import TerminationMessage
+from scenefarm_operator.status import JobOutcome, Observed, progress, scene_statuses, status, verdict
+from scenefarm_operator.plan_store import SceneEntry, StoredPlan
+from scenefarm_operator.planning.base import TokenUsage
+
+CRD = pathlib.Path(__file__).parents[3] / "crds" / "scenefarm.dev_videorequests.yaml"
+T0, T1, T2, T3 = (f"2025-06-01T10:0{m}:00Z" for m in range(4))
+PLAN = StoredPlan(
+    "Template",
+    3,
+    tuple(
+        SceneEntry(i, name, cls, 1, f"{i}" * 64)
+        for i, (name, cls) in enumerate(
+            (("intro", "Intro"), ("first-law", "FirstLaw"), ("second-law", "SecondLaw"))
+        )
+    ),
+    TokenUsage(120, 80, 2),
+)
+VIDEO = TerminationMessage(
+    exitClass=0, artifact="videos/newton-6f1c2d3e/video.mp4", durationSeconds=12.5, frames=188,
+    sizeBytes=987654, sha256="cd" * 32,
+)  # fmt: skip
+
+
+def _job(name: str, labels: dict[str, str], state: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A Job and its Pods in one of: pending, running, succeeded, failed-<exit class>, oom."""
+    status: dict[str, Any] = {"startTime": T0}
+    pods: list[dict[str, Any]] = []
+    if state == "running":
+        status["active"] = 1
+        pods = [{"status": {"phase": "Running", "containerStatuses": [{"state": {"running": {}}}]}}]
+    elif state == "succeeded":
+        index = labels.get("scenefarm.dev/scene")
+        key = f"scene-{int(index):02d}.mp4" if index is not None else "video.mp4"
+        msg = TerminationMessage(0, artifact=f"videos/newton-6f1c2d3e/{key}") if index is not None else VIDEO
+        status |= {"completionTime": T1, "conditions": [{"type": "Complete", "status": "True"}]}
+        term = {"exitCode": 0, "reason": "Completed", "message": msg.to_json(), "finishedAt": T1}
+        pods = [{"status": {"phase": "Succeeded", "containerStatuses": [{"state": {"terminated": term}}]}}]
+    elif state.startswith("failed-") or state == "oom":
+        code = 137 if state == "oom" else int(state.removeprefix("failed-"))
+        message = (
+            "" if state == "oom" else TerminationMessage(code, errorTail=f"Boom{code}: it broke").to_json()
+        )
+        reason = "OOMKilled" if state == "oom" else "Error"
+        cond = {"type": "Failed", "status": "True", "reason": "PodFailurePolicy", "lastTransitionTime": T1}
+        status["conditions"] = [cond]
+        term = {"exitCode": code, "reason": reason, "message": message, "finishedAt": T1}
+        pods = [{"status": {"phase": "Failed", "containerStatuses": [{"state": {"terminated": term}}]}}]
+    else:
+        assert state == "pending"
+    return {"metadata": {"name": name, "labels": labels}, "spec": {}, "status": status}, pods
+
+
+def observed(scenes: Mapping[int, Sequence[str]], combine: str | None = None) -> Observed:
+    """scenes: index -> the states of its attempts 1, 2, ...; combine: the combine Job's state."""
+    scene_jobs: dict[int, list[dict[str, Any]]] = {}
+    pods: dict[str, list[dict[str, Any]]] = {}
+    for index, states in scenes.items():
+        for attempt, state in enumerate(states, start=1):
+            name = f"newton-s{index:02d}-a{attempt}"
+            labels = {"scenefarm.dev/scene": str(index), "scenefarm.dev/attempt": str(attempt)}
+            job, job_pods = _job(name, labels, state)
+            scene_jobs.setdefault(index, []).append(job)
+            pods[name] = job_pods
+    combine_job = None
+    if combine is not None:
+        combine_job, pods["newton-combine"] = _job(
+            "newton-combine", {"scenefarm.dev/role": "combine"}, combine
+        )
+    return Observed(scene_jobs, combine_job, pods)
+
+
+NOTHING = observed({})
+ALL_DONE = {0: ["succeeded"], 1: ["succeeded"], 2: ["succeeded"]}
+
+
+# --- scene_statuses ---------------------------------------------------------------------------
+
+
+def test_each_planned_scene_gets_one_entry_from_its_latest_attempt() -> None:
+    obs = observed({0: ["failed-30", "succeeded"], 1: ["running"]})
+    entries = scene_statuses(PLAN, obs, queued=[2], healing={})
+    assert entries == [
+        {
+            "index": 0,
+            "name": "intro",
+            "attempt": 2,
+            "revision": 1,
+            "phase": "Succeeded",
+            "job": "newton-s00-a2",
+            "startedAt": T0,
+            "finishedAt": T1,
+            "artifact": "videos/newton-6f1c2d3e/scene-00.mp4",
+            "history": [
+                {
+                    "attempt": 1,
+                    "job": "newton-s00-a1",
+                    "phase": "Failed",
+                    "exitClass": 30,
+                    "message": "Boom30: it broke",
+                }
+            ],
+        },
+        {
+            "index": 1,
+            "name": "first-law",
+            "attempt": 1,
+            "revision": 1,
+            "phase": "Running",
+            "job": "newton-s01-a1",
+            "startedAt": T0,
+        },
+        {"index": 2, "name": "second-law", "attempt": 0, "phase": "Queued"},
+    ]
+
+
+def test_a_succeeded_scene_whose_jobs_were_cleaned_up_keeps_its_recorded_entry() -> None:
+    recorded = {
+        "index": 0,
+        "name": "intro",
+        "attempt": 1,
+        "revision": 1,
+        "phase": "Succeeded",
+        "artifact": "a",
+    }
+    obs = Observed({}, None, {}, recorded={0: recorded})
+    assert scene_statuses(PLAN, obs, (), {})[0] == recorded
+
+
+def test_a_recorded_success_of_an_older_revision_does_not_count() -> None:
+    recorded = {
+        "index": 0,
+        "name": "intro",
+        "attempt": 1,
+        "revision": 0,
+        "phase": "Succeeded",
+        "artifact": "a",
+    }
+    obs = Observed({}, None, {}, recorded={0: recorded})
+    assert scene_statuses(PLAN, obs, (), {})[0]["phase"] == "Pending"
+
+
+def test_a_failed_scene_reports_its_exit_class_and_error() -> None:
+    entry = scene_statuses(PLAN, observed({1: ["failed-11"]}), (), {})[1]
+    assert entry["phase"] == "Failed"
+    assert entry["exitClass"] == 11
+    assert entry["message"] == "Boom11: it broke"
+    assert entry["finishedAt"] == T1
+    assert "artifact" not in entry
+
+
+def test_an_oom_killed_scene_reports_exit_class_137() -> None:
+    entry = scene_statuses(PLAN, observed({1: ["oom"]}), (), {})[1]
+    assert (entry["phase"], entry["exitClass"]) == ("Failed", 137)
+    assert "memory" in entry["message"]
+
+
+def test_the_latest_attempt_is_chosen_by_number_not_by_text() -> None:
+    obs = observed({0: ["failed-30"] * 9 + ["running"]})  # attempts 1..10; "10" < "9" as text
+    entry = scene_statuses(PLAN, obs, (), {})[0]
+    assert (entry["attempt"], entry["phase"]) == (10, "Running")
+
+
+def test_a_scene_without_a_job_is_pending_unless_queued() -> None:
+    entries = scene_statuses(PLAN, NOTHING, queued=[1], healing={})
+    assert [e["phase"] for e in entries] == ["Pending", "Queued", "Pending"]
+    assert [e["attempt"] for e in entries] == [0, 0, 0]
+
+
+def test_a_healing_scene_says_so_with_its_message() -> None:
+    entries = scene_statuses(
+        PLAN, observed({2: ["failed-11"]}), (), {2: "asking the planner to fix the code"}
+    )
+    assert entries[2]["phase"] == "Healing"
+    assert entries[2]["message"] == "asking the planner to fix the code"
+    assert entries[2]["attempt"] == 1
+
+
+# --- verdict ----------------------------------------------------------------------------------
+
+
+def scenes(*phases: str) -> list[dict[str, Any]]:
+    return [{"index": i, "name": f"s{i}", "phase": p, "message": f"m{i}"} for i, p in enumerate(phases)]
+
+
+PENDING, RUNNING = JobOutcome("Pending"), JobOutcome("Running")
+COMBINE_FAILED = JobOutcome("Failed", 30, "storage unreachable")
+COMBINE_OK = JobOutcome("Succeeded", 0)
+FAIL, SKIP = {"output": {"partial": "Fail"}}, {"output": {"partial": "SkipFailed"}}
+
+VERDICTS = [
+    # (case, spec, scene phases, combine outcome, phase, reason)
+    ("nothing started", {}, ("Pending", "Pending"), None, "Rendering", "Rendering"),
+    ("some running", {}, ("Succeeded", "Running", "Queued"), None, "Rendering", "Rendering"),
+    ("healing is not done", {}, ("Succeeded", "Healing"), None, "Rendering", "Rendering"),
+    ("a failure fails the request by default", {}, ("Failed", "Running"), None, "Failed", "SceneFailed"),
+    ("a failure fails the request with Fail", FAIL, ("Succeeded", "Failed"), None, "Failed", "SceneFailed"),
+    ("SkipFailed keeps rendering the rest", SKIP, ("Failed", "Running"), None, "Rendering", "Rendering"),
+    ("SkipFailed combines the survivors", SKIP, ("Failed", "Succeeded"), None, "Combining", "Combining"),
+    ("SkipFailed with no survivor fails", SKIP, ("Failed", "Failed"), None, "Failed", "NoSceneSucceeded"),
+    (
+        "suspended while scenes remain",
+        {"suspend": True},
+        ("Succeeded", "Pending"),
+        None,
+        "Suspended",
+        "Suspended",
+    ),
+    ("a failure beats suspend", {"suspend": True}, ("Failed", "Pending"), None, "Failed", "SceneFailed"),
+    ("all done, no combine job yet", {}, ("Succeeded", "Succeeded"), None, "Combining", "Combining"),
+    ("all done, combine pending", {}, ("Succeeded", "Succeeded"), PENDING, "Combining", "Combining"),
+    ("all done, combine running", {}, ("Succeeded", "Succeeded"), RUNNING, "Combining", "Combining"),
+    ("combine failed", {}, ("Succeeded", "Succeeded"), COMBINE_FAILED, "Failed", "CombineFailed"),
+    ("combine succeeded", {}, ("Succeeded", "Succeeded"), COMBINE_OK, "Succeeded", "Succeeded"),
+    ("SkipFailed video from survivors", SKIP, ("Failed", "Succeeded"), COMBINE_OK, "Succeeded", "Succeeded"),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "spec", "phases", "combine", "phase", "reason"), VERDICTS, ids=[v[0] for v in VERDICTS]
+)
+def test_verdict(
+    case: str,
+    spec: dict[str, Any],
+    phases: tuple[str, ...],
+    combine: JobOutcome | None,
+    phase: str,
+    reason: str,
+) -> None:
+    v = verdict(spec, scenes(*phases), combine)
+    assert (v.phase, v.reason) == (phase, reason)
+    assert v.message
+
+
+def test_a_scene_failure_message_names_the_scene_and_its_error() -> None:
+    v = verdict({}, scenes("Succeeded", "Failed"), None)
+    assert v.message == "scene 's1' (#1) failed: m1"
+
+
+def test_a_combine_failure_message_carries_the_combine_error() -> None:
+    assert "storage unreachable" in verdict({}, scenes("Succeeded"), COMBINE_FAILED).message
+
+
+# --- progress ---------------------------------------------------------------------------------
+
+LIFECYCLE = [
+    # (scene phases, combine) in the order a healthy request with one healed scene goes through
+    (("Pending", "Pending", "Pending"), None),
+    (("Queued", "Queued", "Queued"), None),
+    (("Running", "Running", "Queued"), None),
+    (("Succeeded", "Failed", "Running"), None),
+    (("Succeeded", "Healing", "Running"), None),
+    (("Succeeded", "Running", "Succeeded"), None),
+    (("Succeeded", "Succeeded", "Succeeded"), None),
+    (("Succeeded", "Succeeded", "Succeeded"), PENDING),
+    (("Succeeded", "Succeeded", "Succeeded"), RUNNING),
+    (("Succeeded", "Succeeded", "Succeeded"), COMBINE_OK),
+]
+
+
+def test_progress_never_goes_back_over_a_lifecycle_and_ends_at_100() -> None:
+    values = [progress(scenes(*phases), combine) for phases, combine in LIFECYCLE]
+    assert values[0] == 0
+    assert values == sorted(values)
+    assert values[-1] == 100
+    assert all(v < 100 for v in values[:-1]), "100 only once the video exists"
+
+
+PROGRESS = [
+    # (case, scene phases, combine, progress)
+    ("no scenes", (), None, 0),
+    ("one of three", ("Succeeded", "Running", "Pending"), None, 30),
+    ("two of three", ("Succeeded", "Succeeded", "Failed"), None, 60),
+    ("all scenes, combining", ("Succeeded",) * 3, RUNNING, 90),
+    ("combine failed", ("Succeeded",) * 3, COMBINE_FAILED, 90),
+    ("done", ("Succeeded",) * 3, COMBINE_OK, 100),
+    (
+        "rounds down",
+        ("Succeeded", "Running", "Running", "Running", "Running", "Running", "Running"),
+        None,
+        12,
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "phases", "combine", "expected"), PROGRESS, ids=[p[0] for p in PROGRESS])
+def test_progress(case: str, phases: tuple[str, ...], combine: JobOutcome | None, expected: int) -> None:
+    assert progress(scenes(*phases), combine) == expected
+
+
+# --- status -----------------------------------------------------------------------------------
+
+STATUS_SCHEMA = yaml.safe_load(CRD.read_text())["spec"]["versions"][0]["schema"]["openAPIV3Schema"][
+    "properties"
+]["status"]
+REASON = re.compile(r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$")  # metav1.Condition reason
+
+PHASES = [
+    # (case, spec, plan, observed, planning error, phase, Ready, Reconciling, Stalled)
+    ("planning", {}, None, NOTHING, None, "Planning", False, True, False),
+    ("planning failed", {}, None, NOTHING, "Gemini answered 403", "Failed", False, False, True),
+    ("rendering", {}, PLAN, observed({0: ["running"]}), None, "Rendering", False, True, False),
+    (
+        "suspended",
+        {"suspend": True},
+        PLAN,
+        observed({0: ["succeeded"]}),
+        None,
+        "Suspended",
+        False,
+        False,
+        False,
+    ),
+    (
+        "scene failed",
+        {},
+        PLAN,
+        observed({0: ["succeeded"], 1: ["failed-20"]}),
+        None,
+        "Failed",
+        False,
+        False,
+        True,
+    ),
+    ("combining", {}, PLAN, observed(ALL_DONE, "running"), None, "Combining", False, True, False),
+    ("combine failed", {}, PLAN, observed(ALL_DONE, "failed-30"), None, "Failed", False, False, True),
+    ("succeeded", {}, PLAN, observed(ALL_DONE, "succeeded"), None, "Succeeded", True, False, False),
+]
+
+
+def build(
+    spec: dict[str, Any], plan: StoredPlan | None, obs: Observed, error: str | None, **kw: Any
+) -> dict[str, Any]:
+    args: dict[str, Any] = {"generation": 4, "previous": {}, "now": T2} | kw
+    return status(spec=spec, plan=plan, observed=obs, planning_error=error, **args)
+
+
+@pytest.mark.parametrize(
+    ("case", "spec", "plan", "obs", "error", "phase", "ready", "reconciling", "stalled"),
+    PHASES,
+    ids=[p[0] for p in PHASES],
+)
+def test_status_phase_and_kstatus_conditions(
+    case: str,
+    spec: dict[str, Any],
+    plan: StoredPlan | None,
+    obs: Observed,
+    error: str | None,
+    phase: str,
+    ready: bool,
+    reconciling: bool,
+    stalled: bool,
+) -> None:
+    result = build(spec, plan, obs, error)
+    assert result["phase"] == phase
+    assert result["observedGeneration"] == 4
+    conds = {c["type"]: c for c in result["conditions"]}
+    assert {t: c["status"] for t, c in conds.items()} == {
+        "Ready": str(ready),
+        "Reconciling": str(reconciling),
+        "Stalled": str(stalled),
+    }
+    for c in conds.values():
+        assert c["observedGeneration"] == 4
+        assert c["lastTransitionTime"] == T2
+        assert REASON.match(c["reason"]), c["reason"]
+        assert c["message"]
+    assert not (reconciling and stalled), "kstatus: never in progress and stalled at once"
+    jsonschema.validate(result, STATUS_SCHEMA)
+
+
+@pytest.mark.parametrize(
+    ("case", "spec", "plan", "obs", "error", "phase", "ready", "reconciling", "stalled"),
+    PHASES,
+    ids=[p[0] for p in PHASES],
+)
+def test_status_is_the_same_when_computed_again_from_the_same_input(
+    case: str,
+    spec: dict[str, Any],
+    plan: StoredPlan | None,
+    obs: Observed,
+    error: str | None,
+    phase: str,
+    ready: bool,
+    reconciling: bool,
+    stalled: bool,
+) -> None:
+    first = build(spec, plan, obs, error, now=T1)
+    assert build(spec, plan, obs, error, now=T1) == first
+    # Published, then recomputed later with nothing changed: not a byte moves, timestamps included.
+    assert build(spec, plan, obs, error, previous=first, now=T3) == first
+
+
+def test_finished_at_is_set_only_at_the_end_and_then_kept() -> None:
+    running = build({}, PLAN, observed({0: ["running"]}), None, now=T1)
+    assert "finishedAt" not in running
+    done = build({}, PLAN, observed(ALL_DONE, "succeeded"), None, previous=running, now=T2)
+    assert (done["startedAt"], done["finishedAt"]) == (T1, T2)
+    again = build({}, PLAN, observed(ALL_DONE, "succeeded"), None, previous=done, now=T3)
+    assert again["finishedAt"] == T2
+
+
+def test_transition_times_move_only_for_conditions_whose_status_changed() -> None:
+    rendering = build({}, PLAN, observed({0: ["running"]}), None, now=T1)
+    combining = build({}, PLAN, observed(ALL_DONE, "running"), None, previous=rendering, now=T2)
+    done = build({}, PLAN, observed(ALL_DONE, "succeeded"), None, previous=combining, now=T3)
+    times = {c["type"]: c["lastTransitionTime"] for c in combining["conditions"]}
+    assert times == {"Ready": T1, "Reconciling": T1, "Stalled": T1}
+    times = {c["type"]: c["lastTransitionTime"] for c in done["conditions"]}
+    assert times == {"Ready": T3, "Reconciling": T3, "Stalled": T1}
+
+
+def test_status_counts_scenes_and_names_the_current_one() -> None:
+    obs = observed({0: ["succeeded"], 1: ["running"], 2: ["running"]})
+    result = build({}, PLAN, obs, None)
+    assert (result["scenesTotal"], result["scenesSucceeded"], result["scenesFailed"]) == (3, 1, 0)
+    assert result["currentScene"] == "first-law"
+    assert result["progress"] == 30
+    assert result["planner"] == {"mode": "Template", "promptTokens": 120, "candidateTokens": 80, "calls": 2}
+
+
+def test_status_counts_failed_scenes_under_skip_failed() -> None:
+    obs = observed({0: ["succeeded"], 1: ["failed-11"], 2: ["succeeded"]}, "running")
+    result = build({"output": {"partial": "SkipFailed"}}, PLAN, obs, None)
+    assert (result["phase"], result["scenesSucceeded"], result["scenesFailed"]) == ("Combining", 2, 1)
+    assert "currentScene" not in result
+
+
+def test_a_finished_request_reports_the_video_from_the_combine_termination_message() -> None:
+    result = build({}, PLAN, observed(ALL_DONE, "succeeded"), None)
+    assert result["output"] == {
+        "uri": "videos/newton-6f1c2d3e/video.mp4",
+        "durationSeconds": 12.5,
+        "sizeBytes": 987654,
+        "sha256": "cd" * 32,
+        "frames": 188,
+    }
+    assert result["combine"] == {"phase": "Succeeded", "job": "newton-combine"}
+    assert result["progress"] == 100
+
+
+def test_a_failed_combine_reports_its_error_and_no_output() -> None:
+    result = build({}, PLAN, observed(ALL_DONE, "failed-30"), None)
+    assert result["combine"] == {"phase": "Failed", "job": "newton-combine", "message": "Boom30: it broke"}
+    assert "output" not in result
+    assert result["message"] == "combine failed: Boom30: it broke"
+
+
+def test_a_planning_error_is_the_status_message() -> None:
+    result = build({}, None, NOTHING, "Gemini answered 403: API key not valid")
+    assert result["message"] == "Gemini answered 403: API key not valid"
+    assert {c["reason"] for c in result["conditions"]} == {"PlanningFailed"}
+    assert result["scenes"] == []
+    assert result["finishedAt"] == T2
+
+
+def test_other_condition_types_survive_a_status_update() -> None:
+    synced = {
+        "type": "AppwriteSynced",
+        "status": "True",
+        "reason": "Synced",
+        "message": "",
+        "lastTransitionTime": T0,
+    }
+    result = build({}, PLAN, NOTHING, None, previous={"conditions": [synced]})
+    assert synced in result["conditions"]
