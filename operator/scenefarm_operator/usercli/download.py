@@ -1,0 +1,163 @@
+"""`scenefarm download NAME [-o FILE] [--scene S]`: the video, from whichever store holds it.
+
+The file is written next to FILE under a temporary name and renamed only once its sha256
+matches the status (`status.output.sha256`; for a scene, its render Pod's termination message),
+so FILE is never a partial or wrong video. `-o -` writes to standard output.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import os
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import IO, Any
+
+from lightkube.resources.core_v1 import Pod
+
+from scenefarm_contract.renderer import TerminationMessage
+
+from . import appwrite_fetch, volume_fetch
+from .connection import Connection
+from .errors import IntegrityError, NotFound, UsageError
+from .output import Output
+from .videorequests import get, scene
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    uri: str
+    sha256: str | None
+    default_file: str
+    label: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    output: str | None = None
+    scene: str | None = None
+    claim: str | None = None
+    image: str | None = None
+    pod_timeout: float = 120.0
+    appwrite_key: str | None = None
+    appwrite_secret: str | None = None
+    appwrite_endpoint: str | None = None
+
+
+def target(request: Mapping[str, Any], scene_selector: str | None) -> Target:
+    name, status = request["metadata"]["name"], request.get("status") or {}
+    phase = status.get("phase") or "Pending"
+    if scene_selector is None:
+        output = status.get("output") or {}
+        if phase != "Succeeded" or not output.get("uri"):
+            why = (
+                f": {status['message']}" if phase in ("Failed", "Cancelled") and status.get("message") else ""
+            )
+            hint = "" if why else f"; follow it with: scenefarm watch {name}"
+            raise NotFound(f"videorequest/{name} has no video (phase {phase}){why}{hint}")
+        return Target(str(output["uri"]), output.get("sha256"), f"{name}.mp4", f"the video of {name}")
+    entry = scene(request, scene_selector)
+    if not entry.get("artifact"):
+        raise NotFound(
+            f"scene {entry.get('index')} ({entry.get('name')}) of videorequest/{name} has no video "
+            f"(phase {entry.get('phase') or 'Pending'})"
+        )
+    index = int(entry["index"])
+    return Target(str(entry["artifact"]), None, f"{name}-scene-{index:02d}.mp4", f"scene {index} of {name}")
+
+
+def scene_sha256(conn: Connection, request: Mapping[str, Any], selector: str) -> str | None:
+    """A scene's sha256 from its render Pod's termination message (None once the Pod is gone)."""
+    job = scene(request, selector).get("job")
+    if not job:
+        return None
+    with conn.talking(f"pods of job/{job}"):
+        pods = list(conn.client().list(Pod, namespace=conn.namespace, labels={"job-name": str(job)}))
+    for pod in pods:
+        for cs in (pod.status.containerStatuses or []) if pod.status else []:
+            terminated = cs.state.terminated if cs.state else None
+            message = TerminationMessage.from_json(terminated.message if terminated else None)
+            if message and message.exitClass == 0 and message.sha256:
+                return message.sha256
+    return None
+
+
+def run(conn: Connection, name: str, options: Options, out: Output) -> int:
+    request = get(conn, name)
+    wanted = target(request, options.scene)
+    expected = wanted.sha256
+    if options.scene is not None:
+        expected = scene_sha256(conn, request, options.scene)
+    dest = options.output or wanted.default_file
+    digest, size = hashlib.sha256(), 0
+    with _destination(dest) as (sink_file, commit):
+
+        def sink(chunk: bytes) -> None:
+            nonlocal size
+            digest.update(chunk)
+            size += len(chunk)
+            sink_file.write(chunk)
+
+        _fetch(conn, request, wanted.uri, options, sink)
+        got = digest.hexdigest()
+        if expected and got != expected:
+            raise IntegrityError(
+                f"{wanted.label}: downloaded {size} bytes with sha256 {got}, but the status says {expected}; "
+                "nothing was written"
+            )
+        commit()
+    check = "sha256 verified against the status" if expected else "no sha256 recorded to verify against"
+    where = "standard output" if dest == "-" else dest
+    out.err.print(f"{wanted.label}: {size} bytes -> {where} ({check})", markup=False, soft_wrap=True)
+    return 0
+
+
+def _fetch(conn: Connection, request: Mapping[str, Any], uri: str, options: Options, sink: Any) -> None:
+    if uri.startswith("volume:"):
+        relative = uri.removeprefix("volume:").strip("/")
+        if ".." in relative.split("/"):
+            raise UsageError(f"refusing a store path that leaves the store: {uri}")
+        store = volume_fetch.store_of(conn, request, options.claim, options.image)
+        with volume_fetch.helper_pod(conn, request, store, options.pod_timeout) as pod:
+            volume_fetch.stream_file(conn, pod, f"{volume_fetch.MOUNT}/{relative}", sink)
+    elif appwrite_fetch.is_appwrite_uri(uri):
+        creds = appwrite_fetch.credentials(
+            conn, options.appwrite_key, options.appwrite_secret, options.appwrite_endpoint
+        )
+        sink(appwrite_fetch.download(appwrite_fetch.parse(uri), creds))
+    else:
+        raise UsageError(f"no store this command knows holds {uri}")
+
+
+@contextlib.contextmanager
+def _destination(dest: str) -> Iterator[tuple[IO[bytes], Any]]:
+    """A file to write to and a `commit` that puts it in place; without commit, nothing remains."""
+    if dest == "-":
+        yield sys.stdout.buffer, sys.stdout.buffer.flush
+        return
+    path = Path(dest)
+    if path.is_dir():
+        raise UsageError(f"{dest} is a directory; give a file name with -o")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent or Path())
+    except OSError as error:
+        raise UsageError(f"cannot write to {path.parent}: {error.strerror}") from None
+    committed = False
+
+    def commit() -> None:
+        nonlocal committed
+        handle.flush()
+        os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        committed = True
+
+    with os.fdopen(fd, "wb") as handle:
+        try:
+            yield handle, commit
+        finally:
+            if not committed:
+                Path(tmp).unlink(missing_ok=True)

@@ -1,0 +1,83 @@
+"""The live picture of one request on a terminal: a bar for the request and one per scene."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rich.console import Group
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+from . import summary
+from .output import eta
+
+COLOURS = {
+    "Succeeded": "green",
+    "Failed": "red",
+    "Cancelled": "red",
+    "Deleted": "red",
+    "Running": "yellow",
+    "Healing": "magenta",
+    "Retrying": "magenta",
+    "Suspended": "blue",
+}
+MARKS = {"Healing": "⚕ healing", "Retrying": "↻ retrying"}
+BAR = 30
+
+
+def request_view(request: Mapping[str, Any]) -> Group:
+    name, status = request["metadata"]["name"], request.get("status") or {}
+    phase = str(status.get("phase") or "Pending")
+    head = Table.grid(padding=(0, 1))
+    progress = int(status.get("progress") or 0)
+    left = eta(status)
+    head.add_row(
+        Text(name, style="bold"),
+        ProgressBar(total=100, completed=progress, width=BAR, complete_style=COLOURS.get(phase, "cyan")),
+        Text(f"{progress:3d}%"),
+        Text(phase, style=COLOURS.get(phase, "cyan")),
+        Text(f"ETA {left}" if left != "-" else ""),
+    )
+    parts: list[Any] = [head]
+    scenes = status.get("scenes") or []
+    if scenes:
+        parts.append(_scenes(scenes))
+    combine = (status.get("combine") or {}).get("phase")
+    if combine:
+        parts.append(Text(f"  combine: {combine}", style=COLOURS.get(combine, "")))
+    if phase in ("Succeeded", "Failed", "Cancelled", "Deleted"):
+        parts += [Text(line, style=COLOURS.get(phase, "")) for line in summary.ending(request)]
+    return Group(*parts)
+
+
+def _scenes(scenes: list[Mapping[str, Any]]) -> Table:
+    table = Table.grid(padding=(0, 1))
+    for scene in scenes:
+        phase = str(scene.get("phase") or "Pending")
+        attempt = int(scene.get("attempt") or 0)
+        table.add_row(
+            Text(f"  {scene.get('index'):>2} {scene.get('name')}"),
+            _bar(phase),
+            Text(phase, style=COLOURS.get(phase, "")),
+            Text(f"attempt {attempt}" if attempt else ""),
+            Text(MARKS.get(phase, "") or _healed(scene), style="magenta"),
+        )
+    return table
+
+
+def _bar(phase: str) -> ProgressBar:
+    """Done: full; running (or being healed): pulsing; not started: empty."""
+    colour = COLOURS.get(phase, "cyan")
+    if phase in ("Succeeded", "Failed"):
+        return ProgressBar(total=1, completed=1, width=BAR, complete_style=colour, finished_style=colour)
+    if phase in ("Running", "Healing", "Retrying"):
+        return ProgressBar(total=None, width=BAR, pulse_style=colour)
+    return ProgressBar(total=1, completed=0, width=BAR)
+
+
+def _healed(scene: Mapping[str, Any]) -> str:
+    history = scene.get("history") or []
+    n = len(history)
+    return f"after {n} earlier attempt{'s' if n > 1 else ''}" if n else ""

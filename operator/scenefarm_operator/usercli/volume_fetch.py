@@ -1,0 +1,221 @@
+"""Reading a file from the Volume artifact store with nothing but the user's own RBAC.
+
+A short-lived Pod mounts the store's claim read-only (restricted: non-root, no capabilities,
+read-only root filesystem, no service-account token, a deadline, owned by the request so it
+never outlives it) and `cat`s the file over an exec stream (the official `kubernetes` client's
+websocket support, binary frames). The Pod is deleted afterwards, whatever happened.
+The user needs: create/get/delete pods, create pods/exec, list jobs (to find claim and image).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from lightkube import codecs
+from lightkube.resources.batch_v1 import Job
+from lightkube.resources.core_v1 import Pod
+from lightkube.types import on_error_raise
+
+from .. import naming
+from .connection import Connection
+from .errors import CliError, Forbidden, NotFound
+
+MOUNT = "/artifacts"  # where the claim is mounted, as in the render Pods (manifests.ARTIFACT_MOUNT)
+UID = 10001  # the render Pods' user (manifests.RENDER_UID): it owns the files
+DEFAULT_CLAIM = "scenefarm-artifacts"  # the operator's SCENEFARM_ARTIFACT_CLAIM default
+DEFAULT_IMAGE = "busybox:1.37"  # used only when no Job of the request tells the renderer image
+CONTAINER = "fetch"
+DEADLINE_SECONDS = 900
+
+
+@dataclasses.dataclass(frozen=True)
+class Store:
+    claim: str
+    image: str
+
+
+def store_of(conn: Connection, request: Mapping[str, Any], claim: str | None, image: str | None) -> Store:
+    """The claim and image the request's own Jobs use; flags win, defaults when no Job is left."""
+    labels: dict[str, Any] = {naming.REQUEST_LABEL: naming.base_name(request["metadata"]["name"], 63)}
+    with conn.talking(f"jobs of videorequest/{request['metadata']['name']}"):
+        jobs = list(conn.client().list(Job, namespace=conn.namespace, labels=labels))
+    found_claim, found_image = None, None
+    for job in jobs:
+        spec = job.spec.template.spec if job.spec and job.spec.template else None
+        for volume in (spec.volumes or []) if spec else []:
+            if volume.name == "artifacts" and volume.persistentVolumeClaim:
+                found_claim = volume.persistentVolumeClaim.claimName
+        if spec and spec.containers:
+            found_image = spec.containers[0].image
+    return Store(claim or found_claim or DEFAULT_CLAIM, image or found_image or DEFAULT_IMAGE)
+
+
+def pod_manifest(request: Mapping[str, Any], store: Store) -> dict[str, Any]:
+    meta = request["metadata"]
+    name = naming.base_name(meta["name"], 40)
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "generateName": f"{name}-download-",
+            "namespace": meta.get("namespace"),
+            "labels": naming.request_labels(meta["name"]) | {naming.ROLE_LABEL: "download"},
+            "ownerReferences": [
+                {
+                    "apiVersion": request["apiVersion"],
+                    "kind": request["kind"],
+                    "name": meta["name"],
+                    "uid": meta["uid"],
+                }
+            ],
+        },
+        "spec": {
+            "restartPolicy": "Never",
+            "activeDeadlineSeconds": DEADLINE_SECONDS,
+            "automountServiceAccountToken": False,
+            "enableServiceLinks": False,
+            "securityContext": {
+                "runAsNonRoot": True,
+                "runAsUser": UID,
+                "runAsGroup": UID,
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "containers": [
+                {
+                    "name": CONTAINER,
+                    "image": store.image,
+                    "command": ["sleep", str(DEADLINE_SECONDS)],
+                    "resources": {
+                        "requests": {"cpu": "10m", "memory": "16Mi"},
+                        "limits": {"cpu": "500m", "memory": "64Mi"},
+                    },
+                    "securityContext": {
+                        "allowPrivilegeEscalation": False,
+                        "readOnlyRootFilesystem": True,
+                        "capabilities": {"drop": ["ALL"]},
+                    },
+                    "volumeMounts": [{"name": "artifacts", "mountPath": MOUNT, "readOnly": True}],
+                }
+            ],
+            "volumes": [
+                {"name": "artifacts", "persistentVolumeClaim": {"claimName": store.claim, "readOnly": True}}
+            ],
+        },
+    }
+
+
+@contextlib.contextmanager
+def helper_pod(conn: Connection, request: Mapping[str, Any], store: Store, timeout: float) -> Iterator[str]:
+    """A running helper Pod's name; deleted on the way out."""
+    with conn.talking(f"a helper Pod for videorequest/{request['metadata']['name']}"):
+        pod = conn.client().create(codecs.from_dict(pod_manifest(request, store)))
+    name = str(pod.metadata.name if pod.metadata else "")
+    try:
+        _wait_running(conn, name, timeout)
+        yield name
+    finally:
+        with contextlib.suppress(Exception), conn.talking(f"pod/{name}"):
+            conn.client().delete(Pod, name, namespace=conn.namespace, grace_period=0)
+
+
+def _wait_running(conn: Connection, name: str, timeout: float) -> None:
+    """Until the Pod runs, from a watch on it (no polling); its own reason when it cannot."""
+    deadline = time.monotonic() + timeout
+    with conn.talking(f"pod/{name}"):
+        for _, pod in conn.client().watch(
+            Pod,
+            namespace=conn.namespace,
+            fields={"metadata.name": name},
+            server_timeout=max(1, int(timeout)),
+            on_error=on_error_raise,
+        ):
+            phase = pod.status.phase if pod.status else None
+            if phase == "Running":
+                return
+            if phase in ("Failed", "Succeeded"):
+                raise CliError(f"the helper pod/{name} ended ({phase}) before the download: {_why(pod)}")
+            if time.monotonic() > deadline:
+                break
+    raise CliError(f"the helper pod/{name} did not start within {timeout:.0f} s: {_why_by_name(conn, name)}")
+
+
+def _why_by_name(conn: Connection, name: str) -> str:
+    with contextlib.suppress(Exception):
+        return _why(conn.client().get(Pod, name, namespace=conn.namespace))
+    return "unknown reason"
+
+
+def _why(pod: Any) -> str:
+    status = pod.status
+    for cs in (status.containerStatuses or []) if status else []:
+        state = cs.state
+        if state and state.waiting and state.waiting.reason:
+            return f"{state.waiting.reason}: {state.waiting.message or ''}".strip(": ")
+        if state and state.terminated:
+            return f"exit {state.terminated.exitCode} {state.terminated.reason or ''}".strip()
+    for condition in (status.conditions or []) if status else []:
+        if condition.status != "True" and condition.message:
+            return str(condition.message)
+    return (status.message if status else None) or "no reason given"
+
+
+def stream_file(conn: Connection, pod: str, path: str, sink: Callable[[bytes], None]) -> None:
+    """`cat path` in the Pod, each chunk of its stdout handed to `sink` as it arrives."""
+    from kubernetes.client import CoreV1Api
+    from kubernetes.client.exceptions import ApiException
+    from kubernetes.stream import stream
+
+    api = CoreV1Api(conn.kubernetes_api())
+    try:
+        response = stream(
+            api.connect_get_namespaced_pod_exec,
+            pod,
+            conn.namespace,
+            container=CONTAINER,
+            command=["cat", path],
+            stderr=True,
+            stdin=False,
+            stdout=True,
+            tty=False,
+            _preload_content=False,
+            binary=True,
+            capture_all=False,  # the file goes to `sink`, not into memory
+        )
+    except ApiException as error:
+        raise _exec_error(pod, error) from None
+    errors = b""
+    try:
+        while response.is_open():
+            response.update(timeout=5)
+            if response.peek_stdout():
+                sink(response.read_stdout())
+            if response.peek_stderr():
+                errors += response.read_stderr()
+        sink(response.read_stdout())
+        errors += response.read_stderr()
+        code = _returncode(response)
+    finally:
+        response.close()
+    if code:
+        text = errors.decode(errors="replace").strip() or f"exit code {code}"
+        if "No such file" in text:
+            raise NotFound(f"{path} is not in the artifact store (claim mounted at {MOUNT}): {text}")
+        raise CliError(f"reading {path} in pod/{pod} failed: {text}")
+
+
+def _returncode(response: Any) -> int:
+    try:
+        return int(response.returncode or 0)
+    except (TypeError, KeyError, IndexError, ValueError):
+        return 1  # the stream closed without the exit status: treat as a failure
+
+
+def _exec_error(pod: str, error: Any) -> CliError:
+    reason = str(getattr(error, "reason", "") or error)
+    if "403" in reason or "401" in reason:
+        return Forbidden(f"not allowed to exec into pod/{pod} (needs create on pods/exec): {reason}")
+    return CliError(f"cannot exec into pod/{pod}: {reason}")

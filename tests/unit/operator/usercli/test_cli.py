@@ -1,0 +1,85 @@
+"""The `scenefarm` parser: commands, help, completion, and errors as one line and an exit code."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from scenefarm_operator import cli
+from scenefarm_operator.settings import Settings
+from scenefarm_operator.settings_doc import DESCRIPTIONS, settings_table
+
+from .test_connection import write_kubeconfig
+
+USER_COMMANDS = [
+    "submit",
+    "apply",
+    "get",
+    "list",
+    "watch",
+    "logs",
+    "download",
+    "retry",
+    "cancel",
+    "suspend",
+    "resume",
+]
+
+
+def test_every_operator_setting_is_described() -> None:
+    assert {f.name for f in dataclasses.fields(Settings)} <= set(DESCRIPTIONS)
+
+
+def test_operator_help_lists_every_variable_with_its_default(capsys) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["operator", "--help"])
+    text = capsys.readouterr().out
+    for variable, default, meaning in settings_table():
+        line = next(line for line in text.splitlines() if line.startswith(variable + " "))
+        assert line.split()[1] == default.split()[0] and meaning in line
+    assert "SCENEFARM_ARTIFACT_CLAIM" in text and "scenefarm-artifacts" in text
+
+
+def test_the_help_shows_the_user_commands_and_the_quick_path(capsys) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    text = capsys.readouterr().out
+    assert all(f"\n    {command} " in text for command in USER_COMMANDS)
+    assert 'scenefarm submit "Newton\'s laws" --wait' in text
+
+
+def test_as_a_kubectl_plugin_it_calls_itself_kubectl_scenefarm(capsys, monkeypatch) -> None:
+    monkeypatch.setattr("sys.argv", ["kubectl-scenefarm", "watch", "--help"])
+    with pytest.raises(SystemExit):
+        cli.kubectl_plugin()
+    assert capsys.readouterr().out.startswith("usage: kubectl scenefarm watch")
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "tcsh"])
+def test_completion_scripts_know_the_commands(capsys, shell) -> None:
+    assert cli.main(["completion", shell]) == 0
+    script = capsys.readouterr().out
+    assert all(command in script for command in USER_COMMANDS)
+    if shell != "tcsh":
+        assert "_scenefarm_requests" in script  # request names come from the cluster
+
+
+def test_no_cluster_is_one_line_and_exit_6(tmp_path, capsys) -> None:
+    kubeconfig = write_kubeconfig(tmp_path / "config")
+    assert cli.main(["get", "--kubeconfig", str(kubeconfig)]) == 6
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("error: cannot reach the cluster at http://127.0.0.1:1 (context dev)")
+    assert len(captured.err.splitlines()) == 1
+
+
+def test_a_missing_kubeconfig_is_exit_6_with_the_path(tmp_path, capsys) -> None:
+    assert cli.main(["watch", "x", "--kubeconfig", str(tmp_path / "nope")]) == 6
+    assert capsys.readouterr().err == f"error: no kubeconfig at {tmp_path / 'nope'}\n"
+
+
+def test_a_topic_without_a_usable_name_is_a_usage_error(tmp_path, capsys) -> None:
+    kubeconfig = write_kubeconfig(tmp_path / "config")
+    assert cli.main(["submit", "???", "--kubeconfig", str(kubeconfig)]) == 2
+    assert "pass --name" in capsys.readouterr().err
