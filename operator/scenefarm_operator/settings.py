@@ -55,6 +55,16 @@ class Settings:
     notify_max_attempts: int = 8  # deliveries of one event before it is given up
     notify_backoff_seconds: float = 2.0  # first retry after this; doubles each time, capped at 300 s
     notify_timeout_seconds: float = 5.0  # per delivery attempt
+    # The web intake (docs/appwrite.md): Appwrite request rows -> VideoRequests in this namespace.
+    intake_namespace: str = ""  # empty: no web intake
+    intake_poll_seconds: float = 1.0  # how often new request rows are looked for
+    intake_planner_modes: tuple[str, ...] = ("Template",)  # planner modes a web request may ask for
+    intake_qualities: tuple[str, ...] = ("low", "medium")  # render qualities a web request may ask for
+    intake_max_active_per_user: int = 2  # unfinished web requests per user
+    intake_max_per_user_per_day: int = 20  # web requests per user in any 24 hours
+    intake_max_topic_length: int = 200
+    intake_max_description_length: int = 2000
+    intake_max_scenes: int = 6  # planner.maxScenes of a web request
 
     @property
     def appwrite_enabled(self) -> bool:
@@ -88,6 +98,23 @@ class Settings:
             raise SettingsError("SCENEFARM_METRICS_PORT must be a port number (0: off)")
         if self.notify_max_attempts < 1:
             raise SettingsError("SCENEFARM_NOTIFY_MAX_ATTEMPTS must be at least 1")
+        if self.intake_namespace:
+            self.check_intake()
+
+    def check_intake(self) -> None:
+        if not self.appwrite_enabled or not self.appwrite_credentials_secret:
+            raise SettingsError(
+                "SCENEFARM_INTAKE_NAMESPACE needs Appwrite: web requests are read from its rows and their "
+                "videos are stored in its Storage (set SCENEFARM_APPWRITE_ENDPOINT, _PROJECT, _API_KEY "
+                "and _CREDENTIALS_SECRET)"
+            )
+        if not self.intake_planner_modes or set(self.intake_planner_modes) - {"Template", "Gemini"}:
+            raise SettingsError("SCENEFARM_INTAKE_PLANNER_MODES must list Template and/or Gemini")
+        if not self.intake_qualities or set(self.intake_qualities) - set(QUALITIES):
+            raise SettingsError(f"SCENEFARM_INTAKE_QUALITIES must list some of {', '.join(QUALITIES)}")
+        limits = (self.intake_max_active_per_user, self.intake_max_per_user_per_day, self.intake_max_scenes)
+        if min(limits) < 1 or self.intake_max_topic_length < 1 or self.intake_poll_seconds <= 0:
+            raise SettingsError("SCENEFARM_INTAKE_* limits must be at least 1 (poll seconds above 0)")
 
 
 def _parse(name: str, kind: object, raw: str) -> object:
