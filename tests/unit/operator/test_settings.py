@@ -50,10 +50,21 @@ VALID = {"artifact_store": "Appwrite", "default_quality": "high", "appwrite_on_d
 BY_TYPE = {"int": ("7", 7), "float": ("3.5", 3.5), "tuple[str, ...]": ("ns1,ns2", ("ns1", "ns2"))}
 
 
+# Settings that only make sense together with others.
+NEEDS = {
+    "intake_namespace": {
+        "SCENEFARM_APPWRITE_ENDPOINT": "https://appwrite.example/v1",
+        "SCENEFARM_APPWRITE_PROJECT": "p",
+        "SCENEFARM_APPWRITE_API_KEY": "k",
+        "SCENEFARM_APPWRITE_CREDENTIALS_SECRET": "s",
+    }
+}
+
+
 @pytest.mark.parametrize("field", dataclasses.fields(Settings), ids=lambda f: f.name)
 def test_every_field_is_read_from_its_scenefarm_variable(field: dataclasses.Field[object]) -> None:
     raw, value = BY_TYPE.get(str(field.type), (VALID.get(field.name, f"x-{field.name}"),) * 2)
-    settings = Settings.from_env({"SCENEFARM_" + field.name.upper(): raw})
+    settings = Settings.from_env({"SCENEFARM_" + field.name.upper(): raw} | NEEDS.get(field.name, {}))
     assert getattr(settings, field.name) == value != getattr(Settings(), field.name)
 
 
@@ -72,6 +83,7 @@ BAD = [
     ("an unknown store", "SCENEFARM_ARTIFACT_STORE", "S3"),
     ("a store in the wrong case", "SCENEFARM_ARTIFACT_STORE", "volume"),
     ("an unknown quality", "SCENEFARM_DEFAULT_QUALITY", "ultra"),
+    ("a web intake without Appwrite", "SCENEFARM_INTAKE_NAMESPACE", "web"),
 ]
 
 
