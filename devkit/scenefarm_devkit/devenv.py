@@ -25,6 +25,8 @@ from scenefarm_devkit.instant_renders import synthetic_message
 from scenefarm_devkit.jobrunner import JobRunnerConfig, run_job_runner
 
 ARTIFACT_CLAIM = "scenefarm-artifacts"
+RENDER_ACCOUNT = "scenefarm-render"  # the chart's render.serviceAccount.name and the operator's default
+RENDER_ACCOUNT = "scenefarm-render"  # the chart's render ServiceAccount (settings' default name)
 
 
 class DevEnv:
@@ -78,20 +80,41 @@ class DevEnv:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.cluster.start()
         self.ensure_claim("default")
+        self.ensure_render_account("default")
         for obj in chart_rbac.rbac_objects(self.rbac):  # as `helm install` would create them
             self.client().create(codecs.from_dict(obj))
         return self
 
     def ensure_claim(self, namespace: str) -> None:
-        """The Volume artifact store's claim, as a cluster admin would create it."""
+        """The Volume artifact store's claim and the render ServiceAccount, as `helm install` makes them."""
         pvc = {
             "apiVersion": "v1",
             "kind": "PersistentVolumeClaim",
             "metadata": {"name": ARTIFACT_CLAIM, "namespace": namespace},
             "spec": {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": "10Gi"}}},
         }
+        account = {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": RENDER_ACCOUNT, "namespace": namespace},
+            "automountServiceAccountToken": False,
+        }
+        for obj in (pvc, account):
+            try:
+                self.client().create(codecs.from_dict(obj))
+            except ApiError as e:
+                if e.status.reason != "AlreadyExists":
+                    raise
+
+    def ensure_render_account(self, namespace: str) -> None:
+        """The render Pods' ServiceAccount, as the chart creates it (the API server refuses Pods without)."""
+        account = {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": RENDER_ACCOUNT, "namespace": namespace},
+        }
         try:
-            self.client().create(codecs.from_dict(pvc))
+            self.client().create(codecs.from_dict(account))
         except ApiError as e:
             if e.status.reason != "AlreadyExists":
                 raise

@@ -1,4 +1,10 @@
-"""Watch streams: initial state or resume from a resourceVersion, selectors, bookmarks, timeouts."""
+"""Watch streams: initial state or resume from a resourceVersion, selectors, bookmarks, timeouts.
+
+Watch-list (what kubectl 1.36's reflectors use instead of a list): `sendInitialEvents=true` with
+`resourceVersionMatch=NotOlderThan` and `allowWatchBookmarks=true` streams the current objects as
+ADDED, then one BOOKMARK annotated `k8s.io/initial-events-end: "true"` carrying the resourceVersion
+of that state, then live events, as the real server's watch cache serves it.
+"""
 
 from __future__ import annotations
 
@@ -62,11 +68,15 @@ class _Stream:
         await self.response.write(self.render(kind, obj))
 
 
+INITIAL_EVENTS_END = "k8s.io/initial-events-end"
+
+
 @dataclasses.dataclass(frozen=True)
 class _Params:
     since: int | None
     timeout: float | None
     bookmarks: bool
+    initial_events: bool = False  # watch-list: initial state, then the initial-events-end bookmark
 
     @classmethod
     def parse(cls, query: Mapping[str, str]) -> _Params:
@@ -76,7 +86,39 @@ class _Params:
             timeout = float(query["timeoutSeconds"]) if query.get("timeoutSeconds") else None
         except ValueError as exc:
             raise errors.BadRequest(f"invalid watch parameters: {exc}") from exc
-        return cls(since, timeout, query.get("allowWatchBookmarks", "") in ("true", "1"))
+        bookmarks = query.get("allowWatchBookmarks", "") in ("true", "1")
+        initial_events = query.get("sendInitialEvents", "") in ("true", "1")
+        if "sendInitialEvents" in query:
+            _check_watch_list(query, bookmarks)
+        if initial_events:
+            since = None  # NotOlderThan: the current state is never older than the one asked for
+        return cls(since, timeout, bookmarks, initial_events)
+
+
+def _check_watch_list(query: Mapping[str, str], bookmarks: bool) -> None:
+    """The real server's ListOptions validation of sendInitialEvents."""
+    causes = []
+    if query.get("resourceVersionMatch") != "NotOlderThan":
+        causes.append(
+            (
+                "resourceVersionMatch",
+                "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
+            )
+        )
+    if not bookmarks:
+        causes.append(
+            ("allowWatchBookmarks", "sendInitialEvents requires setting allowWatchBookmarks to true")
+        )
+    if causes:
+        raise errors.Invalid(
+            "; ".join(f"{field}: Forbidden: {message}" for field, message in causes),
+            details={
+                "causes": [
+                    {"reason": "FieldValueForbidden", "field": field, "message": f"Forbidden: {message}"}
+                    for field, message in causes
+                ]
+            },
+        )
 
 
 def _selection(query: Mapping[str, str], namespace: str | None, name: str) -> selectors.Matcher:
@@ -111,10 +153,14 @@ async def serve(
         initial = [("ADDED", o) for o in server.store.scan(rt.group, rt.plural, namespace) if matches(o)]
     initial += [(kind, e.obj) for e in backlog if (kind := _visible_type(e, matches))]
 
+    state_rv = server.store.resource_version
     await stream.response.prepare(request)
     try:
         for kind, obj in initial:
             await stream.send(kind, server.api.present(rt, obj))
+        if params.initial_events:
+            end = {"resourceVersion": str(state_rv), "annotations": {INITIAL_EVENTS_END: "true"}}
+            await stream.send("BOOKMARK", {"kind": rt.kind, "apiVersion": rt.api_version, "metadata": end})
         await _follow(server, request=request, stream=stream, sub=sub, params=params, matches=matches)
     except ConnectionError:
         pass  # the client went away; nothing to tell anyone
