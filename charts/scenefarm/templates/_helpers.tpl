@@ -101,6 +101,11 @@ resource.customizations.health.scenefarm.dev_VideoRequest
 - apiGroups: [scenefarm.dev]
   resources: [videorequests/status]
   verbs: [patch]
+# Children carry blockOwnerDeletion (kopf.adopt): where OwnerReferencesPermissionEnforcement is on
+# (OpenShift, hardened clusters), creating them needs update on the owner's finalizers.
+- apiGroups: [scenefarm.dev]
+  resources: [videorequests/finalizers]
+  verbs: [update]
 - apiGroups: [batch]
   resources: [jobs]
   verbs: [list, watch, create, delete, patch]

@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp.web
 import yaml
 
+from scenefarm_devkit.apiserver.admission import MAX_REQUEST_BODY_BYTES
 from scenefarm_devkit.apiserver.authorization import Authorizer, Subject
 from scenefarm_devkit.apiserver.faults import FaultRule
 from scenefarm_devkit.apiserver.requestlog import RequestLog
@@ -47,6 +48,15 @@ def load_manifests(paths: Sequence[Path]) -> list[dict[str, Any]]:
     for path in paths:
         docs.extend(d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if isinstance(d, dict))
     return docs
+
+
+def _api_request(
+    message: Any, payload: Any, protocol: Any, writer: Any, task: Any
+) -> aiohttp.web.BaseRequest:
+    """Bodies up to the real server's 3 MiB (aiohttp's default is 1 MiB): etcd's 1.5 MiB limit answers."""
+    loop = asyncio.get_running_loop()
+    size = MAX_REQUEST_BODY_BYTES
+    return aiohttp.web.BaseRequest(message, payload, protocol, writer, task, loop, client_max_size=size)
 
 
 class DevCluster:
@@ -86,6 +96,8 @@ class DevCluster:
         # RBAC (authorization.py) only for these identities, each as its subject in rbac_subjects.
         if enforce_rbac_for:
             self.server.authorizer = Authorizer(self.server.store, enforce_rbac_for, rbac_subjects)
+            # OwnerReferencesPermissionEnforcement asks the same authorizer (admission.py).
+            self.server.api.admission.authorizer = self.server.authorizer
         self._runner: aiohttp.web.ServerRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.task_errors: list[BaseException] = []
@@ -148,7 +160,9 @@ class DevCluster:
                 raise ValueError(f"cannot preload {doc.get('kind')!r}: unknown kind")
             self.server.api.create(rt, doc.get("metadata", {}).get("namespace"), doc)
         # handler_cancellation: a watch whose client disconnects ends at once instead of lingering.
-        lowlevel = aiohttp.web.Server(self.server.handle, handler_cancellation=True)
+        lowlevel = aiohttp.web.Server(
+            self.server.handle, handler_cancellation=True, request_factory=_api_request
+        )
         self._runner = aiohttp.web.ServerRunner(lowlevel, handle_signals=False, shutdown_timeout=1.0)
         await self._runner.setup()
         site = aiohttp.web.TCPSite(self._runner, "127.0.0.1", self.port)

@@ -15,6 +15,7 @@ import uuid
 from typing import Any
 
 from scenefarm_devkit.apiserver import defaulting, errors, patching, validation
+from scenefarm_devkit.apiserver.admission import Admission
 from scenefarm_devkit.apiserver.resources import CRD_TYPE, NAMESPACE_TYPE, Registry, ResourceType
 from scenefarm_devkit.apiserver.store import Key, Store
 
@@ -43,6 +44,7 @@ class Api:
     def __init__(self, registry: Registry, store: Store) -> None:
         self.registry = registry
         self.store = store
+        self.admission = Admission(registry, store)  # built-in kinds, names, sizes, admission plugins
         for name in ("default", "kube-system", "kube-public"):
             self._put_new(
                 NAMESPACE_TYPE,
@@ -260,14 +262,14 @@ class Api:
         self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None, *, strict: bool
     ) -> tuple[dict[str, Any], list[str]]:
         if rt.schema is None:
-            return obj, []
+            return self.admission.admit(rt, obj, old), []
         admitted, unknown, causes = validation.admit(obj, rt.schema, old)
         if unknown and strict:
             fields = ", ".join(f'unknown field "{u}"' for u in unknown)
             raise errors.BadRequest(f"strict decoding error: {fields}")
         if causes:
             raise errors.invalid(rt.kind, rt.group, obj["metadata"].get("name", ""), causes)
-        return admitted, [f'unknown field "{u}"' for u in unknown]
+        return self.admission.admit(rt, admitted, old), [f'unknown field "{u}"' for u in unknown]
 
     def _accept_crd(self, crd: dict[str, Any]) -> None:
         names = crd.get("spec", {}).get("names", {})

@@ -21,8 +21,10 @@ from scenefarm_devkit.apiserver import (
     tables,
     watching,
 )
+from scenefarm_devkit.apiserver.admission import IDENTITY
 from scenefarm_devkit.apiserver.authorization import Authorizer
 from scenefarm_devkit.apiserver.faults import FaultRule
+from scenefarm_devkit.apiserver.fieldlabels import check as check_field_labels
 from scenefarm_devkit.apiserver.operations import Api
 from scenefarm_devkit.apiserver.requestlog import RequestLog, RequestRecord
 from scenefarm_devkit.apiserver.resources import Registry, ResourceType
@@ -75,6 +77,7 @@ class ApiServer:
     async def handle(self, request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
         started = time.time()
         identity = self.identity(request)
+        IDENTITY.set(identity)  # admission plugins authorize as the requester
         watch = request.query.get("watch", "") in ("true", "1")
         r = route(request.method, request.path, watch)
         status = 500
@@ -121,6 +124,8 @@ class ApiServer:
                 raise fault
         if rt.group == "" and rt.plural == "pods" and r.subresource in ("log", "exec"):
             return await self.serve_pod_io(request, r)
+        if r.verb in ("watch", "list", "deletecollection"):
+            check_field_labels(rt, request.query.get("fieldSelector"))  # a short list per kind
         if r.verb in ("watch", "list", "get"):
             return await self.serve_read(request, r, rt)
         return await self.serve_write(request, r, rt)

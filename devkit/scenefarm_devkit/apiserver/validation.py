@@ -59,6 +59,12 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
+def _field_schema(props: dict[str, Any] | None, extra: Any, key: str) -> dict[str, Any]:
+    if props is not None and key in props:
+        return dict(props[key])
+    return dict(extra) if isinstance(extra, dict) else {}
+
+
 def prune(value: Any, schema: dict[str, Any], path: str, unknown: list[str], *, root: bool = False) -> Any:
     """Drop fields the schema does not declare, recording them (for fieldValidation=Strict)."""
     if schema.get("x-kubernetes-preserve-unknown-fields") and "properties" not in schema:
@@ -70,6 +76,8 @@ def prune(value: Any, schema: dict[str, Any], path: str, unknown: list[str], *, 
         for key, item in value.items():
             if root and key in _ROOT_KEYS:
                 result[key] = item
+            elif item is None and not _field_schema(props, extra, key).get("nullable"):
+                continue  # a null in a non-nullable field is pruned, not refused (apiextensions)
             elif props is not None and key in props:
                 result[key] = prune(item, props[key], _join(path, key), unknown)
             elif isinstance(extra, dict):

@@ -143,3 +143,14 @@ def test_every_requirement_names_a_known_scope_and_condition_and_says_why() -> N
             "peering-namespaced",
         }
         assert req["why"].strip()
+
+
+@pytest.mark.parametrize("values", MODES.values(), ids=MODES.keys())
+def test_the_operator_may_set_blockownerdeletion_on_its_children(values: dict[str, Any]) -> None:
+    # OwnerReferencesPermissionEnforcement: creating a child whose ownerReference has
+    # blockOwnerDeletion needs `update` on the owner's finalizers subresource.
+    manifests = render_values(values)
+    granted = granted_to(manifests, operator_account(manifests), RELEASE_NAMESPACE)
+    places = values.get("watch", {}).get("namespaces") or [CLUSTER]
+    for where in places:
+        assert Grant(where, "scenefarm.dev", "videorequests", "finalizers", "update") in granted
