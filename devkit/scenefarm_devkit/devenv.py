@@ -25,7 +25,6 @@ from scenefarm_devkit.instant_renders import synthetic_message
 from scenefarm_devkit.jobrunner import JobRunnerConfig, run_job_runner
 
 ARTIFACT_CLAIM = "scenefarm-artifacts"
-RENDER_ACCOUNT = "scenefarm-render"  # the chart's render.serviceAccount.name and the operator's default
 RENDER_ACCOUNT = "scenefarm-render"  # the chart's render ServiceAccount (settings' default name)
 
 
@@ -80,7 +79,6 @@ class DevEnv:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.cluster.start()
         self.ensure_claim("default")
-        self.ensure_render_account("default")
         for obj in chart_rbac.rbac_objects(self.rbac):  # as `helm install` would create them
             self.client().create(codecs.from_dict(obj))
         return self
@@ -105,19 +103,6 @@ class DevEnv:
             except ApiError as e:
                 if e.status.reason != "AlreadyExists":
                     raise
-
-    def ensure_render_account(self, namespace: str) -> None:
-        """The render Pods' ServiceAccount, as the chart creates it (the API server refuses Pods without)."""
-        account = {
-            "apiVersion": "v1",
-            "kind": "ServiceAccount",
-            "metadata": {"name": RENDER_ACCOUNT, "namespace": namespace},
-        }
-        try:
-            self.client().create(codecs.from_dict(account))
-        except ApiError as e:
-            if e.status.reason != "AlreadyExists":
-                raise
 
     def artifact_path(self, namespace: str, uri: str) -> Path:
         """Where a `volume:` URI lives on this machine."""
