@@ -76,6 +76,7 @@ class Telemetry:
         phase = str(status.get("phase") or "Pending")
         scenes = status.get("scenes") or ()
         before = self.requests.get(uid)
+        old = before.phase if before is not None else None
         old_since = before.since if before is not None else None
         now = time.time()
         if before is None:
@@ -88,7 +89,6 @@ class Telemetry:
                 tracked.phase, tracked.since = phase, now
         tracked.queued = sum(1 for s in scenes if s.get("phase") == "Queued")
         tracked.unsynced = (status.get("appwrite") or {}).get("synced") is False
-        old = before.phase if before is not None else None
         if old is not None and old != phase and phase in TERMINAL:
             metrics.REQUESTS_FINISHED.labels(phase.lower()).inc()
         finished = self._newly_finished(uid, status, count=event_type is not None and before is not None)

@@ -59,7 +59,7 @@ def test_dev_up_serves_kubectl_apply_get_watch_describe_and_stops_cleanly(tmp_pa
 
     assert phase == "Succeeded"
     header, row = table.splitlines()[:2]
-    assert header.split() == ["NAME", "PHASE", "PROGRESS", "DONE", "TOTAL", "AGE"]
+    assert header.split() == ["NAME", "PHASE", "PROGRESS", "DONE", "TOTAL", "ETA", "AGE"]
     assert row.split()[:5] == ["shapes", "Succeeded", "100", "2", "2"]
     assert "Events:" in described and "Succeeded" in described and "video ready" in described
     assert len(watched.splitlines()) >= 3 and "Succeeded" in watched.splitlines()[-1]  # saw it change

@@ -118,6 +118,12 @@ resource.customizations.health.scenefarm.dev_VideoRequest
 - apiGroups: [""]
   resources: [events]
   verbs: [create]
+{{- if .Values.notify.secretRefs }}
+# spec.notify.secretRef: the webhook URL and signing key of a request come from its namespace.
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get]
+{{- end }}
 {{- end }}
 
 {{/* The operator's SCENEFARM_* environment: values -> env -> scenefarm_operator.settings. */}}
@@ -152,6 +158,28 @@ resource.customizations.health.scenefarm.dev_VideoRequest
 {{- if .Values.metrics.enabled }}
 - name: SCENEFARM_METRICS_PORT
   value: {{ .Values.metrics.port | quote }}
+{{- end }}
+- name: SCENEFARM_LOG_FORMAT
+  value: {{ .Values.operator.logFormat | quote }}
+{{- with .Values.cost.llmPrices }}
+- name: SCENEFARM_LLM_PRICES
+  value: {{ toJson . | quote }}
+{{- end }}
+{{- with .Values.notify }}
+{{- if .targets }}
+- name: SCENEFARM_NOTIFY_TARGETS
+  value: {{ toJson .targets | quote }}
+{{- end }}
+{{- if .keysSecret }}
+- name: SCENEFARM_NOTIFY_KEYS_DIR
+  value: /etc/scenefarm/notify-keys
+{{- end }}
+- name: SCENEFARM_NOTIFY_SECRET_REFS
+  value: {{ .secretRefs | quote }}
+- name: SCENEFARM_NOTIFY_MAX_ATTEMPTS
+  value: {{ .maxAttempts | quote }}
+- name: SCENEFARM_NOTIFY_TIMEOUT_SECONDS
+  value: {{ .timeoutSeconds | quote }}
 {{- end }}
 {{- with .Values.appwrite }}
 {{- if .endpoint }}

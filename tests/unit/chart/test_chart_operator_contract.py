@@ -14,7 +14,7 @@ from scenefarm_operator.settings import Settings
 from .chartkit import Manifest, of_kind, one, render_values
 
 # Chart values the operator does not read yet, each a request to the lead (see the final report).
-PENDING_SETTINGS = {"SCENEFARM_METRICS_PORT"}
+PENDING_SETTINGS: set[str] = set()
 OWNER = {
     "apiVersion": "scenefarm.dev/v1alpha1",
     "kind": "VideoRequest",

@@ -18,7 +18,7 @@ CI_IDS = [path.name.removesuffix("-values.yaml") for path in CI_VALUES]
 # Kinds kubernetes-validate has no schema for, checked against their own CRD schema instead.
 CHART_CRD_KINDS = {"ClusterKopfPeering", "KopfPeering"}
 # Kinds from CRDs the chart does not own (prometheus-operator); rendered only behind a switch.
-FOREIGN_KINDS = {"ServiceMonitor"}
+FOREIGN_KINDS = {"ServiceMonitor", "PrometheusRule"}
 
 
 def test_the_ci_values_sets_cover_every_mode_the_issue_names() -> None:

@@ -29,6 +29,8 @@ MODES: dict[str, dict[str, Any]] = {
         "operator": {"replicas": 3},
         "watch": {"namespaces": ["videos-a", "videos-b"]},
     },
+    "all namespaces, webhook Secrets": {"notify": {"secretRefs": True}},
+    "two namespaces, webhook Secrets": {"notify": {"secretRefs": True}, "watch": {"namespaces": ["videos-a"]}},
 }
 
 
@@ -43,6 +45,8 @@ def needed(values: dict[str, Any]) -> set[Grant]:
     active = {"always", "namespaced" if watched else "clusterwide"}
     if peering:
         active.add("peering-namespaced" if watched else "peering-clusterwide")
+    if values.get("notify", {}).get("secretRefs"):
+        active.add("notify-secrets")
     grants = set()
     for req in requirements():
         if req["when"] not in active:
@@ -141,6 +145,7 @@ def test_every_requirement_names_a_known_scope_and_condition_and_says_why() -> N
             "clusterwide",
             "peering-clusterwide",
             "peering-namespaced",
+            "notify-secrets",
         }
         assert req["why"].strip()
 
