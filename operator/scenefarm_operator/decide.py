@@ -156,8 +156,9 @@ def _rendering(i: Inputs, plan: StoredPlan, retry: int | None) -> Decision:
     suspended = bool(i.spec.get("suspend"))
     fresh = [s.index for s in plan.scenes if _never_ran(i.observed, s.index, s.revision)]
     candidates = [] if suspended else work.launches + [(n, healing.Launch(1)) for n in fresh]
-    slots = max(0, min(_parallelism(i.spec) - _busy(i.observed), i.capacity))
-    chosen = candidates[:slots]
+    allowed = max(0, _parallelism(i.spec) - _busy(i.observed))  # this request's own parallelism
+    chosen = candidates[: min(allowed, i.capacity)]
+    waiting = min(len(candidates), allowed) - len(chosen)  # held back by the cluster-wide cap only
     chosen_fresh = {n for n, launch in chosen if launch.attempt == 1}
     queued = [n for n in fresh if n not in chosen_fresh]
     scenes = scene_statuses(plan, i.observed, queued, work.notes)
@@ -179,7 +180,7 @@ def _rendering(i: Inputs, plan: StoredPlan, retry: int | None) -> Decision:
         tuple(effects),
         wake,
         started,
-        len(candidates) - len(chosen),
+        waiting,
         publish_first=bool(work.fixes) and not suspended,
     )
 

@@ -140,9 +140,9 @@ def fate(
     """What the scene needs now; None when nothing (never ran, running, or done)."""
     latest = observed.latest(scene.index)
     if latest is None:
-        recorded = observed.recorded.get(scene.index)
-        same_code = recorded is not None and recorded.get("revision", 1) == scene.revision
-        if same_code and recorded is not None and recorded.get("phase") == phases.FAILED and retry is not None:
+        recorded = observed.recorded.get(scene.index) or {}  # its Jobs were cleaned up after it finished
+        failed = recorded.get("phase") == phases.FAILED and recorded.get("revision", 1) == scene.revision
+        if failed and retry is not None:
             return Launch(int(recorded.get("attempt") or 0) + 1, None, f"retry {retry} requested", retry)
         return None
     out = outcome(latest, observed.pods.get(latest["metadata"]["name"], ()))

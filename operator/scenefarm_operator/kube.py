@@ -52,18 +52,24 @@ def _counted(verb: str, resource: str, expected: tuple[int, ...] = ()) -> Iterat
 
 
 async def create(obj: Mapping[str, Any]) -> bool:
-    """Create a child; False when it already exists (made by an earlier pass or process).
+    """Create a child; False when it already exists (made by an earlier pass or process)."""
+    return await create_child(obj) is not None
+
+
+async def create_child(obj: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Create a child and return it as the server stored it (admission may have changed it, e.g.
+    Kueue suspends Jobs); None when it already exists (made by an earlier pass or process).
 
     Only 409 AlreadyExists means that; any other 409 (a conflict) is an error to retry.
     """
     try:
         with _counted("create", str(obj.get("kind", "")).lower() + "s", expected=(409,)):
-            await client().create(codecs.from_dict(dict(obj)))
+            created = await client().create(codecs.from_dict(dict(obj)))
     except ApiError as e:
         if e.status.code == 409 and e.status.reason == "AlreadyExists":
-            return False
+            return None
         raise
-    return True
+    return created.to_dict() if hasattr(created, "to_dict") else dict(obj)
 
 
 async def read_configmap(namespace: str, name: str) -> dict[str, str] | None:

@@ -113,7 +113,8 @@ class RequestLoop:
             await self.planner.perform(body, inputs, calls, self.current_status(body))
             self.published = None  # the planner bookkeeping may have changed the status
             return True
-        await self.act(body, decision)
+        if not await self.act(body, decision):
+            return True  # the API server refused a child: the next pass decides from that record
         if decision.wake_after is not None:
             self.shared.wakeups.wake_later(self.key, decision.wake_after)
         status = decision.status if decision.status is not None else dict(body["status"])
@@ -167,13 +168,15 @@ class RequestLoop:
 
     # ---- act ---------------------------------------------------------------------------------
 
-    async def act(self, body: Obj, decision: Decision) -> None:
+    async def act(self, body: Obj, decision: Decision) -> bool:
+        """Perform the effects; False when the API server refused a child for good (recorded)."""
         meta = body["metadata"]
         namespace = meta["namespace"]
         self.shared.admission.reserve(self.key, self.order(body), decision.started, decision.waiting)
         for effect in decision.effects:
             if isinstance(effect, fx.CreateJob):
-                await self.create_job(body, effect)
+                if not await self.create_job(body, effect):
+                    return False
             elif isinstance(effect, fx.DeleteJob):
                 await kube.delete_job(namespace, effect.name)
             elif isinstance(effect, fx.SuspendJob):
@@ -181,21 +184,24 @@ class RequestLoop:
                 event(body, "Suspended" if effect.suspend else "Resumed", f"job {effect.name}")
             elif isinstance(effect, fx.DeleteRequest):
                 await kube.delete_request(namespace, meta["name"])
+        return True
 
-    async def create_job(self, body: Obj, effect: fx.CreateJob) -> None:
-        job = effect.job
-        name = job["metadata"]["name"]
+    async def create_job(self, body: Obj, effect: fx.CreateJob) -> bool:
+        """Create a Job; False when the server refuses it for good (the refusal is recorded)."""
+        name = effect.job["metadata"]["name"]
         try:
-            created = await kube.create(job)
+            created = await kube.create_child(effect.job)
         except ApiError as e:
             self.shared.admission.observe(name, self.key, running=False)
             if kube.is_invalid(e):  # the server will refuse it every time: fail, don't loop
                 await self.record_refusal(body, f"job {name}", str(e.status.message))
-                return
+                return False
             raise
-        self.launched[name] = job
-        if created and effect.event is not None:
-            event(body, *effect.event)
+        if created is not None:  # as stored (admission may have changed it); else the watch has it
+            self.launched[name] = created
+            if effect.event is not None:
+                event(body, *effect.event)
+        return True
 
     async def record_refusal(self, body: Obj, what: str, message: str) -> None:
         generation = int(body["metadata"].get("generation", 1))
@@ -203,7 +209,6 @@ class RequestLoop:
         event(body, "Refused", f"the API server refused {what}: {message}", warning=True)
         await kube.patch_status(body["metadata"]["namespace"], body["metadata"]["name"], {"refusal": refusal})
         self.published = None
-        self.shared.wakeups.wake(self.key)
 
     async def report_error(self, error: Exception) -> None:
         """Make an API failure visible on the resource (an Event, and Reconciling's message).

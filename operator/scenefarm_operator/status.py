@@ -263,8 +263,12 @@ def verdict(  # noqa: PLR0911 - one return per phase reads best
             return Verdict("Suspended", "Suspended", "spec.suspend is true: no new scene Jobs start")
         running = sum(1 for s in scenes if s["phase"] == "Running")
         return Verdict("Rendering", "Rendering", f"{len(done)}/{len(scenes)} scenes done, {running} running")
+    if not done and failed:
+        first = failed[0]
+        text = f"every scene failed, nothing to combine; scene {first['name']!r} (#{first['index']}): "
+        return Verdict("Failed", "NoSceneSucceeded", text + str(first.get("message", "failed")))
     if not done:
-        return Verdict("Failed", "NoSceneSucceeded", "every scene failed; there is nothing to combine")
+        return Verdict("Failed", "NoSceneSucceeded", "no scene succeeded; there is nothing to combine")
     if combine is None or combine.phase in ("Pending", "Running"):
         return Verdict("Combining", "Combining", f"combining {len(done)} scenes")
     if combine.phase == "Failed":

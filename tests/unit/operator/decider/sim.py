@@ -1,0 +1,365 @@
+"""A small simulated cluster for one VideoRequest, driving the real reconcile loop.
+
+`Sim` holds what a cluster holds (the VideoRequest with its status, the plan ConfigMap, Jobs,
+Pods, Events) and a scripted world: which attempt of which scene ends how, what the planner
+answers. `RequestLoop` runs unchanged with the `kube` functions pointed at the simulation; its
+watch-fed indexes can lag one step behind, as a real watch does. `fresh_decision()` builds a
+new loop from the cluster alone (what a restarted operator sees) and returns its decision, so a
+test can compare it with the decision of the loop that lived through the history.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import datetime
+import json
+from collections import deque
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pytest
+
+from scenefarm_contract.renderer import TerminationMessage
+from scenefarm_operator import decide as decide_mod
+from scenefarm_operator import kube, naming, planner_calls, reconcile
+from scenefarm_operator.admission import Admission
+from scenefarm_operator.errors import InvalidPlan, PlannerBusy
+from scenefarm_operator.planning.base import Fix, Plan, PlannedScene, TokenUsage
+from scenefarm_operator.settings import Settings
+from scenefarm_operator.wakeups import Wakeups
+
+T0 = datetime.datetime(2026, 1, 1, 12, 0, tzinfo=datetime.UTC)
+NS, NAME, UID = "default", "newton", "0f3c9a1e-aaaa-bbbb-cccc-123456789abc"
+
+
+def code(class_name: str) -> str:
+    return f"from manim import *\n\n\nclass {class_name}(Scene):\n    def construct(self):\n        self.wait(1)\n"
+
+
+def spec(*names: str, **extra: Any) -> dict[str, Any]:
+    scenes = [{"name": n, "className": n.title().replace("-", ""), "code": code(n.title().replace("-", ""))}
+              for n in names]  # fmt: skip
+    return {"topic": "Newton", "scenes": scenes, "render": {"parallelism": 4}, **extra}
+
+
+def merge_patch(target: dict[str, Any], patch: Mapping[str, Any]) -> None:
+    """RFC 7386 JSON merge patch, in place."""
+    for key, value in patch.items():
+        if value is None:
+            target.pop(key, None)
+        elif isinstance(value, Mapping) and isinstance(target.get(key), dict):
+            merge_patch(target[key], value)
+        else:
+            target[key] = copy.deepcopy(value)
+
+
+@dataclasses.dataclass
+class Outcome:
+    """How one scene attempt ends: exit class (0 ok), or OOM."""
+
+    exit_class: int = 0
+    oom: bool = False
+    tail: str = ""
+
+
+class Sim:
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, the_spec: dict[str, Any], *, lag: bool = True,
+                 settings: Settings | None = None) -> None:  # fmt: skip
+        self.now = T0
+        self.vr: dict[str, Any] = {
+            "apiVersion": naming.API_VERSION,
+            "kind": naming.KIND,
+            "metadata": {"name": NAME, "namespace": NS, "uid": UID, "generation": 1,
+                         "creationTimestamp": "2026-01-01T11:59:00Z"},
+            "spec": the_spec,
+            "status": {},
+        }  # fmt: skip
+        self.configmap: dict[str, str] | None = None
+        self.jobs: dict[str, dict[str, Any]] = {}
+        self.pods: dict[str, list[dict[str, Any]]] = {}
+        self.events: list[tuple[str, str]] = []
+        self.created: list[str] = []  # every Job create that made a Job (duplicates would show here)
+        self.outcomes: dict[tuple[int, int], Outcome] = {}  # (scene, attempt) -> end; default success
+        self.planner: deque[str] = deque()  # "busy" | "invalid": next plan calls; then success
+        self.fixes: deque[str] = deque()  # "busy" | "invalid" | code: next fix calls
+        self.plan_calls = 0
+        self.fix_calls = 0
+        self.kueue = False  # Jobs are created suspended and wait for `admit()`
+        self.lag = lag
+        self.watched: set[str] = set()  # Jobs the watch has delivered so far (creations lag a pass)
+        self.settings = settings or Settings(retry_base_seconds=10.0)
+        self.loop = self.new_loop()
+        self._patch(monkeypatch)
+
+    # ---- the cluster, as `kube` -------------------------------------------------------------
+
+    def _patch(self, mp: pytest.MonkeyPatch) -> None:
+        mp.setattr(kube, "read_configmap", self._read_configmap)
+        mp.setattr(kube, "create", self._create)
+        mp.setattr(kube, "create_child", self._create_child)
+        mp.setattr(kube, "patch_configmap_data", self._patch_configmap)
+        mp.setattr(kube, "patch_status", self._patch_status)
+        mp.setattr(kube, "set_job_suspended", self._suspend)
+        mp.setattr(kube, "delete_job", self._delete_job)
+        mp.setattr(kube, "delete_request", self._delete_request)
+        mp.setattr(
+            reconcile,
+            "event",
+            lambda body, reason, message, warning=False: self.events.append((reason, message)),
+        )
+        mp.setattr(
+            planner_calls,
+            "_event",
+            lambda body, reason, message, warning=False: self.events.append((reason, message)),
+        )
+        mp.setattr(reconcile, "utcnow", lambda: self.now)
+        mp.setattr(planner_calls, "make_plan", self._make_plan)
+        mp.setattr(planner_calls, "fix_scene", self._fix_scene)
+
+    async def _read_configmap(self, namespace: str, name: str) -> dict[str, str] | None:
+        return dict(self.configmap) if self.configmap is not None else None
+
+    async def _create(self, obj: Mapping[str, Any]) -> bool:
+        if obj["kind"] == "ConfigMap":
+            if self.configmap is not None:
+                return False
+            self.configmap = dict(obj["data"])
+            return True
+        name = obj["metadata"]["name"]
+        if name in self.jobs:
+            return False
+        job = copy.deepcopy(dict(obj))
+        job["status"] = {}
+        if self.kueue:
+            job["spec"]["suspend"] = True
+        self.jobs[name] = job
+        self.pods[name] = []
+        self.created.append(name)
+        return True
+
+    async def _create_child(self, obj: Mapping[str, Any]) -> dict[str, Any] | None:
+        created = await kube.create(obj)  # patched: whichever create the test installed
+        return copy.deepcopy(self.jobs[obj["metadata"]["name"]]) if created else None
+
+    async def _patch_configmap(self, namespace: str, name: str, data: Mapping[str, str | None]) -> None:
+        assert self.configmap is not None
+        merge_patch(self.configmap, data)  # type: ignore[arg-type]
+
+    async def _patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
+        merge_patch(self.vr["status"], status)
+
+    async def _suspend(self, namespace: str, name: str, suspend: bool) -> None:
+        job = self.jobs[name]
+        job["spec"]["suspend"] = suspend
+        annotations = job["metadata"].setdefault("annotations", {})
+        if suspend:
+            annotations[naming.SUSPENDED_BY_US_ANNOTATION] = "true"
+        else:
+            annotations.pop(naming.SUSPENDED_BY_US_ANNOTATION, None)
+
+    async def _delete_job(self, namespace: str, name: str) -> None:
+        self.jobs.pop(name, None)
+        self.pods.pop(name, None)
+
+    async def _delete_request(self, namespace: str, name: str) -> None:
+        self.vr["metadata"]["deletionTimestamp"] = self.now.isoformat()
+
+    async def _make_plan(self, namespace: str, the_spec: Mapping[str, Any], settings: Any) -> Plan:
+        self.plan_calls += 1
+        if self.planner:
+            step = self.planner.popleft()
+            if step == "busy":
+                raise PlannerBusy("the planner answered 503")
+            raise InvalidPlan("the plan is not valid: scene 'x' has no class")
+        scenes = tuple(PlannedScene(s["name"], s["className"], s["code"]) for s in the_spec["scenes"])
+        return Plan(scenes, TokenUsage(10, 5, 1))
+
+    async def _fix_scene(
+        self, namespace: str, the_spec: Any, settings: Any, scene: PlannedScene, tail: str
+    ) -> Fix:
+        self.fix_calls += 1
+        step = self.fixes.popleft() if self.fixes else code(scene.class_name) + "# fixed\n"
+        if step == "busy":
+            raise PlannerBusy("the planner answered 429")
+        if step == "invalid":
+            raise InvalidPlan("the fixed code does not define the class")
+        return Fix(step, TokenUsage(3, 2, 1))
+
+    # ---- the loop ---------------------------------------------------------------------------
+
+    def new_loop(self) -> reconcile.RequestLoop:
+        shared = reconcile.Shared(
+            settings=self.settings,
+            admission=Admission(self.settings.max_running_scene_jobs),
+            wakeups=Wakeups(),
+            jobs=lambda key: [
+                copy.deepcopy(j) for n, j in self.jobs.items() if n in self.watched or not self.lag
+            ],
+            pods=lambda key: copy.deepcopy(self.pods.get(key[1], [])),
+        )
+        return reconcile.RequestLoop(shared, self.vr, _Logger())  # type: ignore[arg-type]
+
+    async def reconcile(self) -> None:
+        """One pass of the long-lived loop; planner answers get their follow-up pass at once."""
+        while await self.loop.reconcile():
+            pass
+
+    def catch_up(self) -> None:
+        """The watch delivers the Jobs created so far."""
+        self.watched = set(self.jobs)
+
+    async def decision(self, loop: reconcile.RequestLoop) -> decide_mod.Decision:
+        return decide_mod.decide(await loop.inputs(loop.snapshot()))
+
+    async def restart_matches(self) -> None:
+        """A loop built from the cluster alone decides what the long-lived loop decides now."""
+        lived = await self.decision(self.loop)
+        fresh_loop = self.new_loop()
+        fresh_loop.shared.jobs = lambda key: [
+            copy.deepcopy(j) for j in self.jobs.values()
+        ]  # a new list+watch
+        # The cluster-wide admission is rebuilt from every request's Jobs; with one request, it is
+        # the same object after a restart (its equivalence is tested in test_admission.py).
+        fresh_loop.shared.admission = copy.deepcopy(self.loop.shared.admission)
+        fresh = await self.decision(fresh_loop)
+        assert _comparable(fresh) == _comparable(lived), _difference(_comparable(fresh), _comparable(lived))
+
+    def restart(self) -> None:
+        """The operator process is killed and started again: every in-memory cache is gone."""
+        self.catch_up()  # a new process lists everything
+        self.loop = self.new_loop()
+
+    # ---- the world ----------------------------------------------------------------------------
+
+    def tick(self, seconds: float = 1.0) -> None:
+        """Time passes; Pending Jobs start, Running Jobs finish as scripted."""
+        self.now += datetime.timedelta(seconds=seconds)
+        for name, job in self.jobs.items():
+            if job["spec"].get("suspend") or _finished(job):
+                continue
+            if not self.pods[name]:
+                self.pods[name] = [_pod("Running", None)]
+                job["status"] = {"startTime": _iso(self.now), "active": 1}
+                continue
+            self._finish(name, job)
+
+    def admit(self) -> None:
+        """Kueue admits every Job it holds."""
+        for job in self.jobs.values():
+            if not (job["metadata"].get("annotations") or {}).get(naming.SUSPENDED_BY_US_ANNOTATION):
+                job["spec"]["suspend"] = False
+
+    def _finish(self, name: str, job: dict[str, Any]) -> None:
+        labels = job["metadata"]["labels"]
+        when = _iso(self.now)
+        if labels.get(naming.ROLE_LABEL) == "combine":
+            message = TerminationMessage(0, artifact=f"{NS}/{NAME}/video.mp4", durationSeconds=3.0, sizeBytes=100,
+                                         sha256="ab" * 32, frames=45)  # fmt: skip
+            self._end(name, job, 0, message.to_json(), "Completed", when)
+            return
+        key = (int(labels[naming.SCENE_LABEL]), int(labels[naming.ATTEMPT_LABEL]))
+        outcome = self.outcomes.get(key, Outcome())
+        if outcome.oom:
+            self._end(name, job, 137, "", "OOMKilled", when)
+        elif outcome.exit_class:
+            tail = outcome.tail or f"NameError: name 'oops' is not defined (scene {key[0]})"
+            message = TerminationMessage(outcome.exit_class, errorTail=tail)
+            self._end(name, job, outcome.exit_class, message.to_json(), "Error", when)
+        else:
+            message = TerminationMessage(
+                0, artifact=f"{NS}/{NAME}/scene-{key[0]:02d}.mp4", durationSeconds=1.0
+            )
+            self._end(name, job, 0, message.to_json(), "Completed", when)
+
+    def _end(self, name: str, job: dict[str, Any], code_: int, message: str, reason: str, when: str) -> None:
+        term = {"exitCode": code_, "reason": reason, "message": message, "finishedAt": when}
+        phase = "Succeeded" if code_ == 0 else "Failed"
+        self.pods[name] = [_pod(phase, term)]
+        condition = {"type": "Complete" if code_ == 0 else "Failed", "status": "True", "lastTransitionTime": when,
+                     "reason": "Completed" if code_ == 0 else "PodFailurePolicy"}  # fmt: skip
+        job["status"] = {"startTime": job["status"].get("startTime", when), "conditions": [condition]}
+        if code_ == 0:
+            job["status"]["completionTime"] = when
+
+    # ---- reading ------------------------------------------------------------------------------
+
+    @property
+    def status(self) -> dict[str, Any]:
+        return self.vr["status"]
+
+    def edit(self, **changes: Any) -> None:
+        """A user changes the spec (the API server bumps the generation)."""
+        merge_patch(self.vr["spec"], changes)
+        self.vr["metadata"]["generation"] += 1
+
+    def scene_phases(self) -> list[str]:
+        return [s["phase"] for s in self.status.get("scenes", [])]
+
+    def attempts(self, index: int) -> list[str]:
+        prefix = f"{NAME}-s{index:02d}-a"
+        return sorted(n for n in self.created if n.startswith(prefix))
+
+
+async def run(sim: Sim, steps: int = 40, until: Callable[[Sim], bool] | None = None, check: bool = True,
+              seconds: float = 1.0) -> None:  # fmt: skip
+    """Alternate passes and time until `until` holds (default: a terminal phase), checking at every
+    step that a restarted operator would decide the same."""
+    for _ in range(steps):
+        await sim.reconcile()
+        if check:
+            await sim.restart_matches()
+        sim.catch_up()
+        if (until or _terminal)(sim):
+            return
+        sim.tick(seconds)
+    raise AssertionError(f"did not settle: {json.dumps(sim.status, indent=1)[:3000]}")
+
+
+def _terminal(sim: Sim) -> bool:
+    return sim.status.get("phase") in ("Succeeded", "Failed", "Cancelled") and (
+        sim.status.get("observedGeneration") == sim.vr["metadata"]["generation"]
+    )
+
+
+def _finished(job: Mapping[str, Any]) -> bool:
+    return any(c.get("type") in ("Complete", "Failed") for c in job.get("status", {}).get("conditions") or ())
+
+
+def _pod(phase: str, terminated: Mapping[str, Any] | None) -> dict[str, Any]:
+    state = {"terminated": dict(terminated)} if terminated else {"running": {}}
+    return {"metadata": {}, "status": {"phase": phase, "containerStatuses": [{"state": state}]}}
+
+
+def _iso(moment: datetime.datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _comparable(decision: decide_mod.Decision) -> tuple[Any, ...]:
+    effects = []
+    for effect in decision.effects:
+        if hasattr(effect, "job"):
+            effects.append(
+                ("CreateJob", effect.job["metadata"]["name"], json.dumps(effect.job, sort_keys=True))
+            )
+        else:
+            effects.append((type(effect).__name__, repr(effect)))
+    return (json.dumps(decision.status, sort_keys=True), effects, decision.wake_after, decision.started,
+            decision.waiting)  # fmt: skip
+
+
+def _difference(fresh: tuple[Any, ...], lived: tuple[Any, ...]) -> str:
+    names = ("status", "effects", "wake_after", "started", "waiting")
+    return "; ".join(
+        f"{n}: fresh {a!r:.1500} != lived {b!r:.1500}"
+        for n, a, b in zip(names, fresh, lived, strict=True)
+        if a != b
+    )
+
+
+class _Logger:
+    def warning(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def info(self, *args: Any, **kwargs: Any) -> None:
+        pass
