@@ -41,6 +41,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     up.add_argument("--port", type=int, default=0)
     up.add_argument("--no-operator", action="store_true", help="start only the cluster")
     up.add_argument("--instant", action="store_true", help="Jobs succeed at once (no rendering)")
+    up.add_argument(
+        "--no-switch-context",
+        action="store_true",
+        help="leave ~/.kube/config ($KUBECONFIG) alone (default: context scenefarm-dev while up)",
+    )
     up.set_defaults(run=_dev_up)
 
 
@@ -57,6 +62,7 @@ def _demo(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 def _dev_up(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from .data import example_path
     from .devenv import DevEnv
+    from .kubeconfig_merge import current_context
 
     console = Console()
     done = threading.Event()
@@ -70,6 +76,10 @@ def _dev_up(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         )
         console.print(f"       kubectl --kubeconfig {env.kubeconfig} get vr -w", soft_wrap=True)
         print(env.kubeconfig, flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
-            done.wait()
+        with contextlib.ExitStack() as stack:
+            if not args.no_switch_context:  # as kind does: kubectl and `scenefarm submit` find it
+                merged = stack.enter_context(current_context(env.kubeconfig))
+                console.print(f"current context: scenefarm-dev (in {merged}) while up", soft_wrap=True)
+            with contextlib.suppress(KeyboardInterrupt):
+                done.wait()
     return 0

@@ -134,7 +134,7 @@ def _connect(args: argparse.Namespace) -> Connection:
     return Connection.resolve(args.kubeconfig, args.context, args.namespace)
 
 
-def _submit(args: argparse.Namespace, _parser: argparse.ArgumentParser) -> int:
+def _submit(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from .errors import UsageError
     from .submit import manifest, request_name, submit
     from .watch import follow
@@ -145,7 +145,7 @@ def _submit(args: argparse.Namespace, _parser: argparse.ArgumentParser) -> int:
             description = args.description_file.read_text(encoding="utf-8").strip()
         except OSError as error:
             raise UsageError(f"cannot read {args.description_file}: {error.strerror}") from None
-    conn, out = _connect(args), Output.create()
+    conn, out = _connect(args), Output.create(program=parser.prog)
     name = request_name(args.topic, args.name)
     body = manifest(
         args.topic,
@@ -160,12 +160,12 @@ def _submit(args: argparse.Namespace, _parser: argparse.ArgumentParser) -> int:
     return follow(conn, [name], out, args.timeout) if args.wait else 0
 
 
-def _apply(args: argparse.Namespace, _parser: argparse.ArgumentParser) -> int:
+def _apply(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from .errors import UsageError
     from .submit import apply, read_manifests
     from .watch import follow
 
-    out, names = Output.create(), []
+    out, names = Output.create(program=parser.prog), []
     base = _connect(args)
     docs = read_manifests(args.filename)
     for doc in docs:
@@ -188,21 +188,27 @@ def _in(conn: Connection, namespace: str | None) -> Connection:
     return dataclasses.replace(conn, namespace=namespace, _client=None)
 
 
-def _get(args: argparse.Namespace, _parser: argparse.ArgumentParser) -> int:
+def _get(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from .listing import show
 
     return show(
-        _connect(args), getattr(args, "names", []) or [], Output.create(), args.output, args.all_namespaces
+        _connect(args),
+        getattr(args, "names", []) or [],
+        Output.create(program=parser.prog),
+        args.output,
+        args.all_namespaces,
     )
 
 
-def _watch(args: argparse.Namespace, _parser: argparse.ArgumentParser) -> int:
+def _watch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from .watch import follow
 
-    return follow(_connect(args), list(dict.fromkeys(args.names)), Output.create(), args.timeout)
+    return follow(
+        _connect(args), list(dict.fromkeys(args.names)), Output.create(program=parser.prog), args.timeout
+    )
 
 
-def _logs(args: argparse.Namespace, _parser: argparse.ArgumentParser) -> int:
+def _logs(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from .logs import show
 
     conn = _connect(args)
@@ -216,7 +222,7 @@ def _logs(args: argparse.Namespace, _parser: argparse.ArgumentParser) -> int:
     )
 
 
-def _download(args: argparse.Namespace, _parser: argparse.ArgumentParser) -> int:
+def _download(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from .download import Options, run
 
     options = Options(
@@ -229,13 +235,13 @@ def _download(args: argparse.Namespace, _parser: argparse.ArgumentParser) -> int
         appwrite_secret=args.appwrite_secret,
         appwrite_endpoint=args.appwrite_endpoint,
     )
-    return run(_connect(args), args.name, options, Output.create())
+    return run(_connect(args), args.name, options, Output.create(program=parser.prog))
 
 
-def _act(args: argparse.Namespace, _parser: argparse.ArgumentParser) -> int:
+def _act(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from ..actions import act
 
-    return act(args.command, args.name, _connect(args), Output.create())
+    return act(args.command, args.name, _connect(args), Output.create(program=parser.prog))
 
 
 def _completion(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:

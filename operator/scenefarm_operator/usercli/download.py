@@ -152,6 +152,9 @@ def _destination(dest: str) -> Iterator[tuple[IO[bytes], Any]]:
         nonlocal committed
         handle.flush()
         os.fsync(handle.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; the video is an ordinary file
         os.replace(tmp, path)
         committed = True
 

@@ -25,13 +25,16 @@ FORMATS = ("json", "yaml")
 class Output:
     out: Console
     err: Console
+    program: str = "scenefarm"  # how hints name the command: "scenefarm" or "kubectl scenefarm"
 
     @classmethod
-    def create(cls, stdout: IO[str] | None = None, stderr: IO[str] | None = None) -> Output:
+    def create(
+        cls, stdout: IO[str] | None = None, stderr: IO[str] | None = None, program: str = "scenefarm"
+    ) -> Output:
         no_color = bool(os.environ.get("NO_COLOR"))
         out = Console(file=stdout or sys.stdout, no_color=no_color, soft_wrap=True, highlight=False)
         err = Console(file=stderr or sys.stderr, no_color=no_color, soft_wrap=True, highlight=False)
-        return cls(out, err)
+        return cls(out, err, program)
 
     @property
     def live(self) -> bool:

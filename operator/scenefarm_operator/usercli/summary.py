@@ -13,7 +13,7 @@ from .output import eta
 MARKS = {"Healing": "healing: the planner is fixing its code", "Retrying": "retrying"}
 
 
-def headline(request: Mapping[str, Any]) -> str:
+def headline(request: Mapping[str, Any], with_eta: bool = True) -> str:
     name, status = request["metadata"]["name"], request.get("status") or {}
     phase = status.get("phase") or "Pending"
     text = f"{name}: {phase}"
@@ -24,7 +24,7 @@ def headline(request: Mapping[str, Any]) -> str:
         text += f" ({status.get('scenesSucceeded') or 0}/{total} scenes done"
         failed = status.get("scenesFailed") or 0
         text += f", {failed} failed)" if failed else ")"
-    left = eta(status)
+    left = eta(status) if with_eta else "-"
     if left != "-":
         text += f", about {left} left"
     if status.get("queuePosition"):
@@ -44,7 +44,7 @@ def scene_line(name: str, scene: Mapping[str, Any]) -> str:
     return text
 
 
-def ending(request: Mapping[str, Any]) -> list[str]:
+def ending(request: Mapping[str, Any], program: str = "scenefarm") -> list[str]:
     """The last lines once the request is finished: where the video is, or why there is none."""
     name, status = request["metadata"]["name"], request.get("status") or {}
     phase = status.get("phase")
@@ -58,15 +58,15 @@ def ending(request: Mapping[str, Any]) -> list[str]:
         if output.get("partial"):
             facts.append("partial: missing " + ", ".join(output.get("missingScenes") or []))
         lines = [f"{name}: video {output['uri']}" + (f" ({', '.join(facts)})" if facts else "")]
-        return [*lines, f"{name}: download it with: scenefarm download {name} -o {name}.mp4"]
+        return [*lines, f"{name}: download it with: {program} download {name} -o {name}.mp4"]
     reason = status.get("message") or _condition_message(status) or "no message in its status"
     return [f"{name}: {phase}: {_one_line(str(reason))}"]
 
 
-def lines(request: Mapping[str, Any]) -> list[str]:
+def lines(request: Mapping[str, Any], with_eta: bool = True, program: str = "scenefarm") -> list[str]:
     """Every line describing the request now: headline, one per scene, combine, ending."""
     name, status = request["metadata"]["name"], request.get("status") or {}
-    result = [headline(request)]
+    result = [headline(request, with_eta)]
     result += [scene_line(name, s) for s in status.get("scenes") or []]
     combine = status.get("combine") or {}
     if combine.get("phase"):
@@ -75,7 +75,7 @@ def lines(request: Mapping[str, Any]) -> list[str]:
             text += f": {_one_line(str(combine['message']))}"
         result.append(text)
     if status.get("phase") in ("Succeeded", "Failed", "Cancelled"):
-        result += ending(request)
+        result += ending(request, program)
     return result
 
 

@@ -27,7 +27,7 @@ MARKS = {"Healing": "⚕ healing", "Retrying": "↻ retrying"}
 BAR = 30
 
 
-def request_view(request: Mapping[str, Any]) -> Group:
+def request_view(request: Mapping[str, Any], program: str = "scenefarm") -> Group:
     name, status = request["metadata"]["name"], request.get("status") or {}
     phase = str(status.get("phase") or "Pending")
     head = Table.grid(padding=(0, 1))
@@ -48,7 +48,7 @@ def request_view(request: Mapping[str, Any]) -> Group:
     if combine:
         parts.append(Text(f"  combine: {combine}", style=COLOURS.get(combine, "")))
     if phase in ("Succeeded", "Failed", "Cancelled", "Deleted"):
-        parts += [Text(line, style=COLOURS.get(phase, "")) for line in summary.ending(request)]
+        parts += [Text(line, style=COLOURS.get(phase, "")) for line in summary.ending(request, program)]
     return Group(*parts)
 
 

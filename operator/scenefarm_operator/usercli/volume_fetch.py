@@ -183,10 +183,12 @@ def stream_file(conn: Connection, pod: str, path: str, sink: Callable[[bytes], N
             tty=False,
             _preload_content=False,
             binary=True,
-            capture_all=False,  # the file goes to `sink`, not into memory
         )
     except ApiException as error:
         raise _exec_error(pod, error) from None
+    # The client also copies all stdout into a buffer of its own (`capture_all`, which its
+    # `stream()` does not let us turn off): the file goes to `sink` only, not twice into memory.
+    response._all = _Discard()
     errors = b""
     try:
         while response.is_open():
@@ -205,6 +207,11 @@ def stream_file(conn: Connection, pod: str, path: str, sink: Callable[[bytes], N
         if "No such file" in text:
             raise NotFound(f"{path} is not in the artifact store (claim mounted at {MOUNT}): {text}")
         raise CliError(f"reading {path} in pod/{pod} failed: {text}")
+
+
+class _Discard:
+    def write(self, _data: bytes) -> None:
+        return None
 
 
 def _returncode(response: Any) -> int:

@@ -43,10 +43,10 @@ def follow(conn: Connection, names: list[str], out: Output, timeout: float | Non
         threading.Thread(target=_pump, args=(conn, names, events), daemon=True).start()
     if out.live:
         with Live(console=out.out, refresh_per_second=8, transient=True) as live:
-            live.update(_views(requests))
-            _consume(events, requests, deadline, lambda: live.update(_views(requests)))
+            live.update(_views(requests, out.program))
+            _consume(events, requests, deadline, lambda: live.update(_views(requests, out.program)))
         for request in requests.values():
-            out.out.print(request_view(request), soft_wrap=True)
+            out.out.print(request_view(request, out.program), soft_wrap=True)
     else:
         printed: set[str] = set()
         _print_new(out, requests.values(), printed)
@@ -94,14 +94,17 @@ def _pump(conn: Connection, names: list[str], events: queue.Queue[Any]) -> None:
 def _print_new(out: Output, requests: Iterable[Mapping[str, Any]], printed: set[str]) -> None:
     """Plain mode: each line of the current state that was not printed before."""
     for request in requests:
-        for line in summary.lines(request):
-            if line not in printed:
-                printed.add(line)
+        # A new estimate alone is no news: lines are compared without it, printed with it.
+        for key, line in zip(
+            summary.lines(request, False), summary.lines(request, True, out.program), strict=True
+        ):
+            if key not in printed:
+                printed.add(key)
                 out.line(line)
 
 
-def _views(requests: dict[str, dict[str, Any]]) -> Group:
-    return Group(*(request_view(r) for r in requests.values()))
+def _views(requests: dict[str, dict[str, Any]], program: str) -> Group:
+    return Group(*(request_view(r, program) for r in requests.values()))
 
 
 def _phase(request: Mapping[str, Any]) -> str:
