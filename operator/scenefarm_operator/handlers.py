@@ -16,8 +16,6 @@ from . import kube, naming, observers, phases, web_intake
 from .admission import Admission
 from .diffbase import DigestDiffBaseStorage
 from .login import login as login_with_client
-from .diffbase import DigestDiffBaseStorage
-from .login import login as login_with_client
 from .reconcile import RequestLoop, Shared, request_key
 from .settings import Settings
 from .status import outcome
@@ -27,7 +25,6 @@ OBSERVERS = observers  # importing it registers the observability handlers (metr
 WEB_INTAKE = web_intake  # importing it registers the web path (Appwrite intake loop, code uploads)
 
 MANAGED = {naming.MANAGED_BY: "scenefarm"}
-MANAGED_SELECTOR = f"{naming.MANAGED_BY}=scenefarm"
 MANAGED_SELECTOR = f"{naming.MANAGED_BY}=scenefarm"
 _shared: Shared | None = None
 
@@ -47,7 +44,6 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.batching.batch_window = 0.05  # events per object are merged within this window
     settings.queueing.idle_timeout = 0.5  # per-object workers exit soon: thousands of Jobs and Pods
     tune(settings)
-    tune(settings)
     wakeups = Wakeups()
     mirror = None
     if ours.appwrite_enabled:  # the appwrite SDK is imported only when it is used
@@ -63,22 +59,6 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         pods=lambda key: [],
         mirror=mirror,
     )
-
-
-def tune(settings: kopf.OperatorSettings) -> None:
-    """What makes the operator safe on a big, real cluster (docs/install.md)."""
-    # Server-side label selectors: the API server sends only our Jobs and Pods. kopf's labels=
-    # filters below run client-side and would otherwise list and watch every Pod in the cluster.
-    settings.watching.label_selectors["batch/v1", "jobs"] = MANAGED_SELECTOR
-    settings.watching.label_selectors["v1", "pods"] = MANAGED_SELECTOR
-    # The last-handled configuration holds a digest of the spec, not the spec (256 KiB budget).
-    settings.persistence.diffbase_storage = DigestDiffBaseStorage()
-
-
-@kopf.on.login()
-def login(**kwargs: Any) -> kopf.ConnectionInfo:
-    """Through the official client: exec plugins, OIDC, token files (login.py)."""
-    return login_with_client(**kwargs)
 
 
 def tune(settings: kopf.OperatorSettings) -> None:
