@@ -3,6 +3,7 @@
 Jobs: unless `spec.manualSelector` is true, the Job strategy generates `spec.selector` matching
 the Job's uid and adds the matching labels to the Pod template (batch/v1 PrepareForCreate). Tools
 find a Job's Pods through that selector (`kubectl logs job/<name>`, `kubectl describe job`).
+Namespaces: `spec.finalizers: [kubernetes]` and `status.phase: Active`. Secrets: `type: Opaque`.
 """
 
 from __future__ import annotations
@@ -29,3 +30,8 @@ def job_selector(job: dict[str, Any]) -> None:
 def on_create(group: str, plural: str, obj: dict[str, Any]) -> None:
     if (group, plural) == ("batch", "jobs"):
         job_selector(obj)
+    elif (group, plural) == ("", "namespaces"):
+        obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
+        obj["status"] = {"phase": "Active"}
+    elif (group, plural) == ("", "secrets"):
+        obj["type"] = obj.get("type") or "Opaque"

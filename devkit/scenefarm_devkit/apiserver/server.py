@@ -16,6 +16,7 @@ from scenefarm_devkit.apiserver import (
     errors,
     openapi,
     podlogs,
+    protobuf,
     remotecommand,
     selectors,
     tables,
@@ -179,6 +180,8 @@ class ApiServer:
 
     async def body(self, request: aiohttp.web.BaseRequest) -> Any:
         raw = await request.read()
+        if raw and protobuf.is_protobuf(request.headers.get("Content-Type", "")):
+            return protobuf.decode_object(raw)  # kubectl's typed clients send built-in kinds so
         try:
             return json.loads(raw) if raw else None
         except ValueError as exc:
