@@ -140,6 +140,15 @@ def chunk_argv(*, chunk_index: int, start_frame: int, end_frame: int) -> list[st
     return ["--chunk-index", str(chunk_index), "--frames", f"{start_frame}:{end_frame}"]
 
 
+COMPLETION_INDEX_ENV = "JOB_COMPLETION_INDEX"  # set by Kubernetes in each Pod of an Indexed Job
+
+
+def indexed_chunk_argv(*, edges: Sequence[int]) -> list[str]:
+    """Arguments to append to `render_argv` in an Indexed Job: chunk K (from the Pod's
+    `JOB_COMPLETION_INDEX`) renders frames `[edges[K], edges[K+1])`."""
+    return ["--chunk-layout", ",".join(str(e) for e in edges)]
+
+
 def stitch_argv(
     *,
     scene_index: int,

@@ -266,3 +266,9 @@ def _volumes(owner: Body, settings: Settings, with_plan: bool) -> list[dict[str,
         plan_name = naming.plan_configmap_name(owner["metadata"]["name"])
         volumes.insert(0, {"name": "plan", "configMap": {"name": plan_name}})
     return volumes
+
+
+# The restricted Job template and the resource rules, shared with `chunk_manifests`
+# (a chunked scene's plan, chunk and stitch Jobs run in the same restricted Pod).
+restricted_job = _job
+render_resources = _resources

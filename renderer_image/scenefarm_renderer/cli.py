@@ -7,11 +7,14 @@ modules (PyAV, the renderer) are imported only by the command that needs them.
 from __future__ import annotations
 
 import argparse
+import itertools
+import os
 import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
+from scenefarm_contract.chunks import COMPLETION_INDEX_ENV
 from scenefarm_contract.renderer import QUALITIES, VIDEO_KEY, ExitClass, TerminationMessage
 
 from .errors import EnvironmentProblem, RendererError
@@ -60,6 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--chunk-index", type=int, help="store the frames as chunk K: scene-NN.chunk-KK.mp4")
     render.add_argument(
         "--frames", type=_frame_range, help="START:END, the chunk's frames of the scene (needs --chunk-index)"
+    )
+    render.add_argument(
+        "--chunk-layout",
+        type=_edges,
+        help="E0,E1,...,Ek: chunk K renders frames [EK, EK+1); K is --chunk-index or $JOB_COMPLETION_INDEX",
     )
 
     plan = commands.add_parser(
@@ -113,6 +121,32 @@ def _frame_range(text: str) -> tuple[int, int]:
     return first, last
 
 
+def _edges(text: str) -> list[int]:
+    try:
+        edges = [int(e) for e in text.split(",")]
+    except ValueError:
+        edges = []
+    if len(edges) < 2 or edges[0] != 0 or any(b <= a for a, b in itertools.pairwise(edges)):
+        raise argparse.ArgumentTypeError(f"{text!r} is not 0,E1,...,Ek with increasing frame numbers")
+    return edges
+
+
+def _chunk_from_layout(args: argparse.Namespace) -> None:
+    """An Indexed Job's Pod: its chunk index from the environment, its frames from the layout."""
+    if args.chunk_layout is None:
+        return
+    index = args.chunk_index
+    if index is None:
+        raw = os.environ.get(COMPLETION_INDEX_ENV, "")
+        if not raw.isdigit():
+            raise EnvironmentProblem(f"--chunk-layout needs --chunk-index or ${COMPLETION_INDEX_ENV}")
+        index = int(raw)
+    edges = args.chunk_layout
+    if index >= len(edges) - 1:
+        raise EnvironmentProblem(f"chunk {index} is not in a layout of {len(edges) - 1} chunks")
+    args.chunk_index, args.frames = index, (edges[index], edges[index + 1])
+
+
 def _store_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prefix", required=True, help="<namespace>/<name>-<uid8>")
     parser.add_argument("--store", required=True, choices=["volume", "appwrite"], help="artifact store kind")
@@ -136,10 +170,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> TerminationMessage:
     from .rendering import RenderRequest, plan_scene, render_scene
-    from .store import open_store
+    from .store import ArtifactStore, open_store, split_source
 
     if args.command == "plan":
         return plan_scene(RenderRequest(args.code, args.class_name, args.quality, 0, _limits(args)))
+    if args.command == "render":
+        _chunk_from_layout(args)
     if args.command == "render" and (args.frames is None) != (args.chunk_index is None):
         raise EnvironmentProblem("--frames and --chunk-index go together: a chunk needs both")
     try:
@@ -163,7 +199,16 @@ def _run(args: argparse.Namespace) -> TerminationMessage:
         return stitch_into_store(store, args.input, args.scene_index, args.quality, args.frames)
     from .combining import combine_into_store
 
-    return combine_into_store(store, args.input, args.output)
+    def sources(key: str) -> tuple[ArtifactStore, str]:
+        try:
+            prefix, name = split_source(args.prefix, key)
+        except ValueError as exc:
+            raise EnvironmentProblem(str(exc)) from exc
+        return (
+            store if prefix == args.prefix.strip("/") else open_store(args.store, args.store_root, prefix)
+        ), name
+
+    return combine_into_store(store, args.input, args.output, sources)
 
 
 def _limits(args: argparse.Namespace) -> Limits:

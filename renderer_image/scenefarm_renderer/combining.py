@@ -14,7 +14,7 @@ import dataclasses
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from fractions import Fraction
 from pathlib import Path
 from typing import Literal
@@ -154,15 +154,25 @@ def _copy_one(
     return seen
 
 
-def combine_into_store(store: ArtifactStore, keys: Sequence[str], output_key: str) -> TerminationMessage:
-    """Fetch the scene keys from the store, combine, verify and store the result."""
+def combine_into_store(
+    store: ArtifactStore,
+    keys: Sequence[str],
+    output_key: str,
+    sources: Callable[[str], tuple[ArtifactStore, str]] | None = None,
+) -> TerminationMessage:
+    """Fetch the scene keys from the store, combine, verify and store the result.
+
+    `sources` resolves an input to the store and key it lives under (another request's
+    prefix, for a scene reused from the cache); without it every input is in `store`.
+    """
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="scenefarm-combine-") as tmp:
         work = Path(tmp)
         local = []
         for index, key in enumerate(keys):
             path = work / f"in-{index:03d}-{Path(key).name}"
-            store.get(key, path)
+            source, source_key = sources(key) if sources else (store, key)
+            source.get(source_key, path)
             local.append(path)
         output = work / "combined.mp4"
         try:

@@ -80,6 +80,22 @@ class VolumeStore:
         return self.path(key).is_file()
 
 
+def split_source(own_prefix: str, source: str) -> tuple[str, str]:
+    """`(prefix, key)` of a combine input: a plain key is under `own_prefix`; `<prefix>/<key>`
+    names another request's artifact in the same namespace (a scene reused from the cache).
+
+    `ValueError` for anything that leaves the namespace or climbs (`..`).
+    """
+    if "/" not in source:
+        return own_prefix, source
+    prefix, _, key = source.strip("/").rpartition("/")
+    namespace = own_prefix.strip("/").split("/")[0]
+    parts = prefix.split("/")
+    if parts[0] != namespace or any(p in ("", ".", "..") for p in [*parts, key]):
+        raise ValueError(f"input {source!r} is not an artifact of namespace {namespace!r}")
+    return prefix, key
+
+
 def open_store(kind: str, root: str, prefix: str) -> ArtifactStore:
     """The store named on the command line (`--store volume|appwrite`)."""
     if kind == "volume":

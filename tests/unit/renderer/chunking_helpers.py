@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import textwrap
 from pathlib import Path
 
@@ -74,8 +75,10 @@ def render_whole_and_chunked(
     assert plan.frames is not None
     edges = [0, *cuts, plan.frames]
     chunks = []
-    for k, (start, end) in enumerate(zip(edges, edges[1:], strict=False)):
-        run = run_renderer([*argv(CHUNKED), *chunk_argv(chunk_index=k, start_frame=start, end_frame=end)], tmp_path)
+    for k, (start, end) in enumerate(itertools.pairwise(edges)):
+        run = run_renderer(
+            [*argv(CHUNKED), *chunk_argv(chunk_index=k, start_frame=start, end_frame=end)], tmp_path
+        )
         assert run.returncode == ExitClass.OK, run.stderr
         chunks.append(run.message)
     stitched = run_renderer(

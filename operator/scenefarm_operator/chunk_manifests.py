@@ -1,0 +1,154 @@
+"""Pure builders for a chunked scene: its plan Job, its Indexed chunk Job and its stitch Job.
+
+All three run the renderer in the same restricted Pod as a plain scene Job (`manifests`):
+
+- **plan** `<base>-sNN-aK-plan`: `python -m scenefarm_renderer plan`, no pixels; its
+  termination message carries the scene's frames and segments (`units`) for `chunking.decide`.
+- **chunks** `<base>-sNN-aK-chunks`: one Indexed Job, one index per chunk
+  (`completionMode: Indexed`, `completions = parallelism = k`); each Pod reads its chunk from
+  `JOB_COMPLETION_INDEX` and the shared `--chunk-layout`. A transient failure retries only that
+  index (`backoffLimitPerIndex`); the first index that fails for good fails the Job
+  (`maxFailedIndexes: 0`), and fixable or environment exits fail it at once (podFailurePolicy
+  `FailJob`, as for scene Jobs): a chunk failure is triaged exactly like a scene failure.
+- **stitch** `<base>-sNN-aK-stitch`: joins the chunks by stream copy into `scene-NN.mp4` and
+  verifies it against the plan's frame count.
+
+Every Job carries the scene's labels with `scenefarm.dev/role` = `plan`, `chunks` or `stitch`
+(a plain scene Job has `scene`), so observers tell them from scene attempts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from scenefarm_contract.chunks import indexed_chunk_argv, plan_argv, stitch_argv
+from scenefarm_contract.renderer import artifact_prefix, render_argv
+
+from . import naming
+from .chunking import ChunkDecision
+from .manifests import (
+    ARTIFACT_MOUNT,
+    DEADLINE_MARGIN_SECONDS,
+    PLAN_MOUNT,
+    quality_of,
+    render_resources,
+    restricted_job,
+    store_of,
+)
+from .plan_store import SceneEntry
+from .settings import Settings
+
+Body = Mapping[str, Any]
+ROLES = ("plan", "chunks", "stitch")
+_BASE_MAX = 38  # "<base>-sNN-aKK-chunks" stays within 63 characters
+
+
+def chunk_job_name(request: str, index: int, attempt: int, role: str) -> str:
+    return f"{naming.base_name(request, _BASE_MAX)}-s{index:02d}-a{attempt}-{role}"
+
+
+def chunk_labels(request: str, index: int, attempt: int, role: str) -> dict[str, str]:
+    return naming.scene_labels(request, index, attempt) | {naming.ROLE_LABEL: role}
+
+
+def plan_job(owner: Body, settings: Settings, scene: SceneEntry, attempt: int) -> dict[str, Any]:
+    """Count the scene's frames and segments (the renderer's `plan` command)."""
+    spec = owner.get("spec", {})
+    deadline = _deadline(spec)
+    args = plan_argv(
+        code_path=f"{PLAN_MOUNT}/{scene.key}",
+        class_name=scene.class_name,
+        quality=quality_of(spec, settings),
+        deadline_seconds=max(deadline - DEADLINE_MARGIN_SECONDS, 10),
+    )
+    return _scene_job(owner, settings, scene, attempt, role="plan", args=args, with_plan=True)
+
+
+def chunks_job(
+    owner: Body,
+    settings: Settings,
+    scene: SceneEntry,
+    attempt: int,
+    decision: ChunkDecision,
+    *,
+    memory_limit: str | None = None,
+) -> dict[str, Any]:
+    """The Indexed Job rendering every chunk of `decision` (which must be `chunked`)."""
+    if not decision.chunked:
+        raise ValueError(f"scene {scene.index} is rendered whole: {decision.reason}")
+    meta, spec = owner["metadata"], owner.get("spec", {})
+    edges = [decision.chunks[0].start_frame, *(c.end_frame for c in decision.chunks)]
+    args = render_argv(
+        code_path=f"{PLAN_MOUNT}/{scene.key}",
+        class_name=scene.class_name,
+        quality=quality_of(spec, settings),
+        scene_index=scene.index,
+        prefix=artifact_prefix(meta["namespace"], meta["name"], meta["uid"]),
+        store=store_of(spec, settings).lower(),
+        store_root=ARTIFACT_MOUNT,
+        deadline_seconds=max(_deadline(spec) - DEADLINE_MARGIN_SECONDS, 10),
+    ) + indexed_chunk_argv(edges=edges)
+    job = _scene_job(
+        owner, settings, scene, attempt, role="chunks", args=args, with_plan=True, memory_limit=memory_limit
+    )
+    count = len(decision.chunks)
+    job_spec = job["spec"]
+    backoff = job_spec.pop("backoffLimit")
+    job_spec.update(
+        completionMode="Indexed",
+        completions=count,
+        parallelism=count,
+        backoffLimitPerIndex=backoff,
+        maxFailedIndexes=0,
+    )
+    return job
+
+
+def stitch_job(
+    owner: Body, settings: Settings, scene: SceneEntry, attempt: int, decision: ChunkDecision
+) -> dict[str, Any]:
+    """Join the chunks of `decision` into the verified `scene-NN.mp4`."""
+    meta, spec = owner["metadata"], owner.get("spec", {})
+    args = stitch_argv(
+        scene_index=scene.index,
+        chunk_count=len(decision.chunks),
+        quality=quality_of(spec, settings),
+        expected_frames=decision.frames,
+        prefix=artifact_prefix(meta["namespace"], meta["name"], meta["uid"]),
+        store=store_of(spec, settings).lower(),
+        store_root=ARTIFACT_MOUNT,
+    )
+    return _scene_job(owner, settings, scene, attempt, role="stitch", args=args, with_plan=False)
+
+
+def _deadline(spec: Mapping[str, Any]) -> int:
+    return int(spec.get("render", {}).get("activeDeadlineSeconds", 900))
+
+
+def _scene_job(
+    owner: Body,
+    settings: Settings,
+    scene: SceneEntry,
+    attempt: int,
+    *,
+    role: str,
+    args: list[str],
+    with_plan: bool,
+    memory_limit: str | None = None,
+) -> dict[str, Any]:
+    name, spec = owner["metadata"]["name"], owner.get("spec", {})
+    render = spec.get("render", {})
+    job = restricted_job(
+        owner,
+        settings,
+        name=chunk_job_name(name, scene.index, attempt, role),
+        labels=chunk_labels(name, scene.index, attempt, role),
+        args=args,
+        resources=render_resources(render.get("resources"), memory_limit),
+        deadline=_deadline(spec),
+        backoff_limit=int(render.get("backoffLimit", 2)),
+        with_plan=with_plan,
+    )
+    job["metadata"]["annotations"] = {naming.CODE_KEY_ANNOTATION: scene.key}
+    return job

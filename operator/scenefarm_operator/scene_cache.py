@@ -1,0 +1,104 @@
+"""Pure: the scene cache — a rendered scene reused by any request of the same namespace.
+
+A scene's key is `scenefarm_contract.chunks.cache_key(code, className, quality, renderer and
+Manim versions)`. The renderer reports the key of the code it actually rendered in its
+termination message, and the operator records it with the verified artifact in
+`status.scenes[i].cacheKey`. The cache index is therefore the VideoRequests of the namespace
+themselves: `lookup` scans their status for a succeeded scene with the same key, in the same
+store, with a verified artifact (sha256 recorded). No Job runs for a hit; the combine reads
+the artifact from the other request's prefix (`source_key`).
+
+Bounds: an entry lives as long as the request that rendered it and its files in the store
+(the PVC, or the Appwrite bucket's retention); deleting that request removes the entry. A
+hit that the store no longer holds fails the combine with a transient error (class 30); the
+caller then renders the scene itself. `spec.render.cache: false` opts a request out of both
+reading and offering entries.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from scenefarm_contract.chunks import cache_key, source_key
+from scenefarm_contract.renderer import artifact_prefix, scene_key
+
+Body = Mapping[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class CacheHit:
+    """Where a reusable scene is: enough for the combine input and for the status."""
+
+    request: str  # "<namespace>/<name>" of the request that rendered it
+    scene: int
+    source: str  # combine input: "<prefix>/scene-NN.mp4"
+    artifact: str
+    sha256: str
+
+    def to_status(self) -> dict[str, Any]:
+        """`status.scenes[i].reused`: that it was reused, and from where."""
+        return {
+            "request": self.request,
+            "scene": self.scene,
+            "source": self.source,
+            "artifact": self.artifact,
+        }
+
+
+def cache_enabled(spec: Mapping[str, Any]) -> bool:
+    """`spec.render.cache` (default true)."""
+    return bool((spec.get("render") or {}).get("cache", True))
+
+
+def key_for(code: str, class_name: str, quality: str) -> str:
+    """The key this operator's renderer will report for the scene."""
+    return cache_key(code, class_name, quality)
+
+
+def lookup(
+    key: str, requests: Iterable[Body], *, namespace: str, store: str, default_store: str
+) -> CacheHit | None:
+    """The oldest verified scene with `key` among `requests` (VideoRequest bodies), or None.
+
+    Only requests in `namespace` that use `store` and allow the cache are considered; a scene
+    that was itself reused points at its origin, which is what is returned.
+    """
+    candidates = []
+    for body in requests:
+        meta, spec = body.get("metadata") or {}, body.get("spec") or {}
+        if meta.get("namespace") != namespace or not cache_enabled(spec):
+            continue
+        if ((spec.get("output") or {}).get("store") or default_store) != store:
+            continue
+        for entry in (body.get("status") or {}).get("scenes") or []:
+            hit = _hit(entry, key, meta)
+            if hit is not None:
+                candidates.append((str(meta.get("creationTimestamp", "")), hit.request, hit.scene, hit))
+    return min(candidates, key=lambda c: c[:3])[3] if candidates else None
+
+
+def _hit(entry: Mapping[str, Any], key: str, meta: Mapping[str, Any]) -> CacheHit | None:
+    if entry.get("cacheKey") != key or entry.get("phase") != "Succeeded":
+        return None
+    if not entry.get("artifact") or not entry.get("sha256"):
+        return None  # not verified: never serve it
+    reused = entry.get("reused")
+    if isinstance(reused, Mapping) and reused.get("source"):
+        return CacheHit(
+            str(reused["request"]),
+            int(reused["scene"]),
+            str(reused["source"]),
+            str(entry["artifact"]),
+            str(entry["sha256"]),
+        )
+    index = int(entry.get("index", 0))
+    prefix = artifact_prefix(str(meta["namespace"]), str(meta["name"]), str(meta["uid"]))
+    return CacheHit(
+        f"{meta['namespace']}/{meta['name']}",
+        index,
+        source_key(prefix, scene_key(index)),
+        str(entry["artifact"]),
+        str(entry["sha256"]),
+    )

@@ -1,0 +1,84 @@
+"""The plan, chunk (Indexed) and stitch Jobs of a chunked scene."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kubernetes_validate
+import pytest
+
+from scenefarm_contract.chunks import Unit, encode_units
+from scenefarm_operator import chunk_manifests, manifests, naming
+from scenefarm_operator.chunking import ChunkingPolicy, decide
+from scenefarm_renderer.cli import build_parser
+
+from .test_manifests import K8S_VERSION, SCENE, SETTINGS, container, owner
+
+DECISION = decide(ChunkingPolicy("Auto", 10, 3), 900, 30, encode_units([Unit(60)] * 15))
+
+
+def chunks_job(**spec: Any) -> dict[str, Any]:
+    return chunk_manifests.chunks_job(owner(**spec), SETTINGS, SCENE, 2, DECISION)
+
+
+BUILT = [
+    ("plan", lambda: chunk_manifests.plan_job(owner(), SETTINGS, SCENE, 2)),
+    ("chunks", chunks_job),
+    ("stitch", lambda: chunk_manifests.stitch_job(owner(), SETTINGS, SCENE, 2, DECISION)),
+]
+
+
+@pytest.mark.parametrize(("role", "build"), BUILT, ids=[r for r, _ in BUILT])
+def test_each_job_is_a_valid_restricted_kubernetes_job(role: str, build: Any) -> None:
+    job = build()
+
+    kubernetes_validate.validate(job, K8S_VERSION, strict=True)
+    assert job["metadata"]["name"] == f"newton-s01-a2-{role}"
+    assert job["metadata"]["labels"][naming.ROLE_LABEL] == role
+    assert job["metadata"]["labels"][naming.SCENE_LABEL] == "1"
+    assert job["metadata"]["ownerReferences"][0]["kind"] == "VideoRequest"
+    plain = manifests.scene_job(owner(), SETTINGS, SCENE, 2)
+    assert container(job)["securityContext"] == container(plain)["securityContext"]
+    pod, plain_pod = job["spec"]["template"]["spec"], plain["spec"]["template"]["spec"]
+    assert pod["securityContext"] == plain_pod["securityContext"]
+    assert pod["automountServiceAccountToken"] is False
+
+
+def test_the_chunk_job_is_indexed_with_a_retry_budget_per_chunk() -> None:
+    spec = chunks_job(render={"backoffLimit": 3})["spec"]
+
+    assert (spec["completionMode"], spec["completions"], spec["parallelism"]) == ("Indexed", 3, 3)
+    assert spec["backoffLimitPerIndex"] == 3 and spec["maxFailedIndexes"] == 0
+    assert "backoffLimit" not in spec
+    assert spec["podFailurePolicy"]["rules"][0]["action"] == "FailJob"  # fixable code fails the scene
+
+
+def test_every_job_runs_a_command_line_the_renderer_accepts() -> None:
+    plan, chunks, stitch = (build() for _, build in BUILT)
+
+    parsed_plan = build_parser().parse_args(container(plan)["args"])
+    parsed_chunks = build_parser().parse_args(container(chunks)["args"])
+    parsed_stitch = build_parser().parse_args(container(stitch)["args"])
+
+    assert parsed_plan.command == "plan" and parsed_plan.class_name == "SecondLaw"
+    assert parsed_chunks.chunk_layout == [0, 300, 600, 900]
+    assert (
+        parsed_stitch.input == [f"scene-01.chunk-0{k}.mp4" for k in range(3)] and parsed_stitch.frames == 900
+    )
+
+
+def test_a_scene_rendered_whole_has_no_chunk_job() -> None:
+    whole = decide(ChunkingPolicy(), 900, 30, encode_units([Unit(60)] * 15))
+
+    with pytest.raises(ValueError, match="rendered whole"):
+        chunk_manifests.chunks_job(owner(), SETTINGS, SCENE, 2, whole)
+
+
+def test_long_request_names_still_fit_in_a_label() -> None:
+    body = owner()
+    body["metadata"]["name"] = "n" * 253
+
+    job = chunk_manifests.chunks_job(body, SETTINGS, SCENE, 99, DECISION)
+
+    assert len(job["metadata"]["name"]) <= 63
+    kubernetes_validate.validate(job, K8S_VERSION, strict=True)
