@@ -246,11 +246,21 @@ class AppwriteMirror:
             if key in self._inflight:
                 continue
             at = self._last_write.get(key, -interval) + interval
-            if at <= now:
+            if at <= now or self._changes_status(key):
                 due.append(key)
             else:
                 next_at = at if next_at is None else min(next_at, at)
         return due, None if next_at is None else next_at - now
+
+    def _changes_status(self, key: RowKey) -> bool:
+        """A new `status` is written at once, not coalesced: a page shows every step of the
+        original enum (queued, planning, ...), and there are only a handful per request."""
+        desired, written = self._desired.get(key), self._written.get(key)
+        return (
+            desired is not None
+            and written is not None
+            and desired.data.get("status") != written[0].get("status")
+        )
 
     async def _try_bootstrap(self) -> bool:
         if self._bootstrap is None or self._bootstrap.done():
