@@ -35,6 +35,8 @@ def _non_resource(parts: list[str]) -> Route | None:
     head = "/".join(parts[:1])
     if head in fixed and (head != "version" or len(parts) == 1):
         return Route(discovery=fixed[head])
+    if parts == ["openapi", "v2"]:
+        return Route(discovery="openapi-v2")
     if parts[:2] == ["openapi", "v3"]:
         return Route(plural="/".join(parts[2:]), discovery="openapi")
     if parts[0] not in ("api", "apis"):

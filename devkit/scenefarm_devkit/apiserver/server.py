@@ -15,6 +15,7 @@ from scenefarm_devkit.apiserver import (
     discovery,
     errors,
     openapi,
+    openapi_v2,
     podlogs,
     protobuf,
     remotecommand,
@@ -113,7 +114,7 @@ class ApiServer:
         self, request: aiohttp.web.BaseRequest, r: Route, identity: str
     ) -> aiohttp.web.StreamResponse:
         if r.discovery:
-            return self.serve_discovery(r)
+            return self.serve_discovery(r, request.headers.get("Accept", ""))
         if self.authorizer is not None:  # before the resource lookup, like the real server's filter chain
             self.authorizer.check(identity, r)
         rt = self.registry.get(r.group, r.version, r.plural) if r.plural else None
@@ -195,9 +196,12 @@ class ApiServer:
             options["propagationPolicy"] = request.query["propagationPolicy"]
         return options
 
-    def serve_discovery(self, r: Route) -> aiohttp.web.Response:
+    def serve_discovery(self, r: Route, accept: str = "") -> aiohttp.web.Response:
         if r.discovery == "health":
             return aiohttp.web.Response(text="ok")
+        if r.discovery == "openapi-v2":
+            body, content_type = openapi_v2.response_body(self.registry, accept)
+            return aiohttp.web.Response(body=body, headers={"Content-Type": content_type})
         documents: dict[str, Callable[[], dict[str, Any]]] = {
             "version": lambda: discovery.VERSION,
             "root": lambda: discovery.root_paths(self.registry),
