@@ -16,6 +16,7 @@ frame. Replaying the frames before a chunk is not counted (it rasterizes nothing
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import itertools
 from collections.abc import Mapping, Sequence
@@ -78,9 +79,67 @@ class ChunkDecision:
         }
 
 
-def needs_plan(spec: Mapping[str, Any]) -> bool:
-    """A scene of this request gets a `plan` Job before rendering (only when chunking may apply)."""
-    return ChunkingPolicy.from_spec(spec).enabled
+def needs_plan(spec: Mapping[str, Any], code: str | None = None) -> bool:
+    """Whether a scene gets a `plan` Job before it renders: chunking is on and the scene may be
+    long enough. With its `code`, a scene whose plays and waits all have literal durations and
+    add up to less than two chunks is known short without a Pod (`static_seconds`)."""
+    policy = ChunkingPolicy.from_spec(spec)
+    if not policy.enabled:
+        return False
+    seconds = static_seconds(code) if code is not None else None
+    return seconds is None or seconds >= 2 * policy.min_chunk_seconds
+
+
+def static_seconds(code: str) -> float | None:
+    """Seconds of a scene read from its source, or None when the source cannot tell.
+
+    Counts `self.play(...)` (its literal `run_time=`, else 1 s) and `self.wait(...)`/`pause`
+    (their literal duration, else 1 s). None for anything the text cannot bound: a play or
+    wait inside a loop, a comprehension or a helper method (called who knows how often), a
+    non-literal duration, a syntax error.
+    """
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return None
+    total = 0.0
+    repeated: set[int] = set()
+    for node in ast.walk(tree):
+        loop = isinstance(node, ast.For | ast.While | ast.AsyncFor | ast.Lambda)
+        comprehension = isinstance(node, ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp)
+        helper = isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name != "construct"
+        if loop or comprehension or helper:  # may run any number of times
+            repeated.update(id(inner) for inner in ast.walk(node))
+    for node in ast.walk(tree):
+        seconds = _call_seconds(node)
+        if seconds == 0.0:
+            continue
+        if seconds is None or id(node) in repeated:
+            return None
+        total += seconds
+    return total
+
+
+def _call_seconds(node: ast.AST) -> float | None:
+    """A `self.play/wait/pause` call's seconds; 0.0 for any other node; None when not literal."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+        return 0.0
+    if not (isinstance(node.func.value, ast.Name) and node.func.value.id == "self"):
+        return 0.0
+    name = node.func.attr
+    if name == "play":
+        value = next((k.value for k in node.keywords if k.arg == "run_time"), None)
+    elif name in ("wait", "pause"):
+        value = (
+            node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "duration"), None)
+        )
+    else:
+        return 0.0
+    if value is None:
+        return 1.0
+    if isinstance(value, ast.Constant) and isinstance(value.value, int | float):
+        return float(value.value)
+    return None
 
 
 def decide(policy: ChunkingPolicy, frames: int, fps: int, units: Sequence[Sequence[int]]) -> ChunkDecision:

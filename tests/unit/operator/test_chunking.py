@@ -101,3 +101,33 @@ def test_the_crd_defaults_are_the_policy_defaults() -> None:
     assert fields["minChunkSeconds"]["default"] == chunking.DEFAULT_MIN_CHUNK_SECONDS
     assert fields["maxChunks"]["default"] == chunking.DEFAULT_MAX_CHUNKS
     assert render["properties"]["cache"]["default"] is True
+
+
+def test_the_static_estimate_reads_literal_durations_and_gives_up_on_loops() -> None:
+    explicit = "class A(Scene):\n    def construct(self):\n        self.play(X(), run_time=2)\n        self.wait(0.5)\n        self.play(Y())\n"
+    looped = "class A(Scene):\n    def construct(self):\n        for i in range(9):\n            self.play(X(), run_time=2)\n"
+    computed = "class A(Scene):\n    def construct(self):\n        self.wait(n)\n"
+
+    assert chunking.static_seconds(explicit) == 3.5
+    assert chunking.static_seconds(looped) is None
+    assert chunking.static_seconds(computed) is None
+    assert chunking.static_seconds("def (") is None
+
+
+def test_only_scenes_that_may_be_long_get_a_plan_job() -> None:
+    spec = {"render": {"chunking": {"mode": "Auto", "minChunkSeconds": 10}}}
+    short = "class A(Scene):\n    def construct(self):\n        self.play(X(), run_time=5)\n"
+    long = "class A(Scene):\n    def construct(self):\n        self.play(X(), run_time=25)\n"
+    looped = "class A(Scene):\n    def construct(self):\n        while True:\n            self.wait()\n"
+
+    assert not needs_plan(spec, short)
+    assert needs_plan(spec, long) and needs_plan(spec, looped) and needs_plan(spec)
+    assert not needs_plan({}, long)
+
+
+def test_plays_in_helpers_or_comprehensions_make_the_estimate_unknown() -> None:
+    helper = "class A(Scene):\n    def step(self):\n        self.play(X())\n    def construct(self):\n        self.step()\n"
+    comprehension = "class A(Scene):\n    def construct(self):\n        [self.wait(1) for _ in range(50)]\n"
+
+    assert chunking.static_seconds(helper) is None
+    assert chunking.static_seconds(comprehension) is None
