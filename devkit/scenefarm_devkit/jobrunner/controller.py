@@ -14,8 +14,10 @@ from typing import Any, cast
 from lightkube import AsyncClient
 from lightkube.resources.batch_v1 import Job
 from lightkube.resources.core_v1 import Pod
-from lightkube.types import CascadeType, PatchType
+from lightkube.types import PatchType
 
+from scenefarm_devkit.jobrunner import scheduling
+from scenefarm_devkit.jobrunner.deletion import delete_job_if_same
 from scenefarm_devkit.jobrunner.errors import ApiFailure
 from scenefarm_devkit.jobrunner.informer import Informer, Key, Obj
 from scenefarm_devkit.jobrunner.jobsync import SyncDecision, sync_job
@@ -61,8 +63,8 @@ class JobController:
         await self._write_status(job, decision)
         await self._release(key[0], decision.release)
         if decision.delete_job:
-            with contextlib.suppress(ApiFailure):
-                await self._client.delete(Job, key[1], namespace=key[0], cascade=CascadeType.BACKGROUND)
+            with contextlib.suppress(ApiFailure):  # 409: a new Job took the name; 404: already gone
+                await delete_job_if_same(self._client, job)  # with a uid precondition, as the TTL controller
             self._jobs.forget(key)
         return decision.requeue_after
 
@@ -91,7 +93,11 @@ class JobController:
     async def _create(self, job: Obj, count: int) -> None:
         for _ in range(count):
             pod = cast(Pod, Pod.from_dict(build_pod(job)))
-            created = (await self._client.create(pod)).to_dict()
+            try:
+                created = (await self._client.create(pod)).to_dict()
+            except ApiFailure as error:  # e.g. its ServiceAccount is missing: FailedCreate, retried later
+                await scheduling.record_failed_create(self._client, job, error)
+                raise
             self._pods.remember(created)
             await self._kubelet.sync_pod(created)
 

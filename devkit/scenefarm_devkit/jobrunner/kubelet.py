@@ -23,7 +23,7 @@ from lightkube import AsyncClient
 from lightkube.resources.core_v1 import ConfigMap, Pod, Secret
 from lightkube.types import PatchType
 
-from scenefarm_devkit.jobrunner import podmanifest, podstatus
+from scenefarm_devkit.jobrunner import podmanifest, podstatus, scheduling
 from scenefarm_devkit.jobrunner.config import JobRunnerConfig
 from scenefarm_devkit.jobrunner.errors import ApiFailure
 from scenefarm_devkit.jobrunner.informer import Key, Obj, key_of
@@ -155,6 +155,10 @@ class Kubelet:
     async def _run(self, pod: Obj) -> None:
         key = key_of(pod)
         try:
+            # The scheduler binds no Pod whose claim is missing: Pending, Unschedulable, until it exists.
+            await scheduling.wait_until_schedulable(
+                self._client, pod, self._write_status, max(1.0, self._config.poll_interval * 10)
+            )
             if self._config.instant is not None:
                 ending = podstatus.Termination(0, "Completed", self._config.instant(self._container(pod)))
                 await self._write_status(pod, podstatus.terminated_status(self._container(pod), ending))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import psutil
 from lightkube.resources.batch_v1 import Job
-from lightkube.resources.core_v1 import ConfigMap, Pod, Secret
+from lightkube.resources.core_v1 import ConfigMap, PersistentVolumeClaim, Pod, Secret
 from lightkube.types import PatchType
 
 from scenefarm_contract.renderer import TerminationMessage
@@ -208,6 +208,9 @@ async def test_env_volumes_and_secrets_are_materialised_without_leaking_the_pare
             {"metadata": {"name": "creds", "namespace": "default"}, "stringData": {"key": "s3cret"}}
         )
     )
+    claim = {"name": "artifacts", "namespace": "default"}  # a missing claim keeps the Pod unscheduled
+    spec = {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": "1Gi"}}}
+    await harness.client.create(PersistentVolumeClaim.from_dict({"metadata": claim, "spec": spec}))
     code = (
         "import os, json, sys; "
         "seen = {'env': dict(os.environ), 'code': open(sys.argv[1]).read(), 'listing': sorted(os.listdir(sys.argv[2])), "
