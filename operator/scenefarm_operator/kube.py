@@ -15,7 +15,7 @@ from lightkube import AsyncClient, codecs
 from lightkube.core.exceptions import ApiError
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.resources.batch_v1 import Job
-from lightkube.resources.core_v1 import ConfigMap, Secret
+from lightkube.resources.core_v1 import ConfigMap, Event, Secret
 from lightkube.types import CascadeType, PatchType
 
 from . import metrics, naming
@@ -145,6 +145,16 @@ async def delete_request(namespace: str, name: str) -> None:
     except ApiError as e:
         if e.status.code != 404:
             raise
+
+
+async def failed_creates(namespace: str) -> list[dict[str, Any]]:
+    """The Job controller's FailedCreate Events in `namespace` (a Pod the API server refused).
+
+    Real servers filter Events by these field labels; callers match involvedObject.uid to their Jobs.
+    """
+    fields: dict[str, Any] = {"involvedObject.kind": "Job", "reason": "FailedCreate"}
+    with _counted("list", "events"):
+        return [e.to_dict() async for e in client().list(Event, namespace=namespace, fields=fields)]  # type: ignore[no-untyped-call]
 
 
 def is_invalid(error: ApiError) -> bool:

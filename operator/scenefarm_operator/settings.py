@@ -44,6 +44,8 @@ class Settings:
     oom_memory_cap: str = "8Gi"  # OOM-killed scenes retry with doubled memory up to this
     transient_retries: int = 3  # exit class 30 (storage, network): automatic retries per scene
     retry_base_seconds: float = 10.0  # first transient retry after this; doubles each time
+    # A scene Job whose Pod cannot be created or scheduled this long is reported (Event + condition).
+    pod_start_grace_seconds: float = 60.0
     # Observability (docs/observability.md).
     metrics_port: int = 0  # Prometheus metrics on this port; 0: no metrics server
     log_format: str = "text"  # text, or json: one JSON object per line with namespace/name/uid/phase

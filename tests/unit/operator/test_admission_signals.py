@@ -1,0 +1,143 @@
+"""Pods that cannot start are named with the missing object and the cluster's own message."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import pytest
+
+from scenefarm_operator.admission_signals import classify, start_blockers
+
+NOW = datetime.datetime(2026, 1, 1, 12, 0, 0, tzinfo=datetime.UTC)
+SA_REFUSAL = (
+    'Error creating: pods "newton-s00-a1-x7k2p" is forbidden: error looking up service account '
+    'videos/scenefarm-render: serviceaccount "scenefarm-render" not found'
+)
+PVC_PENDING = (
+    '0/3 nodes are available: persistentvolumeclaim "scenefarm-artifacts" not found. '
+    "preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling."
+)
+QUOTA = (
+    'Error creating: pods "newton-s01-a1-abcde" is forbidden: exceeded quota: compute-small, '
+    "requested: limits.memory=2Gi, used: limits.memory=8Gi, limited: limits.memory=8Gi"
+)
+
+
+def ago(seconds: int) -> str:
+    return (NOW - datetime.timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def job(name: str, created: int = 120, **extra: Any) -> dict[str, Any]:
+    return {"metadata": {"name": name, "uid": f"uid-{name}", "creationTimestamp": ago(created)}} | extra
+
+
+def failed_create(name: str, message: str, at: int = 10) -> dict[str, Any]:
+    return {
+        "involvedObject": {"kind": "Job", "name": name, "uid": f"uid-{name}"},
+        "reason": "FailedCreate",
+        "type": "Warning",
+        "message": message,
+        "lastTimestamp": ago(at),
+    }
+
+
+def pending_pod(message: str, since: int = 90) -> dict[str, Any]:
+    condition = {
+        "type": "PodScheduled",
+        "status": "False",
+        "reason": "Unschedulable",
+        "message": message,
+        "lastTransitionTime": ago(since),
+    }
+    return {
+        "metadata": {"name": "p", "creationTimestamp": ago(since)},
+        "status": {"phase": "Pending", "conditions": [condition]},
+    }
+
+
+def test_a_missing_service_account_is_named_after_the_grace_period() -> None:
+    jobs, events = [job("newton-s00-a1")], [failed_create("newton-s00-a1", SA_REFUSAL)]
+    [blocker] = start_blockers(jobs, {}, events, NOW, grace_seconds=60)
+    assert (blocker.reason, blocker.missing_kind, blocker.missing_name) == (
+        "FailedCreate",
+        "ServiceAccount",
+        "scenefarm-render",
+    )
+    assert blocker.condition_message(NOW) == (
+        f'Job newton-s00-a1 cannot start its Pod (ServiceAccount "scenefarm-render") for 120s: {SA_REFUSAL}'
+    )
+
+
+def test_nothing_is_reported_within_the_grace_period() -> None:
+    jobs, events = [job("newton-s00-a1", created=30)], [failed_create("newton-s00-a1", SA_REFUSAL)]
+    assert start_blockers(jobs, {}, events, NOW, grace_seconds=60) == []
+
+
+def test_a_pod_the_scheduler_cannot_place_names_the_missing_claim() -> None:
+    [blocker] = start_blockers([job("j")], {"j": [pending_pod(PVC_PENDING)]}, [], NOW, grace_seconds=60)
+    assert (blocker.reason, blocker.missing_kind, blocker.missing_name) == (
+        "Unschedulable",
+        "PersistentVolumeClaim",
+        "scenefarm-artifacts",
+    )
+    assert 'PersistentVolumeClaim "scenefarm-artifacts"' in blocker.condition_message(NOW)
+
+
+def test_an_exceeded_quota_is_named() -> None:
+    [blocker] = start_blockers([job("j")], {}, [failed_create("j", QUOTA)], NOW, grace_seconds=60)
+    assert (blocker.missing_kind, blocker.missing_name) == ("ResourceQuota", "compute-small")
+
+
+@pytest.mark.parametrize(
+    ("case", "the_job", "pods", "events"),
+    [
+        ("a running pod", job("j"), {"j": [{"metadata": {"name": "p"}, "status": {"phase": "Running"}}]}, []),
+        ("a suspended job (Kueue)", job("j", spec={"suspend": True}), {}, [failed_create("j", SA_REFUSAL)]),
+        (
+            "a finished job",
+            job("j", status={"conditions": [{"type": "Failed", "status": "True"}]}),
+            {},
+            [failed_create("j", SA_REFUSAL)],
+        ),
+        ("no event and no pod yet", job("j"), {}, []),
+        (
+            "an event about another job with the same name",
+            job("j"),
+            {},
+            [
+                failed_create("j", SA_REFUSAL)
+                | {"involvedObject": {"kind": "Job", "name": "j", "uid": "an-older-job"}}
+            ],
+        ),
+    ],
+)
+def test_no_blocker(case: str, the_job: dict[str, Any], pods: Any, events: list[Any]) -> None:
+    assert start_blockers([the_job], pods, events, NOW, grace_seconds=0) == [], case
+
+
+def test_a_missing_configmap_stops_the_container_from_being_created() -> None:
+    pod = {
+        "metadata": {"name": "p", "creationTimestamp": ago(200)},
+        "status": {
+            "phase": "Pending",
+            "conditions": [{"type": "PodScheduled", "status": "True"}],
+            "containerStatuses": [
+                {
+                    "state": {
+                        "waiting": {
+                            "reason": "CreateContainerConfigError",
+                            "message": 'configmap "x-plan" not found',
+                        }
+                    }
+                }
+            ],
+        },
+    }
+    [blocker] = start_blockers([job("j")], {"j": [pod]}, [], NOW, grace_seconds=60)
+    assert (blocker.missing_kind, blocker.missing_name) == ("ConfigMap", "x-plan")
+
+
+def test_pod_security_refusals_are_recognised() -> None:
+    message = 'pods "x" is forbidden: violates PodSecurity "restricted:latest": runAsNonRoot != true'
+    assert classify(message) == ("PodSecurity", "restricted:latest")
