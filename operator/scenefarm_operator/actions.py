@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from lightkube.core.exceptions import ApiError
 from lightkube.types import PatchType
 
 from .kube import VideoRequest
@@ -70,21 +71,33 @@ _effect = {
 }
 
 
+CONFLICT_TRIES = 5  # the operator writes the status all the time: read again and re-apply
+
+
 def act(action: str, name: str, conn: Connection, out: Output) -> int:
-    request = get(conn, name)
-    reason = refusal(action, request)
-    if reason:
-        raise Refused(reason)
-    already = no_op(action, request)
-    if already:
-        out.line(already)
-        return 0
-    patch = spec_patch(action, request.get("spec") or {})
-    # The resourceVersion makes the patch fail (409) if someone changed the request meanwhile,
-    # so a retry never bumps a retryGeneration it did not see.
-    body = {"metadata": {"resourceVersion": request["metadata"]["resourceVersion"]}, "spec": patch}
-    with conn.talking(what(conn, name)):
-        conn.client().patch(VideoRequest, name, body, namespace=conn.namespace, patch_type=PatchType.MERGE)
+    for tries_left in reversed(range(CONFLICT_TRIES)):
+        request = get(conn, name)
+        reason = refusal(action, request)
+        if reason:
+            raise Refused(reason)
+        already = no_op(action, request)
+        if already:
+            out.line(already)
+            return 0
+        patch = spec_patch(action, request.get("spec") or {})
+        # The resourceVersion makes the patch fail (409) if someone changed the request meanwhile,
+        # so a retry never bumps a retryGeneration it did not see; on a conflict, read and try again.
+        body = {"metadata": {"resourceVersion": request["metadata"]["resourceVersion"]}, "spec": patch}
+        with conn.talking(what(conn, name)):
+            try:
+                conn.client().patch(
+                    VideoRequest, name, body, namespace=conn.namespace, patch_type=PatchType.MERGE
+                )
+            except ApiError as e:
+                if e.status.code == 409 and tries_left:
+                    continue
+                raise
+        break
     detail = f" (retryGeneration {patch['retryGeneration']})" if action == "retry" else ""
     out.line(f"videorequest/{name}: {action} requested{detail}: {_effect[action]}")
     return 0

@@ -14,11 +14,10 @@ import psutil
 import pytest
 from lightkube import Client
 from lightkube.types import PatchType
-from rich.console import Console
 
 from scenefarm_contract.renderer import artifact_prefix
 from scenefarm_devkit.devenv import ARTIFACT_CLAIM, DevEnv
-from scenefarm_operator.actions import act
+from scenefarm_operator.cli import main as scenefarm
 from scenefarm_operator.kube import VideoRequest
 
 from .conftest import (
@@ -71,7 +70,8 @@ def processes_under(root: Path) -> list[psutil.Process]:
 
 
 def run_action(env: DevEnv, action: str, name: str) -> None:
-    assert act(action, name, "default", env.kubeconfig, Console(quiet=True)) == 0
+    """The user's command line: `scenefarm ACTION NAME -n default --kubeconfig ...`."""
+    assert scenefarm([action, name, "-n", "default", "--kubeconfig", str(env.kubeconfig)]) == 0
 
 
 def test_retry_reruns_only_the_failed_scene_then_combines(lenv, lclient):
