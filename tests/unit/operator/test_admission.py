@@ -1,4 +1,5 @@
-from scenefarm_operator.admission import Admission, Order, RequestKey
+from scenefarm_operator.admission import Admission, Order
+from scenefarm_operator.naming import RequestKey
 
 A: RequestKey = ("videos", "a")
 B: RequestKey = ("videos", "b")
@@ -152,6 +153,44 @@ def test_a_waiting_request_is_not_held_back_by_its_own_earlier_wait() -> None:
     admission.observe("a-s00-a1", A, running=False)
     assert admission.acquire(A, EARLY, jobs("a", 4)[2:]) == ["a-s02-a1"]
     assert admission.position(A) == 1
+
+
+def test_capacity_is_the_free_slots_not_owed_to_requests_ahead() -> None:
+    admission = Admission(cap=4)
+    admission.observe("busy", ("x", "busy"), running=True)
+    assert admission.capacity(A, EARLY) == 3
+    admission.reserve(B, LATER, [], waiting=2)  # B waits for 2 slots
+    assert admission.capacity(A, EARLY) == 3, "B is behind A: A is not held back"
+    assert admission.capacity(C, order(0, "2025-06-01T10:09:00Z", "c")) == 1, "B is ahead of C"
+    assert admission.capacity(C, URGENT) == 3, "a higher priority goes first"
+    assert admission.capacity(B, LATER) == 3, "its own wait does not hold it back"
+
+
+def test_capacity_never_goes_below_zero() -> None:
+    admission = Admission(cap=1)
+    admission.reserve(A, EARLY, jobs("a", 1), waiting=3)
+    assert admission.capacity(B, LATER) == 0
+
+
+def test_reserve_counts_the_started_jobs_and_queues_the_rest() -> None:
+    admission = Admission(cap=5)
+    admission.reserve(A, EARLY, jobs("a", 2), waiting=1)
+    assert (admission.running, admission.position(A)) == (2, 1)
+    admission.observe("a-s00-a1", A, running=True)  # the watch sees a reserved Job: still one slot
+    assert admission.running == 2
+    admission.reserve(A, EARLY, ["a-s02-a1"], waiting=0)
+    assert (admission.running, admission.position(A)) == (3, None)
+
+
+def test_acquire_is_capacity_then_reserve() -> None:
+    by_acquire, by_hand = Admission(cap=3), Admission(cap=3)
+    for admission in (by_acquire, by_hand):
+        admission.reserve(B, EARLY, jobs("b", 1), waiting=1)
+    granted = by_acquire.acquire(A, LATER, jobs("a", 4))
+    free = by_hand.capacity(A, LATER)
+    by_hand.reserve(A, LATER, jobs("a", 4)[:free], waiting=4 - free)
+    assert granted == jobs("a", 1)
+    assert (by_acquire.running, by_acquire.position(A)) == (by_hand.running, by_hand.position(A)) == (2, 2)
 
 
 def test_grants_never_exceed_the_cap_over_a_long_mixed_sequence() -> None:

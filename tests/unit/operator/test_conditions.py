@@ -38,8 +38,37 @@ def test_each_phase_maps_to_the_kstatus_triple(
         ("Reconciling", reconciling),
         ("Stalled", stalled),
     ]
-    assert all(c["reason"] == "Why" and c["message"] == "what happened" for c in triple)
+    assert all(c["reason"] == "Why" for c in triple)
     assert all(c["observedGeneration"] == 7 for c in triple)
+
+
+MESSAGES = [
+    # (phase, Reconciling's message, Stalled's message)
+    ("Planning", "working on it", "not stalled"),
+    ("Rendering", "working on it", "not stalled"),
+    ("Succeeded", "finished", "not stalled"),
+    (
+        "Failed",
+        "finished",
+        "failed: see the Ready condition; edit the spec or retry (scenefarm retry) to continue",
+    ),
+    ("Suspended", "finished", "not stalled"),
+    ("Cancelled", "finished", "not stalled"),
+]
+
+
+@pytest.mark.parametrize(("phase", "reconciling", "stalled"), MESSAGES, ids=[m[0] for m in MESSAGES])
+def test_the_message_is_said_once_on_ready_and_the_others_say_what_they_mean(
+    phase: str, reconciling: str, stalled: str
+) -> None:
+    ready, reconciling_cond, stalled_cond = conditions.for_phase(phase, "Why", "scene 'intro' failed", 1)
+    assert ready["message"] == "scene 'intro' failed"
+    assert (reconciling_cond["message"], stalled_cond["message"]) == (reconciling, stalled)
+
+
+def test_cancelled_is_neither_ready_nor_in_progress_nor_stalled() -> None:
+    triple = conditions.for_phase("Cancelled", "Cancelled", "cancelled", 1)
+    assert [c["status"] for c in triple] == ["False", "False", "False"]
 
 
 MERGE = [

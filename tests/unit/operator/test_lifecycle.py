@@ -53,26 +53,61 @@ def test_a_request_is_settled_only_when_finished_with_nothing_new_in_spec(
 
 
 @pytest.mark.parametrize(
-    ("spec", "status", "wanted"),
+    ("spec", "status", "pending"),
     [
-        ({}, {}, False),
-        ({"retryGeneration": 1}, {}, True),
-        ({"retryGeneration": 1}, {"retryGeneration": 1}, False),
+        ({}, {}, None),
+        ({"retryGeneration": 1}, {}, 1),
+        ({"retryGeneration": 1}, {"retryGeneration": 1}, None),  # served: nothing pending
+        ({"retryGeneration": 3}, {"retryGeneration": 1}, 3),  # several raises: the newest is served
+        ({"retryGeneration": 1}, {"retryGeneration": 2}, None),  # never goes back
     ],
 )
-def test_a_retry_is_requested_by_raising_retry_generation(spec, status, wanted) -> None:
-    assert lifecycle.retry_requested(spec, status) is wanted
+def test_a_retry_is_pending_while_spec_retry_generation_is_above_the_one_served(
+    spec, status, pending
+) -> None:
+    assert lifecycle.pending_retry(spec, status) == pending
 
 
-def scene(index: int, phase: str, attempt: int = 1, revision: int = 1) -> dict:
-    return {"index": index, "phase": phase, "attempt": attempt, "revision": revision}
+@pytest.mark.parametrize(
+    ("moment", "text"),
+    [
+        (datetime.datetime(2026, 11, 25, 12, 0, 7, 999999, tzinfo=datetime.UTC), "2026-11-25T12:00:07Z"),
+        (
+            datetime.datetime(2026, 11, 25, 13, 0, 0, tzinfo=datetime.timezone(datetime.timedelta(hours=1))),
+            "2026-11-25T12:00:00Z",
+        ),
+    ],
+)
+def test_timestamps_are_written_in_utc_to_the_second(moment, text) -> None:
+    assert lifecycle.iso(moment) == text
+    assert lifecycle.parse_time(text) == moment.replace(microsecond=0)
+
+
+def scene(index: int, phase: str, attempt: int = 1, revision: int = 1, **more: str) -> dict:
+    return {"index": index, "phase": phase, "attempt": attempt, "revision": revision, **more}
+
+
+# sha256("0:1:1;2:1:1"): scene 0 and 2, revision 1, attempt 1. A fixed value on purpose: the digest
+# names the combine Job, so an operator of another version must find the Job this one made.
+DIGEST_0_2 = "0320a303a7258a0d65f6f252285374817322bac0fe0239cab6ee36e5bff6218c"
 
 
 def test_combine_inputs_are_the_succeeded_scenes_in_order_named_by_a_digest() -> None:
     scenes = [scene(0, "Succeeded"), scene(1, "Failed"), scene(2, "Succeeded")]
-    indexes, digest = lifecycle.combine_inputs(scenes, 0)
-    assert indexes == [0, 2]
-    assert digest == lifecycle.combine_inputs(list(scenes), 0)[1]  # deterministic
+    assert lifecycle.combine_inputs(scenes) == ([0, 2], DIGEST_0_2)
+
+
+def test_only_the_inputs_name_the_combine() -> None:
+    """No retry generation, message or time enters the name: a restarted operator finds the
+    combine Job its predecessor made for the same scenes."""
+    scenes = [
+        scene(0, "Succeeded", job="newton-s00-a1", finishedAt="2026-11-25T12:00:00Z"),
+        scene(1, "Failed", attempt=3, message="NameError"),
+        scene(2, "Succeeded", artifact="videos/x/scene-02.mp4"),
+    ]
+    assert lifecycle.combine_inputs(scenes) == ([0, 2], DIGEST_0_2)
+    without_revision = [{"index": 0, "phase": "Succeeded", "attempt": 1}, scene(2, "Succeeded")]
+    assert lifecycle.combine_inputs(without_revision)[1] == DIGEST_0_2  # revision 1 by default
 
 
 @pytest.mark.parametrize(
@@ -80,13 +115,9 @@ def test_combine_inputs_are_the_succeeded_scenes_in_order_named_by_a_digest() ->
     [
         [scene(0, "Succeeded", attempt=2), scene(1, "Succeeded")],  # a retried scene
         [scene(0, "Succeeded", revision=2), scene(1, "Succeeded")],  # an edited scene
+        [scene(0, "Succeeded"), scene(1, "Failed")],  # one scene fewer (SkipFailed)
     ],
 )
 def test_new_combine_inputs_give_a_new_digest(changed) -> None:
-    before = lifecycle.combine_inputs([scene(0, "Succeeded"), scene(1, "Succeeded")], 0)[1]
-    assert lifecycle.combine_inputs(changed, 0)[1] != before
-
-
-def test_a_retry_generation_gives_a_new_combine_even_with_the_same_scenes() -> None:
-    scenes = [scene(0, "Succeeded")]
-    assert lifecycle.combine_inputs(scenes, 0)[1] != lifecycle.combine_inputs(scenes, 1)[1]
+    before = lifecycle.combine_inputs([scene(0, "Succeeded"), scene(1, "Succeeded")])[1]
+    assert lifecycle.combine_inputs(changed)[1] != before

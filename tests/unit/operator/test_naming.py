@@ -37,6 +37,10 @@ def test_combine_job_names_are_dns_labels_within_63_chars(case: str, request_nam
     assert len(name) <= 63
     assert DNS_LABEL.match(name)
     assert name.endswith("-combine")
+    named_by_inputs = naming.combine_job_name(request_name, "ab" * 32)
+    assert len(named_by_inputs) <= 63
+    assert DNS_LABEL.match(named_by_inputs)
+    assert named_by_inputs.endswith("-combine-ababa")
 
 
 @pytest.mark.parametrize(("case", "request_name"), NAMES, ids=[c for c, _ in NAMES])
@@ -69,9 +73,23 @@ def test_short_names_are_kept_as_they_are() -> None:
     assert naming.plan_configmap_name("newton") == "newton-plan"
 
 
-def test_names_are_deterministic() -> None:
-    assert naming.scene_job_name(LONGEST, 1, 1) == naming.scene_job_name(LONGEST, 1, 1)
-    assert naming.base_name(LONGEST) == naming.base_name("v" * 253)
+def test_long_names_are_cut_to_a_fixed_prefix_and_a_hash_of_the_whole_name() -> None:
+    # sha256("v" * 253) starts with 185791: a restarted operator, of any version, finds these names.
+    assert naming.base_name(LONGEST) == "v" * 39 + "-185791"
+    assert naming.scene_job_name(LONGEST, 1, 1) == "v" * 39 + "-185791-s01-a1"
+    assert naming.plan_configmap_name(LONGEST) == "v" * 241 + "-185791-plan"
+    assert naming.request_key("videos", LONGEST) == ("videos", "v" * 56 + "-185791")
+
+
+def test_a_combine_is_named_by_the_first_chars_of_its_input_digest() -> None:
+    digest = "0320a303a7258a0d65f6f252285374817322bac0fe0239cab6ee36e5bff6218c"
+    assert naming.combine_job_name("newton", digest) == "newton-combine-0320a"
+    assert naming.combine_job_name(LONGEST, digest) == "v" * 39 + "-185791-combine-0320a"
+
+
+def test_a_request_key_is_the_namespace_and_the_request_label_value() -> None:
+    assert naming.request_key("videos", "newton") == ("videos", "newton")
+    assert naming.request_key("videos", LONGEST)[1] == naming.request_labels(LONGEST)[naming.REQUEST_LABEL]
 
 
 def test_long_names_with_a_common_prefix_stay_unique_through_the_hash() -> None:

@@ -10,9 +10,21 @@ import pytest
 import yaml
 
 from scenefarm_contract.renderer import TerminationMessage
-from scenefarm_operator.status import JobOutcome, Observed, progress, scene_statuses, status, verdict
 from scenefarm_operator.plan_store import SceneEntry, StoredPlan
 from scenefarm_operator.planning.base import TokenUsage
+from scenefarm_operator.status import (
+    CANCELLED,
+    JobOutcome,
+    Note,
+    Observed,
+    Verdict,
+    assemble,
+    deadline_verdict,
+    outcome,
+    progress,
+    scene_statuses,
+    verdict,
+)
 
 CRD = pathlib.Path(__file__).parents[3] / "crds" / "scenefarm.dev_videorequests.yaml"
 T0, T1, T2, T3 = (f"2025-06-01T10:0{m}:00Z" for m in range(4))
@@ -62,23 +74,34 @@ def _job(name: str, labels: dict[str, str], state: str) -> tuple[dict[str, Any],
     return {"metadata": {"name": name, "labels": labels}, "spec": {}, "status": status}, pods
 
 
-def observed(scenes: Mapping[int, Sequence[str]], combine: str | None = None) -> Observed:
-    """scenes: index -> the states of its attempts 1, 2, ...; combine: the combine Job's state."""
-    scene_jobs: dict[int, list[dict[str, Any]]] = {}
+def children(
+    scenes: Mapping[int, Sequence[str]], combine: str | None = None
+) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+    """The Jobs and Pods of a request. scenes: index -> the states of its attempts 1, 2, ...;
+    combine: the combine Job's state."""
+    jobs: list[dict[str, Any]] = []
     pods: dict[str, list[dict[str, Any]]] = {}
     for index, states in scenes.items():
         for attempt, state in enumerate(states, start=1):
             name = f"newton-s{index:02d}-a{attempt}"
-            labels = {"scenefarm.dev/scene": str(index), "scenefarm.dev/attempt": str(attempt)}
-            job, job_pods = _job(name, labels, state)
-            scene_jobs.setdefault(index, []).append(job)
-            pods[name] = job_pods
-    combine_job = None
+            labels = {
+                "scenefarm.dev/scene": str(index),
+                "scenefarm.dev/role": "scene",
+                "scenefarm.dev/attempt": str(attempt),
+            }
+            job, pods[name] = _job(name, labels, state)
+            jobs.append(job)
     if combine is not None:
-        combine_job, pods["newton-combine"] = _job(
-            "newton-combine", {"scenefarm.dev/role": "combine"}, combine
-        )
-    return Observed(scene_jobs, combine_job, pods)
+        job, pods["newton-combine"] = _job("newton-combine", {"scenefarm.dev/role": "combine"}, combine)
+        jobs.append(job)
+    return jobs, pods
+
+
+def observed(
+    scenes: Mapping[int, Sequence[str]], combine: str | None = None, previous: Mapping[str, Any] | None = None
+) -> Observed:
+    jobs, pods = children(scenes, combine)
+    return Observed.of(jobs, pods, previous or {})
 
 
 NOTHING = observed({})
@@ -90,7 +113,7 @@ ALL_DONE = {0: ["succeeded"], 1: ["succeeded"], 2: ["succeeded"]}
 
 def test_each_planned_scene_gets_one_entry_from_its_latest_attempt() -> None:
     obs = observed({0: ["failed-30", "succeeded"], 1: ["running"]})
-    entries = scene_statuses(PLAN, obs, queued=[2], healing={})
+    entries = scene_statuses(PLAN, obs, queued=[2])
     assert entries == [
         {
             "index": 0,
@@ -125,34 +148,66 @@ def test_each_planned_scene_gets_one_entry_from_its_latest_attempt() -> None:
     ]
 
 
-def test_a_succeeded_scene_whose_jobs_were_cleaned_up_keeps_its_recorded_entry() -> None:
-    recorded = {
-        "index": 0,
-        "name": "intro",
-        "attempt": 1,
-        "revision": 1,
-        "phase": "Succeeded",
-        "artifact": "a",
-    }
-    obs = Observed({}, None, {}, recorded={0: recorded})
-    assert scene_statuses(PLAN, obs, (), {})[0] == recorded
+RECORDED = {
+    "index": 0,
+    "name": "intro",
+    "attempt": 1,
+    "revision": 1,
+    "phase": "Succeeded",
+    "artifact": "a",
+}
+
+
+@pytest.mark.parametrize("phase", ["Succeeded", "Failed"])
+def test_a_finished_scene_whose_jobs_were_cleaned_up_keeps_its_recorded_entry(phase: str) -> None:
+    recorded = RECORDED | {"phase": phase}
+    obs = observed({}, previous={"scenes": [recorded]})
+    assert obs.recorded == {0: recorded}
+    assert scene_statuses(PLAN, obs)[0] == recorded
+
+
+def test_a_record_without_a_revision_is_of_revision_1() -> None:
+    recorded = {k: v for k, v in RECORDED.items() if k != "revision"}
+    assert scene_statuses(PLAN, observed({}, previous={"scenes": [recorded]}))[0] == recorded
 
 
 def test_a_recorded_success_of_an_older_revision_does_not_count() -> None:
-    recorded = {
-        "index": 0,
-        "name": "intro",
-        "attempt": 1,
-        "revision": 0,
-        "phase": "Succeeded",
-        "artifact": "a",
+    obs = Observed({}, {}, {}, recorded={0: RECORDED | {"revision": 0}})
+    assert scene_statuses(PLAN, obs)[0]["phase"] == "Pending"
+
+
+def test_a_scene_with_a_job_is_derived_from_the_job_not_from_its_record() -> None:
+    obs = observed({0: ["running"]}, previous={"scenes": [RECORDED]})
+    assert scene_statuses(PLAN, obs)[0]["phase"] == "Running"
+
+
+def test_only_finished_scenes_of_the_previous_status_are_records() -> None:
+    previous = {
+        "scenes": [
+            RECORDED,
+            {"index": 1, "name": "first-law", "phase": "Running", "attempt": 1},
+            {"index": 2, "name": "second-law", "phase": "Failed", "attempt": 2},
+        ]
     }
-    obs = Observed({}, None, {}, recorded={0: recorded})
-    assert scene_statuses(PLAN, obs, (), {})[0]["phase"] == "Pending"
+    assert sorted(observed({}, previous=previous).recorded) == [0, 2]
+
+
+def test_jobs_are_sorted_into_scene_attempts_and_combines_by_their_labels() -> None:
+    jobs, pods = children({0: ["failed-30", "running"], 2: ["pending"]}, combine="running")
+    stray = {"metadata": {"name": "stray", "labels": {"scenefarm.dev/scene": "x"}}, "status": {}}
+    unlabelled = {"metadata": {"name": "unlabelled"}, "status": {}}
+    obs = Observed.of([*jobs, stray, unlabelled], pods, {})
+    assert {i: [j["metadata"]["name"] for j in js] for i, js in obs.scene_jobs.items()} == {
+        0: ["newton-s00-a1", "newton-s00-a2"],
+        2: ["newton-s02-a1"],
+    }
+    assert list(obs.combines) == ["newton-combine"]
+    assert obs.latest(0) is jobs[1]
+    assert obs.latest(1) is None
 
 
 def test_a_failed_scene_reports_its_exit_class_and_error() -> None:
-    entry = scene_statuses(PLAN, observed({1: ["failed-11"]}), (), {})[1]
+    entry = scene_statuses(PLAN, observed({1: ["failed-11"]}))[1]
     assert entry["phase"] == "Failed"
     assert entry["exitClass"] == 11
     assert entry["message"] == "Boom11: it broke"
@@ -161,30 +216,92 @@ def test_a_failed_scene_reports_its_exit_class_and_error() -> None:
 
 
 def test_an_oom_killed_scene_reports_exit_class_137() -> None:
-    entry = scene_statuses(PLAN, observed({1: ["oom"]}), (), {})[1]
+    entry = scene_statuses(PLAN, observed({1: ["oom"]}))[1]
     assert (entry["phase"], entry["exitClass"]) == ("Failed", 137)
     assert "memory" in entry["message"]
 
 
 def test_the_latest_attempt_is_chosen_by_number_not_by_text() -> None:
     obs = observed({0: ["failed-30"] * 9 + ["running"]})  # attempts 1..10; "10" < "9" as text
-    entry = scene_statuses(PLAN, obs, (), {})[0]
+    entry = scene_statuses(PLAN, obs)[0]
     assert (entry["attempt"], entry["phase"]) == (10, "Running")
 
 
 def test_a_scene_without_a_job_is_pending_unless_queued() -> None:
-    entries = scene_statuses(PLAN, NOTHING, queued=[1], healing={})
+    entries = scene_statuses(PLAN, NOTHING, queued=[1])
     assert [e["phase"] for e in entries] == ["Pending", "Queued", "Pending"]
     assert [e["attempt"] for e in entries] == [0, 0, 0]
 
 
-def test_a_healing_scene_says_so_with_its_message() -> None:
-    entries = scene_statuses(
-        PLAN, observed({2: ["failed-11"]}), (), {2: "asking the planner to fix the code"}
-    )
-    assert entries[2]["phase"] == "Healing"
+@pytest.mark.parametrize("phase", ["Healing", "Retrying"])
+def test_a_note_gives_a_failed_scene_its_phase_and_message(phase: str) -> None:
+    notes = {2: Note(phase, "asking the planner to fix the code")}
+    entries = scene_statuses(PLAN, observed({2: ["failed-11"]}), notes=notes)
+    assert entries[2]["phase"] == phase
     assert entries[2]["message"] == "asking the planner to fix the code"
-    assert entries[2]["attempt"] == 1
+    assert (entries[2]["attempt"], entries[2]["exitClass"]) == (1, 11)
+
+
+def test_a_note_without_a_phase_keeps_the_failure_and_says_why_it_is_final() -> None:
+    notes = {1: Note(None, "the scene code raised (exit 11) after 2 of 2 fix attempts")}
+    entry = scene_statuses(PLAN, observed({1: ["failed-11"]}), notes=notes)[1]
+    assert (entry["phase"], entry["message"]) == (
+        "Failed",
+        "the scene code raised (exit 11) after 2 of 2 fix attempts",
+    )
+
+
+def test_when_the_request_ends_every_unfinished_scene_says_it_was_stopped() -> None:
+    obs = observed({0: ["succeeded"], 1: ["failed-11"], 2: ["running"]})
+    entries = scene_statuses(
+        PLAN, obs, notes={1: Note("Healing", "fixing")}, stopped="not finished: cancelled"
+    )
+    assert [(e["phase"], e.get("message")) for e in entries] == [
+        ("Succeeded", None),
+        ("Stopped", "not finished: cancelled"),  # its fix will not come any more
+        ("Stopped", "not finished: cancelled"),
+    ]
+    assert entries[2]["job"] == "newton-s02-a1", "the stopped scene still names its last Job"
+    never_ran = scene_statuses(PLAN, NOTHING, queued=[0], stopped="not finished: deadline")
+    assert {e["phase"] for e in never_ran} == {"Stopped"}
+
+
+def _held(annotations: dict[str, str], labels: dict[str, str]) -> Observed:
+    jobs, pods = children({0: ["pending"]})
+    jobs[0]["spec"]["suspend"] = True
+    jobs[0]["metadata"]["labels"] |= labels
+    jobs[0]["metadata"]["annotations"] = annotations
+    return Observed.of(jobs, pods, {})
+
+
+HELD = [
+    # (case, annotations, labels, phase, message)
+    (
+        "held by Kueue",
+        {},
+        {"kueue.x-k8s.io/queue-name": "team-a"},
+        "Queued",
+        "held by Kueue queue 'team-a' until it is admitted",
+    ),
+    (
+        "suspended by another controller",
+        {},
+        {},
+        "Queued",
+        "held by its queue (suspended by another controller) until it is admitted",
+    ),
+    ("suspended by us for spec.suspend", {"scenefarm.dev/suspended": "true"}, {}, "Suspended", None),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "annotations", "labels", "phase", "message"), HELD, ids=[h[0] for h in HELD]
+)
+def test_a_suspended_job_is_queued_unless_we_suspended_it(
+    case: str, annotations: dict[str, str], labels: dict[str, str], phase: str, message: str | None
+) -> None:
+    entry = scene_statuses(PLAN, _held(annotations, labels))[0]
+    assert (entry["phase"], entry.get("message")) == (phase, message)
 
 
 # --- verdict ----------------------------------------------------------------------------------
@@ -252,6 +369,24 @@ def test_a_combine_failure_message_carries_the_combine_error() -> None:
     assert "storage unreachable" in verdict({}, scenes("Succeeded"), COMBINE_FAILED).message
 
 
+def test_cancel_beats_everything_and_says_it_is_final() -> None:
+    v = verdict({"cancel": True}, scenes("Failed", "Running"), None, deadline_exceeded=True)
+    assert v == CANCELLED
+    assert (v.phase, v.reason) == ("Cancelled", "Cancelled")
+    assert v.message == "cancelled (spec.cancel): every Job was stopped; Cancelled is final"
+
+
+def test_a_request_past_its_deadline_fails_and_names_the_limit() -> None:
+    spec = {"activeDeadlineSeconds": 600}
+    v = verdict(spec, scenes("Succeeded", "Running"), None, deadline_exceeded=True)
+    assert v == deadline_verdict(spec)
+    assert v == Verdict(
+        "Failed",
+        "DeadlineExceeded",
+        "the request ran longer than spec.activeDeadlineSeconds (600s); raise it to continue",
+    )
+
+
 # --- progress ---------------------------------------------------------------------------------
 
 LIFECYCLE = [
@@ -305,11 +440,39 @@ STATUS_SCHEMA = yaml.safe_load(CRD.read_text())["spec"]["versions"][0]["schema"]
     "properties"
 ]["status"]
 REASON = re.compile(r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$")  # metav1.Condition reason
+PLANNING = Verdict("Planning", "Planning", "planning the scenes")
+PLANNING_FAILED = Verdict("Failed", "PlanningFailed", "Gemini answered 403: API key not valid")
+
+
+def build(
+    spec: dict[str, Any],
+    plan: StoredPlan | None,
+    obs: Observed,
+    given: Verdict | None = None,
+    *,
+    stopped: str | None = None,
+    **kw: Any,
+) -> dict[str, Any]:
+    """The status as the decider assembles it: scenes, then the verdict (unless `given`), then all."""
+    scenes = scene_statuses(plan, obs, stopped=stopped) if plan else []
+    combine_job = next(iter(obs.combines.values()), None)
+    combine = outcome(combine_job, obs.pods[combine_job["metadata"]["name"]]) if combine_job else None
+    args: dict[str, Any] = {"generation": 4, "previous": {}, "now": T2} | kw
+    return assemble(
+        spec=spec,
+        scenes=scenes,
+        verdict=given or verdict(spec, scenes, combine),
+        plan=plan,
+        combine_job=combine_job,
+        combine=combine,
+        **args,
+    )
+
 
 PHASES = [
-    # (case, spec, plan, observed, planning error, phase, Ready, Reconciling, Stalled)
-    ("planning", {}, None, NOTHING, None, "Planning", False, True, False),
-    ("planning failed", {}, None, NOTHING, "Gemini answered 403", "Failed", False, False, True),
+    # (case, spec, plan, observed, given verdict, phase, Ready, Reconciling, Stalled)
+    ("planning", {}, None, NOTHING, PLANNING, "Planning", False, True, False),
+    ("planning failed", {}, None, NOTHING, PLANNING_FAILED, "Failed", False, False, True),
     ("rendering", {}, PLAN, observed({0: ["running"]}), None, "Rendering", False, True, False),
     (
         "suspended",
@@ -336,33 +499,35 @@ PHASES = [
     ("combining", {}, PLAN, observed(ALL_DONE, "running"), None, "Combining", False, True, False),
     ("combine failed", {}, PLAN, observed(ALL_DONE, "failed-30"), None, "Failed", False, False, True),
     ("succeeded", {}, PLAN, observed(ALL_DONE, "succeeded"), None, "Succeeded", True, False, False),
+    ("cancelled", {"cancel": True}, PLAN, observed({0: ["running"]}), None, "Cancelled", False, False, False),
+    (
+        "past its deadline",
+        {"activeDeadlineSeconds": 60},
+        PLAN,
+        observed({0: ["running"]}),
+        deadline_verdict({"activeDeadlineSeconds": 60}),
+        "Failed",
+        False,
+        False,
+        True,
+    ),
 ]
+PHASE_ARGS = ("case", "spec", "plan", "obs", "given", "phase", "ready", "reconciling", "stalled")
 
 
-def build(
-    spec: dict[str, Any], plan: StoredPlan | None, obs: Observed, error: str | None, **kw: Any
-) -> dict[str, Any]:
-    args: dict[str, Any] = {"generation": 4, "previous": {}, "now": T2} | kw
-    return status(spec=spec, plan=plan, observed=obs, planning_error=error, **args)
-
-
-@pytest.mark.parametrize(
-    ("case", "spec", "plan", "obs", "error", "phase", "ready", "reconciling", "stalled"),
-    PHASES,
-    ids=[p[0] for p in PHASES],
-)
+@pytest.mark.parametrize(PHASE_ARGS, PHASES, ids=[p[0] for p in PHASES])
 def test_status_phase_and_kstatus_conditions(
     case: str,
     spec: dict[str, Any],
     plan: StoredPlan | None,
     obs: Observed,
-    error: str | None,
+    given: Verdict | None,
     phase: str,
     ready: bool,
     reconciling: bool,
     stalled: bool,
 ) -> None:
-    result = build(spec, plan, obs, error)
+    result = build(spec, plan, obs, given)
     assert result["phase"] == phase
     assert result["observedGeneration"] == 4
     conds = {c["type"]: c for c in result["conditions"]}
@@ -376,45 +541,46 @@ def test_status_phase_and_kstatus_conditions(
         assert c["lastTransitionTime"] == T2
         assert REASON.match(c["reason"]), c["reason"]
         assert c["message"]
+    assert conds["Ready"]["message"] == result["message"]
+    assert [c["type"] for c in conds.values() if result["message"] in c["message"]] == ["Ready"], (
+        "kubectl describe shows the message once"
+    )
     assert not (reconciling and stalled), "kstatus: never in progress and stalled at once"
     jsonschema.validate(result, STATUS_SCHEMA)
 
 
-@pytest.mark.parametrize(
-    ("case", "spec", "plan", "obs", "error", "phase", "ready", "reconciling", "stalled"),
-    PHASES,
-    ids=[p[0] for p in PHASES],
-)
-def test_status_is_the_same_when_computed_again_from_the_same_input(
+@pytest.mark.parametrize(PHASE_ARGS, PHASES, ids=[p[0] for p in PHASES])
+def test_a_published_status_recomputed_later_with_nothing_changed_is_the_same(
     case: str,
     spec: dict[str, Any],
     plan: StoredPlan | None,
     obs: Observed,
-    error: str | None,
+    given: Verdict | None,
     phase: str,
     ready: bool,
     reconciling: bool,
     stalled: bool,
 ) -> None:
-    first = build(spec, plan, obs, error, now=T1)
-    assert build(spec, plan, obs, error, now=T1) == first
-    # Published, then recomputed later with nothing changed: not a byte moves, timestamps included.
-    assert build(spec, plan, obs, error, previous=first, now=T3) == first
+    first = build(spec, plan, obs, given, now=T1)
+    # Not a byte moves, timestamps included: a pass with nothing new can skip its status patch.
+    assert build(spec, plan, obs, given, previous=first, now=T3) == first
+    assert first["startedAt"] == T1
+    assert all(c["lastTransitionTime"] == T1 for c in first["conditions"])
 
 
 def test_finished_at_is_set_only_at_the_end_and_then_kept() -> None:
-    running = build({}, PLAN, observed({0: ["running"]}), None, now=T1)
+    running = build({}, PLAN, observed({0: ["running"]}), now=T1)
     assert "finishedAt" not in running
-    done = build({}, PLAN, observed(ALL_DONE, "succeeded"), None, previous=running, now=T2)
+    done = build({}, PLAN, observed(ALL_DONE, "succeeded"), previous=running, now=T2)
     assert (done["startedAt"], done["finishedAt"]) == (T1, T2)
-    again = build({}, PLAN, observed(ALL_DONE, "succeeded"), None, previous=done, now=T3)
+    again = build({}, PLAN, observed(ALL_DONE, "succeeded"), previous=done, now=T3)
     assert again["finishedAt"] == T2
 
 
 def test_transition_times_move_only_for_conditions_whose_status_changed() -> None:
-    rendering = build({}, PLAN, observed({0: ["running"]}), None, now=T1)
-    combining = build({}, PLAN, observed(ALL_DONE, "running"), None, previous=rendering, now=T2)
-    done = build({}, PLAN, observed(ALL_DONE, "succeeded"), None, previous=combining, now=T3)
+    rendering = build({}, PLAN, observed({0: ["running"]}), now=T1)
+    combining = build({}, PLAN, observed(ALL_DONE, "running"), previous=rendering, now=T2)
+    done = build({}, PLAN, observed(ALL_DONE, "succeeded"), previous=combining, now=T3)
     times = {c["type"]: c["lastTransitionTime"] for c in combining["conditions"]}
     assert times == {"Ready": T1, "Reconciling": T1, "Stalled": T1}
     times = {c["type"]: c["lastTransitionTime"] for c in done["conditions"]}
@@ -423,7 +589,7 @@ def test_transition_times_move_only_for_conditions_whose_status_changed() -> Non
 
 def test_status_counts_scenes_and_names_the_current_one() -> None:
     obs = observed({0: ["succeeded"], 1: ["running"], 2: ["running"]})
-    result = build({}, PLAN, obs, None)
+    result = build({}, PLAN, obs)
     assert (result["scenesTotal"], result["scenesSucceeded"], result["scenesFailed"]) == (3, 1, 0)
     assert result["currentScene"] == "first-law"
     assert result["progress"] == 30
@@ -432,13 +598,13 @@ def test_status_counts_scenes_and_names_the_current_one() -> None:
 
 def test_status_counts_failed_scenes_under_skip_failed() -> None:
     obs = observed({0: ["succeeded"], 1: ["failed-11"], 2: ["succeeded"]}, "running")
-    result = build({"output": {"partial": "SkipFailed"}}, PLAN, obs, None)
+    result = build({"output": {"partial": "SkipFailed"}}, PLAN, obs)
     assert (result["phase"], result["scenesSucceeded"], result["scenesFailed"]) == ("Combining", 2, 1)
     assert "currentScene" not in result
 
 
 def test_a_finished_request_reports_the_video_from_the_combine_termination_message() -> None:
-    result = build({}, PLAN, observed(ALL_DONE, "succeeded"), None)
+    result = build({}, PLAN, observed(ALL_DONE, "succeeded"))
     assert result["output"] == {
         "uri": "videos/newton-6f1c2d3e/video.mp4",
         "durationSeconds": 12.5,
@@ -450,19 +616,60 @@ def test_a_finished_request_reports_the_video_from_the_combine_termination_messa
     assert result["progress"] == 100
 
 
+def test_a_video_combined_without_a_failed_scene_says_it_is_partial() -> None:
+    obs = observed({0: ["succeeded"], 1: ["failed-11"], 2: ["succeeded"]}, "succeeded")
+    result = build({"output": {"partial": "SkipFailed"}}, PLAN, obs)
+    assert result["phase"] == "Succeeded"
+    assert (result["output"]["partial"], result["output"]["missingScenes"]) == (True, ["first-law"])
+
+
 def test_a_failed_combine_reports_its_error_and_no_output() -> None:
-    result = build({}, PLAN, observed(ALL_DONE, "failed-30"), None)
+    result = build({}, PLAN, observed(ALL_DONE, "failed-30"))
     assert result["combine"] == {"phase": "Failed", "job": "newton-combine", "message": "Boom30: it broke"}
     assert "output" not in result
     assert result["message"] == "combine failed: Boom30: it broke"
 
 
-def test_a_planning_error_is_the_status_message() -> None:
-    result = build({}, None, NOTHING, "Gemini answered 403: API key not valid")
+def test_a_planning_failure_is_the_status_message_with_its_bookkeeping() -> None:
+    planning = {"outages": 0, "error": "Gemini answered 403: API key not valid"}
+    result = build({}, None, NOTHING, PLANNING_FAILED, extra={"planning": planning})
     assert result["message"] == "Gemini answered 403: API key not valid"
     assert {c["reason"] for c in result["conditions"]} == {"PlanningFailed"}
     assert result["scenes"] == []
     assert result["finishedAt"] == T2
+    assert result["planning"] == planning
+    assert "planner" not in result, "no plan, no planner usage"
+    jsonschema.validate(result, STATUS_SCHEMA)
+
+
+def test_a_stopped_request_publishes_every_scene_as_stopped_or_finished() -> None:
+    obs = observed({0: ["succeeded"], 1: ["running"]})
+    result = build({"cancel": True}, PLAN, obs, stopped=f"not finished: {CANCELLED.message}")
+    assert [s["phase"] for s in result["scenes"]] == ["Succeeded", "Stopped", "Stopped"]
+    assert "currentScene" not in result, "nothing runs any more"
+    assert (result["phase"], result["finishedAt"]) == ("Cancelled", T2)
+    jsonschema.validate(result, STATUS_SCHEMA)
+
+
+def test_the_decider_bookkeeping_is_published_and_empty_parts_are_left_out() -> None:
+    healing = [{"index": 1, "attempt": 1, "outages": 1, "nextAttemptAt": T3, "message": "503"}]
+    extra = {"healing": healing, "planning": {}, "refusal": None}
+    obs = observed({0: ["succeeded"], 1: ["failed-11"]})
+    result = build({"output": {"partial": "SkipFailed"}}, PLAN, obs, extra=extra, retry_generation=2)
+    assert result["healing"] == healing
+    assert "planning" not in result and "refusal" not in result
+    assert result["retryGeneration"] == 2
+    jsonschema.validate(result, STATUS_SCHEMA)
+    assert "retryGeneration" not in build({}, PLAN, obs, retry_generation=None)
+
+
+@pytest.mark.parametrize(
+    ("obs", "shown"),
+    [(observed({0: ["running"]}), True), (observed(ALL_DONE, "running"), False)],
+    ids=["rendering", "combining"],
+)
+def test_the_queue_position_is_shown_only_while_rendering(obs: Observed, shown: bool) -> None:
+    assert ("queuePosition" in build({}, PLAN, obs, queue_position=2)) is shown
 
 
 def test_other_condition_types_survive_a_status_update() -> None:
@@ -473,5 +680,5 @@ def test_other_condition_types_survive_a_status_update() -> None:
         "message": "",
         "lastTransitionTime": T0,
     }
-    result = build({}, PLAN, NOTHING, None, previous={"conditions": [synced]})
+    result = build({}, PLAN, NOTHING, previous={"conditions": [synced]})
     assert synced in result["conditions"]

@@ -1,4 +1,4 @@
-"""`aggregation.outcome`: what one Job and its Pods say, over every Job/Pod state combination."""
+"""`status.outcome`: what one Job and its Pods say, over every Job/Pod state combination."""
 
 from typing import Any
 
@@ -279,10 +279,20 @@ def test_the_failure_message_is_the_last_line_of_the_error_tail_cut_to_500_chars
     assert out.message == long_line[:500]
 
 
-def test_outcome_is_a_pure_function_of_its_input() -> None:
-    args = (job(("Failed", "PodFailurePolicy")), [failed_pod(10, failure_message(10, tail("E")))])
-    assert outcome(*args) == outcome(*args)
-    assert isinstance(outcome(*args), JobOutcome)
+def test_a_rejected_attempt_gives_every_field_of_its_outcome() -> None:
+    message = failure_message(10, tail("PolicyError: import of 'os' is not allowed"))
+    out = outcome(job(("Failed", "PodFailurePolicy")), [failed_pod(10, message)])
+    assert out == JobOutcome(
+        phase="Failed",
+        exit_class=ExitClass.CODE_REJECTED,
+        message="PolicyError: import of 'os' is not allowed",
+        result=TerminationMessage(
+            exitClass=10, errorTail=tail("PolicyError: import of 'os' is not allowed"), renderSeconds=1.0
+        ),
+        started_at=START,
+        finished_at=END,
+        oom_killed=False,
+    )
 
 
 ATTEMPTS = [

@@ -10,6 +10,7 @@ from scenefarm_operator.triage import (
     RetryAsIs,
     RetryWithMoreMemory,
     TriageLimits,
+    backoff,
     format_quantity,
     triage,
 )
@@ -151,6 +152,11 @@ def test_backoff_is_capped():
         FailedAttempt(ExitClass.TRANSIENT, transient_retries_used=9), TriageLimits(max_transient_retries=20)
     )
     assert decision == RetryAsIs(300.0, reason="transient failure, retry 10 of 20")
+
+
+def test_transient_retries_back_off_from_the_configured_base():
+    limits = TriageLimits(base_delay_seconds=5.0, max_delay_seconds=30.0)
+    assert [backoff(n, limits) for n in range(5)] == [5.0, 10.0, 20.0, 30.0, 30.0]
 
 
 def test_long_error_tails_are_cut_from_the_start_in_fail_messages():

@@ -99,9 +99,17 @@ def test_values_longer_than_their_column_are_cut_to_fit() -> None:
     assert video.data["topic"].endswith("…")
 
 
-def test_the_same_body_gives_the_same_rows() -> None:
+def test_a_finished_three_scene_request_gives_one_video_row_and_a_row_per_scene() -> None:
     *_, final = lifecycle(scenes=3)
-    assert desired_rows(final) == desired_rows(final)
+    rows = desired_rows(final)
+    assert [(r.table, r.row_id, r.data["status"], r.data.get("scene_number")) for r in rows] == [
+        ("videos", "v-3f2a9c1e5b7d4e8f9a0b1c2d3e4f5a6b", "completed", None),
+        ("scenes", "s-3f2a9c1e5b7d4e8f9a0b1c2d-00", "rendered", 0),
+        ("scenes", "s-3f2a9c1e5b7d4e8f9a0b1c2d-01", "rendered", 1),
+        ("scenes", "s-3f2a9c1e5b7d4e8f9a0b1c2d-02", "rendered", 2),
+    ]
+    assert [r.data.get("video_url") for r in rows[1:]] == [f"f-3f2a9c1e-scene-0{i}" for i in range(3)]
+    assert (rows[0].data["scene_count"], rows[0].data["current_scene"]) == (3, 2)
 
 
 def test_the_original_enums_hold_and_the_operator_phase_goes_to_an_extra_column() -> None:
