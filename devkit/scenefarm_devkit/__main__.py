@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from scenefarm_devkit.apiserver.lifecycle import DevCluster
-from scenefarm_devkit.instant_renders import synthetic_message
+from scenefarm_devkit.instant_renders import synthetic_end
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -36,7 +36,7 @@ async def _up(args: argparse.Namespace) -> None:
     args.state_dir = args.state_dir.resolve()  # Pods run in their own directories: paths must be absolute
     runner = functools.partial(
         run_job_runner,
-        config=JobRunnerConfig(state_dir=args.state_dir, instant=synthetic_message if args.instant else None),
+        config=JobRunnerConfig(state_dir=args.state_dir, instant=synthetic_end if args.instant else None),
     )
     tasks = [] if args.no_job_runner else [runner]
     cluster = DevCluster(

@@ -21,7 +21,7 @@ from lightkube.core.exceptions import ApiError
 from scenefarm_devkit import chart_rbac
 from scenefarm_devkit.apiserver import DevClusterThread
 from scenefarm_devkit.data import crd_path
-from scenefarm_devkit.instant_renders import synthetic_message
+from scenefarm_devkit.instant_renders import synthetic_end
 from scenefarm_devkit.jobrunner import JobRunnerConfig, run_job_runner
 
 ARTIFACT_CLAIM = "scenefarm-artifacts"
@@ -44,7 +44,7 @@ class DevEnv:
         state_dir = Path(state_dir).resolve()  # Pods run in their own directories: paths must be absolute
         self.state_dir = state_dir
         # Instant mode: Pods "succeed" with the termination message a renderer would have written.
-        fake = synthetic_message if instant else None
+        fake = synthetic_end if instant else None
         runner = JobRunnerConfig(state_dir=state_dir, instant=fake)
         if max_local_processes:
             runner = JobRunnerConfig(

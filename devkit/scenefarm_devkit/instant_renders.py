@@ -1,7 +1,13 @@
-"""Instant mode: the termination message a renderer Pod would have written, made up at once."""
+"""Instant mode: the end a renderer Pod would have had, made up at once (nothing renders).
+
+Every Pod succeeds with a termination message naming the artifact its command line asks for,
+except scenes whose class is named `Flaky<N>`: their attempts before attempt N exit 11 (the
+code raised), so control-plane tests can exercise healing and retries without real renders.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -13,6 +19,23 @@ def _option(argv: Sequence[str], name: str) -> str | None:
         if arg == name:
             return argv[i + 1]
     return None
+
+
+FLAKY = re.compile(r"^Flaky(\d+)$")
+ATTEMPT_LABEL = "scenefarm.dev/attempt"
+
+
+def synthetic_end(pod: Mapping[str, Any]) -> tuple[int, str]:
+    """(exit code, termination message) for a Pod of instant mode."""
+    containers = (pod.get("spec") or {}).get("containers") or [{}]
+    container = containers[0]
+    argv = [str(a) for a in [*(container.get("command") or []), *(container.get("args") or [])]]
+    flaky = FLAKY.match(_option(argv, "--class-name") or "")
+    attempt = int(((pod.get("metadata") or {}).get("labels") or {}).get(ATTEMPT_LABEL, "1"))
+    if flaky and attempt < int(flaky.group(1)):
+        tail = f"NameError: name 'flaky' is not defined (attempt {attempt})"
+        return 11, TerminationMessage(exitClass=11, errorTail=tail).to_json()
+    return 0, synthetic_message(container)
 
 
 def synthetic_message(container: Mapping[str, Any]) -> str:

@@ -69,7 +69,8 @@ async def create_child(obj: Mapping[str, Any]) -> dict[str, Any] | None:
         if e.status.code == 409 and e.status.reason == "AlreadyExists":
             return None
         raise
-    return created.to_dict() if hasattr(created, "to_dict") else dict(obj)
+    stored = created.to_dict() if hasattr(created, "to_dict") else None  # type: ignore[no-untyped-call]
+    return dict(stored) if isinstance(stored, Mapping) else dict(obj)
 
 
 async def read_configmap(namespace: str, name: str) -> dict[str, str] | None:

@@ -159,11 +159,10 @@ def scene_statuses(
     for scene in plan.scenes:
         job = observed.latest(scene.index)
         recorded = observed.recorded.get(scene.index)
-        if job is None and recorded is not None and recorded.get("revision", 1) == scene.revision:
-            entries.append(dict(recorded))  # its Jobs were cleaned up after it finished
-            continue
         entry: dict[str, Any] = {"index": scene.index, "name": scene.name, "attempt": 0}
-        if job is None:
+        if job is None and recorded is not None and recorded.get("revision", 1) == scene.revision:
+            entry = dict(recorded)  # its Jobs were cleaned up after it finished
+        elif job is None:
             entry["phase"] = phases.QUEUED if scene.index in queued else phases.PENDING
         else:
             entry |= _attempt_entry(job, observed)

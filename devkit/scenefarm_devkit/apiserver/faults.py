@@ -42,6 +42,9 @@ class FaultRule:
     identities: frozenset[str] | set[str] = frozenset()
     resources: frozenset[str] | set[str] = frozenset()
     limit: int | None = None
+    # Apply the write, then drop the connection without an answer: the client sees a reset (as
+    # after a timeout) and cannot know whether its write landed.
+    lose_answer: bool = False
     fired: int = 0
     _rng: random.Random = dataclasses.field(init=False, repr=False)
 

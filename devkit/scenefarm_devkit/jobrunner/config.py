@@ -18,10 +18,10 @@ class JobRunnerConfig:
     """How the runner behaves; the defaults suit `make demo` and the integration tests."""
 
     state_dir: Path
-    # Instant mode (control-plane benchmarks): Pods succeed at once without running anything, and
-    # this function writes the termination message a real container would have left. The runner
-    # knows no program's command line; the caller that knows the renderer hands it in.
-    instant: Callable[[Mapping[str, Any]], str] | None = None
+    # Instant mode (control-plane tests and benchmarks): Pods end at once without running anything;
+    # this function gives the (exit code, termination message) a real container would have left.
+    # The runner knows no program's command line; the caller that knows the renderer hands it in.
+    instant: Callable[[Mapping[str, Any]], tuple[int, str]] | None = None
     # A cluster-wide cap on running local processes; further Pods wait as Pending, the way a
     # real cluster queues Pods that do not fit on a node.
     max_local_processes: int = dataclasses.field(default_factory=_cores)

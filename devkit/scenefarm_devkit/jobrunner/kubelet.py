@@ -160,7 +160,8 @@ class Kubelet:
                 self._client, pod, self._write_status, max(1.0, self._config.poll_interval * 10)
             )
             if self._config.instant is not None:
-                ending = podstatus.Termination(0, "Completed", self._config.instant(self._container(pod)))
+                code, message = self._config.instant(pod)
+                ending = podstatus.Termination(code, "Completed" if code == 0 else "Error", message)
                 await self._write_status(pod, podstatus.terminated_status(self._container(pod), ending))
             else:
                 await self._run_process(pod)

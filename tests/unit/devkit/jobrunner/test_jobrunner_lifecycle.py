@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from scenefarm_contract.renderer import TerminationMessage, render_argv
-from scenefarm_devkit.instant_renders import synthetic_message
+from scenefarm_devkit.instant_renders import synthetic_end
 from scenefarm_devkit.jobrunner import JobRunnerConfig
 
 from .conftest import Harness, Obj
@@ -27,10 +27,10 @@ def render_job(name: str, index: int) -> Obj:
 
 @pytest.fixture
 def runner_config(runner_config: JobRunnerConfig) -> JobRunnerConfig:
-    return dataclasses.replace(runner_config, instant=synthetic_message)
+    return dataclasses.replace(runner_config, instant=synthetic_end)
 
 
-async def test_instant_mode_succeeds_at_once_with_a_synthetic_message(harness: Harness) -> None:
+async def test_instant_mode_succeeds_at_once_with_a_synthetic_end(harness: Harness) -> None:
     for i in range(3):
         await harness.create(render_job(f"scene-{i}", i))
     for i in range(3):

@@ -269,3 +269,23 @@ async def test_describe_says_the_failure_once_in_the_conditions(monkeypatch, par
     tail = "NameError: name 'oops' is not defined"
     messages = [c["message"] for c in sim.status["conditions"]]
     assert sum(tail in m for m in messages) == 1
+
+
+@pytest.mark.parametrize("partial", ["Fail", "SkipFailed"])
+async def test_a_retry_after_the_failed_scenes_jobs_were_cleaned_up_still_reruns_it(monkeypatch, partial):
+    sim = Sim(monkeypatch, spec(*THREE, output={"partial": partial}))
+    sim.outcomes[(1, 1)] = Outcome(exit_class=11)
+    await run(sim)
+    combines_before = [n for n in sim.created if "-combine-" in n]
+    sim.jobs.clear()  # ttlSecondsAfterFinished removed every finished Job
+    sim.pods.clear()
+    sim.restart()
+    sim.edit(retryGeneration=1)
+    await run(sim)
+
+    assert sim.status["phase"] == "Succeeded"
+    assert sim.status["retryGeneration"] == 1
+    assert sim.attempts(1) == ["newton-s01-a1", "newton-s01-a2"]
+    new_combines = [n for n in sim.created if "-combine-" in n and n not in combines_before]
+    assert len(new_combines) == 1  # only the combine with the retried scene, no partial one again
+    assert "missingScenes" not in sim.status["output"]

@@ -1,6 +1,6 @@
 import pytest
 
-from scenefarm_operator.planning.errors import FixNotSupported, InvalidPlan
+from scenefarm_operator.errors import FixNotSupported, InvalidPlan
 from scenefarm_operator.planning.explicit import CodeRef, ExplicitPlanner, code_refs
 
 CODE = "from manim import *\nclass Intro(Scene):\n    pass\n"

@@ -4,8 +4,8 @@ import pytest
 
 from scenefarm_devkit.doubles import gemini_double
 from scenefarm_devkit.gemini_double import Reply
+from scenefarm_operator.errors import InvalidPlan, PlannerUnavailable, PlanningError
 from scenefarm_operator.planning.base import TokenUsage
-from scenefarm_operator.planning.errors import InvalidPlan, PlannerUnavailable, PlanningError
 from scenefarm_operator.planning.gemini import GeminiOptions, GeminiPlanner
 
 from .conftest import FAST

@@ -2,7 +2,7 @@ import dataclasses
 
 import pytest
 
-from scenefarm_operator.planning.errors import PlanningError
+from scenefarm_operator.errors import PlanningError
 from scenefarm_operator.planning.explicit import ExplicitPlanner
 from scenefarm_operator.planning.factory import mode_of, planner_for
 from scenefarm_operator.planning.gemini import GeminiPlanner
