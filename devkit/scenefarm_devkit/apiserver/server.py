@@ -120,10 +120,18 @@ class ApiServer:
         rt = self.registry.get(r.group, r.version, r.plural) if r.plural else None
         if rt is None or (r.namespace and not rt.namespaced):
             raise errors.NotFound("the server could not find the requested resource")
+        answer_lost = False
         for rule in self.faults:
             fault = rule.check(r.verb, r.plural, identity)
-            if fault is not None:
+            if fault is not None and rule.lose_answer:
+                answer_lost = True  # applied below, but the client never hears back
+            elif fault is not None:
                 raise fault
+        if answer_lost:
+            await self.serve_write(request, r, rt)
+            if request.transport is not None:
+                request.transport.close()
+            raise ConnectionResetError("injected fault: the answer to this write was lost")
         if rt.group == "" and rt.plural == "pods" and r.subresource in ("log", "exec"):
             return await self.serve_pod_io(request, r)
         if r.verb in ("watch", "list", "deletecollection"):
