@@ -1,12 +1,16 @@
 """What each operator setting means, for `scenefarm operator --help` and the docs.
 
 Keyed by the `Settings` field; the variable is `SCENEFARM_<FIELD>` and the default is the
-field's. A test fails when a field has no description here.
+field's. A field missing from `DESCRIPTIONS` is described by its comment in settings.py (on its
+line, else the line above); a test fails when a field has neither.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import io
+import tokenize
 
 from .settings import Settings
 
@@ -59,8 +63,33 @@ DESCRIPTIONS = {
 SECRET = ("appwrite_api_key", "gemini_api_key")
 
 
+def source_comments() -> dict[str, str]:
+    """Each field's comment in settings.py: the one on its line, else the one just above it."""
+    comments: dict[str, str] = {}
+    above, line_of_field, field = "", -1, ""
+    source = inspect.getsource(Settings)
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type == tokenize.NAME and token.start[1] == 4 and token.start[0] != line_of_field:
+            field, line_of_field = token.string, token.start[0]
+            if above:
+                comments[field] = above
+            above = ""
+        elif token.type == tokenize.COMMENT:
+            text = token.string.lstrip("#").strip()
+            if token.start[0] == line_of_field:
+                comments[field] = text
+            else:
+                above = text
+    return comments
+
+
+def descriptions() -> dict[str, str]:
+    return source_comments() | DESCRIPTIONS
+
+
 def settings_table() -> list[tuple[str, str, str]]:
     """(variable, default as written in the environment, description) for every setting."""
+    known = descriptions()
     rows = []
     for field in dataclasses.fields(Settings):
         default = field.default
@@ -70,5 +99,5 @@ def settings_table() -> list[tuple[str, str, str]]:
             shown = str(default).lower()
         else:
             shown = str(default)
-        rows.append((f"SCENEFARM_{field.name.upper()}", shown or '""', DESCRIPTIONS.get(field.name, "")))
+        rows.append((f"SCENEFARM_{field.name.upper()}", shown or '""', known.get(field.name, "")))
     return rows

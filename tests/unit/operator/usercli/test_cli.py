@@ -8,7 +8,7 @@ import pytest
 
 from scenefarm_operator import cli
 from scenefarm_operator.settings import Settings
-from scenefarm_operator.settings_doc import DESCRIPTIONS, settings_table
+from scenefarm_operator.settings_doc import DESCRIPTIONS, descriptions, settings_table, source_comments
 
 from .test_connection import write_kubeconfig
 
@@ -28,7 +28,16 @@ USER_COMMANDS = [
 
 
 def test_every_operator_setting_is_described() -> None:
-    assert {f.name for f in dataclasses.fields(Settings)} <= set(DESCRIPTIONS)
+    described = {name for name, text in descriptions().items() if text}
+    assert {f.name for f in dataclasses.fields(Settings)} - described == set()
+
+
+def test_a_settings_comment_describes_a_field_missing_from_the_table() -> None:
+    comments = source_comments()
+    assert comments["oom_memory_cap"] == "OOM-killed scenes retry with doubled memory up to this"
+    assert comments["namespaces"] == "empty: all namespaces"
+    assert "renderer_image" not in comments  # no comment there: the table describes it
+    assert descriptions()["renderer_image"] == DESCRIPTIONS["renderer_image"]
 
 
 def test_operator_help_lists_every_variable_with_its_default(capsys) -> None:
