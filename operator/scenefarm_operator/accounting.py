@@ -49,6 +49,7 @@ class Accountant:
         self._usage: dict[str, tuple[tuple[Any, ...], dict[str, int]]] = {}  # uid -> (when read, usage)
         self._locks: dict[str, asyncio.Lock] = {}
         self._llm_seen: dict[str, dict[str, int]] = {}  # uid -> usage and errors already counted
+        self._cost_phase: dict[str, str] = {}  # uid -> phase when its cost was last published
 
     async def on_request(self, body: Obj, change: Change) -> None:
         meta = body["metadata"]
@@ -69,6 +70,7 @@ class Accountant:
         self._usage.pop(uid, None)
         self._locks.pop(uid, None)
         self._llm_seen.pop(uid, None)
+        self._cost_phase.pop(uid, None)
 
     def count_llm(self, body: Obj, usage: Mapping[str, int], first_sight: bool) -> None:
         """Feed the LLM counters with what changed since the last look at this request.
@@ -137,8 +139,14 @@ class Accountant:
         desired = cost.request_cost(
             model, usage, self.telemetry.render_seconds(key), status.get("cost"), self.prices
         )
-        if desired != status.get("cost"):
+        # The cost moves with every finished Pod: publish it with a phase change, with an ETA
+        # update, or at the end, not once per Pod (status writes are what the API server pays for).
+        uid = str(meta["uid"])
+        phase = str(status.get("phase") or "Pending")
+        due = patch or self._cost_phase.get(uid) != phase or phase in ("Succeeded", "Failed", "Cancelled")
+        if desired != status.get("cost") and due:
             patch["cost"] = desired
+            self._cost_phase[uid] = phase
         if patch:
             await self.patch_status(meta["namespace"], meta["name"], patch)
 

@@ -46,8 +46,18 @@ def test_from_env_parses_each_kind_of_variable(
     assert type(getattr(settings, field)) is type(value)
 
 
-VALID = {"artifact_store": "Appwrite", "default_quality": "high", "appwrite_on_delete": "Retain"}
-BY_TYPE = {"int": ("7", 7), "float": ("3.5", 3.5), "tuple[str, ...]": ("ns1,ns2", ("ns1", "ns2"))}
+VALID = {
+    "artifact_store": "Appwrite",
+    "default_quality": "high",
+    "appwrite_on_delete": "Retain",
+    "log_format": "json",
+}
+BY_TYPE = {
+    "int": ("7", 7),
+    "float": ("3.5", 3.5),
+    "tuple[str, ...]": ("ns1,ns2", ("ns1", "ns2")),
+    "bool": ("true", True),
+}
 
 
 # Settings that only make sense together with others.
