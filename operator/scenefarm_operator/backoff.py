@@ -22,7 +22,11 @@ class Backoff:
         return self.tries is not None and retries_used >= self.tries
 
 
-# Planner outages (plan and fix calls): 15 s, 30 s, ... 240 s, then the call fails for good.
-PLANNER_OUTAGES = Backoff(base=15.0, cap=240.0, tries=5)
+def planner_outages(base_seconds: float = 15.0) -> Backoff:
+    """Planner outages (plan and fix calls): base, 2·base, ... 16·base, then the call fails for good."""
+    return Backoff(base=base_seconds, cap=16 * base_seconds, tries=5)
+
+
+PLANNER_OUTAGES = planner_outages()  # with the default SCENEFARM_PLANNER_RETRY_BASE_SECONDS
 # Reconcile passes that met an API error: 0.5 s doubling to 10 s, for as long as it takes.
 API_ERRORS = Backoff(base=0.5, cap=10.0)

@@ -17,7 +17,7 @@ from typing import Any
 from scenefarm_contract.renderer import ExitClass
 
 from . import naming, phases, triage
-from .backoff import PLANNER_OUTAGES
+from .backoff import PLANNER_OUTAGES, Backoff
 from .lifecycle import iso, parse_time
 from .plan_store import SceneEntry, StoredPlan
 from .status import Observed, attempt_of, job_condition, outcome
@@ -205,11 +205,19 @@ def _fix(
     return AskFix(attempt, facts, reason)
 
 
-def fix_outage(record: Obj, index: int, attempt: int, error: str, now: datetime.datetime) -> dict[str, Any]:
+def fix_outage(
+    record: Obj,
+    index: int,
+    attempt: int,
+    error: str,
+    now: datetime.datetime,
+    *,
+    policy: Backoff = PLANNER_OUTAGES,
+) -> dict[str, Any]:
     """The healing record after the planner was unreachable for a fix (or gave up for good)."""
     outages = int(record.get("outages") or 0)
     base = {"index": index, "attempt": attempt, "outages": outages + 1}
-    if PLANNER_OUTAGES.exhausted(outages):
+    if policy.exhausted(outages):
         return base | {"error": f"the planner stayed unreachable for a fix: {error}"}
-    at = now + datetime.timedelta(seconds=PLANNER_OUTAGES.delay(outages))
+    at = now + datetime.timedelta(seconds=policy.delay(outages))
     return base | {"nextAttemptAt": iso(at), "message": error}

@@ -17,7 +17,7 @@ import kopf
 
 from . import effects as fx
 from . import healing, kube, manifests, naming, plan_store
-from .backoff import PLANNER_OUTAGES
+from .backoff import Backoff, planner_outages
 from .errors import PlannerBusy, PlanningError
 from .lifecycle import iso
 from .planning.base import PlannedScene
@@ -38,6 +38,7 @@ def _event(body: Obj, reason: str, message: str, warning: bool = False) -> None:
 class PlannerCalls:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.outages = planner_outages(settings.planner_retry_base_seconds)
         self.plan: plan_store.StoredPlan | None = None  # cache of the plan ConfigMap
         self.data: dict[str, str] = {}
 
@@ -66,7 +67,9 @@ class PlannerCalls:
         try:
             plan = await make_plan(meta["namespace"], spec, self.settings)
         except PlannerBusy as e:
-            await self._patch(body, {"planning": _outage(status.get("planning") or {}, str(e), now)} | served)
+            await self._patch(
+                body, {"planning": _outage(status.get("planning") or {}, str(e), now, self.outages)} | served
+            )
             _event(body, "PlannerUnavailable", str(e), warning=True)
             return
         except PlanningError as e:
@@ -172,10 +175,10 @@ class PlannerCalls:
         await kube.patch_status(body["metadata"]["namespace"], body["metadata"]["name"], patch)
 
 
-def _outage(planning: Obj, error: str, now: datetime.datetime) -> dict[str, Any]:
+def _outage(planning: Obj, error: str, now: datetime.datetime, policy: Backoff) -> dict[str, Any]:
     """status.planning after the planner was unreachable again: the next try, or the end."""
     outages = int(planning.get("outages") or 0)
-    if PLANNER_OUTAGES.exhausted(outages):
+    if policy.exhausted(outages):
         return {"outages": outages + 1, "error": f"{error}; gave up after {outages + 1} tries"}
-    at = now + datetime.timedelta(seconds=PLANNER_OUTAGES.delay(outages))
+    at = now + datetime.timedelta(seconds=policy.delay(outages))
     return {"outages": outages + 1, "nextAttemptAt": iso(at), "message": error}

@@ -44,6 +44,7 @@ class Settings:
     oom_memory_cap: str = "8Gi"  # OOM-killed scenes retry with doubled memory up to this
     transient_retries: int = 3  # exit class 30 (storage, network): automatic retries per scene
     retry_base_seconds: float = 10.0  # first transient retry after this; doubles each time
+    planner_retry_base_seconds: float = 15.0  # planner outages: next try after this, doubling, 5 tries
     # A scene Job whose Pod cannot be created or scheduled this long is reported (Event + condition).
     pod_start_grace_seconds: float = 60.0
     # Observability (docs/observability.md).
