@@ -106,9 +106,12 @@ def test_get_prints_a_table_json_for_scripts_and_a_clear_error_for_an_unknown_na
     table = cli("get")
     header, *rows = table.out.splitlines()
     assert header.split() == ["NAME", "PHASE", "PROGRESS", "SCENES", "AGE"]
-    assert next(
-        r.split()[:4] for r in rows if r.startswith("newtons-laws")
-    ) == ["newtons-laws", "Succeeded", "100%", "4/4"]
+    assert next(r.split()[:4] for r in rows if r.startswith("newtons-laws")) == [
+        "newtons-laws",
+        "Succeeded",
+        "100%",
+        "4/4",
+    ]
     one = json.loads(cli("get", "newtons-laws", "-o", "json").out)
     assert one["kind"] == "VideoRequest" and one["status"]["phase"] == "Succeeded"
     listed = yaml.safe_load(cli("list", "-o", "yaml").out)
@@ -221,3 +224,12 @@ def test_no_cluster_is_exit_6_with_where_it_looked(cli, tmp_path) -> None:
     assert ran.code == 6
     assert ran.err.startswith("error: no usable kubeconfig") and "scenefarm dev up" in ran.err
     assert os.linesep not in ran.err.rstrip("\n")
+
+
+def test_watch_follows_several_requests_and_fails_when_one_did_not_succeed(cli, env) -> None:
+    wait_terminal(env.client(), "newtons-laws")
+    ran = cli("watch", "newtons-laws", "held", "--timeout", "60")
+    assert ran.code == 1
+    lines = ran.out.splitlines()
+    assert lines[0] == "newtons-laws: Succeeded (4/4 scenes done)"
+    assert any(line.startswith("held: Cancelled: ") for line in lines)
