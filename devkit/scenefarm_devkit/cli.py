@@ -56,7 +56,8 @@ def _demo(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     manifest = args.manifest or example_path()
     if not manifest.is_file():
         parser.error(f"no such file: {manifest}")
-    return run_demo(manifest, args.state_dir, args.timeout, Console(), appwrite=args.appwrite)
+    # soft_wrap: a path is never split over two lines (it could not be pasted)
+    return run_demo(manifest, args.state_dir, args.timeout, Console(soft_wrap=True), appwrite=args.appwrite)
 
 
 def _dev_up(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
