@@ -16,6 +16,7 @@ import json
 import shutil
 import signal
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,7 @@ class WebStack:
         self.env = self.stack.enter_context(DevEnv(self.state_dir, operator_env=settings))
         self.env.client().create(codecs.from_dict(self.secret()))
         self.env.start_operator()
+        self.wait_for_schema()
         site_dir = self.state_dir / "site"
         shutil.rmtree(site_dir, ignore_errors=True)
         shutil.copytree(self.dist, site_dir)
@@ -106,6 +108,24 @@ class WebStack:
         self.site = StaticSite(site_dir, self.port).start()
         self.stack.callback(self.site.stop)
         return self
+
+    def wait_for_schema(self, timeout: float = 90.0) -> None:
+        """Until the operator has made the tables and the bucket: the page lists rows at once."""
+        deadline = time.monotonic() + timeout
+
+        def ready() -> bool:
+            tables = self.double.double.tablesdb.tables
+            found = [tables.get(("scenefarm", t)) for t in ("videos", "scenes")]
+            columns = [c for t in found if t is not None for c in t.columns.values()]
+            bucket = "videos" in self.double.double.storage.buckets
+            return (
+                bucket and all(t is not None for t in found) and all(c.status == "available" for c in columns)
+            )
+
+        while not self.double.call(ready):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the operator made no Appwrite schema in {timeout:.0f}s; see its log")
+            time.sleep(0.2)
 
     def secret(self) -> dict[str, Any]:
         """The render Pods' Appwrite credentials, as an admin would create them."""

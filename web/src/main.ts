@@ -10,7 +10,8 @@ import { signInView, submitForm, videoList, videoView, type Actions } from "./vi
 const app = document.getElementById("app") as HTMLElement;
 const who = document.getElementById("who") as HTMLElement;
 const rows = new Rows();
-const shown: { id: string; updatedAt: string; shownAt: number }[] = []; // for the latency benchmark
+// Every row change the page showed: for the tests (statuses seen) and the latency benchmark.
+const shown: { table: string; id: string; status: string; phase: string; updatedAt: string; shownAt: number }[] = [];
 let backend: Backend;
 let signedIn = false;
 let message = "";
@@ -81,9 +82,20 @@ function render(): void {
 }
 
 async function reload(): Promise<void> {
-  const { videos, scenes } = await backend.load();
-  rows.replace(videos, scenes);
-  render();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const { videos, scenes } = await backend.load();
+      rows.replace(videos, scenes);
+      if (attempt > 1) say("");
+      render();
+      return;
+    } catch (error) {
+      // Appwrite unreachable, or the tables not made yet: say so and try again, backing off.
+      const seconds = Math.min(30, 2 ** attempt);
+      say(`Could not load your videos (${failure(error)}); trying again in ${seconds} s.`);
+      await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+    }
+  }
 }
 
 async function start(): Promise<void> {
@@ -108,7 +120,7 @@ async function start(): Promise<void> {
   await backend.follow((table, row, deleted) => {
     rows.apply(table, row, deleted);
     render();
-    shown.push({ id: row.$id, updatedAt: row.$updatedAt, shownAt: Date.now() });
+    shown.push({ table, id: row.$id, status: row.status, phase: row.phase, updatedAt: row.$updatedAt, shownAt: Date.now() });
     if (shown.length > 10000) shown.shift();
   });
   document.body.dataset.following = "true";

@@ -163,6 +163,18 @@ def video_request(row: Mapping[str, Any], owner: str, namespace: str, limits: Li
     }
 
 
+def accepted_data(body: Mapping[str, Any]) -> dict[str, Any]:
+    """What an accepted row is updated with at once: the original schema's `planning` (the
+    worker has it; the old system wrote the same when its worker picked a row up)."""
+    metadata = body["metadata"]
+    return {
+        "status": "planning",
+        "phase": "Pending",
+        "k8s_namespace": metadata["namespace"],
+        "k8s_name": metadata["name"],
+    }
+
+
 def refusal_data(message: str, phase: str = "Failed") -> dict[str, Any]:
     """What a refused row is updated with (original columns first, then the extra ones)."""
     return {"status": "failed", "error_message": message, "phase": phase}

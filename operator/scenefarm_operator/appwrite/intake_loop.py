@@ -27,6 +27,7 @@ from .intake import (
     USER_LABEL,
     Limits,
     Refused,
+    accepted_data,
     check_quota,
     check_row,
     label_value,
@@ -155,10 +156,13 @@ class Intake:
             owner = owner_of(row.get("$permissions") or [])
             check_row(row, self.limits)
             mine = await self.kube.list_of_user(self.namespace, label_value(owner))
+            # This row's own request (made before a crash or by another replica) is no new one.
+            mine = [m for m in mine if (m.get("metadata") or {}).get("name") != request_name(row_id)]
             check_quota(mine, self.limits, datetime.datetime.now(datetime.UTC))
             body = video_request(row, owner, self.namespace, self.limits)
             try:
-                if await self.kube.create(body):
+                created = await self.kube.create(body)
+                if created:
                     self.created += 1
                     logger.info(
                         "Web request %s -> videorequest %s/%s",
@@ -170,6 +174,8 @@ class Intake:
                 if error.status.code not in (400, 403, 422):
                     raise
                 raise Refused(f"Kubernetes refused the request: {error.status.message}") from error
+            # Picked up: the original schema's `planning` ("the worker has it"); the mirror takes over.
+            await self.update(row_id, accepted_data(body))
         except Refused as refusal:
             cancelled = str(refusal) == "Cancelled before it started."
             await self.refuse(row_id, str(refusal), "Cancelled" if cancelled else "Failed")
@@ -177,8 +183,11 @@ class Intake:
     async def refuse(self, row_id: str, message: str, phase: str) -> None:
         self.refused += 1
         logger.info("Web request %s refused: %s", row_id, message)
-        data = refusal_data(message, phase)
-        await self.caller.call(lambda: self.tables.update_row(self.config.database, VIDEOS.id, row_id, data))
+        await self.update(row_id, refusal_data(message, phase))
+
+    async def update(self, row_id: str, data: Mapping[str, Any]) -> None:
+        database = self.config.database
+        await self.caller.call(lambda: self.tables.update_row(database, VIDEOS.id, row_id, dict(data)))
 
     def describe(self, error: BaseException) -> str:
         if isinstance(error, ApiError):

@@ -139,12 +139,15 @@ def video_data(body: Mapping[str, Any]) -> dict[str, Any]:
     phase = status.get("phase") or "Pending"
     scenes = list(scene_statuses(body))
     output = (status.get("output") or {}).get("uri")
+    status_value = VIDEO_STATUS.get(phase, "queued")
+    if phase == "Pending" and ROW_ANNOTATION in (metadata.get("annotations") or {}):
+        status_value = "planning"  # a web request the intake accepted is being worked on
     return fit(
         VIDEOS,
         {
             "topic": spec.get("topic"),
             "description": spec.get("description"),
-            "status": VIDEO_STATUS.get(phase, "queued"),
+            "status": status_value,
             "progress": min(100, max(0, int(status.get("progress") or 0))),
             "current_scene": current_scene(status, scenes),
             "scene_count": status.get("scenesTotal") or len(scenes),

@@ -81,9 +81,20 @@ async def test_each_request_row_becomes_one_videorequest_even_across_restarts(do
     assert await first.poll_once() == 0  # the cursor is past both
     assert sorted(kube.objects) == ["web-r1", "web-r2"]
     assert kube.objects["web-r2"]["spec"]["owner"] == {"appwriteUserId": alice.id}
-    restarted = intake(config, kube)  # no cursor: the rows are seen again, nothing is made twice
-    assert await restarted.poll_once() == 2
-    assert (restarted.created, len(kube.objects)) == (0, 2)
+    row = double.rows("scenefarm", "videos")["r1"]
+    assert (row["status"], row["k8s_name"]) == ("planning", "web-r1")  # picked up, as the old worker did
+    # A crash after the create, before the row was updated: a new operator sees the row again.
+    double.call(
+        lambda: (
+            double.double.tablesdb.tables[("scenefarm", "videos")]
+            .rows["r1"]["data"]
+            .update({"status": "queued"})
+        )
+    )
+    restarted = intake(config, kube)
+    assert await restarted.poll_once() == 1
+    assert (restarted.created, len(kube.objects)) == (0, 2)  # nothing is made twice
+    assert double.rows("scenefarm", "videos")["r1"]["status"] == "planning"
 
 
 async def test_a_refused_row_ends_failed_with_its_reason(double, config, schema) -> None:

@@ -149,6 +149,7 @@ def test_a_web_request_mirrors_into_the_row_its_user_created_and_may_update() ->
     body = video_request()
     body["metadata"]["annotations"] = {"scenefarm.dev/appwrite-row": "6750c0ffee12345"}
     video, *_ = desired_rows(body)
+    assert video.data["status"] == "planning"  # accepted by the intake: not queued again
     assert video.row_id == "6750c0ffee12345"
     assert video.permissions == ('read("user:user-42")', 'update("user:user-42")')
 
