@@ -142,3 +142,14 @@ def apply_patch(content_type: str, target: dict[str, Any], patch: Any, *, builti
     if not isinstance(result, dict):
         raise BadRequest("the patch does not produce an object")
     return result
+
+
+def merge_key(field: str, items: Any) -> str | None:
+    """The patchMergeKey of a list field of a built-in kind, None for atomic lists."""
+    if not isinstance(items, list):
+        return None
+    return _MERGE_KEYS.get(field) or (_ports_key(items) if field == "ports" else None)
+
+
+def is_apply(content_type: str) -> bool:
+    return content_type.split(";", maxsplit=1)[0].strip() == APPLY

@@ -103,8 +103,13 @@ def is_protobuf(content_type: str) -> bool:
     return content_type.split(";", 1)[0].strip() == MEDIA_TYPE
 
 
+_META_KINDS = {"DeleteOptions", "CreateOptions", "PatchOptions", "UpdateOptions", "ListOptions", "GetOptions"}
+
+
 def message_name(api_version: str, kind: str) -> str:
     group, _, version = api_version.rpartition("/")
+    if kind in _META_KINDS:  # options travel with the request's group-version but are meta/v1 types
+        return _META + kind
     package = _GROUP_PACKAGES.get(group, group.split(".", 1)[0])
     return f"k8s.io.api.{package}.{version}.{kind}"
 

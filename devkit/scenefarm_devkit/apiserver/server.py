@@ -12,10 +12,13 @@ from typing import Any
 import aiohttp.web
 
 from scenefarm_devkit.apiserver import (
+    apply,
     discovery,
     errors,
+    managedfields,
     openapi,
     openapi_v2,
+    patching,
     podlogs,
     protobuf,
     remotecommand,
@@ -31,7 +34,7 @@ from scenefarm_devkit.apiserver.operations import Api
 from scenefarm_devkit.apiserver.requestlog import RequestLog, RequestRecord
 from scenefarm_devkit.apiserver.resources import Registry, ResourceType
 from scenefarm_devkit.apiserver.routing import Route, route
-from scenefarm_devkit.apiserver.store import Store
+from scenefarm_devkit.apiserver.store import DRY_RUN, Key, Store
 
 
 def _json(body: Any, status: int = 200, warnings: list[str] | None = None) -> aiohttp.web.Response:
@@ -60,6 +63,7 @@ class ApiServer:
         self.registry = Registry()
         self.store = Store(history_size=history_size)
         self.api = Api(self.registry, self.store)
+        self.store.before_put = self.track_fields
         self.request_log = request_log
         self.tokens = tokens
         self.faults: list[FaultRule] = []
@@ -166,11 +170,15 @@ class ApiServer:
         namespace = r.namespace if rt.namespaced else ""
         strict = request.query.get("fieldValidation", "") == "Strict"
         subresource = r.subresource or None
+        special = await self.write_modes(request, r, rt, namespace, strict)
+        if special is not None:
+            return special
         if r.verb == "create":
             obj, warnings = self.api.create(rt, namespace or None, await self.body(request), strict=strict)
             return _json(obj, status=201, warnings=warnings)
         if r.verb == "update":
             body = await self.body(request)
+            self.keep_managed_fields(rt, namespace, r.name, body)
             obj, warnings = self.api.replace(
                 rt, namespace, r.name, body, subresource=subresource, strict=strict
             )
@@ -186,6 +194,53 @@ class ApiServer:
         if r.verb == "deletecollection":
             return self.delete_collection(request, rt, namespace or None, await self.delete_options(request))
         raise errors.MethodNotAllowed("the server does not allow this method on the requested resource")
+
+    async def write_modes(
+        self, request: aiohttp.web.BaseRequest, r: Route, rt: ResourceType, namespace: str, strict: bool
+    ) -> aiohttp.web.Response | None:
+        """Field manager of this write, dryRun=All, and server-side apply; a response if that is all."""
+        manager = request.query.get("fieldManager", "")
+        default_manager = manager or managedfields.manager_from_user_agent(
+            request.headers.get("User-Agent", "")
+        )
+        # Set on every write: requests on one keep-alive connection share one task's context.
+        managedfields.WRITER.set(managedfields.Writer(default_manager, subresource=r.subresource))
+        DRY_RUN.set(request.query.get("dryRun") == "All")  # all steps run, nothing is stored
+        if DRY_RUN.get():
+            if r.verb in ("delete", "deletecollection"):
+                return (
+                    _json(self.api.get(rt, namespace, r.name))
+                    if r.name
+                    else self.serve_list(request, rt, namespace or None)
+                )
+        elif "dryRun" in request.query:
+            raise errors.BadRequest(
+                f'dryRun: Unsupported value: {request.query["dryRun"]!r}: supported values: "All"'
+            )
+        if r.verb == "patch" and patching.is_apply(request.headers.get("Content-Type", "")):
+            force = request.query.get("force", "") in ("true", "1")
+            obj, warnings, code = apply.server_side_apply(
+                self.api, rt, namespace, r.name, await request.read(), manager=manager, force=force,
+                subresource=r.subresource, strict=strict,
+            )  # fmt: skip
+            return _json(obj, status=code, warnings=warnings)
+        return None
+
+    def keep_managed_fields(self, rt: ResourceType, namespace: str, name: str, body: Any) -> None:
+        """A PUT without managedFields keeps the stored ones, as the real server does."""
+        live = self.store.get(self.api.key(rt, namespace, name))
+        meta = body.get("metadata") if isinstance(body, dict) else None
+        missing = isinstance(meta, dict) and "managedFields" not in meta
+        if live is not None and missing and "managedFields" in live["metadata"]:
+            meta["managedFields"] = live["metadata"]["managedFields"]  # type: ignore[index]
+
+    def track_fields(self, key: Key, old: dict[str, Any] | None, new: dict[str, Any]) -> None:
+        types = [rt for rt in self.registry.all() if (rt.group, rt.plural) == key[:2]]
+        if types:
+            managedfields.track(
+                old, new, builtin=types[0].builtin, has_status=types[0].has_status,
+                api_version=new.get("apiVersion") or types[0].api_version,
+            )  # fmt: skip
 
     async def body(self, request: aiohttp.web.BaseRequest) -> Any:
         raw = await request.read()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextvars
 import copy
 import dataclasses
 from collections.abc import Callable, Iterator
@@ -17,6 +18,8 @@ from scenefarm_devkit.apiserver.errors import Gone
 
 # (group, plural, namespace or "", name): versions of one kind share storage, like etcd keys.
 Key = tuple[str, str, str, str]
+# dryRun=All: writes run every step (admission, validation, managedFields) but store nothing.
+DRY_RUN: contextvars.ContextVar[bool] = contextvars.ContextVar("dry_run", default=False)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,6 +54,8 @@ class Store:
         self._rv = 1
         self._history: collections.deque[Event] = collections.deque(maxlen=history_size)
         self._subscriptions: set[Subscription] = set()
+        # Called with (key, old, new) before a write is stored: managedFields bookkeeping.
+        self.before_put: Callable[[Key, dict[str, Any] | None, dict[str, Any]], None] | None = None
 
     @property
     def resource_version(self) -> int:
@@ -76,6 +81,12 @@ class Store:
     def put(self, key: Key, obj: dict[str, Any]) -> dict[str, Any]:
         """Store `obj` under a fresh resourceVersion and tell the watchers."""
         old = self.objects.get(key)
+        if self.before_put is not None:
+            self.before_put(key, old, obj)
+        if DRY_RUN.get():
+            obj = copy.deepcopy(obj)
+            obj["metadata"]["resourceVersion"] = str(self._rv)
+            return obj
         rv = self.next_rv()
         obj["metadata"]["resourceVersion"] = str(rv)
         self.objects[key] = obj
@@ -94,6 +105,8 @@ class Store:
         return obj
 
     def remove(self, key: Key) -> dict[str, Any]:
+        if DRY_RUN.get():
+            return copy.deepcopy(self.objects[key])
         obj = self.objects.pop(key)
         self.by_uid.pop(obj["metadata"]["uid"], None)
         rv = self.next_rv()

@@ -7,6 +7,7 @@ import json
 import re
 from typing import Any
 
+from scenefarm_devkit.apiserver import printers
 from scenefarm_devkit.apiserver.resources import ResourceType
 
 _NAME = {
@@ -70,17 +71,6 @@ def _cell(value: Any, column_type: str) -> Any:
     return value
 
 
-def _completions(obj: dict[str, Any]) -> str:
-    return f"{obj.get('status', {}).get('succeeded', 0)}/{obj.get('spec', {}).get('completions', 1)}"
-
-
-_BUILTIN_COLUMNS: dict[str, list[tuple[dict[str, Any], Any]]] = {
-    "pods": [({"name": "Status", "type": "string"}, ".status.phase")],
-    "namespaces": [({"name": "Status", "type": "string"}, ".status.phase")],
-    "jobs": [({"name": "Completions", "type": "string"}, _completions)],
-}
-
-
 def columns(rt: ResourceType) -> list[tuple[dict[str, Any], Any]]:
     """(column definition, JSONPath or function) pairs after the Name column."""
     if rt.printer_columns:
@@ -97,7 +87,17 @@ def columns(rt: ResourceType) -> list[tuple[dict[str, Any], Any]]:
         if not any(path == _AGE_PATH for _, path in result):
             result.append(({"name": "Age", "type": "date"}, _AGE_PATH))
         return result
-    return [*_BUILTIN_COLUMNS.get(rt.plural, []), ({"name": "Age", "type": "date"}, _AGE_PATH)]
+    if _is_event(rt):
+        return list(printers.EVENT_COLUMNS)
+    return [
+        *printers.BUILTIN_COLUMNS.get((rt.group, rt.plural), []),
+        ({"name": "Age", "type": "date"}, _AGE_PATH),
+    ]
+
+
+def _is_event(rt: ResourceType) -> bool:
+    """Events print no leading Name column (it is a wide-only column at the end)."""
+    return rt.builtin and rt.plural == "events"
 
 
 def _definition(col: dict[str, Any]) -> dict[str, Any]:
@@ -105,7 +105,7 @@ def _definition(col: dict[str, Any]) -> dict[str, Any]:
 
 
 def row(rt: ResourceType, obj: dict[str, Any], include: str) -> dict[str, Any]:
-    cells: list[Any] = [obj["metadata"]["name"]]
+    cells: list[Any] = [] if _is_event(rt) else [obj["metadata"]["name"]]
     for definition, source in columns(rt):
         value = source(obj) if callable(source) else json_path(obj, source)
         cells.append(_cell(value, definition.get("type", "string")))
@@ -137,5 +137,6 @@ def table(
         "rows": [row(rt, obj, include) for obj in objs],
     }
     if with_columns:
-        result["columnDefinitions"] = [_NAME] + [_definition(d) for d, _ in columns(rt)]
+        lead = [] if _is_event(rt) else [_NAME]
+        result["columnDefinitions"] = lead + [_definition(d) for d, _ in columns(rt)]
     return result

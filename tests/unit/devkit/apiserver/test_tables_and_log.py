@@ -38,10 +38,10 @@ async def test_built_in_tables_show_status_for_pods_and_completions_for_jobs(cli
         },
     )
     _, jobs = await client.request("GET", "/apis/batch/v1/namespaces/default/jobs", headers={"Accept": TABLE})
-    assert [c["name"] for c in jobs["columnDefinitions"]] == ["Name", "Completions", "Age"]
-    assert jobs["rows"][0]["cells"][:2] == ["j", "0/1"]
+    assert [c["name"] for c in jobs["columnDefinitions"]] == ["Name", "Status", "Completions", "Age"]
+    assert jobs["rows"][0]["cells"][:3] == ["j", "Running", "0/1"]
     _, pods = await client.request("GET", "/api/v1/namespaces/default/pods", headers={"Accept": TABLE})
-    assert [c["name"] for c in pods["columnDefinitions"]] == ["Name", "Status", "Age"]
+    assert [c["name"] for c in pods["columnDefinitions"]] == ["Name", "Ready", "Status", "Restarts", "Age"]
 
 
 async def test_every_request_is_logged_with_verb_resource_and_identity(
@@ -114,3 +114,24 @@ async def test_the_command_line_serves_until_sigterm(tmp_path: Path) -> None:
     finally:
         process.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(process.wait(), timeout=30) == 0
+
+
+async def test_events_print_the_real_columns_without_a_leading_name(client: Client) -> None:
+    event = {
+        "metadata": {"name": "newton.1"},
+        "involvedObject": {"kind": "VideoRequest", "name": "newton", "namespace": "default"},
+        "type": "Warning",
+        "reason": "SceneFailed",
+        "message": "scene 2 raised NameError",
+        "lastTimestamp": "2026-01-01T00:00:00Z",
+    }
+    await client.post("/api/v1/namespaces/default/events", event)
+    _, table = await client.request("GET", "/api/v1/namespaces/default/events", headers={"Accept": TABLE})
+    visible = [c["name"] for c in table["columnDefinitions"] if c["priority"] == 0]
+    assert visible == ["Last Seen", "Type", "Reason", "Object", "Message"]
+    cells = [
+        c
+        for c, d in zip(table["rows"][0]["cells"], table["columnDefinitions"], strict=True)
+        if d["priority"] == 0
+    ]
+    assert cells[1:] == ["Warning", "SceneFailed", "videorequest/newton", "scene 2 raised NameError"]
