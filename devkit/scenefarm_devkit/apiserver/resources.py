@@ -23,6 +23,7 @@ class ResourceType:
     schema: dict[str, Any] | None = None
     printer_columns: tuple[dict[str, Any], ...] = ()
     builtin: bool = True
+    verbs: tuple[str, ...] = ALL_VERBS
 
     @property
     def api_version(self) -> str:
@@ -43,7 +44,7 @@ class ResourceType:
             "singularName": self.singular_name,
             "namespaced": self.namespaced,
             "kind": self.kind,
-            "verbs": list(ALL_VERBS),
+            "verbs": list(self.verbs),
         }
         if self.short_names:
             main["shortNames"] = list(self.short_names)
@@ -128,6 +129,22 @@ BUILTINS: tuple[ResourceType, ...] = (
     _b("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", namespaced=False, short_names=("pc",)),
     _b("storage.k8s.io", "v1", "storageclasses", "StorageClass", namespaced=False, short_names=("sc",)),
     _b("events.k8s.io", "v1", "events", "Event", short_names=("ev",)),
+    _b(
+        "authorization.k8s.io",
+        "v1",
+        "selfsubjectaccessreviews",
+        "SelfSubjectAccessReview",
+        namespaced=False,
+        verbs=("create",),
+    ),
+    _b(
+        "authentication.k8s.io",
+        "v1",
+        "selfsubjectreviews",
+        "SelfSubjectReview",
+        namespaced=False,
+        verbs=("create",),
+    ),
     _b("coordination.k8s.io", "v1", "leases", "Lease"),
     _b("rbac.authorization.k8s.io", "v1", "roles", "Role"),
     _b("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding"),

@@ -22,6 +22,7 @@ from scenefarm_devkit.apiserver import (
     podlogs,
     protobuf,
     remotecommand,
+    reviews,
     selectors,
     tables,
     watching,
@@ -136,13 +137,25 @@ class ApiServer:
             if request.transport is not None:
                 request.transport.close()
             raise ConnectionResetError("injected fault: the answer to this write was lost")
-        if rt.group == "" and rt.plural == "pods" and r.subresource in ("log", "exec"):
-            return await self.serve_pod_io(request, r)
+        if (rt.group, rt.plural) in reviews.KINDS or (
+            rt.plural == "pods" and r.subresource in ("log", "exec")
+        ):
+            return await self.serve_special(request, r, rt, identity)
         if r.verb in ("watch", "list", "deletecollection"):
             check_field_labels(rt, request.query.get("fieldSelector"))  # a short list per kind
         if r.verb in ("watch", "list", "get"):
             return await self.serve_read(request, r, rt)
         return await self.serve_write(request, r, rt)
+
+    async def serve_special(
+        self, request: aiohttp.web.BaseRequest, r: Route, rt: ResourceType, identity: str
+    ) -> aiohttp.web.StreamResponse:
+        """Requests that are not storage: access reviews, Pod logs and exec."""
+        if (rt.group, rt.plural) not in reviews.KINDS:
+            return await self.serve_pod_io(request, r)
+        if r.verb != "create":
+            raise errors.MethodNotAllowed(f"the server does not allow this method on {rt.plural}")
+        return _json(reviews.answer(rt, await self.body(request), identity, self.authorizer), status=201)
 
     async def serve_pod_io(self, request: aiohttp.web.BaseRequest, r: Route) -> aiohttp.web.StreamResponse:
         """What the real server proxies to the kubelet: container logs and exec streams."""
