@@ -22,6 +22,7 @@ from typing import Any
 
 from . import effects as fx
 from . import healing, lifecycle, manifests, naming, phases
+from .admission_signals import Blocker
 from .plan_store import StoredPlan
 from .settings import Settings
 from .status import (
@@ -52,6 +53,7 @@ class Inputs:
     settings: Settings
     capacity: int = 1 << 30  # scene Jobs the cluster-wide cap lets this request start now
     queue_position: int | None = None
+    blockers: tuple[Blocker, ...] = ()  # Jobs whose Pod has not started past the grace period
 
     @property
     def body(self) -> dict[str, Any]:
@@ -165,7 +167,8 @@ def _rendering(i: Inputs, plan: StoredPlan, retry: int | None) -> Decision:
     verdict, combine_effects, combine_job = _combine(i, scenes, retry)
     if verdict.phase == phases.FAILED:
         return _stop(i, verdict)
-    effects = [*_suspend_sync(i.observed, suspended), *_creates(i, plan, chosen), *combine_effects]
+    verdict, blocked = _with_blockers(i, verdict)
+    effects = [*_suspend_sync(i.observed, suspended), *_creates(i, plan, chosen), *combine_effects, *blocked]
     if not suspended:
         effects += work.fixes
     served = _retry_served(retry, work.launches, chosen, combine_effects)
@@ -229,6 +232,21 @@ def _combine(
     if retry is not None and result.phase == phases.FAILED:  # a retry runs a failed combine again
         return verdict, [fx.DeleteJob(name)], None
     return verdict_of(i.spec, scenes, result), [], job
+
+
+def _with_blockers(i: Inputs, verdict: Verdict) -> tuple[Verdict, list[fx.Effect]]:
+    """A Pod the cluster refuses or cannot place, past the grace period: say which object is
+    missing in the message (Ready's condition) and post one Event when it first appears."""
+    if not i.blockers or verdict.phase not in (phases.RENDERING, phases.COMBINING):
+        return verdict, []
+    first = i.blockers[0]
+    text = f"Job {first.job} cannot start its Pod ({first.what}): {first.message}"
+    effects: list[fx.Effect] = []
+    if text not in str(i.previous.get("message", "")):
+        effects.append(fx.PostEvent("PodNotStarting", text))
+    return dataclasses.replace(
+        verdict, reason="PodNotStarting", message=f"{verdict.message}; {text}"
+    ), effects
 
 
 def _creates(i: Inputs, plan: StoredPlan, chosen: Sequence[tuple[int, healing.Launch]]) -> list[fx.Effect]:

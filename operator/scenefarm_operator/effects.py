@@ -56,11 +56,20 @@ class SuspendJob:
 
 
 @dataclasses.dataclass(frozen=True)
+class PostEvent:
+    """An Event on the VideoRequest (decided once: when what it reports first appears)."""
+
+    reason: str
+    message: str
+    warning: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
 class DeleteRequest:
     """spec.ttlSecondsAfterFinished ran out: delete the VideoRequest (children go by ownerReference)."""
 
 
-Effect = AskPlan | Replan | AskFix | CreateJob | DeleteJob | SuspendJob | DeleteRequest
+Effect = AskPlan | Replan | AskFix | CreateJob | DeleteJob | SuspendJob | PostEvent | DeleteRequest
 PLANNER_CALLS = (AskPlan, Replan, AskFix)
 
 

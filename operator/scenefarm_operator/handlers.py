@@ -151,7 +151,8 @@ async def reconcile_request(
 def _plain(body: kopf.Body) -> dict[str, Any]:
     """What the reconcile reads of a Job or Pod, copied: not env, volumes or the whole template."""
     meta = body.metadata
-    slim_meta = {k: meta.get(k) for k in ("name", "namespace", "uid", "labels", "annotations") if meta.get(k)}
+    kept = ("name", "namespace", "uid", "labels", "annotations", "creationTimestamp")
+    slim_meta = {k: meta.get(k) for k in kept if meta.get(k)}
     spec = dict(body.spec)
     template = spec.pop("template", None)
     if template is not None:  # a Job: keep only its container's resources (memory limit for OOM retries)

@@ -22,7 +22,7 @@ import httpx2
 import kopf
 from lightkube.core.exceptions import ApiError
 
-from . import conditions, kube, naming, phases
+from . import admission_signals, conditions, kube, lifecycle, naming, phases
 from . import effects as fx
 from .admission import Admission
 from .backoff import API_ERRORS
@@ -30,7 +30,7 @@ from .decide import Decision, Inputs, decide
 from .lifecycle import iso
 from .planner_calls import PlannerCalls
 from .settings import Settings
-from .status import Observed
+from .status import Observed, outcome
 from .wakeups import Wakeups
 
 if TYPE_CHECKING:
@@ -148,6 +148,8 @@ class RequestLoop:
         jobs = {**self.launched, **jobs}
         pods = {name: self.shared.pods((self.key[0], name)) for name in jobs}
         observed = Observed.of(list(jobs.values()), pods, previous)
+        now = utcnow()
+        blockers = await self.start_blockers(list(jobs.values()), pods, now)
         order = self.order(body)
         return Inputs(
             meta=meta,
@@ -155,11 +157,28 @@ class RequestLoop:
             previous=previous,
             plan=plan,
             observed=observed,
-            now=utcnow(),
+            now=now,
             settings=self.shared.settings,
             capacity=self.shared.admission.capacity(self.key, order),
             queue_position=self.shared.admission.position(self.key),
+            blockers=tuple(blockers),
         )
+
+    async def start_blockers(
+        self, jobs: Sequence[Obj], pods: Mapping[str, Sequence[Obj]], now: datetime.datetime
+    ) -> list[admission_signals.Blocker]:
+        """Jobs whose Pod has not started past the grace period, and why. The Events (a list call)
+        are read only when such a Job has no Pod at all."""
+        grace = self.shared.settings.pod_start_grace_seconds
+        suspects = [j for j in jobs if _waiting_longer(j, pods.get(j["metadata"]["name"], ()), now, grace)]
+        if not suspects:
+            return []
+        events = (
+            await kube.failed_creates(self.key[0])
+            if any(not pods.get(j["metadata"]["name"]) for j in suspects)
+            else []
+        )
+        return admission_signals.start_blockers(suspects, pods, events, now, grace)
 
     def order(self, body: Obj) -> tuple[int, str, str]:
         meta = body["metadata"]
@@ -182,6 +201,8 @@ class RequestLoop:
             elif isinstance(effect, fx.SuspendJob):
                 await kube.set_job_suspended(namespace, effect.name, effect.suspend)
                 event(body, "Suspended" if effect.suspend else "Resumed", f"job {effect.name}")
+            elif isinstance(effect, fx.PostEvent):
+                event(body, effect.reason, effect.message, warning=effect.warning)
             elif isinstance(effect, fx.DeleteRequest):
                 await kube.delete_request(namespace, meta["name"])
         return True
@@ -265,6 +286,16 @@ class RequestLoop:
         self.published = status
         if current.get("phase") != status["phase"]:
             event(body, status["phase"], status.get("message", ""), warning=status["phase"] == phases.FAILED)
+
+
+def _waiting_longer(job: Obj, pods: Sequence[Obj], now: datetime.datetime, grace: float) -> bool:
+    """An unfinished, unsuspended Job older than `grace` none of whose Pods has started."""
+    if job.get("spec", {}).get("suspend") or outcome(job, pods).phase in phases.FINISHED:
+        return False
+    if any((p.get("status") or {}).get("phase", "Pending") != "Pending" for p in pods):
+        return False
+    created = lifecycle.parse_time(job["metadata"].get("creationTimestamp"))
+    return created is not None and (now - created).total_seconds() >= grace
 
 
 def _same(current: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:

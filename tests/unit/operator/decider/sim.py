@@ -86,6 +86,7 @@ class Sim:
         self.plan_calls = 0
         self.fix_calls = 0
         self.kueue = False  # Jobs are created suspended and wait for `admit()`
+        self.unschedulable = ""  # the scheduler's message for every new Pod (they stay Pending)
         self.lag = lag
         self.watched: set[str] = set()  # Jobs the watch has delivered so far (creations lag a pass)
         self.settings = settings or Settings(retry_base_seconds=10.0)
@@ -103,6 +104,7 @@ class Sim:
         mp.setattr(kube, "set_job_suspended", self._suspend)
         mp.setattr(kube, "delete_job", self._delete_job)
         mp.setattr(kube, "delete_request", self._delete_request)
+        mp.setattr(kube, "failed_creates", self._failed_creates)
         mp.setattr(
             reconcile,
             "event",
@@ -130,6 +132,7 @@ class Sim:
         if name in self.jobs:
             return False
         job = copy.deepcopy(dict(obj))
+        job["metadata"]["creationTimestamp"] = _iso(self.now)
         job["status"] = {}
         if self.kueue:
             job["spec"]["suspend"] = True
@@ -161,6 +164,9 @@ class Sim:
     async def _delete_job(self, namespace: str, name: str) -> None:
         self.jobs.pop(name, None)
         self.pods.pop(name, None)
+
+    async def _failed_creates(self, namespace: str) -> list[dict[str, Any]]:
+        return []  # the simulated Job controller never fails to create a Pod
 
     async def _delete_request(self, namespace: str, name: str) -> None:
         self.vr["metadata"]["deletionTimestamp"] = self.now.isoformat()
@@ -237,6 +243,20 @@ class Sim:
         self.now += datetime.timedelta(seconds=seconds)
         for name, job in self.jobs.items():
             if job["spec"].get("suspend") or _finished(job):
+                continue
+            if self.unschedulable:
+                condition = {
+                    "type": "PodScheduled",
+                    "status": "False",
+                    "reason": "Unschedulable",
+                    "message": self.unschedulable,
+                    "lastTransitionTime": job["metadata"]["creationTimestamp"],
+                }
+                pod = {
+                    "metadata": {"creationTimestamp": job["metadata"]["creationTimestamp"]},
+                    "status": {"phase": "Pending", "conditions": [condition]},
+                }
+                self.pods[name] = [pod]
                 continue
             if not self.pods[name]:
                 self.pods[name] = [_pod("Running", None)]

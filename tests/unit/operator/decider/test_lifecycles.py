@@ -289,3 +289,28 @@ async def test_a_retry_after_the_failed_scenes_jobs_were_cleaned_up_still_reruns
     new_combines = [n for n in sim.created if "-combine-" in n and n not in combines_before]
     assert len(new_combines) == 1  # only the combine with the retried scene, no partial one again
     assert "missingScenes" not in sim.status["output"]
+
+
+async def test_a_pod_that_cannot_be_scheduled_is_reported_once_naming_the_missing_claim(monkeypatch):
+    sim = Sim(monkeypatch, spec(*THREE), settings=Settings(pod_start_grace_seconds=30))
+    sim.unschedulable = 'persistentvolumeclaim "scenefarm-artifacts" not found'
+    await run(sim, steps=8, until=lambda s: "cannot start" in s.status.get("message", ""), seconds=10)
+
+    assert 'PersistentVolumeClaim "scenefarm-artifacts"' in sim.status["message"]
+    ready = next(c for c in sim.status["conditions"] if c["type"] == "Ready")
+    assert ready["reason"] == "PodNotStarting"
+    for _ in range(3):
+        sim.tick(10)
+        await sim.reconcile()
+    assert [e for e in sim.events if e[0] == "PodNotStarting"] == [
+        (
+            "PodNotStarting",
+            'Job newton-s00-a1 cannot start its Pod (PersistentVolumeClaim "scenefarm-artifacts"): '
+            'persistentvolumeclaim "scenefarm-artifacts" not found',
+        )
+    ]
+    sim.unschedulable = ""  # the admin creates the claim: the Pods start and the message goes
+    for job in sim.jobs.values():
+        sim.pods[job["metadata"]["name"]] = []
+    await run(sim)
+    assert sim.status["phase"] == "Succeeded"
