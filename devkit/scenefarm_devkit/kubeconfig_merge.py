@@ -3,8 +3,8 @@
 While the dev cluster runs, its cluster, user and context (all named `scenefarm-dev`) are merged
 into the kubeconfig kubectl reads (the first file in `$KUBECONFIG`, else `~/.kube/config`) and
 made current, so `kubectl` and `scenefarm submit` find it with no flags. On stop they are removed
-and the previous current-context comes back (unless someone switched away meanwhile).
-Other entries of the file are left as they are.
+and the previous current-context comes back (unless someone switched away meanwhile); a file
+that did not exist before is removed again. Other entries of the file are left as they are.
 """
 
 from __future__ import annotations
@@ -61,13 +61,18 @@ def _without_dev(config: Mapping[str, Any]) -> dict[str, Any]:
 def current_context(dev_kubeconfig: Path, target: Path | None = None) -> Iterator[Path]:
     """Merge while inside; yields the file that was changed."""
     target = target or target_path()
+    existed = target.is_file()
     config = _read(target)
     previous = config.get("current-context")
     _write(target, merged(config, _read(dev_kubeconfig)))
     try:
         yield target
     finally:
-        _write(target, restored(_read(target), previous))
+        after = restored(_read(target), previous)
+        if existed or any(after.get(section) for section in SECTIONS):
+            _write(target, after)
+        else:  # it made the file: leave none behind
+            target.unlink(missing_ok=True)
 
 
 def _read(path: Path) -> dict[str, Any]:

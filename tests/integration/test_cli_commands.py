@@ -233,3 +233,29 @@ def test_watch_follows_several_requests_and_fails_when_one_did_not_succeed(cli, 
     lines = ran.out.splitlines()
     assert lines[0] == "newtons-laws: Succeeded (4/4 scenes done)"
     assert any(line.startswith("held: Cancelled: ") for line in lines)
+
+
+def on_a_terminal(alice: Path, home: Path, command: str, **env: str) -> str:
+    """Run `command` on a pseudo-terminal (util-linux `script`), 40 columns wide."""
+    environment = {"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(home), "KUBECONFIG": str(alice)}
+    environment |= {"TERM": "xterm-256color", "COLUMNS": "40", "LINES": "24"} | env
+    done = subprocess.run(
+        ["script", "-qec", command, "/dev/null"],
+        env=environment,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout
+    return done.stdout.decode()
+
+
+def test_on_a_terminal_watch_draws_in_colour_but_never_breaks_a_path(alice, env, tmp_path) -> None:
+    wait_terminal(env.client(), "newtons-laws")
+    prefix = uid_prefix(env, "newtons-laws")
+    drawn = on_a_terminal(alice, tmp_path, f"{BIN}/scenefarm watch newtons-laws")
+    assert "\x1b[" in drawn
+    assert f"newtons-laws: video {prefix}/video.mp4 (1.0 s, 0 bytes)" in drawn  # 40 columns, one line
+    plain = on_a_terminal(alice, tmp_path, f"{BIN}/scenefarm watch newtons-laws", NO_COLOR="1")
+    assert "\x1b[" not in plain
+    assert plain.split("\r\n")[0] == "newtons-laws: Succeeded (4/4 scenes done)"

@@ -81,5 +81,4 @@ def test_the_readme_commands_go_from_nothing_to_a_verified_mp4(tmp_path: Path) -
     assert hashlib.sha256(video.read_bytes()).hexdigest() == status["output"]["sha256"]
     assert frames_of(video) == status["output"]["frames"] > 0
     assert code == 0
-    after = yaml.safe_load((home / ".kube" / "config").read_text())
-    assert "current-context" not in after and after["contexts"] == []  # dev up left no trace
+    assert not (home / ".kube" / "config").exists()  # dev up made it, and left no trace

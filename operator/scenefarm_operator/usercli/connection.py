@@ -63,8 +63,12 @@ class Connection:
             single = None
         if single is None:
             known = ", ".join(sorted(whole.contexts)) or "none"
-            wanted = context or "(current-context)"
-            raise Unreachable(f"no context {wanted} in {path} (contexts: {known})")
+            if context:
+                raise Unreachable(f"no context {context} in {path} (contexts: {known})")
+            raise Unreachable(
+                f"{path} has no current context (contexts: {known}); pass --context, "
+                "or start a cluster (scenefarm dev up)"
+            )
         return cls(single, namespace or single.namespace or "default", path)
 
     @property

@@ -24,18 +24,18 @@ COLOURS = {
     "Suspended": "blue",
 }
 MARKS = {"Healing": "⚕ healing", "Retrying": "↻ retrying"}
-BAR = 30
+BAR = 30  # at most; a quarter of a narrow terminal
 
 
-def request_view(request: Mapping[str, Any], program: str = "scenefarm") -> Group:
+def request_view(request: Mapping[str, Any], program: str = "scenefarm", bar: int = BAR) -> Group:
     name, status = request["metadata"]["name"], request.get("status") or {}
     phase = str(status.get("phase") or "Pending")
-    head = Table.grid(padding=(0, 1))
+    head = _grid(5)
     progress = int(status.get("progress") or 0)
     left = eta(status)
     head.add_row(
         Text(name, style="bold"),
-        ProgressBar(total=100, completed=progress, width=BAR, complete_style=COLOURS.get(phase, "cyan")),
+        ProgressBar(total=100, completed=progress, width=bar, complete_style=COLOURS.get(phase, "cyan")),
         Text(f"{progress:3d}%"),
         Text(phase, style=COLOURS.get(phase, "cyan")),
         Text(f"ETA {left}" if left != "-" else ""),
@@ -43,7 +43,7 @@ def request_view(request: Mapping[str, Any], program: str = "scenefarm") -> Grou
     parts: list[Any] = [head]
     scenes = status.get("scenes") or []
     if scenes:
-        parts.append(_scenes(scenes))
+        parts.append(_scenes(scenes, bar))
     combine = (status.get("combine") or {}).get("phase")
     if combine:
         parts.append(Text(f"  combine: {combine}", style=COLOURS.get(combine, "")))
@@ -52,14 +52,14 @@ def request_view(request: Mapping[str, Any], program: str = "scenefarm") -> Grou
     return Group(*parts)
 
 
-def _scenes(scenes: list[Mapping[str, Any]]) -> Table:
-    table = Table.grid(padding=(0, 1))
+def _scenes(scenes: list[Mapping[str, Any]], bar: int) -> Table:
+    table = _grid(5)
     for scene in scenes:
         phase = str(scene.get("phase") or "Pending")
         attempt = int(scene.get("attempt") or 0)
         table.add_row(
             Text(f"  {scene.get('index'):>2} {scene.get('name')}"),
-            _bar(phase),
+            _bar(phase, bar),
             Text(phase, style=COLOURS.get(phase, "")),
             Text(f"attempt {attempt}" if attempt else ""),
             Text(MARKS.get(phase, "") or _healed(scene), style="magenta"),
@@ -67,14 +67,22 @@ def _scenes(scenes: list[Mapping[str, Any]]) -> Table:
     return table
 
 
-def _bar(phase: str) -> ProgressBar:
+def _grid(columns: int) -> Table:
+    """Cells are cut with an ellipsis on a narrow terminal, never wrapped onto a second line."""
+    table = Table.grid(padding=(0, 1))
+    for _ in range(columns):
+        table.add_column(no_wrap=True, overflow="ellipsis")
+    return table
+
+
+def _bar(phase: str, width: int) -> ProgressBar:
     """Done: full; running (or being healed): pulsing; not started: empty."""
     colour = COLOURS.get(phase, "cyan")
     if phase in ("Succeeded", "Failed"):
-        return ProgressBar(total=1, completed=1, width=BAR, complete_style=colour, finished_style=colour)
+        return ProgressBar(total=1, completed=1, width=width, complete_style=colour, finished_style=colour)
     if phase in ("Running", "Healing", "Retrying"):
-        return ProgressBar(total=None, width=BAR, pulse_style=colour)
-    return ProgressBar(total=1, completed=0, width=BAR)
+        return ProgressBar(total=None, width=width, pulse_style=colour)
+    return ProgressBar(total=1, completed=0, width=width)
 
 
 def _healed(scene: Mapping[str, Any]) -> str:

@@ -25,7 +25,7 @@ from .connection import Connection
 from .errors import CliError
 from .output import Output
 from .videorequests import TERMINAL, as_dict, get
-from .view import request_view
+from .view import BAR, request_view
 
 _END = object()
 
@@ -43,10 +43,10 @@ def follow(conn: Connection, names: list[str], out: Output, timeout: float | Non
         threading.Thread(target=_pump, args=(conn, names, events), daemon=True).start()
     if out.live:
         with Live(console=out.out, refresh_per_second=8, transient=True) as live:
-            live.update(_views(requests, out.program))
-            _consume(events, requests, deadline, lambda: live.update(_views(requests, out.program)))
+            live.update(_views(requests, out))
+            _consume(events, requests, deadline, lambda: live.update(_views(requests, out)))
         for request in requests.values():
-            out.out.print(request_view(request, out.program), soft_wrap=True)
+            out.out.print(request_view(request, out.program, _bar(out)), soft_wrap=True)
     else:
         printed: set[str] = set()
         _print_new(out, requests.values(), printed)
@@ -103,8 +103,12 @@ def _print_new(out: Output, requests: Iterable[Mapping[str, Any]], printed: set[
                 out.line(line)
 
 
-def _views(requests: dict[str, dict[str, Any]], program: str) -> Group:
-    return Group(*(request_view(r, program) for r in requests.values()))
+def _views(requests: dict[str, dict[str, Any]], out: Output) -> Group:
+    return Group(*(request_view(r, out.program, _bar(out)) for r in requests.values()))
+
+
+def _bar(out: Output) -> int:
+    return max(8, min(BAR, out.out.width // 4))
 
 
 def _phase(request: Mapping[str, Any]) -> str:

@@ -42,13 +42,12 @@ def test_while_up_the_dev_cluster_is_current_and_afterwards_the_file_is_as_befor
     assert yaml.safe_load(mine.read_text()) == MINE
 
 
-def test_a_missing_kubeconfig_is_created_and_left_without_a_current_context(tmp_path: Path) -> None:
+def test_a_missing_kubeconfig_is_created_while_up_and_removed_afterwards(tmp_path: Path) -> None:
     dev, mine = tmp_path / "dev", tmp_path / ".kube" / "config"
     dev.write_text(yaml.safe_dump(DEV))
     with current_context(dev, mine):
         assert yaml.safe_load(mine.read_text())["current-context"] == CONTEXT
-    after = yaml.safe_load(mine.read_text())
-    assert "current-context" not in after and after["contexts"] == []
+    assert not mine.exists()  # it did not exist before: none is left behind
 
 
 def test_kubectl_s_file_is_the_first_in_KUBECONFIG_else_the_home_one(tmp_path: Path) -> None:
