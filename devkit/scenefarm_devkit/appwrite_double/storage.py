@@ -102,7 +102,7 @@ class StorageState:
             web.get(f, self.get_file),
             web.delete(f, self.delete_file),
             web.get(f + "/view", self.file_content),
-            web.get(f + "/download", self.file_content),
+            web.get(f + "/download", self.file_content),  # the same bytes, as an attachment
         ]
 
     def bucket(self, request: web.Request) -> dict[str, Any]:
@@ -196,7 +196,10 @@ class StorageState:
         if not stored.complete:
             raise not_found("storage_file_not_found", "The requested file")
         content_type = stored.to_json()["mimeType"]
-        return web.Response(body=stored.content(), content_type=content_type)
+        # As Appwrite: `view` shows the file in the browser, `download` saves it.
+        disposition = "attachment" if request.path.endswith("/download") else "inline"
+        headers = {"Content-Disposition": f'{disposition}; filename="{stored.name}"'}
+        return web.Response(body=stored.content(), content_type=content_type, headers=headers)
 
     async def create_file(self, request: web.Request) -> web.Response:
         bucket = self.bucket(request)
