@@ -40,7 +40,12 @@ async def _up(args: argparse.Namespace) -> None:
     )
     tasks = [] if args.no_job_runner else [runner]
     cluster = DevCluster(
-        args.state_dir, port=args.port, crds=args.crd, extra_tasks=tasks, request_log_path=args.request_log
+        args.state_dir,
+        port=args.port,
+        crds=args.crd,
+        extra_tasks=tasks,
+        request_log_path=args.request_log,
+        persist=True,  # objects survive a restart on the same state directory
     )
     async with cluster:
         print(cluster.kubeconfig_path.resolve(), flush=True)

@@ -7,9 +7,6 @@ imports the dev kit; an install without the dev kit simply has no such commands.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import signal
-import threading
 from pathlib import Path
 
 from rich.console import Console
@@ -46,6 +43,25 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="leave ~/.kube/config ($KUBECONFIG) alone (default: context scenefarm-dev while up)",
     )
+    up.add_argument(
+        "--gemini-double", action="store_true", help="run a local Gemini double and point the operator at it"
+    )
+    up.add_argument(
+        "--gemini-script",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="replies the Gemini double plays first (JSON, see docs/planning.md); implies --gemini-double",
+    )
+    up.add_argument(
+        "--gemini-base-url",
+        default="",
+        metavar="URL",
+        help="a real Gemini endpoint; the key comes from $SCENEFARM_GEMINI_API_KEY",
+    )
+    up.add_argument(
+        "--appwrite-double", action="store_true", help="run a local Appwrite double and mirror requests to it"
+    )
     up.set_defaults(run=_dev_up)
 
 
@@ -61,26 +77,8 @@ def _demo(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 
 def _dev_up(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from .data import example_path
-    from .devenv import DevEnv
-    from .kubeconfig_merge import current_context
+    from .devup import run
 
-    console = Console()
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    with DevEnv(args.state_dir, instant=args.instant, port=args.port) as env:
-        if not args.no_operator:
-            env.start_operator()
-        console.print(f"dev cluster ready. kubeconfig: {env.kubeconfig}", soft_wrap=True)
-        console.print(
-            f"  try: kubectl --kubeconfig {env.kubeconfig} apply -f {example_path()}", soft_wrap=True
-        )
-        console.print(f"       kubectl --kubeconfig {env.kubeconfig} get vr -w", soft_wrap=True)
-        print(env.kubeconfig, flush=True)
-        with contextlib.ExitStack() as stack:
-            if not args.no_switch_context:  # as kind does: kubectl and `scenefarm submit` find it
-                merged = stack.enter_context(current_context(env.kubeconfig))
-                console.print(f"current context: scenefarm-dev (in {merged}) while up", soft_wrap=True)
-            with contextlib.suppress(KeyboardInterrupt):
-                done.wait()
-    return 0
+    if args.gemini_script is not None and not args.gemini_script.is_file():
+        parser.error(f"no such file: {args.gemini_script}")
+    return run(args)

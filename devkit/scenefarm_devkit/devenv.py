@@ -40,6 +40,7 @@ class DevEnv:
         operator_env: Mapping[str, str] | None = None,
         max_local_processes: int | None = None,
         rbac_from_chart: bool = False,
+        persist: bool = False,
     ) -> None:
         state_dir = Path(state_dir).resolve()  # Pods run in their own directories: paths must be absolute
         self.state_dir = state_dir
@@ -63,7 +64,12 @@ class DevEnv:
         )
         job_runner = functools.partial(run_job_runner, config=runner)
         self.cluster = DevClusterThread(
-            state_dir=state_dir, port=port, crds=[crd_path()], extra_tasks=[job_runner], **rbac_options
+            state_dir=state_dir,
+            port=port,
+            crds=[crd_path()],
+            extra_tasks=[job_runner],
+            persist=persist,  # objects survive a restart on the same state directory
+            **rbac_options,
         )
         self.operator_env = dict(operator_env or {})
         self.operator: subprocess.Popen[bytes] | None = None
@@ -115,7 +121,9 @@ class DevEnv:
         self.cluster.call(lambda: runner.evict(namespace, pod))
 
     def start_operator(self, *extra_args: str) -> subprocess.Popen[bytes]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SCENEFARM_")}
+        # The user's SCENEFARM_* settings pass through (a Gemini key, a model, a log format...);
+        # the dev environment's own (artifact claim, doubles' endpoints) are set over them.
+        env = dict(os.environ)
         kubeconfig = self.cluster.kubeconfig_for("operator")  # its own identity in the request log
         env |= {"KUBECONFIG": str(kubeconfig), "SCENEFARM_ARTIFACT_CLAIM": ARTIFACT_CLAIM}
         env |= self.operator_env

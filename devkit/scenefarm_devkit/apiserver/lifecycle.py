@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import secrets
 import threading
@@ -78,6 +79,7 @@ class DevCluster:
         history_size: int = 10_000,
         enforce_rbac_for: Collection[str] = (),
         rbac_subjects: Mapping[str, Subject] | None = None,
+        persist: bool = False,
     ) -> None:
         self.state_dir = Path(state_dir)
         self.port = port
@@ -92,6 +94,8 @@ class DevCluster:
             tokens=self._tokens,
             bookmark_interval=bookmark_interval,
             history_size=history_size,
+            # persist: objects survive a restart on the same state directory (etcd's role).
+            journal=self.state_dir / "objects.jsonl" if persist else None,
         )
         # RBAC (authorization.py) only for these identities, each as its subject in rbac_subjects.
         if enforce_rbac_for:
@@ -158,7 +162,14 @@ class DevCluster:
             rt = self.server.registry.by_kind(doc.get("apiVersion", ""), doc.get("kind", ""))
             if rt is None:
                 raise ValueError(f"cannot preload {doc.get('kind')!r}: unknown kind")
-            self.server.api.create(rt, doc.get("metadata", {}).get("namespace"), doc)
+            namespace, name = (
+                doc.get("metadata", {}).get("namespace"),
+                doc.get("metadata", {}).get("name", ""),
+            )
+            if self.server.store.get(self.server.api.key(rt, namespace, name)) is None:
+                self.server.api.create(rt, namespace, doc)
+            else:  # restored from the journal: bring it up to this file's version
+                self.server.api.replace(rt, namespace, name, copy.deepcopy(doc))
         # handler_cancellation: a watch whose client disconnects ends at once instead of lingering.
         lowlevel = aiohttp.web.Server(
             self.server.handle, handler_cancellation=True, request_factory=_api_request

@@ -46,6 +46,8 @@ class Api:
         self.store = store
         self.admission = Admission(registry, store)  # built-in kinds, names, sizes, admission plugins
         for name in ("default", "kube-system", "kube-public"):
+            if self.store.get(("", "namespaces", "", name)) is not None:
+                continue  # restored from the journal of a persistent store
             self._put_new(
                 NAMESPACE_TYPE,
                 "",

@@ -60,9 +60,12 @@ class ApiServer:
         tokens: dict[str, str],
         bookmark_interval: float = 5.0,
         history_size: int = 10_000,
+        journal: Path | None = None,
     ) -> None:
         self.registry = Registry()
-        self.store = Store(history_size=history_size)
+        self.store = Store(history_size=history_size, journal=journal)
+        for crd in self.store.scan("apiextensions.k8s.io", "customresourcedefinitions"):
+            self.registry.register_crd(crd)  # kinds of a restored store are served again
         self.api = Api(self.registry, self.store)
         self.store.before_put = self.track_fields
         self.request_log = request_log

@@ -1,5 +1,10 @@
 """In-memory object storage: one global resourceVersion, a bounded event history, watch fan-out.
 
+With a journal path the store also persists, as etcd does for a real server: every write is
+appended to a JSON-lines journal, and a new store on the same path reads it back (objects,
+uids, and the resourceVersion counter, which keeps increasing), then compacts it to one line
+per object. The event history is not kept: a watch from before the restart gets 410 Gone.
+
 Only storage concerns live here; what a write means (status split, generation, finalizers,
 garbage collection, validation) lives in `operations.py`.
 """
@@ -11,7 +16,10 @@ import collections
 import contextvars
 import copy
 import dataclasses
+import json
+import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from scenefarm_devkit.apiserver.errors import Gone
@@ -48,10 +56,11 @@ class Subscription:
 
 
 class Store:
-    def __init__(self, history_size: int = 10_000) -> None:
+    def __init__(self, history_size: int = 10_000, journal: Path | None = None) -> None:
         self.objects: dict[Key, dict[str, Any]] = {}
         self.by_uid: dict[str, Key] = {}
         self._rv = 1
+        self._journal = _Journal(journal, self) if journal is not None else None
         self._history: collections.deque[Event] = collections.deque(maxlen=history_size)
         self._subscriptions: set[Subscription] = set()
         # Called with (key, old, new) before a write is stored: managedFields bookkeeping.
@@ -91,6 +100,8 @@ class Store:
         obj["metadata"]["resourceVersion"] = str(rv)
         self.objects[key] = obj
         self.by_uid[obj["metadata"]["uid"]] = key
+        if self._journal is not None:
+            self._journal.append({"rv": rv, "put": list(key), "obj": obj})
         self._emit(
             Event(
                 rv,
@@ -110,6 +121,8 @@ class Store:
         obj = self.objects.pop(key)
         self.by_uid.pop(obj["metadata"]["uid"], None)
         rv = self.next_rv()
+        if self._journal is not None:
+            self._journal.append({"rv": rv, "remove": list(key)})
         # The real server reports a deletion with the resourceVersion of the deletion itself.
         obj = copy.deepcopy(obj)
         obj["metadata"]["resourceVersion"] = str(rv)
@@ -137,6 +150,49 @@ class Store:
     def close_all(self) -> None:
         for sub in list(self._subscriptions):
             sub.close()
+        if self._journal is not None:
+            self._journal.close()
+
+    def restore(self, records: Iterator[dict[str, Any]]) -> None:
+        """Objects and the resourceVersion counter from journal records (no events are sent)."""
+        for record in records:
+            self._rv = max(self._rv, int(record.get("rv", 0)))
+            if "put" in record:
+                key: Key = tuple(record["put"])  # type: ignore[assignment]
+                self.objects[key] = record["obj"]
+                self.by_uid[record["obj"]["metadata"]["uid"]] = key
+            elif "remove" in record:
+                gone = self.objects.pop(tuple(record["remove"]), None)  # type: ignore[arg-type]
+                if gone is not None:
+                    self.by_uid.pop(gone["metadata"]["uid"], None)
 
     def find(self, predicate: Callable[[dict[str, Any]], bool]) -> list[tuple[Key, dict[str, Any]]]:
         return [(k, o) for k, o in self.objects.items() if predicate(o)]
+
+
+class _Journal:
+    """The append-only file behind a persistent store; compacted each time it is opened."""
+
+    def __init__(self, path: Path, store: Store) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            with path.open(encoding="utf-8") as lines:
+                store.restore(json.loads(line) for line in lines if line.strip())
+        compacted = path.with_name(path.name + ".tmp")
+        with compacted.open("w", encoding="utf-8") as out:
+            out.write(json.dumps({"rv": store.resource_version}) + "\n")
+            for key, obj in store.objects.items():
+                out.write(
+                    json.dumps({"rv": int(obj["metadata"]["resourceVersion"]), "put": list(key), "obj": obj})
+                )
+                out.write("\n")
+        os.replace(compacted, path)
+        self._file = path.open("a", encoding="utf-8")
+
+    def append(self, record: dict[str, Any]) -> None:
+        if not self._file.closed:
+            self._file.write(json.dumps(record) + "\n")
+            self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
