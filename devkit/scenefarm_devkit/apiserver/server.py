@@ -29,6 +29,7 @@ from scenefarm_devkit.apiserver import (
 )
 from scenefarm_devkit.apiserver.admission import IDENTITY
 from scenefarm_devkit.apiserver.authorization import Authorizer
+from scenefarm_devkit.apiserver.credentials import UNKNOWN_TOKEN, Unauthorized
 from scenefarm_devkit.apiserver.faults import FaultRule
 from scenefarm_devkit.apiserver.fieldlabels import check as check_field_labels
 from scenefarm_devkit.apiserver.operations import Api
@@ -121,6 +122,8 @@ class ApiServer:
     async def dispatch(
         self, request: aiohttp.web.BaseRequest, r: Route, identity: str
     ) -> aiohttp.web.StreamResponse:
+        if identity == UNKNOWN_TOKEN:  # a revoked or expired token: 401, the client logs in again
+            raise Unauthorized("Unauthorized")
         if r.discovery:
             return self.serve_discovery(r, request.headers.get("Accept", ""))
         if self.authorizer is not None:  # before the resource lookup, like the real server's filter chain
