@@ -14,6 +14,7 @@ import subprocess
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from lightkube import Client, KubeConfig, codecs
 from lightkube.core.exceptions import ApiError
@@ -26,6 +27,13 @@ from scenefarm_devkit.jobrunner import JobRunnerConfig, run_job_runner
 
 ARTIFACT_CLAIM = "scenefarm-artifacts"
 RENDER_ACCOUNT = "scenefarm-render"  # the chart's render ServiceAccount (settings' default name)
+
+
+def renderer_pods_instantly(pod: Mapping[str, Any]) -> tuple[int, str] | None:
+    """Instant mode for the renderer's Pods only: other Pods (kubectl run/create job) run for real."""
+    containers = (pod.get("spec") or {}).get("containers") or [{}]
+    argv = [str(a) for a in [*(containers[0].get("command") or []), *(containers[0].get("args") or [])]]
+    return synthetic_end(pod) if any("scenefarm_renderer" in arg for arg in argv) else None
 
 
 class DevEnv:
@@ -45,7 +53,7 @@ class DevEnv:
         state_dir = Path(state_dir).resolve()  # Pods run in their own directories: paths must be absolute
         self.state_dir = state_dir
         # Instant mode: Pods "succeed" with the termination message a renderer would have written.
-        fake = synthetic_end if instant else None
+        fake = renderer_pods_instantly if instant else None
         runner = JobRunnerConfig(state_dir=state_dir, instant=fake)
         if max_local_processes:
             runner = JobRunnerConfig(

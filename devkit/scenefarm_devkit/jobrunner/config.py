@@ -21,7 +21,8 @@ class JobRunnerConfig:
     # Instant mode (control-plane tests and benchmarks): Pods end at once without running anything;
     # this function gives the (exit code, termination message) a real container would have left.
     # The runner knows no program's command line; the caller that knows the renderer hands it in.
-    instant: Callable[[Mapping[str, Any]], tuple[int, str]] | None = None
+    # It may answer None for a Pod that should run for real after all (a `kubectl run`, say).
+    instant: Callable[[Mapping[str, Any]], tuple[int, str] | None] | None = None
     # A cluster-wide cap on running local processes; further Pods wait as Pending, the way a
     # real cluster queues Pods that do not fit on a node.
     max_local_processes: int = dataclasses.field(default_factory=_cores)

@@ -159,8 +159,9 @@ class Kubelet:
             await scheduling.wait_until_schedulable(
                 self._client, pod, self._write_status, max(1.0, self._config.poll_interval * 10)
             )
-            if self._config.instant is not None:
-                code, message = self._config.instant(pod)
+            instant = self._config.instant(pod) if self._config.instant is not None else None
+            if instant is not None:
+                code, message = instant
                 ending = podstatus.Termination(code, "Completed" if code == 0 else "Error", message)
                 await self._write_status(pod, podstatus.terminated_status(self._container(pod), ending))
             else:
