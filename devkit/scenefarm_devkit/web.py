@@ -85,11 +85,14 @@ def page_config(double: AppwriteDoubleThread, settings: Mapping[str, str]) -> di
 class WebStack:
     """Everything the page needs, started in order and stopped in reverse."""
 
-    def __init__(self, state_dir: Path, *, dist: Path = DIST, port: int = 0, **limits: str) -> None:
+    def __init__(
+        self, state_dir: Path, *, dist: Path = DIST, port: int = 0, instant: bool = False, **settings: str
+    ) -> None:
         self.state_dir = Path(state_dir).resolve()
+        self.instant = instant  # Jobs succeed at once (benchmarks of the control path)
         self.dist = dist
         self.port = port
-        self.limits = limits
+        self.limits = settings  # SCENEFARM_INTAKE_<KEY>, e.g. max_scenes="2"
         self.stack = contextlib.ExitStack()
 
     def start(self) -> WebStack:
@@ -97,7 +100,8 @@ class WebStack:
             raise SystemExit(f"{self.dist} has no built page: run `make web-build` (npm ci && npm run build)")
         self.double = self.stack.enter_context(AppwriteDoubleThread(api_key=API_KEY, column_delay=0.05))
         settings = intake_settings(self.double, **self.limits)
-        self.env = self.stack.enter_context(DevEnv(self.state_dir, operator_env=settings))
+        env = DevEnv(self.state_dir, operator_env=settings, instant=self.instant)
+        self.env = self.stack.enter_context(env)
         self.env.client().create(codecs.from_dict(self.secret()))
         self.env.start_operator()
         self.wait_for_schema()
