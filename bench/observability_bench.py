@@ -136,13 +136,11 @@ def series_part(args: argparse.Namespace, state: Path) -> dict[str, Any]:
         began = time.time()
         for name in names:
             client.create(codecs.from_dict(request(name, 2, parallelism=2)))
-        deadline = time.monotonic() + args.timeout
-        while True:
+        deadline = time.monotonic() + args.series_timeout
+        while True:  # the series do not depend on how far the requests got: scrape at the latest then
             phases = [(status_of(env, n)).get("phase") for n in names]
-            if all(p == "Succeeded" for p in phases):
+            if all(p == "Succeeded" for p in phases) or time.monotonic() > deadline:
                 break
-            if time.monotonic() > deadline:
-                raise TimeoutError("instant-mode requests did not all succeed")
             time.sleep(1.0)
         wall = time.time() - began
         time.sleep(2.0)
@@ -154,6 +152,7 @@ def series_part(args: argparse.Namespace, state: Path) -> dict[str, Any]:
     ours = [s for f in families if f.name.startswith("scenefarm_") for s in f.samples]
     return {
         "requests": args.requests,
+        "succeeded_at_scrape": sum(1 for p in phases if p == "Succeeded"),
         "wall": wall,
         "series_all": sum(len(f.samples) for f in families),
         "series_scenefarm": len(ours),
@@ -184,6 +183,7 @@ def main() -> None:
     parser.add_argument("--eta-requests", type=int, default=3)
     parser.add_argument("--scenes", type=int, default=4)
     parser.add_argument("--timeout", type=float, default=900)
+    parser.add_argument("--series-timeout", type=float, default=600, help="scrape then at the latest")
     parser.add_argument("--skip-eta", action="store_true")
     parser.add_argument("--skip-series", action="store_true")
     args = parser.parse_args()

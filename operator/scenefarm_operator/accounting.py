@@ -23,6 +23,7 @@ from .telemetry import Change, Telemetry
 logger = logging.getLogger(__name__)
 Obj = Mapping[str, Any]
 FLUSH_SECONDS = 5.0
+ETA_INTERVAL = 15.0  # seconds between two ETA writes of one request in the same phase
 ReadConfigMap = Callable[[str, str], Awaitable[Mapping[str, str] | None]]
 WriteConfigMap = Callable[[str, str, Mapping[str, str]], Awaitable[None]]
 PatchStatus = Callable[[str, str, Mapping[str, Any]], Awaitable[None]]
@@ -50,6 +51,7 @@ class Accountant:
         self._locks: dict[str, asyncio.Lock] = {}
         self._llm_seen: dict[str, dict[str, int]] = {}  # uid -> usage and errors already counted
         self._cost_phase: dict[str, str] = {}  # uid -> phase when its cost was last published
+        self._eta_written: dict[str, tuple[str, float]] = {}  # uid -> (phase, time) of the last ETA write
 
     async def on_request(self, body: Obj, change: Change) -> None:
         meta = body["metadata"]
@@ -71,6 +73,7 @@ class Accountant:
         self._locks.pop(uid, None)
         self._llm_seen.pop(uid, None)
         self._cost_phase.pop(uid, None)
+        self._eta_written.pop(uid, None)
 
     def count_llm(self, body: Obj, usage: Mapping[str, int], first_sight: bool) -> None:
         """Feed the LLM counters with what changed since the last look at this request.
@@ -130,7 +133,7 @@ class Accountant:
         if at is None:
             if old_eta is not None:
                 patch["estimatedCompletionTime"] = None
-        elif eta.changed_enough(old_eta, eta.format_time(at), now):
+        elif eta.changed_enough(old_eta, eta.format_time(at), now) and self._eta_due(meta, status, now):
             patch["estimatedCompletionTime"] = eta.format_time(at)
         key = (meta["namespace"], naming.base_name(meta["name"], 63))
         usage = await self._usage_of(body)
@@ -148,7 +151,17 @@ class Accountant:
             patch["cost"] = desired
             self._cost_phase[uid] = phase
         if patch:
+            logger.debug("status of %s/%s: writing %s", meta["namespace"], meta["name"], sorted(patch))
             await self.patch_status(meta["namespace"], meta["name"], patch)
+
+    def _eta_due(self, meta: Obj, status: Obj, now: float) -> bool:
+        """At most one ETA write per request every ETA_INTERVAL seconds within one phase."""
+        uid, phase = str(meta["uid"]), str(status.get("phase") or "Pending")
+        last = self._eta_written.get(uid)
+        if last is not None and last[0] == phase and now - last[1] < ETA_INTERVAL:
+            return False
+        self._eta_written[uid] = (phase, now)
+        return True
 
     async def _usage_of(self, body: Obj) -> dict[str, int]:
         """Token usage as status.planner publishes it, else from plan.json (read when it may change)."""

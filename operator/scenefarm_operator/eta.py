@@ -136,12 +136,16 @@ def remaining_seconds(
 
 
 def changed_enough(old: str | None, new: str, now: float) -> bool:
-    """Publish a new estimate only when it moved by over 5 s and 5% of the time left."""
+    """Publish a new estimate only when it moved by over 10 s and 10% of the time left.
+
+    A request that waits has an estimate that slides with the clock: without this, every event
+    of it would write its status again (and wake its reconcile loop).
+    """
     before = parse_time(old)
     after = parse_time(new)
     if before is None or after is None:
         return old != new
-    return abs(after - before) > max(5.0, 0.05 * max(0.0, after - now))
+    return abs(after - before) > max(10.0, 0.1 * max(0.0, after - now))
 
 
 def stats_from_data(data: Mapping[str, str]) -> dict[str, Stat]:

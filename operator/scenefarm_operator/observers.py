@@ -9,9 +9,10 @@ registers these handlers too.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from typing import Any
 
 import kopf
@@ -81,6 +82,7 @@ async def start_observability(**_: Any) -> None:
 @kopf.on.cleanup()
 async def stop_observability(**_: Any) -> None:
     if _state is not None:
+        await asyncio.gather(*_background, return_exceptions=True)
         await _state.notifier.close()
         await _state.accountant.close()
 
@@ -100,11 +102,26 @@ async def observe_request(body: kopf.Body, type: str | None, **_: Any) -> None:
         return
     change = _state.telemetry.observe_request(body, type)
     _state.latest[_state.telemetry.requests[uid].key] = body
+    _state.notifier.consider(body)
+    _in_background(_publish(body, change))
+
+
+async def _publish(body: Any, change: Change) -> None:
+    assert _state is not None
     try:
         await _state.accountant.on_request(body, change)
     except Exception as e:  # best effort: the next event tries again
         logger.warning("cannot publish ETA/cost of %s: %s", body["metadata"]["name"], e)
-    _state.notifier.consider(body)
+
+
+_background: set[asyncio.Task[None]] = set()
+
+
+def _in_background(work: Coroutine[Any, Any, None]) -> None:
+    """Run `work` without holding up kopf's handlers of the same event (the reconcile wake-ups)."""
+    task = asyncio.create_task(work)
+    _background.add(task)
+    task.add_done_callback(_background.discard)
 
 
 @kopf.on.event("", "v1", "pods", labels=MANAGED)
@@ -116,7 +133,4 @@ async def observe_pod(body: kopf.Body, type: str | None, **_: Any) -> None:
     if request is None:
         return
     phase = str((request.get("status") or {}).get("phase") or "Pending")
-    try:
-        await _state.accountant.on_request(request, Change(phase, phase))
-    except Exception as e:
-        logger.warning("cannot publish the cost of %s: %s", request["metadata"]["name"], e)
+    _in_background(_publish(request, Change(phase, phase)))

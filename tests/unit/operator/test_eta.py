@@ -80,6 +80,6 @@ def test_scene_duration_is_read_only_from_succeeded_scenes_with_both_times() -> 
 
 
 def test_small_moves_of_the_estimate_are_not_published() -> None:
-    assert not eta.changed_enough(at(100), at(103), T0)
+    assert not eta.changed_enough(at(100), at(108), T0)
     assert eta.changed_enough(at(100), at(120), T0)
     assert eta.changed_enough(None, at(100), T0)
