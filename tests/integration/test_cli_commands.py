@@ -21,7 +21,7 @@ from scenefarm_devkit.tools import ensure_tool
 from scenefarm_operator.kube import VideoRequest
 
 from .cli_helpers import BIN, Ran, scenefarm
-from .conftest import wait_terminal
+from .conftest import EXAMPLES, wait_terminal
 
 pytestmark = pytest.mark.integration
 
@@ -259,3 +259,14 @@ def test_on_a_terminal_watch_draws_in_colour_but_never_breaks_a_path(alice, env,
     plain = on_a_terminal(alice, tmp_path, f"{BIN}/scenefarm watch newtons-laws", NO_COLOR="1")
     assert "\x1b[" not in plain
     assert plain.split("\r\n")[0] == "newtons-laws: Succeeded (4/4 scenes done)"
+
+
+def test_apply_wait_follows_an_existing_manifest_to_its_video(cli, tmp_path) -> None:
+    manifest = yaml.safe_load((EXAMPLES / "template-planner.yaml").read_text())
+    manifest["metadata"]["name"] = "from-a-file"  # the example's own name is taken by an earlier test
+    (tmp_path / "example.yaml").write_text(yaml.safe_dump(manifest))
+    ran = cli("apply", "-f", str(tmp_path / "example.yaml"), "--wait", "--timeout", "120")
+    assert ran.code == 0, ran.err
+    lines = ran.out.splitlines()
+    assert lines[0] == "videorequest/from-a-file created"
+    assert lines[-1] == "from-a-file: download it with: scenefarm download from-a-file -o from-a-file.mp4"
