@@ -13,6 +13,7 @@ import av
 import psutil
 import pytest
 from lightkube import Client
+from lightkube.core.exceptions import ApiError
 from lightkube.types import PatchType
 
 from scenefarm_contract.renderer import artifact_prefix
@@ -142,6 +143,14 @@ def test_cancel_stops_every_job_and_ends_cancelled(lenv, lclient):
         30,
         "no running Jobs",
     )
+    assert {s["phase"] for s in status["scenes"]} <= {"Succeeded", "Stopped"}
+    # Cancelled is final: the API server refuses undoing it, and the CLI refuses to resume it.
+    with pytest.raises(ApiError) as refused:
+        lclient.patch(VideoRequest, "stop", {"spec": {"cancel": False}}, namespace="default",
+                      patch_type=PatchType.MERGE)  # fmt: skip
+    assert refused.value.status.code == 422
+    assert "Cancelled is final" in str(refused.value.status.message)
+    assert scenefarm(["resume", "stop", "-n", "default", "--kubeconfig", str(lenv.kubeconfig)]) != 0
 
 
 def test_skip_failed_combines_the_scenes_that_succeeded_and_marks_the_output_partial(lenv, lclient):

@@ -53,7 +53,8 @@ def test_template_planner_example_renders_title_points_and_closing(env, client):
 
 def test_scene_with_broken_code_fails_the_request_naming_the_scene_and_its_error(env, client):
     body = video_request(
-        "broken", [("fine", "self.wait(0.2)"), ("crash", "raise ValueError('no cart here')")]
+        "broken",
+        [("fine", "self.wait(0.2)"), ("crash", "raise ValueError('no cart here')"), ("slow", "self.wait(6)")],
     )
     create(client, body)
     status = wait_terminal(client, "broken")
@@ -64,6 +65,21 @@ def test_scene_with_broken_code_fails_the_request_naming_the_scene_and_its_error
     assert crash["phase"] == "Failed" and crash["exitClass"] == 11
     stalled = next(c for c in status["conditions"] if c["type"] == "Stalled")
     assert stalled["status"] == "True" and stalled["reason"] == "SceneFailed"
+    # Every scene's phase is true to its Job, and nothing is left running for a request that is over.
+    jobs = {j.metadata.name: j for j in jobs_of(client, "broken")}
+    for scene in status["scenes"]:
+        job = jobs.get(scene.get("job", ""))
+        if scene["phase"] == "Succeeded":
+            assert job is not None and job.status.succeeded, scene
+        else:
+            assert scene["phase"] in ("Failed", "Stopped"), scene
+            assert job is None or not job.status.succeeded, scene
+    assert status["scenes"][2]["phase"] in ("Succeeded", "Stopped")
+    wait_for(
+        lambda: all(j.status.succeeded or j.status.failed for j in jobs_of(client, "broken")),
+        30,
+        "no Job running",
+    )
 
 
 def test_code_breaking_the_policy_fails_planning_before_any_job_starts(env, client):
