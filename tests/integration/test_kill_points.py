@@ -12,9 +12,9 @@ calls repeated after a restart.
 from __future__ import annotations
 
 import collections
-import os
 import dataclasses
 import json
+import os
 import signal
 import time
 from collections.abc import Callable, Iterator
