@@ -26,10 +26,12 @@ def wants_table(accept: str) -> bool:
 
 def human_age(timestamp: str, now: datetime.datetime | None = None) -> str:
     """Kubernetes' HumanDuration: 45s, 3m20s, 5h, 2d3h, ..."""
-    try:
-        then = datetime.datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC)
+    try:  # RFC 3339 with "Z" or an offset, with or without fractions (MicroTime, kopf's events)
+        then = datetime.datetime.fromisoformat(timestamp)
     except (TypeError, ValueError):
         return "<unknown>"
+    if then.tzinfo is None:
+        then = then.replace(tzinfo=datetime.UTC)
     seconds = max(0, int(((now or datetime.datetime.now(datetime.UTC)) - then).total_seconds()))
     if seconds < 120:
         return f"{seconds}s"
