@@ -270,3 +270,20 @@ def test_apply_wait_follows_an_existing_manifest_to_its_video(cli, tmp_path) -> 
     lines = ran.out.splitlines()
     assert lines[0] == "videorequest/from-a-file created"
     assert lines[-1] == "from-a-file: download it with: scenefarm download from-a-file -o from-a-file.mp4"
+
+
+def test_a_watch_the_server_refuses_for_a_moment_is_resumed(cli, env) -> None:
+    from scenefarm_devkit.apiserver.faults import FaultRule
+
+    rule = FaultRule(verbs={"watch"}, status=503, identities={"alice"}, resources={"videorequests"}, limit=2)
+    env.cluster.faults.append(rule)
+    try:
+        ran = cli("submit", "Interrupted", "--wait", "--timeout", "120")
+    finally:
+        env.cluster.faults.remove(rule)
+    assert rule.fired == 2
+    assert ran.code == 0, ran.err
+    assert (
+        ran.out.splitlines()[-1]
+        == "interrupted: download it with: scenefarm download interrupted -o interrupted.mp4"
+    )

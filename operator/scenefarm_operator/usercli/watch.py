@@ -15,7 +15,8 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from lightkube.types import on_error_raise
+from lightkube.core.exceptions import ApiError
+from lightkube.types import OnErrorAction, OnErrorResult
 from rich.console import Group
 from rich.live import Live
 
@@ -27,7 +28,7 @@ from .output import Output
 from .videorequests import TERMINAL, as_dict, get
 from .view import BAR, request_view
 
-_END = object()
+RESUME_TRIES = 5  # watch failures in a row before giving up
 
 
 class TimedOut(CliError):
@@ -83,12 +84,20 @@ def _pump(conn: Connection, names: list[str], events: queue.Queue[Any]) -> None:
     try:
         with conn.talking(f"watching videorequests in namespace {conn.namespace}"):
             stream = conn.client().watch(
-                VideoRequest, namespace=conn.namespace, fields=fields, on_error=on_error_raise
+                VideoRequest, namespace=conn.namespace, fields=fields, on_error=_resume
             )
             for kind, obj in stream:
                 events.put((kind, as_dict(obj)))
     except BaseException as error:
         events.put(error)
+
+
+def _resume(error: Exception, count: int) -> OnErrorResult:
+    """A dropped watch starts again where it was (after a 410 Expired: from the current state);
+    refusals, and failures that persist, end the command."""
+    if count > RESUME_TRIES or (isinstance(error, ApiError) and error.status.code in (401, 403, 404)):
+        return OnErrorResult(OnErrorAction.RAISE)
+    return OnErrorResult(OnErrorAction.RETRY, sleep=min(2.0, 0.25 * count))
 
 
 def _print_new(out: Output, requests: Iterable[Mapping[str, Any]], printed: set[str]) -> None:
