@@ -118,6 +118,12 @@ resource.customizations.health.scenefarm.dev_VideoRequest
 - apiGroups: [""]
   resources: [events]
   verbs: [create]
+{{- if .Values.web.enabled }}
+# The web intake creates one VideoRequest per Appwrite request row.
+- apiGroups: [scenefarm.dev]
+  resources: [videorequests]
+  verbs: [create]
+{{- end }}
 {{- if .Values.notify.secretRefs }}
 # spec.notify.secretRef: the webhook URL and signing key of a request come from its namespace.
 - apiGroups: [""]

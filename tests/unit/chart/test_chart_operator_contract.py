@@ -96,3 +96,15 @@ def test_render_pods_pass_the_restricted_pod_security_standard() -> None:
         assert not context.get("privileged")
     for volume in spec["volumes"]:
         assert not {"hostPath"} & set(volume)
+
+
+def test_the_operator_reads_the_charts_web_intake_values() -> None:
+    appwrite = {"endpoint": "https://a.example/v1", "project": "p", "existingSecret": "s"}
+    values = {
+        "appwrite": appwrite | {"renderCredentialsSecret": "render"},
+        "web": {"enabled": True, "namespace": "web", "qualities": ["low"], "maxActivePerUser": 3},
+    }
+    env = operator_env(render_values(values)) | {"SCENEFARM_APPWRITE_API_KEY": "from-the-secret"}
+    settings = Settings.from_env(env)
+    assert (settings.intake_namespace, settings.intake_qualities) == ("web", ("low",))
+    assert (settings.intake_planner_modes, settings.intake_max_active_per_user) == (("Template",), 3)

@@ -21,6 +21,15 @@ class Grant(NamedTuple):
     verb: str
 
 
+# The web intake needs Appwrite configured (the chart refuses it otherwise).
+WEB = {
+    "appwrite": {
+        "endpoint": "https://appwrite.example/v1",
+        "project": "p",
+        "existingSecret": "appwrite",
+        "renderCredentialsSecret": "appwrite-render",
+    }
+}
 MODES: dict[str, dict[str, Any]] = {
     "all namespaces, standalone": {},
     "all namespaces, peering": {"operator": {"replicas": 2}},
@@ -30,7 +39,12 @@ MODES: dict[str, dict[str, Any]] = {
         "watch": {"namespaces": ["videos-a", "videos-b"]},
     },
     "all namespaces, webhook Secrets": {"notify": {"secretRefs": True}},
-    "two namespaces, webhook Secrets": {"notify": {"secretRefs": True}, "watch": {"namespaces": ["videos-a"]}},
+    "two namespaces, webhook Secrets": {
+        "notify": {"secretRefs": True},
+        "watch": {"namespaces": ["videos-a"]},
+    },
+    "web intake": {"web": {"enabled": True, "namespace": "videos-a"}, "watch": {"namespaces": ["videos-a"]}}
+    | WEB,
 }
 
 
@@ -47,6 +61,8 @@ def needed(values: dict[str, Any]) -> set[Grant]:
         active.add("peering-namespaced" if watched else "peering-clusterwide")
     if values.get("notify", {}).get("secretRefs"):
         active.add("notify-secrets")
+    if values.get("web", {}).get("enabled"):
+        active.add("web-intake")
     grants = set()
     for req in requirements():
         if req["when"] not in active:
@@ -146,6 +162,7 @@ def test_every_requirement_names_a_known_scope_and_condition_and_says_why() -> N
             "peering-clusterwide",
             "peering-namespaced",
             "notify-secrets",
+            "web-intake",
         }
         assert req["why"].strip()
 
