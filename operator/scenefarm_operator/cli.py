@@ -69,6 +69,12 @@ def main(argv: list[str] | None = None, prog: str = "scenefarm") -> int:
     except BrokenPipeError:  # `scenefarm get | head`: the reader left; not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except Exception as error:  # a bug, or a failure no command foresaw: one line, not a traceback
+        if os.environ.get("SCENEFARM_DEBUG"):
+            raise
+        name = type(error).__name__
+        Output.create().error(f"unexpected {name}: {error} (SCENEFARM_DEBUG=1 shows the traceback)")
+        return 1
 
 
 def kubectl_plugin() -> int:

@@ -92,3 +92,30 @@ def test_a_topic_without_a_usable_name_is_a_usage_error(tmp_path, capsys) -> Non
     kubeconfig = write_kubeconfig(tmp_path / "config")
     assert cli.main(["submit", "???", "--kubeconfig", str(kubeconfig)]) == 2
     assert "pass --name" in capsys.readouterr().err
+
+
+def test_an_unforeseen_failure_is_one_line_unless_debugging(capsys, monkeypatch) -> None:
+    def broken(_args, _parser):
+        raise RuntimeError("the websocket closed")
+
+    parser = cli.build_parser()
+    args = parser.parse_args(["completion", "bash"])
+    monkeypatch.setattr(cli, "build_parser", lambda prog="scenefarm": _Fixed(parser, args, broken))
+    assert cli.main(["completion", "bash"]) == 1
+    assert capsys.readouterr().err == (
+        "error: unexpected RuntimeError: the websocket closed (SCENEFARM_DEBUG=1 shows the traceback)\n"
+    )
+    monkeypatch.setenv("SCENEFARM_DEBUG", "1")
+    with pytest.raises(RuntimeError):
+        cli.main(["completion", "bash"])
+
+
+class _Fixed:
+    """A parser whose one command is `run`."""
+
+    def __init__(self, parser, args, run) -> None:
+        self.parser, self.args = parser, args
+        self.args.run = run
+
+    def parse_args(self, _argv):
+        return self.args
