@@ -1,10 +1,9 @@
-"""The scenefarm operator: VideoRequest -> plan -> one Job per scene -> status -> combine.
+"""The product: the scenefarm operator and the user CLI, on top of `scenefarm_contract`.
 
-Layers, top to bottom (a module imports only from layers below it):
-
-- `handlers`: kopf wiring only (decorators, startup settings).
-- `reconcile`: one pass over one VideoRequest; reads the observed children, acts, patches status.
-- `kube`, `appwrite`, `planning.gemini`: the only modules that talk to the outside.
-- `manifests`, `aggregation`, `scheduling`, `naming`, `conditions`: pure functions.
-- `settings`, `errors`: read once / shared by everyone.
+What belongs here: everything that runs in the operator image or on a user's machine to drive
+VideoRequests — kopf wiring (`handlers`), the reconcile loop (`reconcile`: snapshot, observe,
+act, publish) around the pure decision (`decide`, `healing`, `triage`, `status`, `lifecycle`,
+`admission`), planners (`planning/`), the outside world (`kube`, `appwrite/`, `planning.gemini`,
+`notify/`, `metrics`), and the user CLI (`cli`, `usercli/`). Nothing here imports the dev kit
+or the renderer's Manim side (import-linter checks); docs/architecture.md draws the layers.
 """

@@ -30,8 +30,8 @@ _shared: Shared | None = None
 
 
 @kopf.on.startup()
-async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
-    global _shared  # noqa: PLW0603 - one operator per process; kopf's memo carries it too
+async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+    global _shared  # noqa: PLW0603 - one operator per process
     ours = Settings.from_env()
     logging.getLogger("scenefarm_operator").setLevel(ours.log_level)
     if ours.log_level != "DEBUG":  # one line per HTTP request / handler run is too much at scale
@@ -51,7 +51,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
 
         mirror = AppwriteMirror(AppwriteConfig.from_settings(ours))
         await mirror.start()  # bounded; an unreachable Appwrite never stops the operator
-    memo.shared = _shared = Shared(
+    _shared = Shared(
         settings=ours,
         admission=Admission(ours.max_running_scene_jobs, on_free=wakeups.wake),
         wakeups=wakeups,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from .planning.base import Plan, TokenUsage
@@ -139,7 +139,3 @@ def load(data: Mapping[str, str]) -> StoredPlan | None:
 
 def size_of(data: Mapping[str, str]) -> int:
     return sum(len(k) + len(v.encode()) for k, v in data.items())
-
-
-def scene_codes(stored: StoredPlan, data: Mapping[str, str]) -> Sequence[str]:
-    return [data.get(s.key, "") for s in stored.scenes]

@@ -2,6 +2,7 @@
 
 `base` holds the shapes every planner shares; `explicit`, `template` and `gemini` are the
 three modes and `factory` picks one; `validation` checks a plan against the renderer's code
-policy before any Job starts; `triage` decides what follows a failed scene attempt; `errors`
-is the hierarchy every planning failure belongs to; `text` and `prompts` serve the planners.
+policy before any Job starts; `text` and `prompts` serve the planners. Failures raise the
+operator's one error hierarchy (`scenefarm_operator.errors`); what follows a failed scene
+attempt is failure policy, not planning (`scenefarm_operator.triage`).
 """
