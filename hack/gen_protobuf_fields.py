@@ -23,13 +23,25 @@ MACHINERY = ["pkg/api/resource", "pkg/apis/meta/v1", "pkg/runtime", "pkg/runtime
 OUT = Path(__file__).resolve().parents[1] / "devkit/scenefarm_devkit/apiserver/protobuf_fields.json"
 FIELD = re.compile(r"^\s*(optional|repeated)\s+([.\w]+)\s+(\w+)\s*=\s*(\d+)")
 MAP = re.compile(r"^\s*map<\s*([.\w]+)\s*,\s*([.\w]+)\s*>\s+(\w+)\s*=\s*(\d+)")
-SCALARS = {"string", "bytes", "bool", "int32", "int64", "uint32", "uint64", "double", "float", "sint32", "sint64"}
+SCALARS = {
+    "string",
+    "bytes",
+    "bool",
+    "int32",
+    "int64",
+    "uint32",
+    "uint64",
+    "double",
+    "float",
+    "sint32",
+    "sint64",
+}
 
 
 def parse(text: str) -> tuple[str, dict[str, dict[str, list[object]]]]:
     package, messages, current = "", {}, None
-    for line in text.splitlines():
-        line = line.split("//", 1)[0]
+    for raw in text.splitlines():
+        line = raw.split("//", 1)[0]
         if m := re.match(r"^package\s+([\w.]+);", line):
             package = m.group(1)
         elif m := re.match(r"^message\s+(\w+)\s*\{", line):
@@ -53,13 +65,21 @@ def main(api: Path, machinery: Path) -> None:
     messages: dict[str, dict[str, list[object]]] = {}
     roots: list[str] = []
     for sub in API_PACKAGES:
-        package, found = parse((api / sub / "generated.proto").read_text())
+        _, found = parse((api / sub / "generated.proto").read_text())
         messages.update(found)
-        roots += [n for n, f in found.items() if f.get("1", [None, ""])[1] == "k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta"]
+        roots += [
+            n
+            for n, f in found.items()
+            if f.get("1", [None, ""])[1] == "k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+        ]
     for sub in MACHINERY:
         messages.update(parse((machinery / sub / "generated.proto").read_text())[1])
     keep: set[str] = set()
-    todo = [*roots, "k8s.io.apimachinery.pkg.runtime.Unknown", "k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions"]
+    todo = [
+        *roots,
+        "k8s.io.apimachinery.pkg.runtime.Unknown",
+        "k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions",
+    ]
     while todo:
         name = todo.pop()
         if name in keep or name not in messages:

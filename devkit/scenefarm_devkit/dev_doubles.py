@@ -69,10 +69,13 @@ def appwrite_double() -> Iterator[tuple[Any, dict[str, str]]]:
 
     double = AppwriteDoubleThread(api_key=DEV_APPWRITE_KEY, column_delay=0.05).start()
     try:
-        yield double, {
-            "SCENEFARM_APPWRITE_ENDPOINT": double.endpoint,
-            "SCENEFARM_APPWRITE_PROJECT": double.double.project,
-            "SCENEFARM_APPWRITE_API_KEY": DEV_APPWRITE_KEY,
-        }
+        yield (
+            double,
+            {
+                "SCENEFARM_APPWRITE_ENDPOINT": double.endpoint,
+                "SCENEFARM_APPWRITE_PROJECT": double.double.project,
+                "SCENEFARM_APPWRITE_API_KEY": DEV_APPWRITE_KEY,
+            },
+        )
     finally:
         double.stop()
