@@ -29,6 +29,7 @@ IDENTITY: contextvars.ContextVar[str] = contextvars.ContextVar(
 )
 ETCD_REQUEST_LIMIT = 1536 * 1024  # etcd's --max-request-bytes default
 MAX_REQUEST_BODY_BYTES = 3 * 1024 * 1024  # the kube-apiserver's own limit on a request body
+KUEUE_QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 DEFAULT_SERVICE_ACCOUNT = "default"  # the service-account controller makes one in every namespace
 
 
@@ -53,6 +54,8 @@ class Admission:
         self.registry = registry
         self.store = store
         self.authorizer: Authorizer | None = None
+        # Kueue's mutating webhook: a Job with a queue-name label is created suspended (tests set it).
+        self.kueue = False
 
     def admit(self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
         """The object as it will be stored; raises the ApiError the real server would answer."""
@@ -71,6 +74,8 @@ class Admission:
             raise errors.invalid(rt.kind, rt.group, name, causes)
         if rt.group == "" and rt.plural == "pods" and old is None:
             self._service_account(obj)
+        if self.kueue and old is None and _queued_job(rt, obj):
+            obj.setdefault("spec", {})["suspend"] = True  # admitted later by un-suspending
         self._owner_references(rt, obj, old)
         size = len(json.dumps(obj, separators=(",", ":")))
         if size > ETCD_REQUEST_LIMIT:
@@ -165,6 +170,12 @@ class Admission:
                     "cannot set blockOwnerDeletion if an ownerReference refers to a resource you can't set "
                     "finalizers on: , <nil>",
                 )
+
+
+def _queued_job(rt: ResourceType, obj: dict[str, Any]) -> bool:
+    return (rt.group, rt.plural) == ("batch", "jobs") and bool(
+        (obj["metadata"].get("labels") or {}).get(KUEUE_QUEUE_LABEL)
+    )
 
 
 def forbidden(plural: str, group: str, name: str, reason: str) -> errors.ApiError:

@@ -125,3 +125,21 @@ async def test_identities_without_enforced_rbac_are_not_checked(
     _, admin, _ = enforced
     _, owner = await admin.post(VR, vr("kepler"))
     assert (await admin.post(CM, owned("kepler-plan", owner, block=True)))[0] == 201
+
+
+async def test_the_kueue_stand_in_creates_queued_jobs_suspended(cluster: DevCluster, client: Client) -> None:
+    cluster.server.api.admission.kueue = True
+    job = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "queued", "labels": {"kueue.x-k8s.io/queue-name": "render"}},
+        "spec": {
+            "template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "i"}]}}
+        },
+    }
+    status, answer = await client.post("/apis/batch/v1/namespaces/default/jobs", job)
+    assert status == 201
+    assert answer["spec"]["suspend"] is True
+    job["metadata"] = {"name": "unqueued"}
+    _, answer = await client.post("/apis/batch/v1/namespaces/default/jobs", job)
+    assert not answer["spec"].get("suspend")
