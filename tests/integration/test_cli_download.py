@@ -157,3 +157,66 @@ def test_no_video_yet_is_exit_3_with_how_to_follow_it(cli, env) -> None:
     assert ran.err.startswith("error: videorequest/waiting has no video (phase ")
     assert ran.err.endswith("; follow it with: scenefarm watch waiting\n")
     assert status_of(env.client(), "waiting").get("phase") != "Succeeded"
+
+
+DOWNLOADER_RULES = [  # docs/cli.md, "Getting the video out": what a user needs, and no more
+    {"apiGroups": [""], "resources": ["pods"], "verbs": ["create", "get", "list", "watch", "delete"]},
+    {"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["get", "create"]},
+    {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["list"]},
+    {"apiGroups": ["scenefarm.dev"], "resources": ["videorequests"], "verbs": ["get"]},
+]
+
+
+def grant(env: DevEnv, user: str, rules: list[dict]) -> None:
+    role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": {"name": user, "namespace": "default"},
+        "rules": rules,
+    }
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": user, "namespace": "default"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": user},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
+    }
+    env.client().create(codecs.from_dict(role))
+    env.client().create(codecs.from_dict(binding))
+
+
+def test_the_documented_role_is_enough_to_download_and_without_exec_the_answer_is_exit_5(
+    env, rendered, tmp_path
+) -> None:
+    from scenefarm_devkit.apiserver.authorization import Authorizer
+
+    grant(env, "dana", DOWNLOADER_RULES)
+    grant(env, "erin", [r for r in DOWNLOADER_RULES if r["resources"] != ["pods/exec"]])
+    server = env.cluster.cluster.server
+    server.authorizer = Authorizer(server.store, {"dana", "erin"})
+    try:
+        allowed = scenefarm(
+            "download",
+            "shapes",
+            "-o",
+            str(tmp_path / "dana.mp4"),
+            kubeconfig=env.cluster.kubeconfig_for("dana"),
+            home=tmp_path,
+        )
+        refused = scenefarm(
+            "download",
+            "shapes",
+            "-o",
+            str(tmp_path / "erin.mp4"),
+            kubeconfig=env.cluster.kubeconfig_for("erin"),
+            home=tmp_path,
+        )
+    finally:
+        server.authorizer = None
+    assert allowed.code == 0, allowed.err
+    assert sha256(tmp_path / "dana.mp4") == rendered["output"]["sha256"]
+    assert refused.code == 5
+    assert refused.err.startswith("error: not allowed to exec into pod/shapes-download-")
+    assert not (tmp_path / "erin.mp4").exists()
+    helpers = env.client().list(Pod, namespace="default", labels={"scenefarm.dev/role": "download"})
+    assert [p.metadata.name for p in helpers if not p.metadata.deletionTimestamp] == []  # cleaned up anyway
