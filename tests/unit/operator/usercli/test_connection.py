@@ -67,5 +67,7 @@ def test_a_cluster_that_does_not_answer_is_unreachable_not_a_traceback(tmp_path)
 def test_a_kubeconfig_without_a_current_context_says_what_to_do(tmp_path) -> None:
     path = tmp_path / "config"
     path.write_text("apiVersion: v1\nkind: Config\nclusters: []\nusers: []\ncontexts: []\n")
-    with pytest.raises(Unreachable, match=r"has no current context \(contexts: none\); pass --context, or start a"):
+    with pytest.raises(
+        Unreachable, match=r"has no current context \(contexts: none\); pass --context, or start a"
+    ):
         Connection.resolve(path, None, None)
