@@ -86,6 +86,14 @@ class CodeFiles:
         while len(self.uploaded) > MEMORY:
             self.uploaded.pop(next(iter(self.uploaded)))
 
+    @property
+    def busy(self) -> bool:
+        return bool(self._running)
+
+    async def settle(self) -> None:
+        """Wait for the uploads started so far (tests, benchmarks)."""
+        await asyncio.gather(*self._running.values(), return_exceptions=True)
+
     async def stop(self) -> None:
         for task in list(self._running.values()):
             task.cancel()
