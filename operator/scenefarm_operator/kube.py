@@ -91,6 +91,22 @@ async def patch_configmap_data(namespace: str, name: str, data: Mapping[str, str
         await client().patch(ConfigMap, name, patch, namespace=namespace, patch_type=PatchType.MERGE)
 
 
+async def merge_configmap(configmap: Mapping[str, Any]) -> None:
+    """Merge a ConfigMap's data into the one on the server, creating it when it is missing."""
+    meta = configmap["metadata"]
+    patch = {"data": dict(configmap.get("data") or {})}
+    try:
+        with _counted("patch", "configmaps", expected=(404,)):
+            await client().patch(
+                ConfigMap, meta["name"], patch, namespace=meta["namespace"], patch_type=PatchType.MERGE
+            )
+    except ApiError as e:
+        if e.status.code != 404:
+            raise
+        if not await create(configmap):  # made meanwhile by someone else: merge into theirs
+            await patch_configmap_data(meta["namespace"], meta["name"], patch["data"])
+
+
 async def read_secret(namespace: str, name: str) -> dict[str, str] | None:
     """A Secret's data, decoded; None when it does not exist."""
     try:

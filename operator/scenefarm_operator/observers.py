@@ -40,15 +40,14 @@ _state: Observability | None = None
 
 
 async def write_stats(namespace: str, name: str, data: Mapping[str, str]) -> None:
-    """Create the statistics ConfigMap, or merge into it when it exists."""
+    """Merge into the statistics ConfigMap (patch first, so every write is the same call)."""
     configmap = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {"name": name, "namespace": namespace, "labels": MANAGED},
         "data": dict(data),
     }
-    if not await kube.create(configmap):
-        await kube.patch_configmap_data(namespace, name, data)
+    await kube.merge_configmap(configmap)
 
 
 def appwrite_stats() -> Mapping[str, float] | None:
