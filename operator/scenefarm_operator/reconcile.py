@@ -279,7 +279,7 @@ class RequestLoop:
         current = self.current_status(body)
         if _same(current, status):
             return
-        patch: dict[str, Any] = {k: None for k in current if k not in status}
+        patch: dict[str, Any] = {k: None for k in current if k not in status and k not in WRITTEN_ELSEWHERE}
         patch |= status
         meta = body["metadata"]
         await kube.patch_status(meta["namespace"], meta["name"], patch)
@@ -298,5 +298,11 @@ def _waiting_longer(job: Obj, pods: Sequence[Obj], now: datetime.datetime, grace
     return created is not None and (now - created).total_seconds() >= grace
 
 
+# Status keys another part of the operator owns (accounting.py: the ETA and the cost): the
+# loop's status neither carries nor removes them.
+WRITTEN_ELSEWHERE = frozenset({"estimatedCompletionTime", "cost"})
+
+
 def _same(current: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:
-    return all(current.get(k) == v for k, v in desired.items()) and not (set(current) - set(desired))
+    extra = set(current) - set(desired) - WRITTEN_ELSEWHERE
+    return all(current.get(k) == v for k, v in desired.items()) and not extra
