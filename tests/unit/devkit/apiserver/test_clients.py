@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from kopf.testing import KopfRunner
+from kubernetes.config import kube_config
 from lightkube import AsyncClient, KubeConfig
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.models.meta_v1 import ObjectMeta
@@ -52,7 +53,11 @@ def test_a_kopf_operator_adds_its_finalizer_patches_status_and_releases_on_delet
 ) -> None:
     (tmp_path / "operator.py").write_text(OPERATOR)
     with DevClusterThread(tmp_path / "state", crds=[CRD_PATH]) as cluster:
-        monkeypatch.setenv("KUBECONFIG", str(cluster.kubeconfig_for("operator")))
+        kubeconfig = str(cluster.kubeconfig_for("operator"))
+        monkeypatch.setenv("KUBECONFIG", kubeconfig)
+        # kopf logs in through the official client when it is installed, which read $KUBECONFIG
+        # once, when it was first imported (maybe before this test): point it there too.
+        monkeypatch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", kubeconfig)
         with KopfRunner(
             ["run", "--standalone", "--all-namespaces", str(tmp_path / "operator.py")], timeout=60
         ) as runner:
