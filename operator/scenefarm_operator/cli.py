@@ -15,7 +15,7 @@ import os
 import sys
 from importlib.metadata import entry_points
 
-from .usercli.commands import add_commands
+from .usercli.commands import GLOBAL, add_commands, connection_options
 from .usercli.errors import CliError
 from .usercli.output import Output, table
 
@@ -33,6 +33,7 @@ def build_parser(prog: str = "scenefarm") -> argparse.ArgumentParser:
         prog=prog,
         description="Manim videos as Kubernetes Jobs.",
         epilog=QUICK_PATH,
+        parents=[connection_options(GLOBAL)],  # kubectl habits: `scenefarm -n videos get`
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -23,15 +23,38 @@ STORES = ("Volume", "Appwrite")
 NAME_COMPLETION = {"bash": "_scenefarm_requests", "zsh": "_scenefarm_requests"}
 
 
-def connection_options() -> argparse.ArgumentParser:
+def connection_options(prefix: str = "") -> argparse.ArgumentParser:
+    """--kubeconfig, --context, -n; with a `prefix` for the copy before the command name."""
     common = argparse.ArgumentParser(add_help=False)
     group = common.add_argument_group("cluster")
     group.add_argument(
-        "--kubeconfig", type=Path, help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)"
+        "--kubeconfig",
+        type=Path,
+        dest=prefix + "kubeconfig",
+        metavar="FILE",
+        help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)",
     )
-    group.add_argument("--context", help="kubeconfig context (default: its current-context)")
-    group.add_argument("-n", "--namespace", help="namespace (default: the context's, else default)")
+    group.add_argument(
+        "--context",
+        dest=prefix + "context",
+        metavar="NAME",
+        help="kubeconfig context (default: its current-context)",
+    )
+    group.add_argument(
+        "-n",
+        "--namespace",
+        dest=prefix + "namespace",
+        help="namespace (default: the context's, else default)",
+    )
     return common
+
+
+GLOBAL = "global_"  # `scenefarm -n videos get` as well as `scenefarm get -n videos` (cli.build_parser)
+
+
+def option(args: argparse.Namespace, name: str) -> Any:
+    """A connection option given after the command, else before it."""
+    return getattr(args, name, None) or getattr(args, GLOBAL + name, None)
 
 
 def _name(
@@ -131,7 +154,7 @@ def _wait_options(p: argparse.ArgumentParser) -> None:
 
 
 def _connect(args: argparse.Namespace) -> Connection:
-    return Connection.resolve(args.kubeconfig, args.context, args.namespace)
+    return Connection.resolve(option(args, "kubeconfig"), option(args, "context"), option(args, "namespace"))
 
 
 def _submit(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -170,9 +193,10 @@ def _apply(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     docs = read_manifests(args.filename)
     for doc in docs:
         namespace = (doc.get("metadata") or {}).get("namespace")
-        if namespace and args.namespace and namespace != args.namespace:
+        wanted = option(args, "namespace")
+        if namespace and wanted and namespace != wanted:
             name = doc["metadata"]["name"]
-            raise UsageError(f"{name} is in namespace {namespace} in the file, but -n says {args.namespace}")
+            raise UsageError(f"{name} is in namespace {namespace} in the file, but -n says {wanted}")
         names.append(apply(_in(base, namespace), doc, out, args.output))
     if not args.wait:
         return 0

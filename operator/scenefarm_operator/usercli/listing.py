@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -11,8 +12,9 @@ from .videorequests import get, list_all
 
 
 def rows(
-    requests: Sequence[Mapping[str, Any]], namespaces: bool = False
+    requests: Sequence[Mapping[str, Any]], namespaces: bool = False, now: dt.datetime | None = None
 ) -> tuple[list[str], list[list[str]]]:
+    now = now or dt.datetime.now(dt.UTC)
     with_eta = any((r.get("status") or {}).get("estimatedCompletionTime") for r in requests)
     headers = [*(["NAMESPACE"] if namespaces else []), "NAME", "PHASE", "PROGRESS", "SCENES"]
     headers += [*(["ETA"] if with_eta else []), "AGE"]
@@ -24,7 +26,7 @@ def rows(
             scenes += f" ({status['scenesFailed']} failed)"
         row = [*([meta.get("namespace", "")] if namespaces else []), meta["name"]]
         row += [status.get("phase") or "Pending", f"{int(status.get('progress') or 0)}%", scenes]
-        row += [*([eta(status)] if with_eta else []), age(meta.get("creationTimestamp"))]
+        row += [*([eta(status, now)] if with_eta else []), age(meta.get("creationTimestamp"), now)]
         body.append(row)
     return headers, body
 

@@ -119,3 +119,15 @@ class _Fixed:
 
     def parse_args(self, _argv):
         return self.args
+
+
+def test_cluster_options_work_before_and_after_the_command_the_later_winning() -> None:
+    from scenefarm_operator.usercli.commands import option
+
+    parser = cli.build_parser()
+    before = parser.parse_args(["-n", "videos", "--context", "dev", "get"])
+    after = parser.parse_args(["get", "-n", "videos"])
+    both = parser.parse_args(["-n", "videos", "watch", "x", "-n", "other"])
+    assert (option(before, "namespace"), option(before, "context")) == ("videos", "dev")
+    assert option(after, "namespace") == "videos"
+    assert option(both, "namespace") == "other"
