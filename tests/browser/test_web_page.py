@@ -57,6 +57,13 @@ class Person:
         self.page.get_by_test_id("guest").click()
         self.wait_following()
 
+    def sign_up(self, email: str, password: str) -> None:
+        self.open()
+        self.page.get_by_test_id("email").fill(email)
+        self.page.get_by_test_id("password").fill(password)
+        self.page.get_by_test_id("sign-up-button").click()
+        self.wait_following()
+
     def wait_following(self) -> None:
         try:
             self.page.wait_for_selector("body[data-following=true]", state="attached", timeout=30_000)
@@ -203,7 +210,8 @@ def test_a_second_user_sees_nothing_of_the_first_and_a_cancel_stops_the_request(
 ) -> None:
     bob = Person(browser.new_context(), stack, artifacts, "bob")
     try:
-        bob.sign_in_as_guest()
+        bob.sign_up("bob@example.com", "correct horse battery")  # an email account this time
+        assert bob.page.get_by_test_id("who").text_content() == "bob@example.com"
         assert bob.user_id() != alice.user_id()
         assert bob.page.get_by_test_id("no-videos").is_visible()
 
