@@ -16,7 +16,9 @@ from scenefarm_operator import metrics
 
 from .chartkit import Manifest, RenderError, of_kind, render_values
 
-ENABLED = {"metrics": {"enabled": True, "grafanaDashboard": {"enabled": True}, "prometheusRule": {"enabled": True}}}
+ENABLED = {
+    "metrics": {"enabled": True, "grafanaDashboard": {"enabled": True}, "prometheusRule": {"enabled": True}}
+}
 
 
 def queries(manifests: list[Manifest]) -> list[str]:
@@ -88,13 +90,24 @@ def test_the_dashboard_is_labelled_for_the_grafana_sidecar() -> None:
     assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
     assert cm["metadata"]["annotations"]["grafana_folder"] == "Video"
     titles = {p["title"] for p in json.loads(cm["data"]["scenefarm.json"])["panels"]}
-    assert {"Throughput", "Requests by phase", "Queue", "Appwrite health", "LLM cost (last 24 h, USD)"} <= titles
+    assert {
+        "Throughput",
+        "Requests by phase",
+        "Queue",
+        "Appwrite health",
+        "LLM cost (last 24 h, USD)",
+    } <= titles
 
 
 def test_the_rules_alert_on_stuck_requests_failures_appwrite_and_llm_errors() -> None:
     (rule,) = of_kind(render_values(ENABLED), "PrometheusRule")
     alerts = {r["alert"] for g in rule["spec"]["groups"] for r in g["rules"]}
-    assert {"ScenefarmRequestStuck", "ScenefarmHighFailureRatio", "ScenefarmAppwriteUnsynced", "ScenefarmLLMErrors"} <= alerts
+    assert {
+        "ScenefarmRequestStuck",
+        "ScenefarmHighFailureRatio",
+        "ScenefarmAppwriteUnsynced",
+        "ScenefarmLLMErrors",
+    } <= alerts
 
 
 def test_every_promql_expression_parses() -> None:
