@@ -59,12 +59,12 @@ def run(args: argparse.Namespace) -> int:
         )
         if not args.no_operator:
             env.start_operator()
+        print(env.kubeconfig, flush=True)  # first, alone on its line: for scripts
         console.print(f"dev cluster ready. kubeconfig: {env.kubeconfig}", soft_wrap=True)
         console.print(
             f"  try: kubectl --kubeconfig {env.kubeconfig} apply -f {example_path()}", soft_wrap=True
         )
         console.print(f"       kubectl --kubeconfig {env.kubeconfig} get vr -w", soft_wrap=True)
-        print(env.kubeconfig, flush=True)
         if not args.no_switch_context:  # as kind does: kubectl and `scenefarm submit` find it
             merged = stack.enter_context(current_context(env.kubeconfig))
             console.print(f"current context: scenefarm-dev (in {merged}) while up", soft_wrap=True)
