@@ -202,3 +202,32 @@ async def test_a_file_url_opened_by_the_browser_is_served_to_its_owner_only(doub
     bob.headers.pop("x-appwrite-project")
     assert (await alice.call("GET", view))[1] == b"hello"
     assert (await bob.call("GET", view))[0] == 404
+
+
+async def test_realtime_sends_a_file_event_when_an_upload_completes_to_its_reader_only(
+    double, browsers
+) -> None:
+    alice, bob = browsers
+    _, session, _ = await alice.call("POST", "/account/sessions/anonymous")
+    await bob.call("POST", "/account/sessions/anonymous")
+    await server(double, "POST", "/storage/buckets", {"bucketId": "b", "name": "b", "fileSecurity": True})
+    sockets = [await alice.socket(), await bob.socket()]
+    for ws in sockets:
+        await ws.receive_json(timeout=5)
+        await ws.send_json(
+            {"type": "subscribe", "data": [{"subscriptionId": "f", "channels": ["buckets.b.files"]}]}
+        )
+        await ws.receive_json(timeout=5)
+    form = aiohttp.FormData()
+    form.add_field("fileId", "video")
+    form.add_field("permissions[]", f'read("user:{session["userId"]}")')
+    form.add_field("file", b"\x00" * 10, filename="video.mp4")
+    headers = {"x-appwrite-project": double.project, "x-appwrite-key": KEY}
+    async with aiohttp.ClientSession() as raw:
+        await raw.post(double.endpoint + "/storage/buckets/b/files", data=form, headers=headers)
+    event = (await sockets[0].receive_json(timeout=5))["data"]
+    assert "buckets.b.files.video.create" in event["events"] and event["payload"]["$id"] == "video"
+    await sockets[1].send_json({"type": "ping"})
+    assert (await sockets[1].receive_json(timeout=5))["type"] == "pong"  # bob got no event first
+    for ws in sockets:
+        await ws.close()
