@@ -171,3 +171,35 @@ def test_without_jobs_create_the_request_stalls_and_the_operator_reports_403(tmp
         assert any(e.reason == "ApiError" for e in events)
         log = (env.state_dir / "operator.log").read_text(errors="replace")
         assert 'cannot create resource "jobs" in API group "batch"' in log
+
+
+def test_without_the_finalizers_grant_owner_reference_enforcement_refuses_the_children(
+    tmp_path: Path,
+) -> None:
+    # OwnerReferencesPermissionEnforcement (OpenShift, hardened clusters): the plan ConfigMap and
+    # every Job carry blockOwnerDeletion, which needs `update` on videorequests/finalizers.
+    with DevEnv(tmp_path, instant=True, rbac_from_chart=True) as env:
+        client = env.client()
+        role = client.get(ClusterRole, "scenefarm")
+        role.rules = [r for r in role.rules or [] if r.resources != ["videorequests/finalizers"]]
+        client.replace(role)
+        env.start_operator()
+        create(client, video_request("no-finalizers", [("only", "self.wait(0.2)")]))
+
+        def refused() -> list[Any]:
+            return [
+                r
+                for r in operator_calls(env)
+                if r.verb == "create" and r.resource in ("configmaps", "jobs") and r.status == 403
+            ]
+
+        wait_for(refused, 60, "the operator's child creation to be refused by admission")
+        wait_for(
+            lambda: (
+                "cannot set blockOwnerDeletion"
+                in (env.state_dir / "operator.log").read_text(errors="replace")
+            ),
+            30,
+            "the refusal in the operator log",
+        )
+        assert jobs_of(client, "no-finalizers") == []
