@@ -84,6 +84,7 @@ class TerminationMessage:
     sizeBytes: int | None = None
     sha256: str | None = None
     renderSeconds: float | None = None
+    cpuSeconds: float | None = None  # CPU time of the renderer and the children it waited for
     errorTail: str | None = None
     # Chunks and the cache (see `chunks`); absent from messages of older renderers.
     cacheKey: str | None = None  # digest of the code, class, quality and versions actually rendered

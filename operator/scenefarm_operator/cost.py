@@ -3,7 +3,8 @@
 Pure. Tokens come from the plan ConfigMap's plan.json (`usage`: every plan and fix call of the
 request, stored with the plan so a restart loses nothing); prices from the chart's price table
 (`cost.llmPrices`, SCENEFARM_LLM_PRICES) in US dollars per million tokens; render seconds from
-the renderer's termination messages (`renderSeconds`: the wall time of the render inside the Pod).
+the renderer's termination messages (`renderSeconds`: the wall time of the render inside the Pod;
+`cpuSeconds`: the CPU time of the renderer and its render child).
 """
 
 from __future__ import annotations
@@ -72,14 +73,15 @@ def render_seconds(messages: Iterable[Mapping[str, Any]]) -> float:
 def request_cost(
     model: str | None,
     usage: Mapping[str, int],
-    rendered: float,
+    rendered: tuple[float, float],
     previous: Obj | None,
     prices: Mapping[str, Price],
 ) -> dict[str, Any]:
     """status.cost of one request.
 
-    `rendered` is what the request's Pods that exist now report; finished Jobs are deleted after
-    their TTL, so the published figure never goes down (`previous` is the last status.cost).
+    `rendered` is (renderSeconds, cpuSeconds) of the request's Pods that exist now; finished Jobs
+    are deleted after their TTL, so the published figures never go down (`previous`: the last
+    status.cost).
     """
     previous = previous or {}
     tokens = {
@@ -93,7 +95,8 @@ def request_cost(
         "llmCalls": tokens["calls"],
         "llmPromptTokens": tokens["promptTokens"],
         "llmCandidateTokens": tokens["candidateTokens"],
-        "renderSeconds": max(round(rendered, 3), float(previous.get("renderSeconds") or 0.0)),
+        "renderSeconds": max(round(rendered[0], 3), float(previous.get("renderSeconds") or 0.0)),
+        "cpuSeconds": max(round(rendered[1], 3), float(previous.get("cpuSeconds") or 0.0)),
     }
     if model and tokens["calls"]:
         cost["llmModel"] = model

@@ -70,6 +70,12 @@ RENDER_SECONDS_TOTAL = Counter(
     ["kind"],
     registry=REGISTRY,
 )
+RENDER_CPU_SECONDS = Counter(
+    "scenefarm_render_cpu_seconds",
+    "Sum of cpuSeconds (renderer and its render child) over finished render Pods, by kind.",
+    ["kind"],
+    registry=REGISTRY,
+)
 LLM_CALLS = Counter(
     "scenefarm_llm_calls",
     "LLM calls, by model and purpose (plan, fix).",
@@ -119,6 +125,7 @@ for _triage in TRIAGE:
     SCENE_ATTEMPTS.labels(_triage)
 for _kind in ("scene", "combine"):
     RENDER_SECONDS_TOTAL.labels(_kind)
+    RENDER_CPU_SECONDS.labels(_kind)
 for _result in ("delivered", "failed", "abandoned", "refused"):
     WEBHOOK_DELIVERIES.labels(_result)
 

@@ -46,7 +46,8 @@ class Change:
 class Telemetry:
     def __init__(self) -> None:
         self.requests: dict[str, Tracked] = {}
-        self.pods: dict[Key, dict[str, tuple[str, float]]] = collections.defaultdict(dict)
+        # request -> Pod uid -> (kind, renderSeconds, cpuSeconds)
+        self.pods: dict[Key, dict[str, tuple[str, float, float]]] = collections.defaultdict(dict)
         self._counted: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._scenes_seen: dict[str, set[tuple[Any, ...]]] = {}
 
@@ -134,8 +135,9 @@ class Telemetry:
         )
         kind = labels.get(naming.ROLE_LABEL, "scene")
         seconds = float(message.renderSeconds or 0.0)
+        cpu = float(message.cpuSeconds or 0.0)
         known = uid in self.pods[key]
-        self.pods[key][uid] = (kind, seconds)
+        self.pods[key][uid] = (kind, seconds, cpu)
         if known or uid in self._counted:
             return None
         self._counted[uid] = None
@@ -145,6 +147,7 @@ class Telemetry:
             return key
         triage = triage_of(terminated, message)
         metrics.RENDER_SECONDS_TOTAL.labels("combine" if kind == "combine" else "scene").inc(seconds)
+        metrics.RENDER_CPU_SECONDS.labels("combine" if kind == "combine" else "scene").inc(cpu)
         if kind != "combine":
             metrics.SCENE_ATTEMPTS.labels(triage).inc()
             quality = metrics.quality_label(_argument(body, "--quality"), QUALITIES)
@@ -155,8 +158,10 @@ class Telemetry:
             metrics.QUEUE_WAIT_SECONDS.observe(wait)
         return key
 
-    def render_seconds(self, key: Key) -> float:
-        return sum(seconds for _, seconds in self.pods.get(key, {}).values())
+    def render_seconds(self, key: Key) -> tuple[float, float]:
+        """(renderSeconds, cpuSeconds) summed over the request's finished Pods that exist now."""
+        pods = self.pods.get(key, {}).values()
+        return sum(p[1] for p in pods), sum(p[2] for p in pods)
 
 
 def triage_of(terminated: Obj, message: TerminationMessage) -> str:

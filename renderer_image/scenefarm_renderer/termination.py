@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import sys
 import time
 from collections.abc import Mapping
@@ -33,7 +34,14 @@ def success_message(info: MediaInfo, video: Path, started: float) -> Termination
         sizeBytes=video.stat().st_size,
         sha256=sha256_of(video),
         renderSeconds=round(time.monotonic() - started, 3),
+        cpuSeconds=round(cpu_seconds(), 3),
     )
+
+
+def cpu_seconds() -> float:
+    """User + system CPU of this process and of the children it waited for (the render child)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def write_termination_message(message: TerminationMessage, environ: Mapping[str, str] = os.environ) -> None:

@@ -39,12 +39,13 @@ def test_render_seconds_add_up_termination_messages() -> None:
 
 def test_request_cost_prices_the_tokens_of_a_known_model() -> None:
     usage = {"prompt_tokens": 2_000_000, "candidate_tokens": 0, "calls": 3}
-    got = cost.request_cost("gemini-2.5-flash", usage, 12.5, None, PRICES)
+    got = cost.request_cost("gemini-2.5-flash", usage, (12.5, 20.25), None, PRICES)
     assert got == {
         "llmCalls": 3,
         "llmPromptTokens": 2_000_000,
         "llmCandidateTokens": 0,
         "renderSeconds": 12.5,
+        "cpuSeconds": 20.25,
         "llmModel": "gemini-2.5-flash",
         "llmCostUSD": "0.600000",
     }
@@ -52,11 +53,11 @@ def test_request_cost_prices_the_tokens_of_a_known_model() -> None:
 
 def test_a_model_without_a_price_gets_tokens_but_no_cost() -> None:
     usage = {"prompt_tokens": 10, "candidate_tokens": 5, "calls": 1}
-    got = cost.request_cost("other-model", usage, 0.0, None, PRICES)
+    got = cost.request_cost("other-model", usage, (0.0, 0.0), None, PRICES)
     assert got["llmModel"] == "other-model" and "llmCostUSD" not in got
 
 
 def test_published_render_seconds_never_go_down_when_old_pods_are_deleted() -> None:
     zero = {"prompt_tokens": 0, "candidate_tokens": 0, "calls": 0}
-    got = cost.request_cost(None, zero, 2.0, {"renderSeconds": 30.0}, PRICES)
-    assert got["renderSeconds"] == 30.0 and "llmModel" not in got
+    got = cost.request_cost(None, zero, (2.0, 1.0), {"renderSeconds": 30.0, "cpuSeconds": 40.0}, PRICES)
+    assert (got["renderSeconds"], got["cpuSeconds"]) == (30.0, 40.0) and "llmModel" not in got

@@ -101,13 +101,13 @@ def test_a_finished_pod_feeds_attempts_render_time_and_queue_wait_once() -> None
     renders = sample("scenefarm_scene_render_seconds_count", quality="medium", outcome="ok")
     waits = sample("scenefarm_queue_wait_seconds_count")
     t = Telemetry()
-    body = pod("p1", {"exitClass": 0, "renderSeconds": 12.5})
+    body = pod("p1", {"exitClass": 0, "renderSeconds": 12.5, "cpuSeconds": 18.0})
     assert t.observe_pod(body, "MODIFIED") == ("videos", "vr-a")
     assert t.observe_pod(body, "MODIFIED") is None  # the same Pod again: not counted twice
     assert sample("scenefarm_scene_attempts_total", triage="ok") == attempts + 1
     assert sample("scenefarm_scene_render_seconds_count", quality="medium", outcome="ok") == renders + 1
     assert sample("scenefarm_queue_wait_seconds_count") == waits + 1
-    assert t.render_seconds(("videos", "vr-a")) == 12.5
+    assert t.render_seconds(("videos", "vr-a")) == (12.5, 18.0)
 
 
 def test_pods_listed_at_startup_count_for_cost_but_not_for_the_counters() -> None:
@@ -115,7 +115,7 @@ def test_pods_listed_at_startup_count_for_cost_but_not_for_the_counters() -> Non
     t = Telemetry()
     t.observe_pod(pod("p2", {"exitClass": 11, "renderSeconds": 3.0}, exit_code=11, reason="Error"), None)
     assert sample("scenefarm_scene_attempts_total", triage="fix") == attempts
-    assert t.render_seconds(("videos", "vr-a")) == 3.0
+    assert t.render_seconds(("videos", "vr-a")) == (3.0, 0.0)
 
 
 def test_triage_tells_oom_fix_environment_and_transient_apart() -> None:
