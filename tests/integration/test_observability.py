@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 import promql_parser
 import pytest
 from lightkube.core.exceptions import ApiError
-from lightkube.resources.core_v1 import ConfigMap
+from lightkube.resources.core_v1 import ConfigMap, Event
 from prometheus_client.parser import text_string_to_metric_families
 
 from scenefarm_devkit import chart_rbac
@@ -258,3 +258,28 @@ def test_json_log_lines_name_the_request_and_its_phase(run: Run) -> None:
     about = [r for r in records if r.get("name") in ("observed", "planned")]
     assert about and all({"namespace", "uid", "level", "message"} <= r.keys() for r in about)
     assert any(r.get("phase") for r in about)
+
+
+def test_notify_names_exactly_one_target_reference_and_never_a_url(run: Run) -> None:
+    client = run.env.client()
+    both = video_request("both-targets", [("a", "self.wait(0.1)")])
+    both["spec"]["notify"] = {"target": "local", "secretRef": {"name": "hook"}}
+    with pytest.raises(ApiError) as raised:
+        create(client, both)
+    assert raised.value.status.code == 422
+    assert "exactly one of target" in str(raised.value.status.message)
+
+
+def test_an_unknown_target_ends_in_a_warning_event_on_the_request(run: Run) -> None:
+    client = run.env.client()
+    body = video_request("unknown-target", [("a", "self.wait(0.1)")])
+    body["spec"]["notify"] = {"target": "nowhere"}
+    create(client, body)
+    wait_terminal(client, "unknown-target", timeout=120)
+
+    def warned() -> list[Any]:
+        events = client.list(Event, namespace="default", fields={"involvedObject.name": "unknown-target"})
+        return [e for e in events if e.reason == "WebhookFailed"]
+
+    (event,) = wait_for(warned, 30, "the WebhookFailed Event")[:1]
+    assert "'nowhere' is not an allowlisted target" in (event.message or "")
