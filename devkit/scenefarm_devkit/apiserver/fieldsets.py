@@ -47,6 +47,53 @@ def leaves(obj: Any, builtin: bool, path: Path = ()) -> Iterator[tuple[Path, Any
         yield path, obj
 
 
+def changes(old: Any, new: Any, builtin: bool, path: Path = ()) -> tuple[set[Path], set[Path]]:
+    """(leaves of `new` that are new or changed, leaves of `old` that are gone), skipping equal subtrees."""
+    if old == new:
+        return set(), set()
+    if isinstance(old, dict) and isinstance(new, dict) and old and new:
+        changed: set[Path] = set()
+        gone: set[Path] = set()
+        for name in old.keys() | new.keys():
+            if name in new and name in old:
+                sub_changed, sub_gone = _changes_at(old[name], new[name], builtin, path, name)
+                changed |= sub_changed
+                gone |= sub_gone
+            elif name in new:
+                changed |= {p for p, _ in _leaves_at(new[name], builtin, path, name)}
+            else:
+                gone |= {p for p, _ in _leaves_at(old[name], builtin, path, name)}
+        return changed, gone
+    new_leaves = dict(leaves(new, builtin, path))
+    old_leaves = dict(leaves(old, builtin, path))
+    changed = {p for p, v in new_leaves.items() if p not in old_leaves or old_leaves[p] != v}
+    return changed, set(old_leaves) - set(new_leaves)
+
+
+def _skipped(path: Path, name: str) -> bool:
+    return (not path and name in ("apiVersion", "kind")) or (
+        path == ("f:metadata",) and name in _IGNORED_META
+    )
+
+
+def _changes_at(old: Any, new: Any, builtin: bool, path: Path, name: str) -> tuple[set[Path], set[Path]]:
+    return (set(), set()) if _skipped(path, name) else changes(old, new, builtin, (*path, f"f:{name}"))
+
+
+def _leaves_at(value: Any, builtin: bool, path: Path, name: str) -> Iterator[tuple[Path, Any]]:
+    return iter(()) if _skipped(path, name) else leaves(value, builtin, (*path, f"f:{name}"))
+
+
+def contains(fields: dict[str, Any], path: Path) -> bool:
+    """Whether a FieldsV1 set holds the leaf `path` (without parsing the whole set)."""
+    node: Any = fields
+    for step in path:
+        if not isinstance(node, dict) or step not in node:
+            return False
+        node = node[step]
+    return True
+
+
 def lookup(obj: Any, path: Path) -> tuple[bool, Any]:
     """(found, value) at `path`."""
     node = obj

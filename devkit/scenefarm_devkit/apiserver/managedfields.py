@@ -60,21 +60,21 @@ def track(
     writer = WRITER.get()
     if writer is None:
         return
-    old_leaves = dict(fieldsets.leaves(old, builtin)) if old is not None else {}
-    new_leaves = dict(fieldsets.leaves(new, builtin))
-    removed = set(old_leaves) - set(new_leaves)
+    changed, removed = fieldsets.changes(old or {}, new, builtin)
     if writer.operation == "Apply":
         owned = set(writer.applied)
     else:
-        owned = {
-            path
-            for path, value in new_leaves.items()
-            if in_scope(path, writer.subresource, has_status)
-            and (path not in old_leaves or old_leaves[path] != value)
-        }
+        owned = {path for path in changed if in_scope(path, writer.subresource, has_status)}
+    previous = (old or {}).get("metadata", {}).get("managedFields") or []
+    if writer.operation == "Update" and _unchanged(previous, writer, owned, removed):
+        if previous:  # the common case, done cheaply: nothing changes hands
+            new.setdefault("metadata", {})["managedFields"] = previous
+        else:
+            new.setdefault("metadata", {}).pop("managedFields", None)
+        return
     entries: list[dict[str, Any]] = []
     mine: set[Path] = set()
-    for entry in (old or {}).get("metadata", {}).get("managedFields") or []:
+    for entry in previous:
         paths = entry_paths(entry) - removed
         if _same(entry, writer):
             mine = paths if writer.operation == "Update" else set()
@@ -99,3 +99,17 @@ def track(
         meta["managedFields"] = entries
     else:
         meta.pop("managedFields", None)
+
+
+def _unchanged(entries: list[dict[str, Any]], writer: Writer, owned: set[Path], removed: set[Path]) -> bool:
+    """True when this Update leaves every entry as it is: it already owns all it changed."""
+    if not entries:
+        return not owned
+    mine = [e for e in entries if _same(e, writer)]
+    if owned and not (mine and all(fieldsets.contains(mine[0].get("fieldsV1") or {}, p) for p in owned)):
+        return False
+    others = [e for e in entries if not _same(e, writer)]
+    touched = owned | removed
+    return not any(fieldsets.contains(e.get("fieldsV1") or {}, p) for e in others for p in touched) and not (
+        removed and mine and any(fieldsets.contains(mine[0].get("fieldsV1") or {}, p) for p in removed)
+    )
