@@ -153,6 +153,8 @@ def test_a_user_submits_newtons_laws_and_follows_it_live_to_a_video_that_decodes
     assert bars == ["100", "100"]
     # After the reload only the resync that follows the dropped socket listed rows: one list of
     # each table, not a poll.
+    wait_for(lambda: len(alice.row_reads) >= 2, 20, "the resync after the reconnect")
+    time.sleep(1)
     assert len(alice.row_reads) == 2, alice.row_reads
 
     with alice.page.expect_download() as download:

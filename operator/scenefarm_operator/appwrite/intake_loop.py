@@ -1,10 +1,11 @@
 """The web intake loop: new request rows -> VideoRequests, cancel flags -> `spec.cancel`.
 
 The server SDK has no Realtime, so the loop polls, bounded: every `poll_seconds` one page of
-new request rows after a cursor (the last row handled) and one page of rows asking to be
-cancelled. A row is handled once its VideoRequest exists (created now, or earlier by another
-replica: the name is deterministic) or once it was refused (`failed` with the reason). A
-Kubernetes or Appwrite outage stops the pass at that row; the next pass starts there again.
+request rows (queued, or planning with no VideoRequest mirrored yet) after a cursor (the last
+row handled) and one page of rows asking to be cancelled. A row is handled once its
+VideoRequest exists (created now, or earlier by another replica: the name is deterministic) or
+once it was refused (`failed` with the reason). A Kubernetes or Appwrite outage stops the pass
+at that row; the next pass starts there again (a row already marked `planning` included).
 """
 
 from __future__ import annotations
@@ -133,7 +134,8 @@ class Intake:
         return handled
 
     async def new_rows(self) -> list[dict[str, Any]]:
-        queries = [Query.equal("status", ["queued"]), Query.is_null("k8s_uid")]
+        # `planning` without a uid: accepted, then a crash before (or while) the create.
+        queries = [Query.equal("status", ["queued", "planning"]), Query.is_null("k8s_uid")]
         try:
             return await self.rows(queries + ([Query.cursor_after(self.cursor)] if self.cursor else []))
         except AppwriteException as error:
@@ -160,22 +162,19 @@ class Intake:
             mine = [m for m in mine if (m.get("metadata") or {}).get("name") != request_name(row_id)]
             check_quota(mine, self.limits, datetime.datetime.now(datetime.UTC))
             body = video_request(row, owner, self.namespace, self.limits)
+            # Picked up: the original schema's `planning` ("the worker has it"). Written before the
+            # create, so it can never land after (and over) the mirror's first write.
+            await self.update(row_id, accepted_data(body))
             try:
-                created = await self.kube.create(body)
-                if created:
+                if await self.kube.create(body):
                     self.created += 1
                     logger.info(
-                        "Web request %s -> videorequest %s/%s",
-                        row_id,
-                        self.namespace,
-                        body["metadata"]["name"],
+                        "Web request %s -> videorequest %s/%s", row_id, self.namespace, request_name(row_id)
                     )
             except ApiError as error:
                 if error.status.code not in (400, 403, 422):
                     raise
                 raise Refused(f"Kubernetes refused the request: {error.status.message}") from error
-            # Picked up: the original schema's `planning` ("the worker has it"); the mirror takes over.
-            await self.update(row_id, accepted_data(body))
         except Refused as refusal:
             cancelled = str(refusal) == "Cancelled before it started."
             await self.refuse(row_id, str(refusal), "Cancelled" if cancelled else "Failed")
