@@ -187,6 +187,8 @@ def test_helm_dry_run_install_upgrade_and_uninstall_of_the_chart(dev: DevUp) -> 
     assert any(k.startswith("networkpolicy.networking.k8s.io/") for k in kinds)
     dev.run("helm", "upgrade", "sf", str(CHART), *namespace, "--set", "operator.replicas=2")
     assert dev.kubectl("get", "deploy", "sf-scenefarm", *namespace, "-o", "jsonpath={.spec.replicas}") == "2"
+    assert dev.kubectl("scale", "deploy", "sf-scenefarm", *namespace, "--replicas=3").endswith("scaled\n")
+    assert dev.kubectl("get", "deploy", "sf-scenefarm", *namespace, "-o", "jsonpath={.spec.replicas}") == "3"
     dev.run("helm", "uninstall", "sf", *namespace)
     assert "No resources found" in dev.kubectl("get", "deploy,netpol", *namespace, check=False)
 

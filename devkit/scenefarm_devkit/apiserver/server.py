@@ -23,6 +23,7 @@ from scenefarm_devkit.apiserver import (
     protobuf,
     remotecommand,
     reviews,
+    scale,
     selectors,
     tables,
     watching,
@@ -143,8 +144,10 @@ class ApiServer:
             if request.transport is not None:
                 request.transport.close()
             raise ConnectionResetError("injected fault: the answer to this write was lost")
-        if (rt.group, rt.plural) in reviews.KINDS or (
-            rt.plural == "pods" and r.subresource in ("log", "exec")
+        if (
+            (rt.group, rt.plural) in reviews.KINDS
+            or (rt.plural == "pods" and r.subresource in ("log", "exec"))
+            or (r.subresource == "scale" and (rt.group, rt.plural) in scale.SCALABLE)
         ):
             return await self.serve_special(request, r, rt, identity)
         if r.verb in ("watch", "list", "deletecollection"):
@@ -156,7 +159,19 @@ class ApiServer:
     async def serve_special(
         self, request: aiohttp.web.BaseRequest, r: Route, rt: ResourceType, identity: str
     ) -> aiohttp.web.StreamResponse:
-        """Requests that are not storage: access reviews, Pod logs and exec."""
+        """Requests that are not plain storage: access reviews, Pod logs and exec, scale."""
+        if r.subresource == "scale":
+            manager = request.query.get("fieldManager") or managedfields.manager_from_user_agent(
+                request.headers.get("User-Agent", "")
+            )
+            managedfields.WRITER.set(managedfields.Writer(manager))
+            DRY_RUN.set(request.query.get("dryRun") == "All")
+            body = await self.body(request) if r.verb in ("update", "patch") else None
+            content_type = request.headers.get("Content-Type", "")
+            scaled = scale.serve(
+                self.api, rt, r.verb, r.namespace, r.name, body=body, content_type=content_type
+            )
+            return _json(scaled)
         if (rt.group, rt.plural) not in reviews.KINDS:
             return await self.serve_pod_io(request, r)
         if r.verb != "create":
