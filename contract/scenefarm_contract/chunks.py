@@ -135,9 +135,14 @@ def plan_argv(
     return argv
 
 
-def chunk_argv(*, chunk_index: int, start_frame: int, end_frame: int) -> list[str]:
-    """Arguments to append to `render_argv` so it renders frames `[start, end)` as chunk K."""
-    return ["--chunk-index", str(chunk_index), "--frames", f"{start_frame}:{end_frame}"]
+def chunk_argv(*, chunk_index: int, start_frame: int, end_frame: int, last: bool = False) -> list[str]:
+    """Arguments to append to `render_argv` so it renders frames `[start, end)` as chunk K.
+
+    The `last` chunk runs to the scene's real end and fails unless that is `end`: a plan that
+    undercounts the scene cannot cut its video short.
+    """
+    argv = ["--chunk-index", str(chunk_index), "--frames", f"{start_frame}:{end_frame}"]
+    return [*argv, "--last-chunk"] if last else argv
 
 
 COMPLETION_INDEX_ENV = "JOB_COMPLETION_INDEX"  # set by Kubernetes in each Pod of an Indexed Job

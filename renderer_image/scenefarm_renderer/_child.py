@@ -109,7 +109,7 @@ def _render(job: _Job) -> tuple[ExitClass, str]:
     if segments is not None:
         segments.mkdir(exist_ok=True)
     window = Window(int(job.options.get("start", 0)), job.options.get("end"))
-    FrameRenderer.install(window, segments, int(job.options.get("grid", 1_000_000)))
+    FrameRenderer.install(window, segments, int(job.options.get("grid", 1_000_000)), skim=job.planning)
     if job.options.get("seed") is not None:  # module-level code draws before Scene.__init__
         random.seed(job.options["seed"])
         np.random.seed(job.options["seed"])
@@ -158,6 +158,12 @@ def _play(job: _Job, scene: Any, window: Any) -> tuple[ExitClass, str]:
     if job.planning:
         job.report["units"] = encode_units(coarsen(renderer.units))
         return ExitClass.OK, ""
+    last = job.options.get("last")  # the last chunk ran to the scene's end: is it where the plan said?
+    if last is not None and renderer.frames != last:
+        renderer.writer.abort()
+        return ExitClass.ENVIRONMENT, (
+            f"the scene has {renderer.frames} frames, its plan {last}: the plan does not match this scene"
+        )
     parts = renderer.writer.close()
     job.report["replaySeconds"] = round((renderer.first_drawn or time.monotonic()) - started, 3)
     if not parts:

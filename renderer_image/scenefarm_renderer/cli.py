@@ -65,6 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--frames", type=_frame_range, help="START:END, the chunk's frames of the scene (needs --chunk-index)"
     )
     render.add_argument(
+        "--last-chunk",
+        action="store_true",
+        help="the chunk runs to the scene's end, which must be END (a plan that does not match fails)",
+    )
+    render.add_argument(
         "--chunk-layout",
         type=_edges,
         help="E0,E1,...,Ek: chunk K renders frames [EK, EK+1); K is --chunk-index or $JOB_COMPLETION_INDEX",
@@ -145,6 +150,7 @@ def _chunk_from_layout(args: argparse.Namespace) -> None:
     if index >= len(edges) - 1:
         raise EnvironmentProblem(f"chunk {index} is not in a layout of {len(edges) - 1} chunks")
     args.chunk_index, args.frames = index, (edges[index], edges[index + 1])
+    args.last_chunk = index == len(edges) - 2
 
 
 def _store_arguments(parser: argparse.ArgumentParser) -> None:
@@ -191,6 +197,7 @@ def _run(args: argparse.Namespace) -> TerminationMessage:
             _limits(args),
             args.chunk_index,
             args.frames,
+            args.last_chunk,
         )
         return render_scene(request, store)
     if args.command == "stitch":

@@ -47,6 +47,7 @@ class RenderRequest:
     limits: Limits
     chunk_index: int | None = None  # with `frames`: render only these frames, as this chunk
     frames: tuple[int, int] | None = None
+    last: bool = False  # the last chunk renders to the scene's end and checks it ends at frames[1]
 
 
 def render_scene(request: RenderRequest, store: ArtifactStore) -> TerminationMessage:
@@ -56,7 +57,8 @@ def render_scene(request: RenderRequest, store: ArtifactStore) -> TerminationMes
     quality = QUALITIES[request.quality]
     options: dict[str, object] = {}
     if request.frames is not None:
-        options = {"start": request.frames[0], "end": request.frames[1]}
+        start, end = request.frames
+        options = {"start": start, "end": None, "last": end} if request.last else {"start": start, "end": end}
     with tempfile.TemporaryDirectory(prefix="scenefarm-render-") as tmp:
         work = Path(tmp)
         report = _run_child(request, source, work, options)

@@ -62,6 +62,7 @@ class FrameRenderer(CairoRenderer):
     window = Window()
     segments: Path | None = None
     grid = 1
+    skim = False  # plan: one time step per play (Manim's skip) instead of every frame
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -73,8 +74,8 @@ class FrameRenderer(CairoRenderer):
         self.misaligned: str | None = None  # a window edge off the segment grid (a plan bug)
 
     @classmethod
-    def install(cls, window: Window, segments: Path | None, grid: int) -> None:
-        cls.window, cls.segments, cls.grid = window, segments, grid
+    def install(cls, window: Window, segments: Path | None, grid: int, *, skim: bool = False) -> None:
+        cls.window, cls.segments, cls.grid, cls.skim = window, segments, grid, skim
         manim.scene.scene.CairoRenderer = cls  # type: ignore[attr-defined,misc]
 
     def init_scene(self, scene: Any, session_spec: Any, file_writer_settings: Any) -> None:
@@ -100,7 +101,9 @@ class FrameRenderer(CairoRenderer):
             self.save_static_frame_data(scene, scene.static_mobjects)
         else:
             self.static_image = None
-        if frozen and not self.skip_animations:
+        if self.skim and not self.skip_animations and (frozen or scene.stop_condition is None):
+            self._skim(scene, planned, dt, frozen)
+        elif frozen and not self.skip_animations:
             self._freeze(scene, planned, dt, drawing)
         elif not frozen:
             scene.play_internal()
@@ -109,6 +112,21 @@ class FrameRenderer(CairoRenderer):
         self.num_plays += 1
         if self.window.reached_end(self.frames):
             raise ChunkComplete
+
+    def _skim(self, scene: Any, count: int, dt: float, frozen: bool) -> None:
+        """Plan only: count the play's frames, advance its state in one step as Manim's `-n` does.
+
+        The counts are exact unless the scene's control flow depends on state that updaters
+        build frame by frame; the chunks and the stitch check the plan against the real scene
+        (edges on the real grid, the last chunk runs to the real end), so a wrong count fails
+        a render instead of cutting a video.
+        """
+        if not frozen:
+            self.skip_animations = True
+            scene.play_internal()
+            self.skip_animations = False
+        self.time += count * dt
+        self.frames += count
 
     def _freeze(self, scene: Any, count: int, dt: float, drawing: bool) -> None:
         """A wait with nothing moving: one picture repeated, as `freeze_current_frame` does."""

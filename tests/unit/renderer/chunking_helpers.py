@@ -77,7 +77,11 @@ def render_whole_and_chunked(
     chunks = []
     for k, (start, end) in enumerate(itertools.pairwise(edges)):
         run = run_renderer(
-            [*argv(CHUNKED), *chunk_argv(chunk_index=k, start_frame=start, end_frame=end)], tmp_path
+            [
+                *argv(CHUNKED),
+                *chunk_argv(chunk_index=k, start_frame=start, end_frame=end, last=end == edges[-1]),
+            ],
+            tmp_path,
         )
         assert run.returncode == ExitClass.OK, run.stderr
         chunks.append(run.message)

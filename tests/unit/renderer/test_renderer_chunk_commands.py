@@ -85,6 +85,20 @@ def test_an_indexed_job_pod_takes_its_chunk_from_the_completion_index(
     assert run.message.artifact == f"volume:{PREFIX}/{chunk_key(0, 1)}"
 
 
+def test_a_plan_that_undercounts_the_scene_fails_its_last_chunk(render: RenderFn) -> None:
+    run = render(TWO_PLAYS, extra=("--chunk-index", "1", "--frames", "15:45", "--last-chunk"))
+
+    assert run.returncode == ExitClass.ENVIRONMENT
+    assert "the scene has 60 frames, its plan 45" in (run.message.errorTail or "")
+
+
+def test_the_last_chunk_of_a_layout_runs_to_the_end_of_the_scene(render: RenderFn) -> None:
+    run = render(TWO_PLAYS, extra=("--chunk-layout", "0,15,45,60", "--chunk-index", "2"))
+
+    assert run.returncode == ExitClass.OK, run.stderr
+    assert (run.message.startFrame, run.message.endFrame, run.message.frames) == (45, 60, 15)
+
+
 def test_a_chunk_needs_both_its_index_and_its_frames(render: RenderFn) -> None:
     run = render(TWO_PLAYS, extra=("--frames", "0:15"))
 
