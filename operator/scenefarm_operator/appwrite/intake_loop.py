@@ -113,7 +113,12 @@ class Intake:
         while True:
             try:
                 await self.poll_once()
-            except (AppwriteException, ApiError, TimeoutError) as error:
+            except AppwriteException as error:
+                if error.code == 404:  # at start: the mirror's schema bootstrap is still running
+                    logger.info("Web intake waits for the Appwrite tables: %s", self.describe(error))
+                else:
+                    logger.warning("Web intake pass stopped: %s", self.describe(error))
+            except (ApiError, TimeoutError) as error:
                 logger.warning("Web intake pass stopped: %s", self.describe(error))
             await asyncio.sleep(self.poll_seconds)
 
