@@ -64,6 +64,12 @@ QUEUE_WAIT_SECONDS = Histogram(
     buckets=(0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800),
     registry=REGISTRY,
 )
+SCENE_QUEUE_SECONDS = Histogram(
+    "scenefarm_scene_queue_seconds",
+    "Seconds a scene waited in phase Queued (parallelism or the cluster-wide cap), when it leaves it.",
+    buckets=(1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200),
+    registry=REGISTRY,
+)
 RENDER_SECONDS_TOTAL = Counter(
     "scenefarm_render_seconds",
     "Sum of renderSeconds over finished render Pods (scenes and combines), by kind.",

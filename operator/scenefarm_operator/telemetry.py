@@ -50,6 +50,7 @@ class Telemetry:
         self.pods: dict[Key, dict[str, tuple[str, float, float]]] = collections.defaultdict(dict)
         self._counted: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._scenes_seen: dict[str, set[tuple[Any, ...]]] = {}
+        self._queued_since: dict[str, dict[Any, float]] = {}  # uid -> scene index -> entered Queued
 
     # ---- the metrics collector's view ---------------------------------------------------
 
@@ -92,7 +93,9 @@ class Telemetry:
         tracked.unsynced = (status.get("appwrite") or {}).get("synced") is False
         if old is not None and old != phase and phase in TERMINAL:
             metrics.REQUESTS_FINISHED.labels(phase.lower()).inc()
-        finished = self._newly_finished(uid, status, count=event_type is not None and before is not None)
+        live = event_type is not None and before is not None
+        finished = self._newly_finished(uid, status, count=live)
+        self._time_queue(uid, scenes, now, live)
         combine = None
         if old is not None and old != phase and phase == "Succeeded" and old == "Combining":
             combine = _combine_seconds(status, old_since)
@@ -111,9 +114,21 @@ class Telemetry:
                 durations.append(seconds)
         return tuple(durations)
 
+    def _time_queue(self, uid: str, scenes: Any, now: float, live: bool) -> None:
+        """Observe how long each scene sat in Queued, when it leaves (seen live from entry to exit)."""
+        since = self._queued_since.setdefault(uid, {})
+        queued = {s.get("index") for s in scenes if s.get("phase") == "Queued"}
+        for index in list(since):
+            if index not in queued:
+                metrics.SCENE_QUEUE_SECONDS.observe(now - since.pop(index))
+        for index in queued:
+            if index not in since and live:
+                since[index] = now
+
     def forget_request(self, uid: str) -> None:
         tracked = self.requests.pop(uid, None)
         self._scenes_seen.pop(uid, None)
+        self._queued_since.pop(uid, None)
         if tracked is not None:
             self.pods.pop(tracked.key, None)
 

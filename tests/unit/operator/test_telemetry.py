@@ -153,3 +153,14 @@ def test_model_and_quality_labels_are_bounded() -> None:
     assert metrics.model_label("gemini-2.5-flash", {"gemini-2.5-flash"}) == "gemini-2.5-flash"
     assert metrics.model_label("anything-a-user-types", {"gemini-2.5-flash"}) == "other"
     assert metrics.quality_label("weird", {"low": 1}) == "other"
+
+
+def test_the_time_a_scene_sat_in_queued_is_observed_when_it_leaves() -> None:
+    before = sample("scenefarm_scene_queue_seconds_count")
+    t = Telemetry()
+    t.observe_request(request("q", "Rendering", scenes=[{"index": 0, "phase": "Running"}]), "ADDED")
+    t.observe_request(request("q", "Rendering", scenes=[{"index": 0, "phase": "Queued"}]), "MODIFIED")
+    t.observe_request(request("q", "Rendering", scenes=[{"index": 0, "phase": "Queued"}]), "MODIFIED")
+    assert sample("scenefarm_scene_queue_seconds_count") == before
+    t.observe_request(request("q", "Rendering", scenes=[{"index": 0, "phase": "Running"}]), "MODIFIED")
+    assert sample("scenefarm_scene_queue_seconds_count") == before + 1
