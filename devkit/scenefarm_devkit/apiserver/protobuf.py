@@ -45,6 +45,17 @@ _GROUP_PACKAGES = {
     "authentication.k8s.io": "authentication",
 }
 Fields = dict[str, list[Any]]
+# Embedded structs of the Go types (`json:""` or `,inline`): a field on the wire, inline in JSON.
+_INLINE = frozenset(
+    {
+        "volumeSource",
+        "persistentVolumeSource",
+        "handler",
+        "ingressRuleValue",
+        "localObjectReference",
+        "ephemeralContainerCommon",
+    }
+)
 # Pointer fields (from the Go types) whose zero value differs from leaving them out.
 _ZERO_MEANS_SOMETHING = frozenset(
     [
@@ -240,6 +251,9 @@ def _message(name: str, data: bytes) -> Any:
                 items.extend(_packed(kind, bytes(value)))
             else:
                 items.append(_value(kind, wire, value))
+        elif json_name in _INLINE:  # an embedded Go struct: its fields sit in the parent's JSON
+            inlined = _value(kind, wire, value)
+            result.update(inlined if isinstance(inlined, dict) else {})
         else:
             result[json_name] = _value(kind, wire, value)
     return {k: v for k, v in result.items() if k in _ZERO_MEANS_SOMETHING or not _empty(v)}

@@ -32,12 +32,24 @@ async def test_kubectl_create_of_built_in_kinds_stores_what_kubectl_meant(tmp_pa
         await run("create", "secret", "generic", "key", "-n", "team", "--from-literal=apiKey=s3cret")
         await run("create", "configmap", "code", f"--from-file=scene.py={tmp_path / 'code.py'}")
         await run("create", "deployment", "web", "--image=nginx", "--replicas=0")
+        overrides = (
+            '{"apiVersion": "v1", "spec": {"volumes": [{"name": "code", "configMap": {"name": "code"}}], '
+            '"containers": [{"name": "shell", "image": "python", "env": [{"name": "KEY", "valueFrom": '
+            '{"secretKeyRef": {"name": "key", "key": "apiKey"}}}]}]}}'
+        )
+        await run("run", "shell", "--image=python", f"--overrides={overrides}")
+        pod = cluster.get_object("pods", "default", "shell")
         secret = cluster.get_object("secrets", "team", "key")
         configmap = cluster.get_object("configmaps", "default", "code")
         deployment = cluster.get_object("deployments", "default", "web", group="apps")
     assert cluster.get_object("namespaces", "", "team") is not None
     assert secret is not None and base64.b64decode(secret["data"]["apiKey"]) == b"s3cret"
     assert configmap is not None and configmap["data"] == {"scene.py": "print('hi')\n"}
+    assert pod is not None  # embedded Go structs (VolumeSource, LocalObjectReference) are inline
+    assert pod["spec"]["volumes"] == [{"name": "code", "configMap": {"name": "code"}}]
+    assert pod["spec"]["containers"][0]["env"][0]["valueFrom"] == {
+        "secretKeyRef": {"name": "key", "key": "apiKey"}
+    }
     assert deployment is not None
     assert deployment["spec"]["replicas"] == 0  # a meaningful zero survives
     assert deployment["spec"]["template"]["spec"]["containers"][0] == {
