@@ -38,8 +38,16 @@ def observed_blockers(client: Client, name: str) -> list[Blocker]:
     return start_blockers(jobs, pods, events, now, grace_seconds=60)
 
 
+def warning_on(env: DevEnv, name: str) -> dict[str, Any] | None:
+    """The operator's Event about Pods that cannot start, on the VideoRequest (kubectl describe)."""
+    fields: dict[str, Any] = {"involvedObject.name": name, "reason": "PodNotStarting"}
+    events = [e.to_dict() for e in env.client().list(Event, namespace="default", fields=fields)]
+    return events[0] if events else None
+
+
 def run_with(tmp_path: Path, setting: str, value: str, name: str) -> tuple[DevEnv, list[Blocker]]:
-    env = DevEnv(tmp_path, instant=True, operator_env={setting: value})
+    operator_env = {setting: value, "SCENEFARM_POD_START_GRACE_SECONDS": "1"}
+    env = DevEnv(tmp_path, instant=True, rbac_from_chart=True, operator_env=operator_env)
     env.start()
     try:
         env.start_operator()
@@ -63,6 +71,13 @@ def test_a_missing_render_service_account_is_named(tmp_path: Path) -> None:
         )
         assert 'serviceaccount "no-such-account" not found' in blocker.message
         assert blocker.job == "no-account-s00-a1"
+        warning = wait_for(lambda: warning_on(env, "no-account"), 60, "a PodNotStarting Event on the request")
+        assert 'ServiceAccount "no-such-account"' in warning["message"]
+        assert 'serviceaccount "no-such-account" not found' in warning["message"]
+        ready = next(c for c in status_of(env.client(), "no-account")["conditions"] if c["type"] == "Ready")
+        assert 'ServiceAccount "no-such-account"' in ready["message"]
+        denied = [r for r in env.cluster.request_log if r.identity == "operator" and r.status == 403]
+        assert denied == [], "the chart's RBAC covers listing the FailedCreate Events"
     finally:
         env.stop()
 

@@ -117,7 +117,7 @@ resource.customizations.health.scenefarm.dev_VideoRequest
   verbs: [get, create, patch]
 - apiGroups: [""]
   resources: [events]
-  verbs: [create]
+  verbs: [create, list]
 {{- if .Values.web.enabled }}
 # The web intake creates one VideoRequest per Appwrite request row.
 - apiGroups: [scenefarm.dev]
