@@ -64,7 +64,17 @@ def local_command(command: Sequence[str], mounts: Mapping[str, str]) -> list[str
     argv = [_rewrite(arg, mounts) for arg in command]
     if argv and _PYTHON.fullmatch(argv[0]):
         argv[0] = sys.executable
+    if list(command[:3]) == ["tar", "cf", "-"] and len(command) == 4 and argv[3] != command[3]:
+        return _tar_out(command[3], argv[3])
     return argv
+
+
+def _tar_out(container_path: str, local_path: str) -> list[str]:
+    """`kubectl cp pod:/mount/file .` runs `tar cf - /mount/file`: the archive must name the
+    container's path, not the volume's local directory (kubectl checks the prefix)."""
+    local, inside = local_path.lstrip("/"), container_path.lstrip("/")
+    pattern = re.sub(r"([.\[\]*^$\\|])", r"\\\1", local)
+    return ["tar", "cf", "-", "-C", "/", f"--transform=s|^{pattern}|{inside}|", local]
 
 
 def _exit_status(code: int) -> dict[str, Any]:

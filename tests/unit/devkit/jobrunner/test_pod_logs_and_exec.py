@@ -78,7 +78,13 @@ async def test_kubectl_logs_serves_the_pods_output_for_the_pod_and_for_its_job(
 async def test_kubectl_exec_runs_in_the_pods_directory_with_its_env_and_exit_code(
     harness: Harness, kubectl: Path, tmp_path: Path
 ) -> None:
-    job = python_job("shell", WAITING, container={"env": [{"name": "GREETING", "value": "hi there"}]})
+    container = {
+        "env": [{"name": "GREETING", "value": "hi there"}],
+        "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+    }
+    job = python_job(
+        "shell", WAITING, container=container, pod={"volumes": [{"name": "data", "emptyDir": {}}]}
+    )
     await harness.create(job)
     pod = await running_pod(harness, "shell")
     code, out = await kubectl_run(kubectl, harness, "exec", pod, "--", "sh", "-c", 'echo "$GREETING"; exit 3')
@@ -92,6 +98,16 @@ async def test_kubectl_exec_runs_in_the_pods_directory_with_its_env_and_exit_cod
     code, out = await kubectl_run(kubectl, harness, "cp", f"{pod}:payload.txt", str(tmp_path / "back.txt"))
     assert code == 0, out
     assert (tmp_path / "back.txt").read_text() == "copied\n"
+    # Under a volume's mount path: the container's path, both ways.
+    code, out = await kubectl_run(
+        kubectl, harness, "cp", str(tmp_path / "payload.txt"), f"{pod}:/data/in.txt"
+    )
+    assert code == 0, out
+    code, out = await kubectl_run(kubectl, harness, "exec", pod, "--", "cat", "/data/in.txt")
+    assert (code, out) == (0, "copied\n")
+    code, out = await kubectl_run(kubectl, harness, "cp", f"{pod}:/data/in.txt", str(tmp_path / "out.txt"))
+    assert code == 0, out
+    assert (tmp_path / "out.txt").read_text() == "copied\n"
     code, out = await kubectl_run(kubectl, harness, "exec", pod, "--", "no-such-program")
     assert code != 0 and 'exec: "no-such-program": executable file not found in $PATH' in out
     await kubectl_run(kubectl, harness, "exec", pod, "--", "touch", "release")
