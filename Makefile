@@ -122,3 +122,7 @@ bench-web: $(STAMP) web-build ## Web path: Realtime row write -> DOM latency, in
 .PHONY: bench-controlplane
 bench-controlplane: $(STAMP) ## Operator on the dev cluster in instant mode
 	$(PY) bench/controlplane_bench.py
+
+.PHONY: bench-observability
+bench-observability: $(STAMP) ## ETA error during real renders; metric series at 200 requests
+	$(PY) bench/observability_bench.py
