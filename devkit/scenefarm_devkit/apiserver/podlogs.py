@@ -4,21 +4,22 @@ The Job runner (the kubelet stand-in) writes each container's stdout+stderr into
 `<node root>/<namespace>/<pod>/container.log`; a node root is registered with
 `DevCluster.attach_node`. Errors follow the kubelet's wording (400 for a container that is not
 there, waiting to start, or has no previous instance). Query parameters: `container`, `follow`,
-`previous`, `tailLines`, `limitBytes`. Not served: `timestamps` and `sinceSeconds`/`sinceTime`
-(the runner records no per-line times), which answer the whole log.
+`previous`, `tailLines`, `limitBytes`, `timestamps`, `sinceSeconds`/`sinceTime` (from the times the
+runner recorded, see `logselect.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import aiohttp.web
 
-from scenefarm_devkit.apiserver import errors
+from scenefarm_devkit.apiserver import errors, logselect
 from scenefarm_devkit.apiserver.store import Store
 
 CONTAINER_LOG = "container.log"
@@ -88,15 +89,6 @@ def _int(query: Mapping[str, str], name: str) -> int | None:
     return value
 
 
-def _tail(data: bytes, lines: int | None) -> bytes:
-    if lines is None:
-        return data
-    if lines == 0:
-        return b""
-    parts = data.splitlines(keepends=True)
-    return b"".join(parts[-lines:])
-
-
 def _finished(store: Store, key: tuple[str, str, str, str], uid: str, container: str) -> bool:
     """True once the container terminated or the Pod is gone (or replaced by another of that name)."""
     pod = store.get(key)
@@ -119,7 +111,8 @@ async def serve(
     _check_startable(pod, container, previous)
     directory = pod_dir(roots, namespace, name)
     log = directory / CONTAINER_LOG if directory is not None else None
-    data = _tail(log.read_bytes() if log is not None and log.is_file() else b"", tail)
+    timestamps = query.get("timestamps", "") in ("true", "1")
+    data = logselect.select(log, cutoff=logselect.since(query), tail=tail, timestamps=timestamps)
     follow = query.get("follow", "") in ("true", "1") and not previous
     response = aiohttp.web.StreamResponse(status=200, headers={"Content-Type": "text/plain"})
     await response.prepare(request)
@@ -136,6 +129,7 @@ async def serve(
                 response=response,
                 limit=limit,
                 sent=sent,
+                timestamps=timestamps,
             )
         await response.write_eof()
     return response
@@ -159,6 +153,7 @@ async def _follow(
     response: aiohttp.web.StreamResponse,
     limit: int | None,
     sent: int,
+    timestamps: bool,
 ) -> None:
     """New output as it is written, until the container ends (then what is left) or the limit."""
     offset = log.stat().st_size if log.is_file() else 0
@@ -167,7 +162,13 @@ async def _follow(
         with contextlib.suppress(OSError), log.open("rb") as file:
             file.seek(offset)
             chunk = file.read()
-            offset += len(chunk)
+            if timestamps:  # whole lines only, stamped with the time they are read
+                chunk = chunk[: chunk.rfind(b"\n") + 1] if not done else chunk
+                moment = logselect.stamp(datetime.datetime.now(datetime.UTC))
+                offset += len(chunk)
+                chunk = b"".join(moment + line for line in chunk.splitlines(keepends=True))
+            else:
+                offset += len(chunk)
             sent = await _send(response, chunk, limit, sent)
         if done:
             return

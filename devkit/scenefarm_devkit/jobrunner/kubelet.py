@@ -23,7 +23,7 @@ from lightkube import AsyncClient
 from lightkube.resources.core_v1 import ConfigMap, Pod, Secret
 from lightkube.types import PatchType
 
-from scenefarm_devkit.jobrunner import podmanifest, podstatus, scheduling
+from scenefarm_devkit.jobrunner import logtimes, podmanifest, podstatus, scheduling
 from scenefarm_devkit.jobrunner.config import JobRunnerConfig
 from scenefarm_devkit.jobrunner.errors import ApiFailure
 from scenefarm_devkit.jobrunner.informer import Key, Obj, key_of
@@ -228,6 +228,7 @@ class Kubelet:
             pod_dir = self._config.pod_dir(*key)
             started = format_time(now())
             log = pod_dir / CONTAINER_LOG
+            log_start = logtimes.size_of(log)
             process = await LocalProcess.start(
                 argv, env, cwd, log, memory_limit=memory, poll=self._config.poll_interval
             )
@@ -235,8 +236,16 @@ class Kubelet:
             entry.process = process
             if entry.kill_reason is not None:
                 process.kill(entry.kill_reason)
-            await self._write_status(pod, podstatus.running_status(container, process.pid, started))
-            outcome = await process.wait()
+            indexer = asyncio.create_task(
+                logtimes.index(log, max(self._config.poll_interval, 0.05), log_start)
+            )
+            try:
+                await self._write_status(pod, podstatus.running_status(container, process.pid, started))
+                outcome = await process.wait()
+            finally:
+                indexer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await indexer
         if self._closing:
             return
         ending = self._termination(pod, outcome, started)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 import pytest
@@ -61,6 +62,12 @@ async def test_kubectl_logs_serves_the_pods_output_for_the_pod_and_for_its_job(
     assert out == "hello from the pod\nto stderr\n"
     code, out = await kubectl_run(kubectl, harness, "logs", "job/talker", "--tail=1")
     assert (code, out) == (0, "to stderr\n")
+    code, out = await kubectl_run(kubectl, harness, "logs", pod, "--timestamps")
+    assert code == 0 and re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z \S.*\n){2}", out), out
+    code, out = await kubectl_run(kubectl, harness, "logs", pod, "--since-time=2999-01-01T00:00:00Z")
+    assert (code, out) == (0, "")  # nothing written after that time
+    code, out = await kubectl_run(kubectl, harness, "logs", pod, "--since=1h")
+    assert (code, out) == (0, "hello from the pod\nto stderr\n")
     code, out = await kubectl_run(kubectl, harness, "logs", pod, "--previous")
     assert code == 1 and f'previous terminated container "main" in pod "{pod}" not found' in out
     follow = asyncio.create_task(kubectl_run(kubectl, harness, "logs", "-f", "job/talker", "-c", "main"))
