@@ -128,6 +128,8 @@ def pod_changed(namespace: str, labels: kopf.Labels, **_: Any) -> None:
 def request_changed(body: kopf.Body, **_: Any) -> None:
     if _shared is not None:
         _shared.wakeups.wake(request_key(body))
+        if _shared.mirror is not None:  # fields patched after the reconcile published (the ETA)
+            _shared.mirror.note_live(body)
 
 
 @kopf.daemon(naming.GROUP, naming.VERSION, naming.PLURAL, cancellation_timeout=2.0, backoff=5)

@@ -51,6 +51,7 @@ async def stop_web_path(memo: kopf.Memo, **_: Any) -> None:
 
 @kopf.on.event(naming.GROUP, naming.VERSION, naming.PLURAL)
 async def upload_code(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """Every stored state of a request: upload code revisions not uploaded yet."""
     code_files = getattr(memo, "code_files", None)
     if code_files is not None:
         code_files.observe(body)

@@ -27,7 +27,8 @@ from scenefarm_contract.appwrite_sdk import status_of
 
 from . import forgetting
 from .calls import AppwriteConfig, Caller, describe, is_retryable, make_client
-from .rows import DesiredRow, desired_rows, video_row_id
+from .layout import VIDEOS
+from .rows import TERMINAL_PHASES, DesiredRow, desired_rows, video_row_id
 from .schema import ensure_schema
 
 logger = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ class AppwriteMirror:
         self._uid_of: dict[RowKey, str] = {}
         self._errors: dict[str, str] = {}  # uid -> last non-retryable failure
         self._forgotten: collections.OrderedDict[str, None] = collections.OrderedDict()
+        self._eta: dict[str, str | None] = {}  # uid -> status.estimatedCompletionTime as last seen live
         self._inflight: dict[RowKey, asyncio.Future[None]] = {}
         self._sending: dict[RowKey, tuple[Mapping[str, Any], tuple[str, ...]]] = {}
         self._outage: str | None = None
@@ -132,6 +134,7 @@ class AppwriteMirror:
         with self._lock:
             if uid in self._forgotten:
                 return
+            rows = [self._with_eta(uid, row) for row in rows]
             if not self._dirty and not self._inflight:  # the lag clock starts with the first pending row
                 self._last_success = time.monotonic()
             keys = [row.key for row in rows]
@@ -147,6 +150,35 @@ class AppwriteMirror:
                 else:
                     self._dirty.pop(row.key, None)
         self._poke()
+
+    def note_live(self, body: Mapping[str, Any]) -> None:
+        """The object as a watch event shows it. Fields other handlers patch into the status after
+        the reconcile published (the ETA, by the accounting) reach the video row this way."""
+        uid = str((body.get("metadata") or {}).get("uid") or "")
+        status = body.get("status") or {}
+        eta = status.get("estimatedCompletionTime") if status.get("phase") not in TERMINAL_PHASES else None
+        with self._lock:
+            if not uid or uid in self._forgotten or (uid in self._eta and self._eta[uid] == eta):
+                return
+            self._eta[uid] = eta
+            keys = self._rows_of.get(uid)
+            row = self._desired.get(keys[0]) if keys else None
+            if row is None:
+                return
+            updated = self._with_eta(uid, row)
+            if updated == row:
+                return
+            self._desired[row.key] = updated
+            self._dirty.setdefault(row.key)
+        self._poke()
+
+    def _with_eta(self, uid: str, row: DesiredRow) -> DesiredRow:
+        """The video row with the live ETA, while the request runs (called under the lock)."""
+        if row.table != VIDEOS.id or uid not in self._eta or row.data.get("phase") in TERMINAL_PHASES:
+            return row
+        if row.data.get("eta") == self._eta[uid]:
+            return row
+        return dataclasses.replace(row, data={**row.data, "eta": self._eta[uid]})
 
     def healthy(self, uid: str) -> bool:
         """No outage and no error for this VideoRequest: writes in flight are normal, not unsynced."""
@@ -181,6 +213,7 @@ class AppwriteMirror:
             while len(self._forgotten) > FORGOTTEN_MEMORY:
                 self._forgotten.popitem(last=False)
             keys = self._rows_of.pop(uid, [])
+            self._eta.pop(uid, None)
             for key in keys:
                 self._drop(key)
             self._errors.pop(uid, None)

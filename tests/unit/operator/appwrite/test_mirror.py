@@ -318,3 +318,27 @@ async def test_publish_from_a_sync_handler_thread_wakes_the_flusher(
     await settle(mirror)
     await mirror.stop()
     assert mirrored(double, final) == expected(final)
+
+
+async def test_the_live_eta_reaches_the_video_row_although_the_reconcile_never_publishes_it(
+    double: AppwriteDoubleThread, config: AppwriteConfig
+) -> None:
+    mirror = AppwriteMirror(with_(config, coalesce_seconds=0.05))
+    await mirror.start()
+    body = video_request()
+    body["status"] = {"phase": "Rendering", "progress": 10}
+    mirror.publish(body)  # what the reconcile publishes: no ETA (another handler patches it)
+    live = {**body, "status": {**body["status"], "estimatedCompletionTime": "2026-11-25T10:04:00Z"}}
+    mirror.note_live(live)
+    await settle(mirror)
+    row = double.rows("scenefarm", "videos")[video_row_id(UID)]
+    assert row["eta"] == "2026-11-25T10:04:00Z"
+    body["status"] = {"phase": "Rendering", "progress": 50}
+    mirror.publish(body)  # the next reconcile keeps the ETA it does not know about
+    await settle(mirror)
+    assert double.rows("scenefarm", "videos")[video_row_id(UID)]["eta"] == "2026-11-25T10:04:00Z"
+    body["status"] = {"phase": "Succeeded", "progress": 100}
+    mirror.publish(body)
+    mirror.note_live({**body, "status": {**body["status"], "estimatedCompletionTime": "stale"}})
+    await mirror.stop()
+    assert double.rows("scenefarm", "videos")[video_row_id(UID)]["eta"] is None  # finished: no ETA
