@@ -122,6 +122,8 @@ def test_a_user_submits_newtons_laws_and_follows_it_live_to_a_video_that_decodes
 
     alice.wait_status("rendering")
     wait_for(scenes_running, 120, "a scene to start")
+    eta = wait_for(lambda: alice.page.get_by_test_id("eta").count(), 30, "the ETA while it renders")
+    assert eta == 1 and "Expected to finish at" in (alice.page.get_by_test_id("eta").text_content() or "")
     alice.screenshot("2-rendering")
     before_reload = alice.shown()
     assert alice.row_reads == []  # no polling: every change so far came over Realtime
