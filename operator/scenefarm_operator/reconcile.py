@@ -22,7 +22,7 @@ import httpx2
 import kopf
 from lightkube.core.exceptions import ApiError
 
-from . import admission_signals, conditions, kube, lifecycle, naming, phases
+from . import admission_signals, conditions, kube, lifecycle, metrics, naming, phases
 from . import effects as fx
 from .admission import Admission
 from .backoff import API_ERRORS
@@ -83,7 +83,8 @@ class RequestLoop:
         failures = 0
         while not stopped:
             try:
-                again = await self.reconcile()
+                with metrics.RECONCILE_SECONDS.time():
+                    again = await self.reconcile()
                 failures = 0
             except (ApiError, OSError, httpx2.HTTPError) as e:  # API hiccups: log, back off, go again
                 delay = API_ERRORS.delay(failures)
@@ -117,7 +118,9 @@ class RequestLoop:
             return True  # the API server refused a child: the next pass decides from that record
         if decision.wake_after is not None:
             self.shared.wakeups.wake_later(self.key, decision.wake_after)
-        status = decision.status if decision.status is not None else dict(body["status"])
+        # A finished request keeps its record: what we wrote last (kopf's copy of the body may
+        # still lag behind our own last write and must not be written back over it).
+        status = decision.status if decision.status is not None else self.current_status(body)
         if status.get("phase") in phases.TERMINAL:
             self.shared.admission.forget(self.key)
         await self.publish(body, self.mirrored(body, status))
@@ -246,6 +249,9 @@ class RequestLoop:
         generation = int(body["metadata"].get("generation", 1))
         phase = body["status"].get("phase") or phases.PENDING
         desired = conditions.for_phase(phase, "ApiError", message, generation)  # Ready=False, Reconciling
+        for cond in desired:  # what the reconciling is stuck on is the API's refusal
+            if cond["type"] == "Reconciling":
+                cond |= {"status": "True", "message": message}
         merged = conditions.merge(body["status"].get("conditions") or (), desired, iso(utcnow()))
         self.published = None  # the next publish compares with what the server has
         patch = {"phase": phase, "conditions": merged, "observedGeneration": generation}
