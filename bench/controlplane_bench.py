@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import collections
 import copy
+import datetime
 import json
 import os
 import platform
@@ -41,9 +42,12 @@ from scenefarm_devkit.apiserver.requestlog import RequestRecord
 from scenefarm_devkit.apiserver.store import Event as StoreEvent
 from scenefarm_devkit.data import crd_path
 from scenefarm_devkit.devenv import DevEnv
-from scenefarm_operator import aggregation, naming, plan_store
+from scenefarm_operator import lifecycle, naming, plan_store
+from scenefarm_operator import status as aggregation
+from scenefarm_operator.decide import Inputs, decide
 from scenefarm_operator.kube import VideoRequest
 from scenefarm_operator.planning.base import Plan, PlannedScene
+from scenefarm_operator.settings import Settings
 
 NAMESPACE = "default"
 Obj = dict[str, Any]
@@ -377,7 +381,7 @@ def floor(plan: Obj, requests: int, concurrency: int, state: Path) -> float:
 
 
 def status_at(scenes: int, objects: dict[str, list[Obj]]) -> int:
-    """Bytes of the status `aggregation.status` derives for `scenes` succeeded scenes + combine."""
+    """Bytes of the status `decide` derives for `scenes` succeeded scenes + combine."""
     jobs = objects["jobs"]
     pods_by_job: dict[str, list[Obj]] = collections.defaultdict(list)
     for pod in objects.get("pods", []):
@@ -395,16 +399,19 @@ def status_at(scenes: int, objects: dict[str, list[Obj]]) -> int:
         job["metadata"]["labels"] |= naming.scene_labels(name, i, 1)
         scene_jobs[i] = [job]
         pods[job["metadata"]["name"]] = copy.deepcopy(pods_by_job[scene_t["metadata"]["name"]])
-    pods[combine_t["metadata"]["name"]] = pods_by_job[combine_t["metadata"]["name"]]
+    combine_t_name = combine_t["metadata"]["name"]
+    pods[combine_t_name] = pods_by_job[combine_t_name]
     spec = video_request(name, scenes)["spec"]
-    status = aggregation.status(
-        spec=spec,
-        generation=1,
-        previous={},
-        plan=stored,
-        observed=aggregation.Observed(scene_jobs, combine_t, pods),
-        now="2026-01-01T00:00:00Z",
-    )
+    combine_t = copy.deepcopy(combine_t)
+    scenes_done = [{"index": i, "attempt": 1, "revision": 1, "phase": "Succeeded"} for i in range(scenes)]
+    _, digest = lifecycle.combine_inputs(scenes_done)
+    combine_t["metadata"]["name"] = naming.combine_job_name(name, digest)
+    pods[combine_t["metadata"]["name"]] = pods.pop(combine_t_name, [])
+    meta = {"name": name, "namespace": "default", "uid": "0" * 36, "generation": 1}
+    observed = aggregation.Observed(scene_jobs, {combine_t["metadata"]["name"]: combine_t}, pods)
+    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    decision = decide(Inputs(meta, spec, {}, stored, observed, now, Settings()))
+    status = decision.status or {}
     assert status["phase"] == "Succeeded", status["phase"]
     return len(json.dumps(status))
 
@@ -477,7 +484,7 @@ def report(args: argparse.Namespace, run: dict[str, Any], floors: dict[int, floa
         " (target < 200 MB)"
     )
     print(
-        f"largest status: {largest} B at {s} scenes; {at200} B at 200 scenes (aggregation.status, "
+        f"largest status: {largest} B at {s} scenes; {at200} B at 200 scenes (decide, "
         f"target < 100 KB); the CRD allows at most {crd_scene_limit()} explicit scenes"
     )
     if run["dropped"]:
