@@ -72,19 +72,23 @@ def scene_code(index: int, rounds: int, color: str = "") -> str:
     )
 
 
-def run(argv: list[str], log: Path) -> TerminationMessage:
+def run(argv: list[str], log: Path) -> tuple[TerminationMessage, float]:
+    """Run one renderer command; its message and the CPU seconds it and its children used."""
     env = {**os.environ, "SCENEFARM_TERMINATION_LOG": str(log)}
-    done = subprocess.run(
+    with subprocess.Popen(
         [sys.executable, "-m", "scenefarm_renderer", *argv],
         env=env,
-        capture_output=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
         text=True,
-        check=False,
-    )
+    ) as process:
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        stderr = process.stderr.read() if process.stderr else ""
     message = TerminationMessage.from_json(log.read_text())
-    if done.returncode or message is None:
-        raise RuntimeError(f"{argv[0]} failed: {done.stderr[-2000:]}")
-    return message
+    if process.returncode or message is None:
+        raise RuntimeError(f"{argv[0]} failed: {stderr[-2000:]}")
+    return message, usage.ru_utime + usage.ru_stime
 
 
 class Farm:
@@ -93,14 +97,16 @@ class Farm:
     def __init__(self, work: Path, codes: list[Path], workers: int) -> None:
         self.work, self.codes, self.workers = work, codes, workers
         self.times: list[tuple[str, float]] = []
+        self.cpu: list[tuple[str, float]] = []
         self.messages: dict[str, TerminationMessage] = {}
         self._logs = 0
 
     def job(self, kind: str, argv: list[str]) -> TerminationMessage:
         self._logs += 1
         started = time.perf_counter()
-        message = run(argv, self.work / f"log-{self._logs}-{kind}")
+        message, cpu = run(argv, self.work / f"log-{self._logs}-{kind}")
         self.times.append((kind, time.perf_counter() - started))
+        self.cpu.append((kind, cpu))
         self.messages[kind] = message
         return message
 
@@ -288,9 +294,36 @@ def on_paper(farm: Farm, nodes: int, replay_per_frame: float, frames: int) -> fl
     return max(slots) + times[f"stitch-{LONG}"] + times["combine"]
 
 
+def long_only(work: Path, codes: list[Path]) -> None:
+    """The long scene alone, with CPU seconds per job: figures a loaded machine bends less."""
+    farm = Farm(work, codes, 2)
+    farm.job(
+        f"plan-{LONG}", plan_argv(code_path=str(codes[LONG]), class_name=f"Scene{LONG}", quality=QUALITY)
+    )
+    whole, two, messages = long_scene_alone(farm)
+    cpu = dict(farm.cpu)
+    chunk_cpu = [c for kind, c in farm.cpu if kind == "alone-chunk"]
+    report = {
+        "plan_s": round(dict(farm.times)[f"plan-{LONG}"], 2),
+        "plan_cpu_s": round(cpu[f"plan-{LONG}"], 2),
+        "whole_s": round(whole, 2),
+        "whole_cpu_s": round(cpu["alone-whole"], 2),
+        "two_chunks_s": round(two, 2),
+        "chunk_cpu_s": [round(c, 2) for c in chunk_cpu],
+        "speedup_wall": round(whole / two, 2),
+        "speedup_cpu_bound": round(cpu["alone-whole"] / max(chunk_cpu), 2),
+        "replay_s": [m.replaySeconds for m in messages],
+        "chunk_render_s": [m.renderSeconds for m in messages],
+        "replay_fraction": [round((m.replaySeconds or 0) / (m.renderSeconds or 1), 3) for m in messages],
+        "load_at_end": round(os.getloadavg()[0], 2),
+    }
+    print(json.dumps(report, indent=1))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--long-only", action="store_true", help="only the long scene: plan, whole, 2 chunks")
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f} at start")
     with tempfile.TemporaryDirectory(prefix="chunk-bench-") as tmp:
@@ -299,6 +332,9 @@ def main() -> None:
         for i in range(6):
             codes.append(work / f"scene{i}.py")
             codes[-1].write_text(scene_code(i, 7 if i == LONG else 1))
+        if args.long_only:
+            long_only(work, codes)
+            return
         a = sequential(work, codes)
         (work / "b").mkdir()
         (work / "c").mkdir()

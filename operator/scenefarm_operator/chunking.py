@@ -11,7 +11,8 @@ long animation is split by time: the renderer cuts every play on a 2-second segm
 a chunk can start inside a long animation or wait and the stitched scene is still
 frame-identical. Chunks are balanced by estimated cost, not frames: a frozen frame (a wait
 with nothing moving) is rasterized once and repeated, so it counts `STATIC_COST` of a moving
-frame. Replaying the frames before a chunk is not counted (it rasterizes nothing).
+frame, and a chunk also pays for replaying every moving frame before it (`REPLAY_COST`), so
+later chunks get fewer frames.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ from scenefarm_contract.chunks import Unit, decode_units
 
 MOVING_COST = 10  # integer costs per frame
 STATIC_COST = 1
+# Replaying a moving frame before a chunk (interpolation and updaters, no pixels) costs about
+# 15% of rendering it (bench/chunk_bench.py measured 16-18%); a frozen frame replays for free.
+REPLAY_COST = 1.5
 DEFAULT_MIN_CHUNK_SECONDS = 10
 DEFAULT_MAX_CHUNKS = 4
 
@@ -169,19 +173,22 @@ def decide(policy: ChunkingPolicy, frames: int, fps: int, units: Sequence[Sequen
 def layout(units: Sequence[Unit], count: int) -> list[int]:
     """Frame edges `[0, ..., total]` of at most `count` chunks that minimise the costliest chunk.
 
-    Chunks start only at unit starts. Binary search on the largest chunk cost, greedy packing.
+    A chunk costs its frames plus the replay of the moving frames before it. Chunks start only
+    at unit starts. Binary search on the largest chunk cost, greedy packing (a chunk's cost
+    only grows with its start, so the greedy packing is optimal for a given limit).
     """
     costs = [u.frames * (STATIC_COST if u.static else MOVING_COST) for u in units]
+    replays = [0.0 if u.static else u.frames * REPLAY_COST for u in units]
     if not costs:
         return [0]
-    low, high = max(costs), sum(costs)
+    low, high = max(costs), int(sum(costs) + sum(replays)) + 1
     while low < high:
         mid = (low + high) // 2
-        if len(_pack(costs, mid)) <= count:
+        if len(_pack(costs, replays, mid)) <= count:
             high = mid
         else:
             low = mid + 1
-    groups = _pack(costs, low)
+    groups = _pack(costs, replays, low)
     edges, frame, unit = [0], 0, 0
     for size in groups:
         frame += sum(u.frames for u in units[unit : unit + size])
@@ -190,15 +197,17 @@ def layout(units: Sequence[Unit], count: int) -> list[int]:
     return edges
 
 
-def _pack(costs: Sequence[int], limit: int) -> list[int]:
-    """Greedy: sizes (in units) of consecutive groups each costing at most `limit`."""
+def _pack(costs: Sequence[int], replays: Sequence[float], limit: int) -> list[int]:
+    """Greedy: sizes (in units) of consecutive groups each costing at most `limit`,
+    a group's cost starting at the replay of everything before it."""
     groups: list[int] = []
-    total, size = 0, 0
-    for cost in costs:
+    replayed, total, size = 0.0, 0.0, 0
+    for cost, replay in zip(costs, replays, strict=True):
         if size and total + cost > limit:
             groups.append(size)
-            total, size = 0, 0
+            total, size = replayed, 0
         total += cost
+        replayed += replay
         size += 1
     if size:
         groups.append(size)

@@ -61,7 +61,8 @@ def test_every_job_runs_a_command_line_the_renderer_accepts() -> None:
     parsed_stitch = build_parser().parse_args(container(stitch)["args"])
 
     assert parsed_plan.command == "plan" and parsed_plan.class_name == "SecondLaw"
-    assert parsed_chunks.chunk_layout == [0, 300, 600, 900]
+    assert parsed_chunks.chunk_layout == [0, *(c.end_frame for c in DECISION.chunks)]
+    assert len(parsed_chunks.chunk_layout) == 4 and parsed_chunks.chunk_layout[-1] == 900
     assert (
         parsed_stitch.input == [f"scene-01.chunk-0{k}.mp4" for k in range(3)] and parsed_stitch.frames == 900
     )

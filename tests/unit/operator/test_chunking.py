@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -52,20 +53,28 @@ def test_a_long_scene_gets_as_many_chunks_as_its_length_allows_up_to_max_chunks(
 def test_one_long_animation_is_split_by_time_on_the_segment_grid() -> None:
     decision = decide(AUTO, 40 * 30, 30, encode_units(segments(40)))
 
-    assert decision.chunked
-    assert [(c.start_frame, c.end_frame) for c in decision.chunks] == [
-        (0, 300),
-        (300, 600),
-        (600, 900),
-        (900, 1200),
-    ]
+    assert decision.chunked and len(decision.chunks) == 4
+    assert decision.chunks[0].start_frame == 0 and decision.chunks[-1].end_frame == 1200
     assert all(c.start_frame % 60 == 0 for c in decision.chunks)  # every start is a segment start
-    assert decision.to_status()["chunks"][1] == {"index": 1, "startFrame": 300, "endFrame": 600}
+    status = decision.to_status()["chunks"][1]
+    assert status == {
+        "index": 1,
+        "startFrame": decision.chunks[1].start_frame,
+        "endFrame": decision.chunks[1].end_frame,
+    }
+
+
+def test_later_chunks_are_shorter_because_they_replay_everything_before_them() -> None:
+    edges = layout(segments(40), 4)
+
+    sizes = [b - a for a, b in itertools.pairwise(edges)]
+    assert sizes == sorted(sizes, reverse=True) and sizes[0] > sizes[-1]
+    assert edges == [0, 360, 660, 960, 1200]
 
 
 def test_chunks_are_balanced_by_cost_so_frozen_waits_count_little() -> None:
-    # 20 s of animation (cost 6000) then 20 s of a still picture (cost 600): the cut falls
-    # near cost 3300, about 11 s in, not at 20 s where it would halve the frames.
+    # 20 s of animation (cost 6000, replay 900) then 20 s of a still picture (cost 600): the
+    # cut falls about 11-12 s in, not at 20 s where it would halve the frames.
     units = segments(20) + segments(20, static=True)
 
     edges = layout(units, 2)
