@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import textwrap
 from pathlib import Path
 
 import manim
@@ -11,6 +12,7 @@ import pytest
 from scenefarm_contract.chunks import (
     MANIM_VERSION,
     Unit,
+    cache_key,
     chunk_key,
     coarsen,
     decode_units,
@@ -60,7 +62,10 @@ def test_plan_counts_frames_and_segments_without_a_video(tmp_path: Path) -> None
     # 1 s = 15 frames; 3 s = 45 frames cut on the 30-frame grid
     assert decode_units(plan.units or []) == [Unit(15), Unit(30), Unit(15)]
     assert (plan.frames, plan.durationSeconds, plan.artifact) == (60, 4.0, None)
-    assert plan.cacheKey and plan.seed is not None
+    # The key the renderer reports is the operator's key for this code, class and quality.
+    assert plan.cacheKey == cache_key(textwrap.dedent(TWO_PLAYS), "Intro", "low")
+    assert plan.cacheKey != cache_key(textwrap.dedent(TWO_PLAYS), "Intro", "medium")
+    assert plan.seed is not None
 
 
 def test_a_chunk_edge_off_the_segment_grid_is_refused(render: RenderFn) -> None:
