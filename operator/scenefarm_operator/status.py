@@ -43,7 +43,9 @@ class Observed:
             labels = job["metadata"].get("labels") or {}
             if labels.get(naming.ROLE_LABEL) == "combine":
                 combines[job["metadata"]["name"]] = job
-            elif str(labels.get(naming.SCENE_LABEL, "")).isdigit():
+            elif (
+                labels.get(naming.ROLE_LABEL) == "scene" and str(labels.get(naming.SCENE_LABEL, "")).isdigit()
+            ):
                 scene_jobs.setdefault(int(labels[naming.SCENE_LABEL]), []).append(job)
         finished = (phases.SUCCEEDED, phases.FAILED)
         recorded = {int(s["index"]): s for s in previous.get("scenes") or () if s.get("phase") in finished}
