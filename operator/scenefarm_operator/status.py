@@ -191,6 +191,8 @@ def _attempt_entry(job: Obj, observed: Observed) -> dict[str, Any]:
         entry["message"] = out.message
     if out.result and out.result.artifact and out.phase == phases.SUCCEEDED:
         entry["artifact"] = out.result.artifact
+        # what `scenefarm download --scene` verifies, and what a scene cache would be keyed by
+        entry |= {k: v for k, v in (("sha256", out.result.sha256), ("cacheKey", out.result.cacheKey)) if v}
     if out.phase == phases.SUSPENDED and not suspended_by_us(job):
         queue = (job["metadata"].get("labels") or {}).get(naming.KUEUE_QUEUE_LABEL)
         where = f"Kueue queue {queue!r}" if queue else "its queue (suspended by another controller)"
