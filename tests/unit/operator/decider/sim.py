@@ -288,7 +288,10 @@ class Sim:
             self._end(name, job, outcome.exit_class, message.to_json(), "Error", when)
         else:
             message = TerminationMessage(
-                0, artifact=f"{NS}/{NAME}/scene-{key[0]:02d}.mp4", durationSeconds=1.0
+                0,
+                artifact=f"{NS}/{NAME}/scene-{key[0]:02d}.mp4",
+                durationSeconds=1.0,
+                sha256=f"{key[0]:02d}" * 32,
             )
             self._end(name, job, 0, message.to_json(), "Completed", when)
 

@@ -24,6 +24,7 @@ async def test_happy_path_renders_every_scene_then_combines_once(monkeypatch):
     assert sim.status["progress"] == 100
     assert sim.scene_phases() == ["Succeeded"] * 3
     assert sim.status["output"]["sha256"] == "ab" * 32
+    assert [s["sha256"] for s in sim.status["scenes"]] == ["00" * 32, "01" * 32, "02" * 32]
     assert [n for n in sim.created if "-combine-" in n] == [sim.status["combine"]["job"]]
     assert sim.plan_calls == 1
     assert next(c for c in sim.status["conditions"] if c["type"] == "Ready")["status"] == "True"
