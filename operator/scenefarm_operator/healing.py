@@ -155,24 +155,6 @@ def fate(
         return None
     if retry is not None and retry_generation_of(latest) < retry:
         return Launch(attempt + 1, memory, f"retry {retry} requested", retry)
-    return _after_failure(scene, plan, observed, spec=spec, previous=previous, now=now, settings=settings)
-
-
-def _after_failure(
-    scene: SceneEntry,
-    plan: StoredPlan,
-    observed: Observed,
-    *,
-    spec: Obj,
-    previous: Obj,
-    now: datetime.datetime,
-    settings: Any,
-) -> Fate:
-    """Triage of a scene whose latest attempt failed: more memory, a later retry, a fix, or the end."""
-    latest = observed.latest(scene.index)
-    assert latest is not None
-    out = outcome(latest, observed.pods.get(latest["metadata"]["name"], ()))
-    attempt, memory = attempt_of(latest), memory_limit_of(latest)
     facts = failed_attempt(
         scene,
         observed.scene_jobs[scene.index],
@@ -180,17 +162,36 @@ def _after_failure(
         mode=plan.mode,
         fix_attempts_allowed=int(spec.get("render", {}).get("fixAttempts", 2)),
     )
+    return _after_failure(
+        _Failed(scene.index, attempt, memory, out.finished_at, facts), previous, now, settings
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class _Failed:
+    """The latest, failed attempt of a scene, as triage needs it."""
+
+    index: int
+    attempt: int
+    memory: str | None
+    finished_at: str | None
+    facts: FailedAttempt
+
+
+def _after_failure(failed: _Failed, previous: Obj, now: datetime.datetime, settings: Any) -> Fate:
+    """Triage of a scene whose latest attempt failed: more memory, a later retry, a fix, or the end."""
+    attempt, memory, facts = failed.attempt, failed.memory, failed.facts
     decision = triage.triage(facts, limits_for(settings))
     if isinstance(decision, triage.Fail):
         return GiveUp(decision.message)
     if isinstance(decision, triage.RetryWithMoreMemory):
         return Launch(attempt + 1, decision.new_limit, decision.reason)
     if isinstance(decision, triage.RetryAsIs):
-        due = (parse_time(out.finished_at) or now) + datetime.timedelta(seconds=decision.delay_seconds)
+        due = (parse_time(failed.finished_at) or now) + datetime.timedelta(seconds=decision.delay_seconds)
         if now >= due:
             return Launch(attempt + 1, memory, decision.reason)
         return Wait(due, f"{decision.reason}; next attempt at {iso(due)}")
-    return _fix(scene.index, attempt, facts=facts, reason=decision.reason, previous=previous, now=now)
+    return _fix(failed.index, attempt, facts=facts, reason=decision.reason, previous=previous, now=now)
 
 
 def _fix(

@@ -44,7 +44,8 @@ class Observed:
             if labels.get(naming.ROLE_LABEL) == "combine":
                 combines[job["metadata"]["name"]] = job
             elif (
-                labels.get(naming.ROLE_LABEL) == "scene" and str(labels.get(naming.SCENE_LABEL, "")).isdigit()
+                labels.get(naming.ROLE_LABEL, "scene") == "scene"
+                and str(labels.get(naming.SCENE_LABEL)).isdigit()
             ):
                 scene_jobs.setdefault(int(labels[naming.SCENE_LABEL]), []).append(job)
         finished = (phases.SUCCEEDED, phases.FAILED)
