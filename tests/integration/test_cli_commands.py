@@ -21,7 +21,7 @@ from scenefarm_devkit.tools import ensure_tool
 from scenefarm_operator.kube import VideoRequest
 
 from .cli_helpers import BIN, Ran, scenefarm
-from .conftest import EXAMPLES, wait_terminal
+from .conftest import EXAMPLES, wait_for, wait_terminal
 
 pytestmark = pytest.mark.integration
 
@@ -96,10 +96,16 @@ def test_submit_wait_follows_a_kubernetes_watch_instead_of_polling(cli, env) -> 
     assert lines[0] == "videorequest/watched-closely created"
     assert lines[-2].startswith("watched-closely: video ")
     assert "watched-closely: Succeeded (2/2 scenes done)" in lines
-    mine = [r for r in list(log.records)[before:] if r.identity == "alice" and r.resource == "videorequests"]
-    verbs = [r.verb for r in mine]
-    assert verbs.count("watch") == 1
-    assert verbs.count("get") <= 2  # the name check before create, and the first state: no polling
+
+    def verbs() -> list[str]:
+        records = list(log.records)[before:]
+        return [r.verb for r in records if r.identity == "alice" and r.resource == "videorequests"]
+
+    # A request is logged when the server has finished it: the watch's, just after the CLI closed it.
+    wait_for(lambda: "watch" in verbs(), 60, "the CLI's watch in the request log")
+    seen = verbs()
+    assert seen.count("watch") == 1
+    assert seen.count("get") <= 2  # the name check before create, and the first state: no polling
 
 
 def test_get_prints_a_table_json_for_scripts_and_a_clear_error_for_an_unknown_name(cli) -> None:

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import kopf
 import pytest
 from kopf.testing import KopfRunner
 from kubernetes.config import kube_config
@@ -49,7 +50,7 @@ def wait_for(condition: Callable[[], bool], timeout: float = 30) -> None:
 
 
 def test_a_kopf_operator_adds_its_finalizer_patches_status_and_releases_on_delete(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
     (tmp_path / "operator.py").write_text(OPERATOR)
     with DevClusterThread(tmp_path / "state", crds=[CRD_PATH]) as cluster:
@@ -58,6 +59,13 @@ def test_a_kopf_operator_adds_its_finalizer_patches_status_and_releases_on_delet
         # kopf logs in through the official client when it is installed, which read $KUBECONFIG
         # once, when it was first imported (maybe before this test): point it there too.
         monkeypatch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", kubeconfig)
+        # Only this file's handlers: another test of the same process may have imported the real
+        # operator's handlers into kopf's default registry.
+        previous = kopf.get_default_registry()
+        registry = kopf.OperatorRegistry()
+        kopf.on.login(registry=registry)(kopf.login_via_client)  # as kopf registers it by default
+        kopf.set_default_registry(registry)
+        request.addfinalizer(lambda: kopf.set_default_registry(previous))
         with KopfRunner(
             ["run", "--standalone", "--all-namespaces", str(tmp_path / "operator.py")], timeout=60
         ) as runner:
