@@ -224,6 +224,8 @@ def _entered(meta: Obj, status: Obj) -> float | None:
 
 def _combine_seconds(status: Obj, combining_since: float | None) -> float | None:
     end = eta.parse_time(status.get("finishedAt"))
-    if end is None or combining_since is None or end < combining_since:
+    # finishedAt has whole seconds (the API's format): a combine shorter than a second may
+    # "finish" up to a second before it was seen starting.
+    if end is None or combining_since is None or end < combining_since - 1.0:
         return None
-    return end - combining_since
+    return max(end - combining_since, 0.0)
