@@ -21,6 +21,8 @@ from lightkube.types import CascadeType, PatchType
 from . import metrics, naming
 
 VideoRequest = create_namespaced_resource(naming.GROUP, naming.VERSION, naming.KIND, naming.PLURAL)
+Workload = create_namespaced_resource("kueue.x-k8s.io", "v1beta1", "Workload", "workloads")
+NOT_SERVED = (403, 404)  # Kueue not installed, or the chart's opt-in grant not given
 
 _client: AsyncClient | None = None
 
@@ -172,6 +174,18 @@ async def failed_creates(namespace: str) -> list[dict[str, Any]]:
     fields: dict[str, Any] = {"involvedObject.kind": "Job", "reason": "FailedCreate"}
     with _counted("list", "events"):
         return [e.to_dict() async for e in client().list(Event, namespace=namespace, fields=fields)]  # type: ignore[no-untyped-call]
+
+
+async def kueue_workloads(namespace: str) -> list[dict[str, Any]]:
+    """Kueue's Workloads in `namespace` (each owned by the Job it stands for); [] when Kueue is
+    not installed or the operator may not list them (the chart grants it with a queue name)."""
+    try:
+        with _counted("list", "workloads", expected=NOT_SERVED):
+            return [w.to_dict() async for w in client().list(Workload, namespace=namespace)]  # type: ignore[no-untyped-call]
+    except ApiError as e:
+        if e.status.code in NOT_SERVED:
+            return []
+        raise
 
 
 def is_invalid(error: ApiError) -> bool:

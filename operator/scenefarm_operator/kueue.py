@@ -44,9 +44,15 @@ def held_reason(workload: Obj | None) -> str:
     return ""
 
 
-def queued_message(job: Obj, workloads: Iterable[Obj]) -> str:
-    """What a scene's status says while Kueue holds its Job."""
+def held_reasons(jobs: Iterable[Obj], workloads: Iterable[Obj]) -> dict[str, str]:
+    """Job name -> Kueue's reason for holding it, for the Jobs Kueue manages."""
+    workloads = list(workloads)
+    managed = [job for job in jobs if is_kueue_managed(job)]
+    return {job["metadata"]["name"]: held_reason(workload_of(job, workloads)) for job in managed}
+
+
+def queued_message(job: Obj, reason: str = "") -> str:
+    """What a scene's status says while Kueue (or another controller) holds its Job suspended."""
     queue = (job["metadata"].get("labels") or {}).get(naming.KUEUE_QUEUE_LABEL, "")
-    reason = held_reason(workload_of(job, workloads))
-    where = f"Kueue queue {queue!r}" if queue else "its queue"
+    where = f"Kueue queue {queue!r}" if queue else "its queue (suspended by another controller)"
     return f"held by {where} until it is admitted" + (f": {reason}" if reason else "")

@@ -15,14 +15,14 @@ import contextlib
 import dataclasses
 import datetime
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import httpx2
 import kopf
 from lightkube.core.exceptions import ApiError
 
-from . import admission_signals, conditions, kube, lifecycle, metrics, naming, phases
+from . import admission_signals, conditions, kube, kueue, lifecycle, metrics, naming, phases
 from . import effects as fx
 from .admission import Admission
 from .backoff import API_ERRORS
@@ -30,7 +30,7 @@ from .decide import Decision, Inputs, decide
 from .lifecycle import iso
 from .planner_calls import PlannerCalls
 from .settings import Settings
-from .status import Observed, outcome
+from .status import Observed, outcome, suspended_by_us
 from .wakeups import Wakeups
 
 if TYPE_CHECKING:
@@ -150,7 +150,7 @@ class RequestLoop:
             del self.launched[name]  # the watch has caught up
         jobs = {**self.launched, **jobs}
         pods = {name: self.shared.pods((self.key[0], name)) for name in jobs}
-        observed = Observed.of(list(jobs.values()), pods, previous)
+        observed = Observed.of(list(jobs.values()), pods, previous, await self.kueue_reasons(jobs.values()))
         now = utcnow()
         blockers = await self.start_blockers(list(jobs.values()), pods, now)
         order = self.order(body)
@@ -166,6 +166,14 @@ class RequestLoop:
             queue_position=self.shared.admission.position(self.key),
             blockers=tuple(blockers),
         )
+
+    async def kueue_reasons(self, jobs: Iterable[Obj]) -> dict[str, str]:
+        """Kueue's words for each Job it holds suspended; the Workloads (a list call) are read only
+        while such a Job exists."""
+        held = [j for j in jobs if kueue.is_kueue_managed(j) and _held_by_another(j)]
+        if not held:
+            return {}
+        return kueue.held_reasons(held, await kube.kueue_workloads(self.key[0]))
 
     async def start_blockers(
         self, jobs: Sequence[Obj], pods: Mapping[str, Sequence[Obj]], now: datetime.datetime
@@ -292,6 +300,10 @@ class RequestLoop:
         self.published = status
         if current.get("phase") != status["phase"]:
             event(body, status["phase"], status.get("message", ""), warning=status["phase"] == phases.FAILED)
+
+
+def _held_by_another(job: Obj) -> bool:
+    return bool(job.get("spec", {}).get("suspend")) and not suspended_by_us(job)
 
 
 def _waiting_longer(job: Obj, pods: Sequence[Obj], now: datetime.datetime, grace: float) -> bool:

@@ -14,7 +14,7 @@ from typing import Any
 
 from scenefarm_contract.renderer import ExitClass, TerminationMessage
 
-from . import conditions, naming, phases
+from . import conditions, kueue, naming, phases
 from .plan_store import StoredPlan
 
 Obj = Mapping[str, Any]
@@ -31,10 +31,15 @@ class Observed:
     # scene index -> its entry in the last published status, when it had finished (Succeeded or
     # Failed): the record that survives its Jobs' ttlSecondsAfterFinished clean-up
     recorded: Mapping[int, Obj] = dataclasses.field(default_factory=dict)
+    held: Mapping[str, str] = dataclasses.field(default_factory=dict)  # Job name -> Kueue's reason
 
     @classmethod
     def of(
-        cls, jobs: Sequence[Obj], pods: Mapping[str, Sequence[Obj]], previous: Mapping[str, Any]
+        cls,
+        jobs: Sequence[Obj],
+        pods: Mapping[str, Sequence[Obj]],
+        previous: Mapping[str, Any],
+        held: Mapping[str, str] | None = None,
     ) -> Observed:
         """Sort a request's Jobs into scene attempts and combines; keep finished scenes' records."""
         scene_jobs: dict[int, list[Obj]] = {}
@@ -50,7 +55,7 @@ class Observed:
                 scene_jobs.setdefault(int(labels[naming.SCENE_LABEL]), []).append(job)
         finished = (phases.SUCCEEDED, phases.FAILED)
         recorded = {int(s["index"]): s for s in previous.get("scenes") or () if s.get("phase") in finished}
-        return cls(scene_jobs, combines, pods, recorded)
+        return cls(scene_jobs, combines, pods, recorded, dict(held or {}))
 
     def latest(self, index: int) -> Obj | None:
         jobs = self.scene_jobs.get(index, ())
@@ -195,9 +200,8 @@ def _attempt_entry(job: Obj, observed: Observed) -> dict[str, Any]:
         # what `scenefarm download --scene` verifies, and what a scene cache would be keyed by
         entry |= {k: v for k, v in (("sha256", out.result.sha256), ("cacheKey", out.result.cacheKey)) if v}
     if out.phase == phases.SUSPENDED and not suspended_by_us(job):
-        queue = (job["metadata"].get("labels") or {}).get(naming.KUEUE_QUEUE_LABEL)
-        where = f"Kueue queue {queue!r}" if queue else "its queue (suspended by another controller)"
-        entry["phase"], entry["message"] = phases.QUEUED, f"held by {where} until it is admitted"
+        reason = observed.held.get(job["metadata"]["name"], "")
+        entry["phase"], entry["message"] = phases.QUEUED, kueue.queued_message(job, reason)
     return entry
 
 

@@ -1,7 +1,9 @@
 """Jobs Kueue holds show as queued and are left to Kueue: the operator never un-suspends them.
 
 The dev cluster plays Kueue's Job webhook (a Job with a queue-name label is created suspended);
-the test plays Kueue's admission by un-suspending the Jobs itself.
+the test plays Kueue's controller: it registers the Workload CRD, makes the Workload of the held
+Job with the QuotaReserved=False condition Kueue writes while quota is short, and admits the
+Jobs by un-suspending them itself.
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lightkube import codecs
+from lightkube.core.exceptions import ApiError
+from lightkube.generic_resource import create_namespaced_resource
 from lightkube.resources.batch_v1 import Job
 from lightkube.types import PatchType
 
@@ -20,10 +25,55 @@ from .conftest import create, jobs_of, status_of, video_request, wait_for, wait_
 
 pytestmark = pytest.mark.integration
 QUEUE = "render-queue"
+SHORT = "couldn't assign flavors to pod set main: insufficient unused quota for cpu in flavor default, 1 more needed"
+WORKLOAD_CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "workloads.kueue.x-k8s.io"},
+    "spec": {
+        "group": "kueue.x-k8s.io",
+        "scope": "Namespaced",
+        "names": {
+            "plural": "workloads",
+            "singular": "workload",
+            "kind": "Workload",
+            "listKind": "WorkloadList",
+        },
+        "versions": [
+            {
+                "name": "v1beta1",
+                "served": True,
+                "storage": True,
+                "schema": {
+                    "openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+                },
+            }
+        ],
+    },
+}
+Workload = create_namespaced_resource("kueue.x-k8s.io", "v1beta1", "Workload", "workloads")
+
+
+def kueue_workload(job: Job) -> dict[str, Any]:
+    """The Workload Kueue makes for a Job, pending for lack of quota."""
+    owner = {"apiVersion": "batch/v1", "kind": "Job", "name": job.metadata.name, "uid": job.metadata.uid}
+    condition = {"type": "QuotaReserved", "status": "False", "reason": "Pending", "message": SHORT,
+                 "lastTransitionTime": "2026-01-01T00:00:00Z"}  # fmt: skip
+    return {
+        "apiVersion": "kueue.x-k8s.io/v1beta1",
+        "kind": "Workload",
+        "metadata": {"name": f"job-{job.metadata.name}", "namespace": "default", "ownerReferences": [owner]},
+        "spec": {"queueName": QUEUE},
+        "status": {"conditions": [condition]},
+    }
 
 
 def test_a_kueue_held_job_shows_queued_and_only_kueue_releases_it(tmp_path: Path) -> None:
-    with DevEnv(tmp_path, instant=True, operator_env={"SCENEFARM_KUEUE_QUEUE_NAME": QUEUE}) as env:
+    with DevEnv(
+        tmp_path,
+        instant=True,
+        operator_env={"SCENEFARM_KUEUE_QUEUE_NAME": QUEUE, "SCENEFARM_RESYNC_SECONDS": "2"},
+    ) as env:
         env.cluster.cluster.server.api.admission.kueue = True
         env.start_operator()
         client = env.client()
@@ -36,6 +86,16 @@ def test_a_kueue_held_job_shows_queued_and_only_kueue_releases_it(tmp_path: Path
         scene = wait_for(queued, 60, "the scene to show as queued")
         assert QUEUE in scene.get("message", ""), scene
         [job] = jobs_of(client, "held")
+        client.create(codecs.from_dict(WORKLOAD_CRD))
+        wait_for(lambda: _served(client), 30, "the Workload CRD to be served")
+        client.create(Workload.from_dict(kueue_workload(job)))  # type: ignore[attr-defined]
+
+        def with_kueues_reason() -> dict[str, Any] | None:
+            found = queued()
+            return found if found and SHORT in found.get("message", "") else None
+
+        scene = wait_for(with_kueues_reason, 60, "the scene to show Kueue's reason")
+        assert scene["message"] == f"held by Kueue queue {QUEUE!r} until it is admitted: {SHORT}"
         assert job.spec.suspend is True
         assert job.metadata.labels["kueue.x-k8s.io/queue-name"] == QUEUE
         time.sleep(3)  # several reconcile passes: none of them may release the Job
@@ -56,3 +116,11 @@ def test_a_kueue_held_job_shows_queued_and_only_kueue_releases_it(tmp_path: Path
 
         wait_for(admit_all, 120, "the request to finish once Kueue admits its Jobs")
         assert wait_terminal(client, "held")["phase"] == "Succeeded"
+
+
+def _served(client: Any) -> bool:
+    try:
+        list(client.list(Workload, namespace="default"))
+    except ApiError:  # 404 until the CRD is established
+        return False
+    return True

@@ -124,6 +124,12 @@ resource.customizations.health.scenefarm.dev_VideoRequest
   resources: [videorequests]
   verbs: [create]
 {{- end }}
+{{- if .Values.render.kueueQueueName }}
+# Kueue's reason for holding a scene Job comes from the Workload it made for that Job.
+- apiGroups: [kueue.x-k8s.io]
+  resources: [workloads]
+  verbs: [list]
+{{- end }}
 {{- if .Values.notify.secretRefs }}
 # spec.notify.secretRef: the webhook URL and signing key of a request come from its namespace.
 - apiGroups: [""]

@@ -43,6 +43,11 @@ MODES: dict[str, dict[str, Any]] = {
         "notify": {"secretRefs": True},
         "watch": {"namespaces": ["videos-a"]},
     },
+    "all namespaces, Kueue": {"render": {"kueueQueueName": "render-queue"}},
+    "two namespaces, Kueue": {
+        "render": {"kueueQueueName": "render-queue"},
+        "watch": {"namespaces": ["videos-a"]},
+    },
     "web intake": {"web": {"enabled": True, "namespace": "videos-a"}, "watch": {"namespaces": ["videos-a"]}}
     | WEB,
 }
@@ -63,6 +68,8 @@ def needed(values: dict[str, Any]) -> set[Grant]:
         active.add("notify-secrets")
     if values.get("web", {}).get("enabled"):
         active.add("web-intake")
+    if values.get("render", {}).get("kueueQueueName"):
+        active.add("kueue")
     grants = set()
     for req in requirements():
         if req["when"] not in active:
@@ -163,6 +170,7 @@ def test_every_requirement_names_a_known_scope_and_condition_and_says_why() -> N
             "peering-namespaced",
             "notify-secrets",
             "web-intake",
+            "kueue",
         }
         assert req["why"].strip()
 
