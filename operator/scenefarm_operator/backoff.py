@@ -4,6 +4,11 @@ transient scene failures and API errors of the reconcile loop."""
 from __future__ import annotations
 
 import dataclasses
+import datetime
+from collections.abc import Mapping
+from typing import Any
+
+from .lifecycle import iso
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,6 +30,19 @@ class Backoff:
 def planner_outages(base_seconds: float = 15.0) -> Backoff:
     """Planner outages (plan and fix calls): base, 2·base, ... 16·base, then the call fails for good."""
     return Backoff(base=base_seconds, cap=16 * base_seconds, tries=5)
+
+
+def after_outage(
+    record: Mapping[str, Any], error: str, now: datetime.datetime, policy: Backoff, *, gave_up: str
+) -> dict[str, Any]:
+    """The persisted bookkeeping of a call that met one more outage (`status.planning`, or a
+    `status.healing` record): the next try (`nextAttemptAt`), or, once `policy` is exhausted,
+    the `error` that ends it (`gave_up`)."""
+    outages = int(record.get("outages") or 0)
+    if policy.exhausted(outages):
+        return {"outages": outages + 1, "error": gave_up}
+    at = now + datetime.timedelta(seconds=policy.delay(outages))
+    return {"outages": outages + 1, "nextAttemptAt": iso(at), "message": error}
 
 
 PLANNER_OUTAGES = planner_outages()  # with the default SCENEFARM_PLANNER_RETRY_BASE_SECONDS

@@ -17,7 +17,7 @@ from typing import Any
 from scenefarm_contract.renderer import ExitClass
 
 from . import naming, phases, triage
-from .backoff import PLANNER_OUTAGES, Backoff
+from .backoff import PLANNER_OUTAGES, Backoff, after_outage
 from .lifecycle import iso, parse_time
 from .plan_store import SceneEntry, StoredPlan
 from .status import Observed, attempt_of, job_condition, outcome
@@ -216,9 +216,5 @@ def fix_outage(
     policy: Backoff = PLANNER_OUTAGES,
 ) -> dict[str, Any]:
     """The healing record after the planner was unreachable for a fix (or gave up for good)."""
-    outages = int(record.get("outages") or 0)
-    base = {"index": index, "attempt": attempt, "outages": outages + 1}
-    if policy.exhausted(outages):
-        return base | {"error": f"the planner stayed unreachable for a fix: {error}"}
-    at = now + datetime.timedelta(seconds=policy.delay(outages))
-    return base | {"nextAttemptAt": iso(at), "message": error}
+    gave_up = f"the planner stayed unreachable for a fix: {error}"
+    return {"index": index, "attempt": attempt} | after_outage(record, error, now, policy, gave_up=gave_up)

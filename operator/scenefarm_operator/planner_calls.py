@@ -17,7 +17,7 @@ import kopf
 
 from . import effects as fx
 from . import healing, kube, manifests, naming, plan_store
-from .backoff import Backoff, planner_outages
+from .backoff import Backoff, after_outage, planner_outages
 from .errors import PlannerBusy, PlanningError
 from .lifecycle import iso
 from .planning.base import PlannedScene
@@ -125,9 +125,8 @@ class PlannerCalls:
             )
         except PlannerBusy as e:
             _event(body, "PlannerUnavailable", f"scene {scene.name!r}: {e}", warning=True)
-            await self._patch_healing(
-                body, status, healing.fix_outage(record, call.index, call.attempt, str(e), now)
-            )
+            record = healing.fix_outage(record, call.index, call.attempt, str(e), now, policy=self.outages)
+            await self._patch_healing(body, status, record)
             return
         except PlanningError as e:
             _event(body, "FixFailed", f"scene {scene.name!r}: {e}", warning=True)
@@ -177,8 +176,5 @@ class PlannerCalls:
 
 def _outage(planning: Obj, error: str, now: datetime.datetime, policy: Backoff) -> dict[str, Any]:
     """status.planning after the planner was unreachable again: the next try, or the end."""
-    outages = int(planning.get("outages") or 0)
-    if policy.exhausted(outages):
-        return {"outages": outages + 1, "error": f"{error}; gave up after {outages + 1} tries"}
-    at = now + datetime.timedelta(seconds=policy.delay(outages))
-    return {"outages": outages + 1, "nextAttemptAt": iso(at), "message": error}
+    tries = int(planning.get("outages") or 0) + 1
+    return after_outage(planning, error, now, policy, gave_up=f"{error}; gave up after {tries} tries")
