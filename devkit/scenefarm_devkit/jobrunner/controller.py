@@ -19,6 +19,7 @@ from lightkube.types import PatchType
 from scenefarm_devkit.jobrunner import scheduling
 from scenefarm_devkit.jobrunner.deletion import delete_job_if_same
 from scenefarm_devkit.jobrunner.errors import ApiFailure
+from scenefarm_devkit.jobrunner.indexed import NewPod
 from scenefarm_devkit.jobrunner.informer import Informer, Key, Obj
 from scenefarm_devkit.jobrunner.jobsync import SyncDecision, sync_job
 from scenefarm_devkit.jobrunner.kubelet import Kubelet
@@ -59,7 +60,7 @@ class JobController:
             return None  # deleted: its Pods go by ownerReference garbage collection
         decision = sync_job(job, self.pods_of(job), now())
         await self._terminate(key[0], decision)
-        await self._create(job, decision.create)
+        await self._create(job, decision)
         await self._write_status(job, decision)
         await self._release(key[0], decision.release)
         if decision.delete_job:
@@ -90,9 +91,11 @@ class JobController:
                 await self._client.delete(Pod, name, namespace=namespace)
             self._pods.forget((namespace, name))
 
-    async def _create(self, job: Obj, count: int) -> None:
-        for _ in range(count):
-            pod = cast(Pod, Pod.from_dict(build_pod(job)))
+    async def _create(self, job: Obj, decision: SyncDecision) -> None:
+        # An Indexed Job names the index of each new Pod; a NonIndexed one only how many.
+        wanted: list[NewPod | None] = [*decision.indexes] or [None] * decision.create
+        for index in wanted:
+            pod = cast(Pod, Pod.from_dict(build_pod(job, index=index)))
             try:
                 created = (await self._client.create(pod)).to_dict()
             except ApiFailure as error:  # e.g. its ServiceAccount is missing: FailedCreate, retried later

@@ -2,8 +2,8 @@
 
 A rule matches a failed Pod by exit codes (`onExitCodes`: operator In/NotIn, optional
 `containerName`; exit code 0 never matches) or by Pod conditions (`onPodConditions`, e.g.
-DisruptionTarget).  The first matching rule's action wins: FailJob, Ignore, Count (FailIndex
-is treated as FailJob: this runner only does NonIndexed Jobs).
+DisruptionTarget).  The first matching rule's action wins: FailJob, Ignore, Count, or
+FailIndex (the index of an Indexed Job with backoffLimitPerIndex fails at once; see `indexed`).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 FAIL_JOB = "FailJob"
+FAIL_INDEX = "FailIndex"
 IGNORE = "Ignore"
 COUNT = "Count"
 
@@ -65,7 +66,6 @@ def match_pod_failure_policy(policy: Mapping[str, Any] | None, pod: Mapping[str,
     where = f"{meta.get('namespace')}/{meta.get('name')}"
     for index, rule in enumerate(policy.get("rules") or []):
         action = rule.get("action", COUNT)
-        action = FAIL_JOB if action == "FailIndex" else action
         if rule.get("onExitCodes") is not None:
             found = _exit_code_match(rule, pod)
             if found is not None:

@@ -4,6 +4,8 @@ It follows the real controller (Kubernetes 1.31+): terminal Pods are first recor
 `status.uncountedTerminatedPods`, then their tracking finalizer is removed, then they move into
 `succeeded`/`failed` — so a crash between steps never counts a Pod twice or loses one.  Success
 sets SuccessCriteriaMet, failure FailureTarget; Complete/Failed follow once no Pod is running.
+Indexed Jobs (`completionMode: Indexed`) count succeeded indexes instead of Pods and, with
+`backoffLimitPerIndex`, retry each index on its own (the bookkeeping is in `indexed`).
 """
 
 from __future__ import annotations
@@ -14,12 +16,21 @@ import datetime
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from scenefarm_devkit.jobrunner import indexed
+from scenefarm_devkit.jobrunner.conditions import (
+    finish_time,
+    get_condition,
+    has_condition,
+    is_finished,
+    set_condition,
+)
 from scenefarm_devkit.jobrunner.failurepolicy import FAIL_JOB, IGNORE, match_pod_failure_policy
 from scenefarm_devkit.jobrunner.podmanifest import TRACKING_FINALIZER
 from scenefarm_devkit.jobrunner.podstatus import is_ready, is_terminal
 from scenefarm_devkit.jobrunner.timestamps import format_time, parse_time
 
 DEFAULT_BACKOFF_LIMIT = 6
+UNLIMITED = 2**31 - 1  # the API server's default backoffLimit when backoffLimitPerIndex is set
 BACKOFF_MESSAGE = "Job has reached the specified backoff limit"
 DEADLINE_MESSAGE = "Job was active longer than specified deadline"
 COMPLETIONS_MESSAGE = "Reached expected number of succeeded pods"
@@ -32,6 +43,7 @@ class SyncDecision:
 
     status: dict[str, Any]
     create: int = 0
+    indexes: list[indexed.NewPod] = dataclasses.field(default_factory=list)  # Indexed Jobs: what to create
     terminate: list[str] = dataclasses.field(default_factory=list)  # Pod names to kill and delete
     terminate_reason: str = ""
     release: list[str] = dataclasses.field(default_factory=list)  # Pod names: remove tracking finalizer
@@ -39,51 +51,10 @@ class SyncDecision:
     requeue_after: float | None = None
 
 
-def _has_condition(status: Mapping[str, Any], kind: str, value: str = "True") -> bool:
-    return any(c.get("type") == kind and c.get("status") == value for c in status.get("conditions") or [])
-
-
-def _get_condition(status: Mapping[str, Any], kind: str) -> dict[str, Any] | None:
-    for condition in status.get("conditions") or []:
-        if condition.get("type") == kind:
-            return dict(condition)
-    return None
-
-
-def _set_condition(status: dict[str, Any], kind: str, value: bool, why: tuple[str, str], when: str) -> None:
-    """Add or update a condition (`why` is reason and message); its time moves when it flips."""
-    reason, message = why
-    conditions: list[dict[str, Any]] = list(status.get("conditions") or [])
-    text = "True" if value else "False"
-    for i, old in enumerate(conditions):
-        if old.get("type") == kind:
-            if old.get("status") != text or old.get("reason") != reason:
-                conditions[i] = {**old, "status": text, "reason": reason, "message": message,
-                                 "lastProbeTime": when, "lastTransitionTime": when}  # fmt: skip
-            status["conditions"] = conditions
-            return
-    conditions.append({"type": kind, "status": text, "reason": reason, "message": message,
-                       "lastProbeTime": when, "lastTransitionTime": when})  # fmt: skip
-    status["conditions"] = conditions
-
-
-def is_finished(job: Mapping[str, Any]) -> bool:
-    status = job.get("status") or {}
-    return _has_condition(status, "Complete") or _has_condition(status, "Failed")
-
-
-def _finish_time(status: Mapping[str, Any]) -> datetime.datetime | None:
-    for kind in ("Complete", "Failed"):
-        condition = _get_condition(status, kind)
-        if condition and condition.get("status") == "True":
-            return parse_time(status.get("completionTime") or condition.get("lastTransitionTime"))
-    return None
-
-
 def _ttl_decision(job: Mapping[str, Any], status: dict[str, Any], now: datetime.datetime) -> SyncDecision:
     decision = SyncDecision(status=status)
     ttl = job["spec"].get("ttlSecondsAfterFinished")
-    finished_at = _finish_time(status)
+    finished_at = finish_time(status)
     if ttl is not None and finished_at is not None:
         remaining = (finished_at + datetime.timedelta(seconds=ttl) - now).total_seconds()
         decision.delete_job = remaining <= 0
@@ -103,10 +74,8 @@ def _tracked(pod: Mapping[str, Any]) -> bool:
     return TRACKING_FINALIZER in ((pod.get("metadata") or {}).get("finalizers") or [])
 
 
-def _count_terminal_pods(
-    job: Mapping[str, Any], pods: Sequence[Mapping[str, Any]], status: dict[str, Any], decision: SyncDecision
-) -> str | None:
-    """Move counted Pods into the totals, record newly terminal ones; a FailJob rule's message."""
+def _settle_counted(pods: Sequence[Mapping[str, Any]], status: dict[str, Any]) -> None:
+    """Move recorded Pods whose finalizer is gone from `uncountedTerminatedPods` into the totals."""
     uncounted = status.get("uncountedTerminatedPods") or {}
     still_tracked = {_pod_uid(p) for p in pods if _tracked(p)}
     for outcome in ("succeeded", "failed"):
@@ -114,39 +83,70 @@ def _count_terminal_pods(
         done = [uid for uid in pending if uid not in still_tracked]
         status[outcome] = int(status.get(outcome) or 0) + len(done)
         uncounted[outcome] = [uid for uid in pending if uid in still_tracked]
+    status["uncountedTerminatedPods"] = uncounted
+
+
+def _record_terminal_pods(
+    job: Mapping[str, Any],
+    pods: Sequence[Mapping[str, Any]],
+    status: dict[str, Any],
+    decision: SyncDecision,
+    held: set[str] | frozenset[str] = frozenset(),
+) -> str | None:
+    """Record newly terminal Pods (all but `held` ones) and release them; a FailJob rule's message.
+
+    An Indexed Job's succeeded Pods are counted through `completedIndexes`, not by uid, and its
+    Pods without a valid index are released without being counted.
+    """
+    spec = job["spec"]
+    uncounted = status["uncountedTerminatedPods"]
+    completions = int(spec.get("completions") or 0)
     fail_job_message = None
-    policy = job["spec"].get("podFailurePolicy")
     for pod in pods:
         if not (_tracked(pod) and is_terminal(pod)):
             continue
-        decision.release.append(_pod_name(pod))
-        uid = _pod_uid(pod)
-        if uid in uncounted["succeeded"] or uid in uncounted["failed"]:
-            continue
-        if pod["status"]["phase"] == "Succeeded":
-            uncounted["succeeded"].append(uid)
-            continue
-        match = match_pod_failure_policy(policy, pod)
-        if match is not None and match.action == IGNORE:
-            continue
+        uid, succeeded = _pod_uid(pod), pod["status"]["phase"] == "Succeeded"
+        match = None if succeeded else match_pod_failure_policy(spec.get("podFailurePolicy"), pod)
         if match is not None and match.action == FAIL_JOB and fail_job_message is None:
             fail_job_message = match.message
-        uncounted["failed"].append(uid)
-    status["uncountedTerminatedPods"] = uncounted
+        if uid in held:
+            continue
+        decision.release.append(_pod_name(pod))
+        if uid in uncounted["succeeded"] or uid in uncounted["failed"]:
+            continue
+        if indexed.is_indexed(spec) and indexed.valid_index(pod, completions) is None:
+            continue
+        if succeeded:
+            if not indexed.is_indexed(spec):
+                uncounted["succeeded"].append(uid)
+        elif match is None or match.action != IGNORE:
+            uncounted["failed"].append(uid)
     return fail_job_message
 
 
+def _backoff_limit(spec: Mapping[str, Any]) -> int:
+    if spec.get("backoffLimit") is not None:
+        return int(spec["backoffLimit"])
+    return UNLIMITED if spec.get("backoffLimitPerIndex") is not None else DEFAULT_BACKOFF_LIMIT
+
+
 def _failure(
-    job: Mapping[str, Any], status: Mapping[str, Any], fail_job_message: str | None, now: datetime.datetime
+    job: Mapping[str, Any],
+    status: Mapping[str, Any],
+    fail_job_message: str | None,
+    now: datetime.datetime,
+    view: indexed.IndexView | None = None,
 ) -> tuple[str, str] | None:
     spec = job["spec"]
-    target = _get_condition(status, "FailureTarget")
+    target = get_condition(status, "FailureTarget")
     if target and target.get("status") == "True":
         return str(target.get("reason", "")), str(target.get("message", ""))
     if fail_job_message is not None:
         return "PodFailurePolicy", fail_job_message
     failed = int(status.get("failed") or 0) + len(status["uncountedTerminatedPods"]["failed"])
-    if failed > int(spec.get("backoffLimit", DEFAULT_BACKOFF_LIMIT)):
+    if view is not None:  # failed Pods whose finalizer waits for their replacement count already
+        failed += sum(1 for p in view.delayed.values() if not _ignored(job, p))
+    if failed > _backoff_limit(spec):
         return "BackoffLimitExceeded", BACKOFF_MESSAGE
     deadline = spec.get("activeDeadlineSeconds")
     started = parse_time(status.get("startTime"))
@@ -158,7 +158,12 @@ def _failure(
         and running_for >= deadline
     ):
         return "DeadlineExceeded", DEADLINE_MESSAGE
-    return None
+    return view.failure(spec) if view is not None else None
+
+
+def _ignored(job: Mapping[str, Any], pod: Mapping[str, Any]) -> bool:
+    match = match_pod_failure_policy(job["spec"].get("podFailurePolicy"), pod)
+    return match is not None and match.action == IGNORE
 
 
 def _completions(spec: Mapping[str, Any]) -> int | None:
@@ -170,6 +175,8 @@ def _completions(spec: Mapping[str, Any]) -> int | None:
 
 def _succeeded_enough(spec: Mapping[str, Any], status: Mapping[str, Any], active: int) -> bool:
     succeeded = int(status.get("succeeded") or 0) + len(status["uncountedTerminatedPods"]["succeeded"])
+    if indexed.is_indexed(spec):
+        return succeeded >= int(spec["completions"])  # `succeeded` already holds every completed index
     completions = _completions(spec)
     if completions is None:  # a work queue: done when one succeeded and the rest stopped
         return succeeded > 0 and active == 0
@@ -186,42 +193,39 @@ def sync_job(
     if is_finished(job):
         return _ttl_decision(job, status, now)
     decision = SyncDecision(status=status)
-    fail_job_message = _count_terminal_pods(job, pods, status, decision)
+    _settle_counted(pods, status)
     active = [p for p in pods if not is_terminal(p) and not p["metadata"].get("deletionTimestamp")]
     terminating = [p for p in pods if not is_terminal(p) and p["metadata"].get("deletionTimestamp")]
+    view = indexed.assess(spec, status, pods, active, _tracked) if indexed.is_indexed(spec) else None
+    fail_job_message = _record_terminal_pods(job, pods, status, decision, view.held if view else set())
+    if view is not None:
+        view.write(status)
     suspended = bool(spec.get("suspend"))
     if not suspended and status.get("startTime") is None:
         status["startTime"] = when
 
-    failure = _failure(job, status, fail_job_message, now)
+    failure = _failure(job, status, fail_job_message, now, view)
     success = failure is None and _succeeded_enough(spec, status, len(active))
-    if failure is not None:
-        _set_condition(status, "FailureTarget", True, failure, when)
-    elif success:
-        _set_condition(status, "SuccessCriteriaMet", True, COMPLETED, when)
-
     if failure is not None or success:
-        decision.terminate = [_pod_name(p) for p in active]
-        decision.terminate_reason = failure[0] if failure else "CompletionsReached"
-        settled = not active and not terminating and not any(status["uncountedTerminatedPods"].values())
-        if settled and failure is not None:
-            _set_condition(status, "Failed", True, failure, when)
-        elif settled:
-            _set_condition(status, "Complete", True, COMPLETED, when)
-            status["completionTime"] = when
+        _finish(
+            job, pods, decision, failure=failure, when=when, active=active, terminating=terminating, view=view
+        )
         active = []
     elif suspended:
-        _set_condition(status, "Suspended", True, ("JobSuspended", "Job suspended"), when)
+        set_condition(status, "Suspended", True, ("JobSuspended", "Job suspended"), when)
         # Clearing startTime is what stops the activeDeadlineSeconds clock while suspended.
         status.pop("startTime", None)
         decision.terminate = [_pod_name(p) for p in active]
         decision.terminate_reason = "JobSuspended"
         active = []
     else:
-        if _has_condition(status, "Suspended"):
-            _set_condition(status, "Suspended", False, ("JobResumed", "Job resumed"), when)
+        if has_condition(status, "Suspended"):
+            set_condition(status, "Suspended", False, ("JobResumed", "Job resumed"), when)
             status["startTime"] = when
-        active, decision.create = _scale(spec, status, active, terminating, decision)
+        if view is not None:
+            active = _scale_indexed(spec, view, active, terminating, decision)
+        else:
+            active, decision.create = _scale(spec, status, active, terminating, decision)
         decision.requeue_after = _deadline_in(spec, status, now)
 
     status["active"] = len(active) + decision.create
@@ -231,6 +235,35 @@ def sync_job(
         ttl = _ttl_decision(job, status, now)
         decision.delete_job, decision.requeue_after = ttl.delete_job, ttl.requeue_after
     return decision
+
+
+def _finish(
+    job: Mapping[str, Any],
+    pods: Sequence[Mapping[str, Any]],
+    decision: SyncDecision,
+    *,
+    failure: tuple[str, str] | None,
+    when: str,
+    active: list[Mapping[str, Any]],
+    terminating: list[Mapping[str, Any]],
+    view: indexed.IndexView | None,
+) -> None:
+    """FailureTarget or SuccessCriteriaMet now; Failed or Complete once no Pod is left to count."""
+    status = decision.status
+    if failure is not None:
+        set_condition(status, "FailureTarget", True, failure, when)
+    else:
+        set_condition(status, "SuccessCriteriaMet", True, COMPLETED, when)
+    if view is not None:  # a finishing Job waits for no replacement: held Pods are recorded too
+        _record_terminal_pods(job, [p for p in pods if _pod_uid(p) in view.held], status, decision)
+    decision.terminate = [_pod_name(p) for p in active]
+    decision.terminate_reason = failure[0] if failure else "CompletionsReached"
+    settled = not active and not terminating and not any(status["uncountedTerminatedPods"].values())
+    if settled and failure is not None:
+        set_condition(status, "Failed", True, failure, when)
+    elif settled:
+        set_condition(status, "Complete", True, COMPLETED, when)
+        status["completionTime"] = when
 
 
 def _scale(
@@ -257,6 +290,22 @@ def _scale(
         return [p for p in active if p not in extra], 0
     # Pods still terminating hold their slot (podReplacementPolicy: Failed semantics).
     return active, max(0, wanted - len(active) - len(terminating))
+
+
+def _scale_indexed(
+    spec: Mapping[str, Any],
+    view: indexed.IndexView,
+    active: list[Mapping[str, Any]],
+    terminating: list[Mapping[str, Any]],
+    decision: SyncDecision,
+) -> list[Mapping[str, Any]]:
+    """Remove surplus or duplicate-index Pods, else create Pods for the first pending indexes."""
+    remove, decision.indexes = indexed.plan_pods(spec, view, active, terminating)
+    decision.create = len(decision.indexes)
+    if remove:
+        decision.terminate = [_pod_name(p) for p in remove]
+        decision.terminate_reason = "ParallelismReduced"
+    return [p for p in active if p not in remove]
 
 
 def _deadline_in(spec: Mapping[str, Any], status: Mapping[str, Any], now: datetime.datetime) -> float | None:

@@ -195,7 +195,7 @@ class Kubelet:
         defaults = {
             "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
             "LANG": "C.UTF-8",
-            "HOSTNAME": meta["name"],
+            "HOSTNAME": (pod.get("spec") or {}).get("hostname") or meta["name"],  # as the container's
             "HOME": str(home),  # shared, like an image's HOME: font and TeX caches survive Pods
         }
         workdir = container.get("workingDir")

@@ -9,6 +9,8 @@ from typing import Any
 
 from lightkube.utils.quantity import parse_quantity
 
+from scenefarm_devkit.jobrunner import indexed
+
 JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
 LEGACY_JOB_NAME_LABEL = "job-name"
 CONTROLLER_UID_LABEL = "batch.kubernetes.io/controller-uid"
@@ -25,12 +27,33 @@ def random_suffix(length: int = 5) -> str:
     return "".join(secrets.choice(_ALPHABET) for _ in range(length))
 
 
-def build_pod(job: Mapping[str, Any], suffix: str | None = None) -> dict[str, Any]:
-    """A Pod for `job` from its template: name `<job>-<5 random>`, job labels, owner, finalizer."""
+def build_pod(
+    job: Mapping[str, Any], suffix: str | None = None, index: indexed.NewPod | None = None
+) -> dict[str, Any]:
+    """A Pod for `job` from its template: name `<job>-<5 random>`, job labels, owner, finalizer.
+
+    With an `index` (Indexed Jobs), as the real controller: name `<job>-<i>-<5 random>`, the
+    completion index as annotation and label, `JOB_COMPLETION_INDEX` in every container from the
+    label (downward API), hostname `<job>-<i>`, and the index's failure counts as annotations.
+    """
     meta = job["metadata"]
     template = copy.deepcopy(job["spec"]["template"])
     template_meta = template.get("metadata") or {}
+    annotations = dict(template_meta.get("annotations") or {})
     labels = dict(template_meta.get("labels") or {})
+    spec = template.get("spec") or {}
+    prefix = f"{meta['name']}-"
+    if index is not None:
+        prefix = indexed.generate_name(meta["name"], index.index)
+        annotations[indexed.COMPLETION_INDEX] = labels[indexed.COMPLETION_INDEX] = str(index.index)
+        if index.failure_count is not None:
+            annotations[indexed.FAILURE_COUNT] = str(index.failure_count)
+        if index.ignored_failure_count:
+            annotations[indexed.IGNORED_FAILURE_COUNT] = str(index.ignored_failure_count)
+        spec["hostname"] = f"{meta['name']}-{index.index}"
+        for kind in ("initContainers", "containers"):
+            for container in spec.get(kind) or []:
+                _add_index_env(container)
     labels.update(
         {
             JOB_NAME_LABEL: meta["name"],
@@ -48,15 +71,23 @@ def build_pod(job: Mapping[str, Any], suffix: str | None = None) -> dict[str, An
         "blockOwnerDeletion": True,
     }
     pod_meta: dict[str, Any] = {
-        "name": f"{meta['name']}-{suffix or random_suffix()}",
+        "name": f"{prefix}{suffix or random_suffix()}",
         "namespace": meta["namespace"],
         "labels": labels,
         "ownerReferences": [owner],
         "finalizers": [TRACKING_FINALIZER],
     }
-    if template_meta.get("annotations"):
-        pod_meta["annotations"] = dict(template_meta["annotations"])
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": pod_meta, "spec": template.get("spec") or {}}
+    if annotations:
+        pod_meta["annotations"] = annotations
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": pod_meta, "spec": spec}
+
+
+def _add_index_env(container: dict[str, Any]) -> None:
+    env = container.setdefault("env", [])
+    if any(var.get("name") == indexed.COMPLETION_INDEX_ENV for var in env):
+        return
+    path = f"metadata.labels['{indexed.COMPLETION_INDEX}']"
+    env.append({"name": indexed.COMPLETION_INDEX_ENV, "valueFrom": {"fieldRef": {"fieldPath": path}}})
 
 
 def owned_by(pod: Mapping[str, Any], job_uid: str) -> bool:
