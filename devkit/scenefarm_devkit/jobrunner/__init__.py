@@ -2,10 +2,11 @@
 
 What belongs here: turning batch/v1 Jobs into Pods the way the real Job controller does
 (parallelism, completions, suspend, backoffLimit, activeDeadlineSeconds, podFailurePolicy,
-ttlSecondsAfterFinished, status conditions) and running each Pod's container as a local process
-(volumes materialised under a per-Pod directory, paths rewritten, memory limits enforced,
-termination messages recorded).  Pure decisions live in `failurepolicy`, `jobsync`,
-`podmanifest`, `podstatus`, and `rewriting`; `volumes`, `process`, `kubelet`,
+ttlSecondsAfterFinished, status conditions, Indexed Jobs with backoffLimitPerIndex) and running
+each Pod's container as a local process (volumes materialised under a per-Pod directory, paths
+rewritten, memory limits enforced, termination messages recorded).  Pure decisions live in
+`failurepolicy`, `jobsync`, `conditions`, `indexed`, `intervals`, `podmanifest`, `podstatus`,
+and `rewriting`; `volumes`, `process`, `kubelet`,
 `informer` and `runner` do the effects.  It talks to the API server over HTTP only.
 """
 
