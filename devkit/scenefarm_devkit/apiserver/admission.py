@@ -3,7 +3,8 @@
 - decoding: JSON nulls are dropped (the Go decoder leaves a null field at its zero value, and a
   custom resource's structural schema prunes them), a wrong type is a 400;
 - validation: names, labels, annotations (256 KiB), the official OpenAPI schema of the built-in
-  kinds in builtin_schemas, and the rules of semantics (resources, podFailurePolicy, ConfigMap size);
+  kinds in builtin_schemas, and the rules of semantics (resources, podFailurePolicy, ConfigMap size)
+  and jobrules (Indexed Jobs, immutable completionMode);
 - plugins: ServiceAccount (a Pod's service account must exist) and, for identities whose RBAC is
   enforced, OwnerReferencesPermissionEnforcement (blockOwnerDeletion needs `update` on the owner's
   `finalizers` subresource, as OpenShift and hardened clusters enable it);
@@ -19,7 +20,7 @@ import contextvars
 import json
 from typing import Any
 
-from scenefarm_devkit.apiserver import builtin_schemas, errors, semantics
+from scenefarm_devkit.apiserver import builtin_schemas, errors, jobrules, semantics
 from scenefarm_devkit.apiserver.authorization import Attributes, Authorizer, Forbidden
 from scenefarm_devkit.apiserver.resources import Registry, ResourceType
 from scenefarm_devkit.apiserver.store import Store
@@ -69,7 +70,7 @@ class Admission:
                 raise errors.BadRequest(
                     f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: {decode[0]}'
                 )
-            causes += schema_causes + self._semantic_causes(rt, obj)
+            causes += schema_causes + self._semantic_causes(rt, obj, old)
         if causes:
             raise errors.invalid(rt.kind, rt.group, name, causes)
         if rt.group == "" and rt.plural == "pods" and old is None:
@@ -93,7 +94,9 @@ class Admission:
         causes += semantics.annotation_causes(meta.get("annotations") or {})
         return causes
 
-    def _semantic_causes(self, rt: ResourceType, obj: dict[str, Any]) -> list[dict[str, str]]:
+    def _semantic_causes(
+        self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None
+    ) -> list[dict[str, str]]:
         spec = obj.get("spec") or {}
         if (rt.group, rt.kind) == ("", "Pod"):
             return semantics.pod_spec_causes(spec, "spec")
@@ -103,7 +106,8 @@ class Admission:
                 (template.get("metadata") or {}).get("labels") or {}, "spec.template.metadata.labels"
             )
             causes += semantics.pod_spec_causes(template.get("spec") or {}, "spec.template.spec")
-            return causes + semantics.pod_failure_policy_causes(spec)
+            causes += semantics.pod_failure_policy_causes(spec) + jobrules.completion_mode_causes(spec)
+            return causes + (jobrules.update_causes(spec, old.get("spec") or {}) if old is not None else [])
         if (rt.group, rt.kind) == ("", "ConfigMap"):
             return semantics.configmap_causes(obj)
         return []

@@ -241,7 +241,7 @@ def pod_failure_policy_causes(job_spec: Mapping[str, Any]) -> list[Cause]:
             )
         if rule.get("action") == "FailIndex" and job_spec.get("backoffLimitPerIndex") is None:
             causes.append(
-                _invalid(f"{where}.action", "FailIndex", "valid only when backoffLimitPerIndex is set")
+                _invalid(f"{where}.action", "FailIndex", "requires the backoffLimitPerIndex to be set")
             )
         if has_codes:
             causes += _exit_code_causes(rule["onExitCodes"], f"{where}.onExitCodes", containers)

@@ -1,0 +1,113 @@
+"""A Job's completion-mode rules, as pkg/apis/batch/validation/validation.go checks them.
+
+On create and update (validateJobSpec): `completions` is required for Indexed Jobs;
+`backoffLimitPerIndex` and `maxFailedIndexes` need completionMode Indexed and are not negative;
+`maxFailedIndexes` needs `backoffLimitPerIndex` and is at most `completions` (and 100000);
+parallelism is at most 100000 for Indexed Jobs; above 100000 completions with a per-index
+backoff limit, `maxFailedIndexes` is required and it and parallelism are at most 10000.
+On update (ValidateJobSpecUpdate): completionMode and backoffLimitPerIndex are immutable.
+An unset completionMode is NonIndexed, the real server's default.
+Each function returns causes (`{"reason", "field", "message"}`) with the server's wording.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+Cause = dict[str, str]
+INDEXED, NON_INDEXED = "Indexed", "NonIndexed"
+MAX_PARALLELISM_FOR_INDEXED_JOB = 100_000
+MAX_FAILED_INDEXES_FOR_INDEXED_JOB = 100_000
+COMPLETIONS_SOFT_LIMIT = 100_000
+PARALLELISM_LIMIT_FOR_HIGH_COMPLETIONS = 10_000
+MAX_FAILED_INDEXES_LIMIT_FOR_HIGH_COMPLETIONS = 10_000
+_HIGH = f"when completions are above {COMPLETIONS_SOFT_LIMIT} and used with backoff limit per index"
+
+
+def _invalid(field: str, value: Any, detail: str) -> Cause:
+    return {
+        "reason": "FieldValueInvalid",
+        "field": field,
+        "message": f"Invalid value: {json.dumps(value)}: {detail}",
+    }
+
+
+def _required(field: str, detail: str) -> Cause:
+    return {"reason": "FieldValueRequired", "field": field, "message": f"Required value: {detail}"}
+
+
+def _not_supported(field: str, value: Any) -> Cause:
+    return {
+        "reason": "FieldValueNotSupported",
+        "field": field,
+        "message": f'Unsupported value: {json.dumps(value)}: supported values: "{NON_INDEXED}", "{INDEXED}"',
+    }
+
+
+def completion_mode_causes(spec: Mapping[str, Any]) -> list[Cause]:
+    """validateJobSpec's rules on completionMode, backoffLimitPerIndex and maxFailedIndexes."""
+    causes: list[Cause] = []
+    mode = spec.get("completionMode")
+    completions, parallelism = spec.get("completions"), spec.get("parallelism")
+    per_index, max_failed = spec.get("backoffLimitPerIndex"), spec.get("maxFailedIndexes")
+    for name, value in (("backoffLimitPerIndex", per_index), ("maxFailedIndexes", max_failed)):
+        if value is not None and value < 0:
+            causes.append(_invalid(f"spec.{name}", value, "must be greater than or equal to 0"))
+    if max_failed is not None and per_index is None:
+        causes.append(_required("spec.backoffLimitPerIndex", "when maxFailedIndexes is specified"))
+    if mode is not None and mode not in (NON_INDEXED, INDEXED):
+        causes.append(_not_supported("spec.completionMode", mode))
+    if mode == INDEXED:
+        causes += _indexed_causes(completions, parallelism, per_index, max_failed)
+    if mode in (None, NON_INDEXED):
+        for name, value in (("backoffLimitPerIndex", per_index), ("maxFailedIndexes", max_failed)):
+            if value is not None:
+                causes.append(_invalid(f"spec.{name}", value, "requires indexed completion mode"))
+    return causes
+
+
+def _indexed_causes(completions: Any, parallelism: Any, per_index: Any, max_failed: Any) -> list[Cause]:
+    causes: list[Cause] = []
+    if completions is None:
+        causes.append(_required("spec.completions", f"when completion mode is {INDEXED}"))
+    if parallelism is not None and parallelism > MAX_PARALLELISM_FOR_INDEXED_JOB:
+        limit = MAX_PARALLELISM_FOR_INDEXED_JOB
+        detail = f"must be less than or equal to {limit} when completion mode is {INDEXED}"
+        causes.append(_invalid("spec.parallelism", parallelism, detail))
+    if completions is not None and max_failed is not None and max_failed > completions:
+        causes.append(
+            _invalid("spec.maxFailedIndexes", max_failed, "must be less than or equal to completions")
+        )
+    if max_failed is not None and max_failed > MAX_FAILED_INDEXES_FOR_INDEXED_JOB:
+        detail = f"must be less than or equal to {MAX_FAILED_INDEXES_FOR_INDEXED_JOB}"
+        causes.append(_invalid("spec.maxFailedIndexes", max_failed, detail))
+    if completions is not None and completions > COMPLETIONS_SOFT_LIMIT and per_index is not None:
+        if max_failed is None:
+            causes.append(
+                _required(
+                    "spec.maxFailedIndexes",
+                    f"must be specified when completions is above {COMPLETIONS_SOFT_LIMIT}",
+                )
+            )
+        if parallelism is not None and parallelism > PARALLELISM_LIMIT_FOR_HIGH_COMPLETIONS:
+            detail = f"must be less than or equal to {PARALLELISM_LIMIT_FOR_HIGH_COMPLETIONS} {_HIGH}"
+            causes.append(_invalid("spec.parallelism", parallelism, detail))
+        if max_failed is not None and max_failed > MAX_FAILED_INDEXES_LIMIT_FOR_HIGH_COMPLETIONS:
+            detail = f"must be less than or equal to {MAX_FAILED_INDEXES_LIMIT_FOR_HIGH_COMPLETIONS} {_HIGH}"
+            causes.append(_invalid("spec.maxFailedIndexes", max_failed, detail))
+    return causes
+
+
+def update_causes(spec: Mapping[str, Any], old_spec: Mapping[str, Any]) -> list[Cause]:
+    """ValidateJobSpecUpdate: completionMode and backoffLimitPerIndex never change."""
+    causes: list[Cause] = []
+    mode, old_mode = spec.get("completionMode") or NON_INDEXED, old_spec.get("completionMode") or NON_INDEXED
+    if mode != old_mode:
+        causes.append(_invalid("spec.completionMode", mode, "field is immutable"))
+    if spec.get("backoffLimitPerIndex") != old_spec.get("backoffLimitPerIndex"):
+        causes.append(
+            _invalid("spec.backoffLimitPerIndex", spec.get("backoffLimitPerIndex"), "field is immutable")
+        )
+    return causes
