@@ -21,7 +21,7 @@ def job(name: str = "chunks", **spec: Any) -> dict[str, Any]:
     }
 
 
-INDEXED = {"completionMode": "Indexed", "completions": 3, "parallelism": 3}
+INDEXED: dict[str, Any] = {"completionMode": "Indexed", "completions": 3, "parallelism": 3}
 
 
 async def test_a_chunk_shaped_indexed_job_is_accepted(client: Client) -> None:
