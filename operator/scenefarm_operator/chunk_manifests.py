@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from scenefarm_contract.chunks import indexed_chunk_argv, plan_argv, stitch_argv
-from scenefarm_contract.renderer import artifact_prefix, render_argv
+from scenefarm_contract.renderer import artifact_prefix
 
 from . import naming
 from .chunking import ChunkDecision
@@ -32,8 +32,9 @@ from .manifests import (
     DEADLINE_MARGIN_SECONDS,
     PLAN_MOUNT,
     quality_of,
-    render_resources,
-    restricted_job,
+    render_deadline,
+    scene_render_argv,
+    scene_stage_job,
     store_of,
 )
 from .plan_store import SceneEntry
@@ -52,17 +53,21 @@ def chunk_labels(request: str, index: int, attempt: int, role: str) -> dict[str,
     return naming.scene_labels(request, index, attempt) | {naming.ROLE_LABEL: role}
 
 
-def plan_job(owner: Body, settings: Settings, scene: SceneEntry, attempt: int) -> dict[str, Any]:
-    """Count the scene's frames and segments (the renderer's `plan` command)."""
+def plan_job(
+    owner: Body, settings: Settings, scene: SceneEntry, attempt: int, *, memory_limit: str | None = None
+) -> dict[str, Any]:
+    """Count the scene's frames and segments (the renderer's `plan` command). `memory_limit`
+    (raised after an out-of-memory kill) is kept here for the attempt's later stages."""
     spec = owner.get("spec", {})
-    deadline = _deadline(spec)
     args = plan_argv(
         code_path=f"{PLAN_MOUNT}/{scene.key}",
         class_name=scene.class_name,
         quality=quality_of(spec, settings),
-        deadline_seconds=max(deadline - DEADLINE_MARGIN_SECONDS, 10),
+        deadline_seconds=max(render_deadline(spec) - DEADLINE_MARGIN_SECONDS, 10),
     )
-    return _scene_job(owner, settings, scene, attempt, role="plan", args=args, with_plan=True)
+    return _stage(
+        owner, settings, scene, attempt, "plan", args=args, with_plan=True, memory_limit=memory_limit
+    )
 
 
 def chunks_job(
@@ -77,20 +82,9 @@ def chunks_job(
     """The Indexed Job rendering every chunk of `decision` (which must be `chunked`)."""
     if not decision.chunked:
         raise ValueError(f"scene {scene.index} is rendered whole: {decision.reason}")
-    meta, spec = owner["metadata"], owner.get("spec", {})
-    edges = [decision.chunks[0].start_frame, *(c.end_frame for c in decision.chunks)]
-    args = render_argv(
-        code_path=f"{PLAN_MOUNT}/{scene.key}",
-        class_name=scene.class_name,
-        quality=quality_of(spec, settings),
-        scene_index=scene.index,
-        prefix=artifact_prefix(meta["namespace"], meta["name"], meta["uid"]),
-        store=store_of(spec, settings).lower(),
-        store_root=ARTIFACT_MOUNT,
-        deadline_seconds=max(_deadline(spec) - DEADLINE_MARGIN_SECONDS, 10),
-    ) + indexed_chunk_argv(edges=edges)
-    job = _scene_job(
-        owner, settings, scene, attempt, role="chunks", args=args, with_plan=True, memory_limit=memory_limit
+    args = scene_render_argv(owner, settings, scene) + indexed_chunk_argv(edges=decision.edges)
+    job = _stage(
+        owner, settings, scene, attempt, "chunks", args=args, with_plan=True, memory_limit=memory_limit
     )
     count = len(decision.chunks)
     job_spec = job["spec"]
@@ -119,36 +113,28 @@ def stitch_job(
         store=store_of(spec, settings).lower(),
         store_root=ARTIFACT_MOUNT,
     )
-    return _scene_job(owner, settings, scene, attempt, role="stitch", args=args, with_plan=False)
+    return _stage(owner, settings, scene, attempt, "stitch", args=args, with_plan=False)
 
 
-def _deadline(spec: Mapping[str, Any]) -> int:
-    return int(spec.get("render", {}).get("activeDeadlineSeconds", 900))
-
-
-def _scene_job(
+def _stage(
     owner: Body,
     settings: Settings,
     scene: SceneEntry,
     attempt: int,
-    *,
     role: str,
+    *,
     args: list[str],
     with_plan: bool,
     memory_limit: str | None = None,
 ) -> dict[str, Any]:
-    name, spec = owner["metadata"]["name"], owner.get("spec", {})
-    render = spec.get("render", {})
-    job = restricted_job(
+    name = owner["metadata"]["name"]
+    return scene_stage_job(
         owner,
         settings,
+        scene,
         name=chunk_job_name(name, scene.index, attempt, role),
         labels=chunk_labels(name, scene.index, attempt, role),
         args=args,
-        resources=render_resources(render.get("resources"), memory_limit),
-        deadline=_deadline(spec),
-        backoff_limit=int(render.get("backoffLimit", 2)),
         with_plan=with_plan,
+        memory_limit=memory_limit,
     )
-    job["metadata"]["annotations"] = {naming.CODE_KEY_ANNOTATION: scene.key}
-    return job

@@ -72,6 +72,11 @@ class ChunkDecision:
     fps: int
     chunks: tuple[Chunk, ...] = ()
 
+    @property
+    def edges(self) -> list[int]:
+        """Frame edges `[start of chunk 0, end of chunk 0, ..., end of the last chunk]`."""
+        return [self.chunks[0].start_frame, *(c.end_frame for c in self.chunks)] if self.chunks else []
+
     def to_status(self) -> dict[str, Any]:
         return {
             "decision": "Chunked" if self.chunked else "Whole",

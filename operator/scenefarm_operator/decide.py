@@ -21,21 +21,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from . import effects as fx
-from . import healing, lifecycle, manifests, naming, phases
+from . import healing, lifecycle, manifests, naming, phases, stages
 from .admission_signals import Blocker
+from .observed import Observed, attempt_of, role_of, suspended_by_us
 from .plan_store import StoredPlan
+from .scene_cache import CacheHit
 from .settings import Settings
-from .status import (
-    CANCELLED,
-    Note,
-    Observed,
-    Verdict,
-    assemble,
-    attempt_of,
-    deadline_verdict,
-    outcome,
-    scene_statuses,
-)
+from .status import CANCELLED, Note, Verdict, assemble, deadline_verdict, scene_statuses
 from .status import verdict as verdict_of
 
 Obj = Mapping[str, Any]
@@ -54,6 +46,9 @@ class Inputs:
     capacity: int = 1 << 30  # scene Jobs the cluster-wide cap lets this request start now
     queue_position: int | None = None
     blockers: tuple[Blocker, ...] = ()  # Jobs whose Pod has not started past the grace period
+    code: Mapping[str, str] = dataclasses.field(default_factory=dict)  # plan code key -> scene code
+    # scenes never run whose cache key has a verified artifact in the namespace (scene_cache)
+    cache_hits: Mapping[int, CacheHit] = dataclasses.field(default_factory=dict)
 
     @property
     def body(self) -> dict[str, Any]:
@@ -156,19 +151,23 @@ class _Pass:
 def _rendering(i: Inputs, plan: StoredPlan, retry: int | None) -> Decision:
     work = _fates(i, plan, retry)
     suspended = bool(i.spec.get("suspend"))
-    fresh = [s.index for s in plan.scenes if _never_ran(i.observed, s.index, s.revision)]
+    never_ran = [s.index for s in plan.scenes if i.observed.never_ran(s.index, s.revision)]
+    reused = {n: i.cache_hits[n] for n in never_ran if n in i.cache_hits}
+    fresh = [n for n in never_ran if n not in reused]
     candidates = [] if suspended else work.launches + [(n, healing.Launch(1)) for n in fresh]
     allowed = max(0, _parallelism(i.spec) - _busy(i.observed))  # this request's own parallelism
     chosen = candidates[: min(allowed, i.capacity)]
     waiting = min(len(candidates), allowed) - len(chosen)  # held back by the cluster-wide cap only
     chosen_fresh = {n for n, launch in chosen if launch.attempt == 1}
     queued = [n for n in fresh if n not in chosen_fresh]
-    scenes = scene_statuses(plan, i.observed, queued, work.notes)
+    scenes = scene_statuses(plan, i.observed, queued, work.notes, reused=reused)
     verdict, combine_effects, combine_job = _combine(i, scenes, retry)
     if verdict.phase == phases.FAILED:
         return _stop(i, verdict)
     verdict, blocked = _with_blockers(i, verdict)
     effects = [*_suspend_sync(i.observed, suspended), *_creates(i, plan, chosen), *combine_effects, *blocked]
+    effects += [] if suspended else _next_stages(i, plan)
+    effects += _reuse_events(i, reused)
     if not suspended:
         effects += work.fixes
     served = _retry_served(retry, work.launches, chosen, combine_effects)
@@ -226,9 +225,10 @@ def _combine(
     name = naming.combine_job_name(str(i.meta["name"]), digest)
     job = i.observed.combines.get(name)
     if job is None:
-        create = fx.CreateJob(manifests.combine_job(i.body, i.settings, indexes, digest))
+        sources = lifecycle.combine_sources(scenes)
+        create = fx.CreateJob(manifests.combine_job(i.body, i.settings, indexes, digest, sources))
         return verdict, [create], None
-    result = outcome(job, i.observed.pods.get(name, ()))
+    result = i.observed.outcome(job)
     if retry is not None and result.phase == phases.FAILED:  # a retry runs a failed combine again
         return verdict, [fx.DeleteJob(name)], None
     return verdict_of(i.spec, scenes, result), [], job
@@ -253,7 +253,10 @@ def _creates(i: Inputs, plan: StoredPlan, chosen: Sequence[tuple[int, healing.La
     creates: list[fx.Effect] = []
     for index, launch in chosen:
         scene = plan.scene(index)
-        job = manifests.scene_job(i.body, i.settings, scene, launch.attempt, memory_limit=launch.memory_limit)
+        code = i.code.get(scene.key)
+        job = stages.first_stage(
+            i.body, i.settings, scene, launch.attempt, code=code, memory_limit=launch.memory_limit
+        )
         if launch.retry_generation is not None:
             job["metadata"]["annotations"][naming.RETRY_GENERATION_ANNOTATION] = str(launch.retry_generation)
         event = None
@@ -268,9 +271,9 @@ def _suspend_sync(observed: Observed, suspended: bool) -> list[fx.Effect]:
     (a Job suspended by someone else, e.g. Kueue waiting for quota, is not ours to release)."""
     effects: list[fx.Effect] = []
     for job in _scene_jobs(observed):
-        finished = outcome(job, ()).phase in phases.FINISHED
+        finished = observed.outcome(job).phase in phases.FINISHED
         is_suspended = bool(job.get("spec", {}).get("suspend"))
-        ours = (job["metadata"].get("annotations") or {}).get(naming.SUSPENDED_BY_US_ANNOTATION) == "true"
+        ours = suspended_by_us(job)
         if not finished and suspended and not is_suspended:
             effects.append(fx.SuspendJob(job["metadata"]["name"], True))
         elif not finished and not suspended and is_suspended and ours:
@@ -281,16 +284,9 @@ def _suspend_sync(observed: Observed, suspended: bool) -> list[fx.Effect]:
 # ---- small facts ------------------------------------------------------------------------------
 
 
-def _never_ran(observed: Observed, index: int, revision: int) -> bool:
-    """No Job, and no record of a finished attempt of this code revision: the scene is new."""
-    if observed.latest(index) is not None:
-        return False
-    recorded = observed.recorded.get(index)
-    return recorded is None or recorded.get("revision", 1) != revision
-
-
 def _is_scene(job: Obj) -> bool:
-    return (job["metadata"].get("labels") or {}).get(naming.ROLE_LABEL) == "scene"
+    """The first Job of a scene attempt (what the cluster-wide admission counts)."""
+    return role_of(job) in ("scene", "plan")
 
 
 def _parallelism(spec: Obj) -> int:
@@ -302,18 +298,41 @@ def _scene_jobs(observed: Observed) -> list[Obj]:
 
 
 def _busy(observed: Observed) -> int:
-    """Unfinished scene Jobs, except those we suspended: they hold a parallelism slot each."""
+    """Pods of unfinished scene Jobs, except Jobs we suspended: each Pod holds a parallelism
+    slot (an Indexed chunk Job runs one Pod per chunk)."""
     return sum(
-        1
+        int(job.get("spec", {}).get("parallelism") or 1)
         for job in _scene_jobs(observed)
-        if outcome(job, ()).phase not in phases.FINISHED
-        and (job["metadata"].get("annotations") or {}).get(naming.SUSPENDED_BY_US_ANNOTATION) != "true"
+        if observed.outcome(job).phase not in phases.FINISHED and not suspended_by_us(job)
     )
 
 
 def _unfinished_jobs(observed: Observed) -> list[str]:
-    jobs = [*_scene_jobs(observed), *observed.combines.values()]
-    return [j["metadata"]["name"] for j in jobs if outcome(j, ()).phase not in phases.FINISHED]
+    return [j["metadata"]["name"] for j in observed.unfinished()]
+
+
+def _next_stages(i: Inputs, plan: StoredPlan) -> list[fx.Effect]:
+    """A chunked attempt goes on: after its plan, the chunks (or a whole render); after the
+    chunks, the stitch."""
+    effects: list[fx.Effect] = []
+    for scene in plan.scenes:
+        latest = i.observed.latest(scene.index)
+        if latest is None:
+            continue
+        job = stages.next_stage(i.body, i.settings, scene, latest, i.observed.outcome(latest))
+        if job is not None:
+            effects.append(fx.CreateJob(job))
+    return effects
+
+
+def _reuse_events(i: Inputs, reused: Mapping[int, CacheHit]) -> list[fx.Effect]:
+    """One Event per scene served from the cache, when the status first says so."""
+    shown = {int(s.get("index", -1)) for s in i.previous.get("scenes") or () if s.get("reused")}
+    return [
+        fx.PostEvent("Reused", f"scene #{n}: {hit.scene_entry(0)['message']}")
+        for n, hit in sorted(reused.items())
+        if n not in shown
+    ]
 
 
 def _retry_served(
@@ -341,7 +360,7 @@ def _healing_records(i: Inputs) -> list[dict[str, Any]]:
         latest = i.observed.latest(int(record.get("index", -1)))
         if latest is None or attempt_of(latest) != record.get("attempt"):
             continue
-        if outcome(latest, i.observed.pods.get(latest["metadata"]["name"], ())).phase == phases.FAILED:
+        if i.observed.scene_outcome(latest).phase == phases.FAILED:
             kept.append(dict(record))
     return kept
 
@@ -355,11 +374,7 @@ def _assemble(
     retry: int | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    combine = (
-        outcome(combine_job, i.observed.pods.get(combine_job["metadata"]["name"], ()))
-        if combine_job
-        else None
-    )
+    combine = i.observed.outcome(combine_job) if combine_job else None
     served = retry or int(i.previous.get("retryGeneration") or 0) or None
     return assemble(
         spec=i.spec,

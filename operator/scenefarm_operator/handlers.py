@@ -16,9 +16,9 @@ from . import kube, naming, observers, phases, web_intake
 from .admission import Admission
 from .diffbase import DigestDiffBaseStorage
 from .login import login as login_with_client
+from .observed import STAGES, outcome
 from .reconcile import RequestLoop, Shared, request_key
 from .settings import Settings
-from .status import outcome
 from .wakeups import Wakeups
 
 OBSERVERS = observers  # importing it registers the observability handlers (metrics, ETA, webhooks)
@@ -111,7 +111,7 @@ def job_changed(namespace: str, name: str, labels: kopf.Labels, body: kopf.Body,
     key = (namespace, labels.get(naming.REQUEST_LABEL, ""))
     if _shared is None:
         return
-    if labels.get(naming.ROLE_LABEL) == "scene":
+    if labels.get(naming.ROLE_LABEL) in STAGES:  # every Job of a scene attempt counts
         phase = outcome(body, ()).phase
         active = type != "DELETED" and phase in phases.ACTIVE
         _shared.admission.observe(name, key, active)

@@ -19,8 +19,8 @@ from scenefarm_contract.renderer import ExitClass
 from . import naming, phases, triage
 from .backoff import PLANNER_OUTAGES, Backoff, after_outage
 from .lifecycle import iso, parse_time
+from .observed import Observed, attempt_of, job_condition, memory_limit_of, outcome, stage_key
 from .plan_store import SceneEntry, StoredPlan
-from .status import Observed, attempt_of, job_condition, outcome
 from .triage import FailedAttempt, TriageLimits
 
 Obj = Mapping[str, Any]
@@ -63,12 +63,6 @@ class GiveUp:
 Fate = Launch | Wait | AskFix | GiveUp
 
 
-def memory_limit_of(job: Obj) -> str | None:
-    containers = job.get("spec", {}).get("template", {}).get("spec", {}).get("containers") or [{}]
-    limit = containers[0].get("resources", {}).get("limits", {}).get("memory")
-    return str(limit) if limit is not None else None
-
-
 def retry_generation_of(job: Obj) -> int:
     value = (job["metadata"].get("annotations") or {}).get(naming.RETRY_GENERATION_ANNOTATION, "0")
     return int(value) if str(value).isdigit() else 0
@@ -89,10 +83,12 @@ def failed_attempt(
     fix_attempts_allowed: int,
 ) -> FailedAttempt:
     """The triage facts for a scene whose latest Job failed."""
-    ordered = sorted(jobs, key=attempt_of)
-    latest = ordered[-1]
+    ordered = sorted(jobs, key=stage_key)
+    latest = ordered[-1]  # the failed stage of the latest attempt
     out = outcome(latest, pods.get(latest["metadata"]["name"], ()))
-    earlier = [outcome(j, pods.get(j["metadata"]["name"], ())) for j in ordered[:-1]]
+    earlier = [
+        outcome(j, pods.get(j["metadata"]["name"], ())) for j in ordered if attempt_of(j) < attempt_of(latest)
+    ]
     failed_cond = job_condition(latest, "Failed") or {}
     pod_reason = "OOMKilled" if out.oom_killed else None
     if failed_cond.get("reason") == "DeadlineExceeded":
@@ -145,12 +141,12 @@ def fate(
         if failed and retry is not None:
             return Launch(int(recorded.get("attempt") or 0) + 1, None, f"retry {retry} requested", retry)
         return None
-    out = outcome(latest, observed.pods.get(latest["metadata"]["name"], ()))
     attempt, memory = attempt_of(latest), memory_limit_of(latest)
-    if out.phase in phases.FINISHED and ran_outdated_code(scene, latest):
+    if observed.outcome(latest).phase in phases.FINISHED and ran_outdated_code(scene, latest):
         return Launch(
             attempt + 1, memory, f"attempt {attempt + 1} runs revision {scene.revision} of the code"
         )
+    out = observed.scene_outcome(latest)  # a plan or chunks stage that succeeded is still Running
     if out.phase != phases.FAILED:
         return None
     if retry is not None and retry_generation_of(latest) < retry:

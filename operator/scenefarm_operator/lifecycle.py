@@ -53,6 +53,18 @@ def pending_retry(spec: Obj, status: Obj) -> int | None:
     return wanted if wanted > int(status.get("retryGeneration") or 0) else None
 
 
+def combine_sources(scenes: Sequence[Obj]) -> dict[int, str]:
+    """Scene index -> where the combine reads it, for scenes reused from the scene cache."""
+    return {
+        int(s["index"]): str(s["reused"]["source"]) for s in scenes if (s.get("reused") or {}).get("source")
+    }
+
+
+def _source(scene: Obj) -> str:
+    source = (scene.get("reused") or {}).get("source")
+    return f":{source}" if source else ""
+
+
 def combine_inputs(scenes: Sequence[Obj]) -> tuple[list[int], str]:
     """The succeeded scenes to combine, in order, and a digest naming that exact input.
 
@@ -60,5 +72,5 @@ def combine_inputs(scenes: Sequence[Obj]) -> tuple[list[int], str]:
     twice, and a restarted operator finds the combine Job its predecessor made.
     """
     done = [s for s in scenes if s["phase"] == "Succeeded"]
-    text = ";".join(f"{s['index']}:{s.get('revision', 1)}:{s['attempt']}" for s in done)
+    text = ";".join(f"{s['index']}:{s.get('revision', 1)}:{s['attempt']}{_source(s)}" for s in done)
     return [int(s["index"]) for s in done], hashlib.sha256(text.encode()).hexdigest()

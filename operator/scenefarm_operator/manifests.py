@@ -67,10 +67,24 @@ def scene_job(
     *,
     memory_limit: str | None = None,
 ) -> dict[str, Any]:
+    """The Job rendering a scene whole (attempt `attempt`)."""
+    request = owner["metadata"]["name"]
+    return scene_stage_job(
+        owner,
+        settings,
+        scene,
+        name=naming.scene_job_name(request, scene.index, attempt),
+        labels=naming.scene_labels(request, scene.index, attempt),
+        args=scene_render_argv(owner, settings, scene),
+        with_plan=True,
+        memory_limit=memory_limit,
+    )
+
+
+def scene_render_argv(owner: Body, settings: Settings, scene: SceneEntry) -> list[str]:
+    """The renderer's arguments to render the scene into `scene-NN.mp4` of the request's prefix."""
     meta, spec = owner["metadata"], owner.get("spec", {})
-    render = spec.get("render", {})
-    deadline = int(render.get("activeDeadlineSeconds", 900))
-    args = render_argv(
+    return render_argv(
         code_path=f"{PLAN_MOUNT}/{scene.key}",
         class_name=scene.class_name,
         quality=quality_of(spec, settings),
@@ -78,29 +92,56 @@ def scene_job(
         prefix=artifact_prefix(meta["namespace"], meta["name"], meta["uid"]),
         store=store_of(spec, settings).lower(),
         store_root=ARTIFACT_MOUNT,
-        deadline_seconds=max(deadline - DEADLINE_MARGIN_SECONDS, 10),
+        deadline_seconds=max(render_deadline(spec) - DEADLINE_MARGIN_SECONDS, 10),
     )
-    resources = _resources(render.get("resources"), memory_limit)
-    labels = naming.scene_labels(meta["name"], scene.index, attempt)
+
+
+def scene_stage_job(
+    owner: Body,
+    settings: Settings,
+    scene: SceneEntry,
+    *,
+    name: str,
+    labels: Mapping[str, str],
+    args: list[str],
+    with_plan: bool,
+    memory_limit: str | None = None,
+) -> dict[str, Any]:
+    """A Job of one of the scene's stages (whole render, plan, chunks, stitch): the restricted
+    renderer Pod with the request's render resources, deadline and backoff, and the code key."""
+    render = owner.get("spec", {}).get("render", {})
     job = _job(
         owner,
         settings,
-        name=naming.scene_job_name(meta["name"], scene.index, attempt),
-        labels=labels,
+        name=name,
+        labels=dict(labels),
         args=args,
-        resources=resources,
-        deadline=deadline,
+        resources=_resources(render.get("resources"), memory_limit),
+        deadline=render_deadline(owner.get("spec", {})),
         backoff_limit=int(render.get("backoffLimit", 2)),
-        with_plan=True,
+        with_plan=with_plan,
     )
     job["metadata"]["annotations"] = {naming.CODE_KEY_ANNOTATION: scene.key}
     return job
 
 
-def combine_job(owner: Body, settings: Settings, scenes: list[int], inputs: str = "") -> dict[str, Any]:
+def render_deadline(spec: Mapping[str, Any]) -> int:
+    return int(spec.get("render", {}).get("activeDeadlineSeconds", 900))
+
+
+def combine_job(
+    owner: Body,
+    settings: Settings,
+    scenes: list[int],
+    inputs: str = "",
+    sources: Mapping[int, str] | None = None,
+) -> dict[str, Any]:
+    """Join the scenes in order; `sources`: scenes reused from the cache, read from the request
+    that rendered them (`<prefix>/scene-NN.mp4`)."""
     meta, spec = owner["metadata"], owner.get("spec", {})
+    sources = sources or {}
     args = combine_argv(
-        scene_keys=[scene_key(i) for i in scenes],
+        scene_keys=[sources.get(i) or scene_key(i) for i in scenes],
         prefix=artifact_prefix(meta["namespace"], meta["name"], meta["uid"]),
         store=store_of(spec, settings).lower(),
         store_root=ARTIFACT_MOUNT,
@@ -112,7 +153,7 @@ def combine_job(owner: Body, settings: Settings, scenes: list[int], inputs: str 
         labels=naming.combine_labels(meta["name"]),
         args=args,
         resources=_resources(spec.get("render", {}).get("resources"), None),
-        deadline=int(spec.get("render", {}).get("activeDeadlineSeconds", 900)),
+        deadline=render_deadline(spec),
         backoff_limit=int(spec.get("render", {}).get("backoffLimit", 2)),
         with_plan=False,
     )
@@ -266,9 +307,3 @@ def _volumes(owner: Body, settings: Settings, with_plan: bool) -> list[dict[str,
         plan_name = naming.plan_configmap_name(owner["metadata"]["name"])
         volumes.insert(0, {"name": "plan", "configMap": {"name": plan_name}})
     return volumes
-
-
-# The restricted Job template and the resource rules, shared with `chunk_manifests`
-# (a chunked scene's plan, chunk and stitch Jobs run in the same restricted Pod).
-restricted_job = _job
-render_resources = _resources

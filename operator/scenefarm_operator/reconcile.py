@@ -22,15 +22,27 @@ import httpx2
 import kopf
 from lightkube.core.exceptions import ApiError
 
-from . import admission_signals, conditions, kube, kueue, lifecycle, metrics, naming, phases
+from . import (
+    admission_signals,
+    conditions,
+    kube,
+    kueue,
+    lifecycle,
+    manifests,
+    metrics,
+    naming,
+    phases,
+    scene_cache,
+)
 from . import effects as fx
 from .admission import Admission
 from .backoff import API_ERRORS
 from .decide import Decision, Inputs, decide
 from .lifecycle import iso
+from .observed import Observed, outcome, suspended_by_us
 from .planner_calls import PlannerCalls
+from .scene_cache import CacheHit
 from .settings import Settings
-from .status import Observed, outcome, suspended_by_us
 from .wakeups import Wakeups
 
 if TYPE_CHECKING:
@@ -165,6 +177,25 @@ class RequestLoop:
             capacity=self.shared.admission.capacity(self.key, order),
             queue_position=self.shared.admission.position(self.key),
             blockers=tuple(blockers),
+            code=dict(self.planner.data),
+            cache_hits=await self.cache_hits(body, observed),
+        )
+
+    async def cache_hits(self, body: Obj, observed: Observed) -> dict[int, CacheHit]:
+        """Verified scenes of this namespace with the cache key of a scene that never ran; the
+        VideoRequests (a list call) are read only while such a scene exists."""
+        spec, plan, settings = body["spec"], self.planner.plan, self.shared.settings
+        if plan is None or not scene_cache.cache_enabled(spec):
+            return {}
+        keys = scene_cache.wanted(plan, observed, self.planner.data, manifests.quality_of(spec, settings))
+        if not keys:
+            return {}
+        return scene_cache.hits(
+            keys,
+            await kube.list_requests(self.key[0]),
+            namespace=self.key[0],
+            store=manifests.store_of(spec, settings),
+            default_store=settings.artifact_store,
         )
 
     async def kueue_reasons(self, jobs: Iterable[Obj]) -> dict[str, str]:

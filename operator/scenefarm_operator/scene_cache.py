@@ -24,6 +24,9 @@ from typing import Any
 from scenefarm_contract.chunks import cache_key, source_key
 from scenefarm_contract.renderer import artifact_prefix, scene_key
 
+from .observed import Observed
+from .plan_store import StoredPlan
+
 Body = Mapping[str, Any]
 
 
@@ -36,6 +39,19 @@ class CacheHit:
     source: str  # combine input: "<prefix>/scene-NN.mp4"
     artifact: str
     sha256: str
+    key: str = ""  # the cache key it was found under
+
+    def scene_entry(self, revision: int) -> dict[str, Any]:
+        """`status.scenes[i]` of a scene served from the cache (no Job ran for it)."""
+        return {
+            "revision": revision,
+            "phase": "Succeeded",
+            "artifact": self.artifact,
+            "sha256": self.sha256,
+            "cacheKey": self.key,
+            "reused": self.to_status(),
+            "message": f"reused from {self.request} scene #{self.scene} (scene cache): no Job ran",
+        }
 
     def to_status(self) -> dict[str, Any]:
         """`status.scenes[i].reused`: that it was reused, and from where."""
@@ -55,6 +71,27 @@ def cache_enabled(spec: Mapping[str, Any]) -> bool:
 def key_for(code: str, class_name: str, quality: str) -> str:
     """The key this operator's renderer will report for the scene."""
     return cache_key(code, class_name, quality)
+
+
+def wanted(plan: StoredPlan, observed: Observed, code: Mapping[str, str], quality: str) -> dict[int, str]:
+    """Scene index -> cache key, for the scenes that never ran (the only ones a hit can spare)."""
+    return {
+        s.index: key_for(code[s.key], s.class_name, quality)
+        for s in plan.scenes
+        if s.key in code and observed.never_ran(s.index, s.revision)
+    }
+
+
+def hits(
+    keys: Mapping[int, str], requests: Iterable[Body], *, namespace: str, store: str, default_store: str
+) -> dict[int, CacheHit]:
+    """Scene index -> the verified scene to reuse, for the keys found among `requests`."""
+    requests = list(requests)
+    found = {
+        index: lookup(key, requests, namespace=namespace, store=store, default_store=default_store)
+        for index, key in keys.items()
+    }
+    return {index: hit for index, hit in found.items() if hit is not None}
 
 
 def lookup(
@@ -92,6 +129,7 @@ def _hit(entry: Mapping[str, Any], key: str, meta: Mapping[str, Any]) -> CacheHi
             str(reused["source"]),
             str(entry["artifact"]),
             str(entry["sha256"]),
+            key,
         )
     index = int(entry.get("index", 0))
     prefix = artifact_prefix(str(meta["namespace"]), str(meta["name"]), str(meta["uid"]))
@@ -101,4 +139,5 @@ def _hit(entry: Mapping[str, Any], key: str, meta: Mapping[str, Any]) -> CacheHi
         source_key(prefix, scene_key(index)),
         str(entry["artifact"]),
         str(entry["sha256"]),
+        key,
     )

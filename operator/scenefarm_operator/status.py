@@ -12,130 +12,15 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from scenefarm_contract.renderer import ExitClass, TerminationMessage
+from scenefarm_contract.renderer import TerminationMessage
 
-from . import conditions, kueue, naming, phases
+from . import conditions, kueue, phases, stages
+from .observed import JobOutcome, Observed, attempt_of, revision_of, suspended_by_us
 from .plan_store import StoredPlan
+from .scene_cache import CacheHit
 
 Obj = Mapping[str, Any]
 SCENE_WEIGHT = 90  # progress points for rendering; the combine earns the rest
-
-
-@dataclasses.dataclass(frozen=True)
-class Observed:
-    """The children of one VideoRequest as the operator sees them now."""
-
-    scene_jobs: Mapping[int, Sequence[Obj]]  # scene index -> its Jobs (all attempts)
-    combines: Mapping[str, Obj]  # Job name -> combine Job (one per distinct input)
-    pods: Mapping[str, Sequence[Obj]]  # Job name -> its Pods
-    # scene index -> its entry in the last published status, when it had finished (Succeeded or
-    # Failed): the record that survives its Jobs' ttlSecondsAfterFinished clean-up
-    recorded: Mapping[int, Obj] = dataclasses.field(default_factory=dict)
-    held: Mapping[str, str] = dataclasses.field(default_factory=dict)  # Job name -> Kueue's reason
-
-    @classmethod
-    def of(
-        cls,
-        jobs: Sequence[Obj],
-        pods: Mapping[str, Sequence[Obj]],
-        previous: Mapping[str, Any],
-        held: Mapping[str, str] | None = None,
-    ) -> Observed:
-        """Sort a request's Jobs into scene attempts and combines; keep finished scenes' records."""
-        scene_jobs: dict[int, list[Obj]] = {}
-        combines: dict[str, Obj] = {}
-        for job in jobs:
-            labels = job["metadata"].get("labels") or {}
-            if labels.get(naming.ROLE_LABEL) == "combine":
-                combines[job["metadata"]["name"]] = job
-            elif (
-                labels.get(naming.ROLE_LABEL, "scene") == "scene"
-                and str(labels.get(naming.SCENE_LABEL)).isdigit()
-            ):
-                scene_jobs.setdefault(int(labels[naming.SCENE_LABEL]), []).append(job)
-        finished = (phases.SUCCEEDED, phases.FAILED)
-        recorded = {int(s["index"]): s for s in previous.get("scenes") or () if s.get("phase") in finished}
-        return cls(scene_jobs, combines, pods, recorded, dict(held or {}))
-
-    def latest(self, index: int) -> Obj | None:
-        jobs = self.scene_jobs.get(index, ())
-        return max(jobs, key=attempt_of, default=None)
-
-
-@dataclasses.dataclass(frozen=True)
-class JobOutcome:
-    phase: str  # Pending | Running | Succeeded | Failed | Suspended
-    exit_class: int | None = None
-    message: str = ""
-    result: TerminationMessage | None = None
-    started_at: str | None = None
-    finished_at: str | None = None
-    oom_killed: bool = False
-
-
-def revision_of(job: Obj) -> int:
-    """The plan revision a scene Job ran (from its code-key annotation `scene-NN.rR.py`)."""
-    key = (job["metadata"].get("annotations") or {}).get(naming.CODE_KEY_ANNOTATION, "")
-    try:
-        return int(key.rsplit(".r", 1)[1].removesuffix(".py"))
-    except (IndexError, ValueError):
-        return 1
-
-
-def attempt_of(job: Obj) -> int:
-    try:
-        return int(job["metadata"].get("labels", {}).get(naming.ATTEMPT_LABEL, "1"))
-    except ValueError:
-        return 1
-
-
-def job_condition(job: Obj, type_: str) -> Obj | None:
-    for cond in job.get("status", {}).get("conditions") or ():
-        if cond.get("type") == type_ and cond.get("status") == "True":
-            return dict(cond)
-    return None
-
-
-def outcome(job: Obj, pods: Sequence[Obj]) -> JobOutcome:
-    """What one Job says about its scene (or the combine)."""
-    status = job.get("status", {})
-    started, finished = status.get("startTime"), status.get("completionTime")
-    terminated = [t for t in (_terminated(p) for p in pods) if t is not None]
-    terminated.sort(key=lambda t: str(t.get("finishedAt") or ""))
-    if job_condition(job, "Complete"):
-        ok = [t for t in terminated if t.get("exitCode") == 0]
-        result = TerminationMessage.from_json(ok[-1].get("message")) if ok else None
-        return JobOutcome("Succeeded", 0, "", result, started, finished)
-    failed = job_condition(job, "Failed")
-    if failed:
-        last = terminated[-1] if terminated else {}
-        message = TerminationMessage.from_json(last.get("message"))
-        oom = last.get("reason") == "OOMKilled"
-        exit_class = ExitClass.OOM_KILLED if oom else message.exitClass if message else last.get("exitCode")
-        text = _failure_text(failed, message, oom)
-        end = failed.get("lastTransitionTime") or last.get("finishedAt")
-        return JobOutcome("Failed", exit_class, text, message, started, end, oom)
-    if job.get("spec", {}).get("suspend") and not status.get("active"):
-        return JobOutcome("Suspended", started_at=started)
-    # `active` counts pending Pods too (unschedulable, pulling): only a Running Pod is running.
-    running = any(p.get("status", {}).get("phase") == "Running" for p in pods)
-    return JobOutcome("Running" if running else "Pending", started_at=started)
-
-
-def _terminated(pod: Obj) -> Obj | None:
-    for cs in pod.get("status", {}).get("containerStatuses") or ():
-        term = cs.get("state", {}).get("terminated")
-        if term:
-            return dict(term)
-    return None
-
-
-def _failure_text(cond: Obj, message: TerminationMessage | None, oom: bool) -> str:
-    if oom:
-        return "killed by the out-of-memory killer (memory limit too small)"
-    if message and message.errorTail:
-        return message.errorTail.strip().splitlines()[-1][:500]
-    return str(cond.get("message") or cond.get("reason") or "failed")
 
 
 HISTORY_KEPT = 5
@@ -157,12 +42,14 @@ def scene_statuses(
     notes: Mapping[int, Note] | None = None,
     *,
     stopped: str | None = None,
+    reused: Mapping[int, CacheHit] | None = None,
 ) -> list[dict[str, Any]]:
     """One entry per planned scene, from its latest Job attempt and the decider's notes.
 
     `stopped`: the request ended (failed, cancelled); unfinished scenes say so with this message.
+    `reused`: scenes that never ran, served from the scene cache.
     """
-    notes = notes or {}
+    notes, reused = notes or {}, reused or {}
     entries = []
     for scene in plan.scenes:
         job = observed.latest(scene.index)
@@ -170,6 +57,8 @@ def scene_statuses(
         entry: dict[str, Any] = {"index": scene.index, "name": scene.name, "attempt": 0}
         if job is None and recorded is not None and recorded.get("revision", 1) == scene.revision:
             entry = dict(recorded)  # its Jobs were cleaned up after it finished
+        elif job is None and scene.index in reused:
+            entry |= reused[scene.index].scene_entry(scene.revision)
         elif job is None:
             entry["phase"] = phases.QUEUED if scene.index in queued else phases.PENDING
         else:
@@ -188,33 +77,30 @@ def scene_statuses(
 
 
 def _attempt_entry(job: Obj, observed: Observed) -> dict[str, Any]:
-    out = outcome(job, observed.pods.get(job["metadata"]["name"], ()))
+    out = observed.scene_outcome(job)
     entry: dict[str, Any] = {"revision": revision_of(job), "phase": out.phase, "attempt": attempt_of(job)}
     entry |= {"job": job["metadata"]["name"]} | _times(out)
     if out.exit_class is not None and out.phase == phases.FAILED:
         entry["exitClass"] = int(out.exit_class)
     if out.message:
         entry["message"] = out.message
+    entry |= stages.status_of(job, out, observed.pods.get(job["metadata"]["name"], ()))
     if out.result and out.result.artifact and out.phase == phases.SUCCEEDED:
         entry["artifact"] = out.result.artifact
-        # what `scenefarm download --scene` verifies, and what a scene cache would be keyed by
-        entry |= {k: v for k, v in (("sha256", out.result.sha256), ("cacheKey", out.result.cacheKey)) if v}
+        # what `scenefarm download --scene` verifies, and what the scene cache is keyed by
+        key = out.result.cacheKey or stages.cache_key_of(job)
+        entry |= {k: v for k, v in (("sha256", out.result.sha256), ("cacheKey", key)) if v}
     if out.phase == phases.SUSPENDED and not suspended_by_us(job):
         reason = observed.held.get(job["metadata"]["name"], "")
         entry["phase"], entry["message"] = phases.QUEUED, kueue.queued_message(job, reason)
     return entry
 
 
-def suspended_by_us(job: Obj) -> bool:
-    return (job["metadata"].get("annotations") or {}).get(naming.SUSPENDED_BY_US_ANNOTATION) == "true"
-
-
 def _history(observed: Observed, index: int) -> list[dict[str, Any]]:
-    """Earlier attempts of a scene, newest last, bounded."""
-    jobs = sorted(observed.scene_jobs.get(index, ()), key=attempt_of)[:-1][-HISTORY_KEPT:]
+    """Earlier attempts of a scene (the latest stage of each), newest last, bounded."""
     history = []
-    for job in jobs:
-        out = outcome(job, observed.pods.get(job["metadata"]["name"], ()))
+    for job in observed.attempts(index)[:-1][-HISTORY_KEPT:]:
+        out = observed.scene_outcome(job)
         item: dict[str, Any] = {
             "attempt": attempt_of(job),
             "job": job["metadata"]["name"],

@@ -9,9 +9,9 @@ import pytest
 from scenefarm_contract.renderer import ExitClass, TerminationMessage
 from scenefarm_operator import healing
 from scenefarm_operator.healing import AskFix, GiveUp, Launch, Wait
+from scenefarm_operator.observed import Observed, memory_limit_of
 from scenefarm_operator.plan_store import SceneEntry, StoredPlan
 from scenefarm_operator.settings import Settings
-from scenefarm_operator.status import Observed
 
 SCENE = SceneEntry(0, "intro", "Intro", revision=2, sha256="x")
 GEMINI, TEMPLATE = StoredPlan("Gemini", 1, (SCENE,)), StoredPlan("Template", 1, (SCENE,))
@@ -95,8 +95,8 @@ def test_a_job_ran_outdated_code_when_the_plan_holds_a_newer_revision() -> None:
 
 
 def test_the_memory_limit_is_read_from_the_jobs_container() -> None:
-    assert healing.memory_limit_of(job(1, memory="3Gi")) == "3Gi"
-    assert healing.memory_limit_of({"metadata": {}, "spec": {}}) is None
+    assert memory_limit_of(job(1, memory="3Gi")) == "3Gi"
+    assert memory_limit_of({"metadata": {}, "spec": {}}) is None
 
 
 @pytest.mark.parametrize(("annotation", "generation"), [(None, 0), ("2", 2), ("two", 0), ("-1", 0)])

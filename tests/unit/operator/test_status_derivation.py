@@ -10,17 +10,15 @@ import pytest
 import yaml
 
 from scenefarm_contract.renderer import TerminationMessage
+from scenefarm_operator.observed import JobOutcome, Observed, outcome
 from scenefarm_operator.plan_store import SceneEntry, StoredPlan
 from scenefarm_operator.planning.base import TokenUsage
 from scenefarm_operator.status import (
     CANCELLED,
-    JobOutcome,
     Note,
-    Observed,
     Verdict,
     assemble,
     deadline_verdict,
-    outcome,
     progress,
     scene_statuses,
     verdict,

@@ -88,6 +88,7 @@ class Sim:
         self.kueue = False  # Jobs are created suspended and wait for `admit()`
         self.unschedulable = ""  # the scheduler's message for every new Pod (they stay Pending)
         self.lag = lag
+        self.neighbours: list[dict[str, Any]] = []  # other VideoRequests of the namespace (scene cache)
         self.watched: set[str] = set()  # Jobs the watch has delivered so far (creations lag a pass)
         self.settings = settings or Settings(retry_base_seconds=10.0)
         self.loop = self.new_loop()
@@ -105,6 +106,7 @@ class Sim:
         mp.setattr(kube, "delete_job", self._delete_job)
         mp.setattr(kube, "delete_request", self._delete_request)
         mp.setattr(kube, "failed_creates", self._failed_creates)
+        mp.setattr(kube, "list_requests", self._list_requests)
         mp.setattr(
             reconcile,
             "event",
@@ -167,6 +169,9 @@ class Sim:
 
     async def _failed_creates(self, namespace: str) -> list[dict[str, Any]]:
         return []  # the simulated Job controller never fails to create a Pod
+
+    async def _list_requests(self, namespace: str) -> list[dict[str, Any]]:
+        return copy.deepcopy([self.vr, *self.neighbours])
 
     async def _delete_request(self, namespace: str, name: str) -> None:
         self.vr["metadata"]["deletionTimestamp"] = self.now.isoformat()
