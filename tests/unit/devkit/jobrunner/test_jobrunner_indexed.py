@@ -232,3 +232,22 @@ def test_an_indexed_pod_carries_its_index_like_the_real_controller_builds_it() -
 def test_a_long_job_name_is_cut_so_the_generated_pod_name_fits() -> None:
     prefix = indexed.generate_name("j" * 70, 12)
     assert len(prefix) == indexed.MAX_GENERATED_NAME_LENGTH and prefix.endswith("-12-")
+
+
+def test_a_deadline_fails_an_indexed_job_and_releases_the_pod_awaiting_replacement() -> None:
+    started = format_time(NOW - datetime.timedelta(seconds=11))
+    awaiting, running = pod(1, "Failed", 1), pod(0)
+    spec: dict[str, Any] = {"backoffLimitPerIndex": 2, "activeDeadlineSeconds": 10}
+    decision = sync_job(job({"startTime": started}, **spec), [running, awaiting], NOW)
+    assert conditions(decision.status)["FailureTarget"][:2] == ("True", "DeadlineExceeded")
+    assert decision.terminate == [running["metadata"]["name"]] and decision.create == 0
+    assert awaiting["metadata"]["name"] in decision.release
+    assert decision.status["uncountedTerminatedPods"]["failed"] == [awaiting["metadata"]["uid"]]
+
+
+def test_a_finished_indexed_job_is_deleted_after_its_ttl() -> None:
+    pods = [pod(i, "Succeeded", 0, released=True) for i in range(3)]
+    status = {"startTime": format_time(NOW), "completedIndexes": "0-2"}
+    first = sync_job(job(status, ttlSecondsAfterFinished=0), pods, NOW)
+    assert conditions(first.status)["Complete"][0] == "True"
+    assert first.delete_job
