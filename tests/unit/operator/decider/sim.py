@@ -81,6 +81,7 @@ class Sim:
         self.events: list[tuple[str, str]] = []
         self.created: list[str] = []  # every Job create that made a Job (duplicates would show here)
         self.outcomes: dict[tuple[int, int], Outcome] = {}  # (scene, attempt) -> end; default success
+        self.seconds: dict[int, float] = {}  # scene -> its length, as its plan Job reports it
         self.planner: deque[str] = deque()  # "busy" | "invalid": next plan calls; then success
         self.fixes: deque[str] = deque()  # "busy" | "invalid" | code: next fix calls
         self.plan_calls = 0
@@ -284,6 +285,20 @@ class Sim:
             self._end(name, job, 0, message.to_json(), "Completed", when)
             return
         key = (int(labels[naming.SCENE_LABEL]), int(labels[naming.ATTEMPT_LABEL]))
+        role = labels.get(naming.ROLE_LABEL)
+        if role == "plan":  # the scene lasts `self.seconds[scene]` (default 1 s) at 15 fps, 2 s segments
+            frames = int(self.seconds.get(key[0], 1.0) * 15)
+            units = [[30, 0, frames // 30]] + ([[frames % 30, 0, 1]] if frames % 30 else [])
+            message = TerminationMessage(0, frames=frames, fps=15.0, units=[u for u in units if u[2]],
+                                         cacheKey=f"key-{key[0]}")  # fmt: skip
+            self._end(name, job, 0, message.to_json(), "Completed", when)
+            return
+        if role == "stitch":
+            message = TerminationMessage(
+                0, artifact=f"{NS}/{NAME}/scene-{key[0]:02d}.mp4", sha256=f"{key[0]:02d}" * 32
+            )
+            self._end(name, job, 0, message.to_json(), "Completed", when)
+            return
         outcome = self.outcomes.get(key, Outcome())
         if outcome.oom:
             self._end(name, job, 137, "", "OOMKilled", when)

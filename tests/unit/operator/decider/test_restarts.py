@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from scenefarm_operator import scene_cache
+
 from .sim import Outcome, Sim, run, spec
 
 THREE = ("intro", "first-law", "outro")
@@ -47,7 +49,30 @@ def skip_failed(sim: Sim) -> None:
     sim.outcomes[(1, 1)] = Outcome(exit_class=11)
 
 
-SCENARIOS = [happy, healed, outage, fix_outage, transient, oom, fails_for_good, skip_failed]
+def chunked(sim: Sim) -> None:
+    """Scene 1 is long and rendered in 4 chunks; its chunks Job of attempt 1 is OOM-killed."""
+    sim.vr["spec"]["render"] = {"parallelism": 4, "chunking": {"mode": "Auto", "minChunkSeconds": 10}}
+    sim.vr["spec"]["scenes"][1]["code"] += "        for _ in range(40):\n            self.wait(1)\n"
+    sim.seconds[1] = 40.0
+    sim.outcomes[(1, 1)] = Outcome(oom=True)
+
+
+def cached(sim: Sim) -> None:
+    """Scene 0 was rendered by another request of the namespace."""
+    scene = sim.vr["spec"]["scenes"][0]
+    entry = {"index": 0, "name": scene["name"], "phase": "Succeeded", "attempt": 1, "sha256": "ee" * 32,
+             "artifact": "default/other-12345678/scene-00.mp4",
+             "cacheKey": scene_cache.key_for(scene["code"], scene["className"], "low")}  # fmt: skip
+    meta = {
+        "name": "other",
+        "namespace": "default",
+        "uid": "12345678-aa",
+        "creationTimestamp": "2026-01-01T00:00:00Z",
+    }
+    sim.neighbours.append({"metadata": meta, "spec": {}, "status": {"scenes": [entry]}})
+
+
+SCENARIOS = [happy, healed, outage, fix_outage, transient, oom, fails_for_good, skip_failed, chunked, cached]
 
 
 async def drive(sim: Sim, restart_every_step: bool, seconds: float = 20.0) -> None:
