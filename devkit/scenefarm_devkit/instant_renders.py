@@ -145,6 +145,7 @@ def _chunk(message: TerminationMessage, argv: Sequence[str], layout: str, index:
     chunk = index if index is not None else int(_option(argv, "--chunk-index") or 0)
     message.chunk, message.startFrame, message.endFrame = chunk, edges[chunk], edges[chunk + 1]
     message.frames = edges[chunk + 1] - edges[chunk]
+    message.sha256 = synthetic_sha256([*argv, str(chunk)])  # chunks share a command line
     prefix, scene = _option(argv, "--prefix"), int(_option(argv, "--scene-index") or 0)
     if prefix is not None:
         message.artifact = f"{prefix}/{chunk_key(scene, chunk)}"

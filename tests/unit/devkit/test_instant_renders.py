@@ -53,12 +53,15 @@ def test_a_plan_reports_frames_and_segments_long_classes_last_their_seconds() ->
 
 def test_a_chunk_pod_renders_the_chunk_of_its_completion_index() -> None:
     args = scene_args("Long10") + indexed_chunk_argv(edges=[0, 60, 150])
+    digests = set()
     for index, (start, stop) in enumerate([(0, 60), (60, 150)]):
         code, message = end(renderer_pod(args, index=index))
-        assert code == 0
+        assert code == 0 and message.sha256 is not None and SHA256.match(message.sha256)
+        digests.add(message.sha256)
         assert message.artifact == f"{PREFIX}/scene-02.chunk-{index:02d}.mp4"
         assert (message.chunk, message.startFrame, message.endFrame) == (index, start, stop)
         assert message.frames == stop - start and message.durationSeconds == round((stop - start) / 15, 3)
+    assert len(digests) == 2  # each chunk is its own video
 
 
 def test_a_stitch_names_the_scene_video_with_the_frames_it_checked_and_a_sha256() -> None:
