@@ -33,11 +33,10 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
+from manim_baseline import sequential
 from scenefarm_contract.chunks import chunk_argv, plan_argv, stitch_argv
 from scenefarm_contract.renderer import TerminationMessage, combine_argv, render_argv, scene_key
 from scenefarm_operator import chunking, scene_cache
-from scenefarm_renderer.encoding import reencode
-from scenefarm_renderer.media import probe
 
 QUALITY, FPS = "medium", 30
 PREFIX, PREFIX2 = "bench/video-00000000", "bench/again-11111111"
@@ -187,32 +186,6 @@ def chunked(farm: Farm) -> float:
     return time.perf_counter() - started
 
 
-BASELINE = textwrap.dedent(
-    """
-    import importlib.util, sys
-    from manim import tempconfig
-    media, *codes = sys.argv[1:]
-    for index, code in enumerate(codes):
-        settings = {"quality": "medium_quality", "media_dir": media, "disable_caching": True,
-                    "output_file": f"scene-{index:02d}", "verbosity": "WARNING", "progress_bar": "none"}
-        with tempconfig(settings):
-            spec = importlib.util.spec_from_file_location(f"scene{index}", code)
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-            getattr(module, f"Scene{index}")().render()
-    """
-)
-
-
-def sequential(work: Path, codes: list[Path]) -> float:
-    started = time.perf_counter()
-    media = work / "baseline-media"
-    subprocess.run([sys.executable, "-c", BASELINE, str(media), *map(str, codes)], check=True)
-    scenes = sorted(media.rglob("scene-*.mp4"))
-    reencode([probe(s) for s in scenes], work / "baseline.mp4")
-    return time.perf_counter() - started
-
-
 def long_scene_alone(farm: Farm) -> tuple[float, float, list[TerminationMessage]]:
     """The long scene whole, then as 2 chunks at once (its plan taken from (c))."""
     started = time.perf_counter()
@@ -335,7 +308,7 @@ def main() -> None:
         if args.long_only:
             long_only(work, codes)
             return
-        a = sequential(work, codes)
+        a = sequential(work, codes, "medium_quality")
         (work / "b").mkdir()
         (work / "c").mkdir()
         b = unchunked(Farm(work / "b", codes, args.workers))

@@ -37,6 +37,7 @@ from lightkube.resources.batch_v1 import Job
 from lightkube.resources.core_v1 import ConfigMap, Event
 from lightkube.types import PatchType
 
+from devcluster_requests import NAMESPACE, status_of, video_request
 from scenefarm_devkit.apiserver import DevClusterThread
 from scenefarm_devkit.apiserver.requestlog import RequestRecord
 from scenefarm_devkit.apiserver.store import Event as StoreEvent
@@ -49,7 +50,6 @@ from scenefarm_operator.kube import VideoRequest
 from scenefarm_operator.planning.base import Plan, PlannedScene
 from scenefarm_operator.settings import Settings
 
-NAMESPACE = "default"
 Obj = dict[str, Any]
 WriteKey = tuple[str, str, str]  # (verb, resource, subresource)
 
@@ -58,19 +58,8 @@ def scene_code(index: int) -> str:
     return f"from manim import *\nclass S{index}(Scene):\n    def construct(self):\n        self.wait(0.1)\n"
 
 
-def video_request(name: str, scenes: int) -> Obj:
-    items = [{"name": f"s{i}", "className": f"S{i}", "code": scene_code(i)} for i in range(scenes)]
-    return {
-        "apiVersion": f"{naming.GROUP}/{naming.VERSION}",
-        "kind": naming.KIND,
-        "metadata": {"name": name, "namespace": NAMESPACE},
-        "spec": {
-            "topic": name,
-            "scenes": items,
-            "planner": {"mode": "Explicit"},
-            "render": {"quality": "low", "parallelism": scenes},
-        },
-    }
+def tiny_request(name: str, scenes: int) -> Obj:
+    return video_request(name, [scene_code(i) for i in range(scenes)], parallelism=scenes)
 
 
 # ---- recording: store events on the dev cluster's own loop, one clock with the request log ----
@@ -227,11 +216,10 @@ def run_operator(requests: int, scenes: int, state: Path, cap: int, timeout: flo
         names = [f"bench-{i:04d}" for i in range(requests)]
         started = time.time()
         for name in names:
-            client.create(codecs.from_dict(video_request(name, scenes)))
+            client.create(codecs.from_dict(tiny_request(name, scenes)))
 
         def all_succeeded() -> bool:
-            objs = (env.cluster.get_object(naming.PLURAL, NAMESPACE, n, naming.GROUP) for n in names)
-            return all(((o or {}).get("status") or {}).get("phase") == "Succeeded" for o in objs)
+            return all(status_of(env, n).get("phase") == "Succeeded" for n in names)
 
         wait_for(all_succeeded, timeout, "every VideoRequest to succeed")
         time.sleep(1.0)  # trailing writes (events) belong to the run too
@@ -306,7 +294,7 @@ async def replay(kubeconfig: Path, plan: Obj, requests: int, concurrency: int) -
     names = [f"floor-{i:04d}" for i in range(requests)]
     scenes = len(plan["status"].get("scenes") or ()) or 1
     for name in names:
-        await client.create(codecs.from_dict(video_request(name, min(scenes, 50))))
+        await client.create(codecs.from_dict(tiny_request(name, min(scenes, 50))))
     ops: list[tuple[str, str, str]] = []
     for (verb, resource, sub), count in plan["writes"]:
         ops += [(verb, resource, sub)] * count
@@ -401,7 +389,7 @@ def status_at(scenes: int, objects: dict[str, list[Obj]]) -> int:
         pods[job["metadata"]["name"]] = copy.deepcopy(pods_by_job[scene_t["metadata"]["name"]])
     combine_t_name = combine_t["metadata"]["name"]
     pods[combine_t_name] = pods_by_job[combine_t_name]
-    spec = video_request(name, scenes)["spec"]
+    spec = tiny_request(name, scenes)["spec"]
     combine_t = copy.deepcopy(combine_t)
     scenes_done = [{"index": i, "attempt": 1, "revision": 1, "phase": "Succeeded"} for i in range(scenes)]
     _, digest = lifecycle.combine_inputs(scenes_done)

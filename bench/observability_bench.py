@@ -30,11 +30,11 @@ from lightkube import codecs
 from lightkube.resources.core_v1 import ConfigMap
 from prometheus_client.parser import text_string_to_metric_families
 
+from devcluster_requests import NAMESPACE, status_of, video_request
 from scenefarm_devkit.devenv import DevEnv
-from scenefarm_operator import eta, naming
+from scenefarm_operator import eta
 from scenefarm_operator.kube import VideoRequest  # noqa: F401 - registers the kind with lightkube codecs
 
-NAMESPACE = "default"
 WAITS = (0.5, 3.0, 1.5, 5.0)  # seconds of animation per scene, cycled: uneven scenes
 
 
@@ -45,29 +45,13 @@ def free_port() -> int:
 
 
 def request(name: str, scenes: int, parallelism: int, offset: int = 0) -> dict[str, Any]:
-    items = []
+    codes = []
     for i in range(scenes):
         wait = WAITS[(i + offset) % len(WAITS)]
         code = f"from manim import *\nclass S{i}(Scene):\n    def construct(self):\n"
         code += f"        self.add(Circle())\n        self.wait({wait})\n"
-        items.append({"name": f"s{i}", "className": f"S{i}", "code": code})
-    return {
-        "apiVersion": f"{naming.GROUP}/{naming.VERSION}",
-        "kind": naming.KIND,
-        "metadata": {"name": name, "namespace": NAMESPACE},
-        "spec": {
-            "topic": name,
-            "scenes": items,
-            "planner": {"mode": "Explicit"},
-            "render": {"quality": "low", "parallelism": parallelism},
-        },
-    }
-
-
-def status_of(env: DevEnv, name: str) -> dict[str, Any]:
-    """Read from the dev cluster's store directly: polling over HTTP would load its event loop."""
-    obj = env.cluster.get_object(naming.PLURAL, NAMESPACE, name, naming.GROUP)
-    return dict((obj or {}).get("status") or {})
+        codes.append(code)
+    return video_request(name, codes, parallelism)
 
 
 def run_eta(env: DevEnv, prefix: str, count: int, scenes: int, timeout: float) -> list[dict[str, Any]]:

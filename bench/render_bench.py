@@ -29,10 +29,9 @@ from pathlib import Path
 import av
 import numpy as np
 
+from manim_baseline import sequential
 from scenefarm_contract.renderer import combine_argv, render_argv, scene_key
 from scenefarm_renderer.combining import combine
-from scenefarm_renderer.encoding import reencode
-from scenefarm_renderer.media import probe
 
 # Heavy enough that rendering, not starting Python and importing Manim, dominates:
 # real scenes take seconds to minutes each.
@@ -62,32 +61,9 @@ def write_scenes(work: Path, count: int) -> list[Path]:
     return paths
 
 
-BASELINE = textwrap.dedent(
-    """
-    import importlib.util, sys
-    from manim import tempconfig
-    media, *codes = sys.argv[1:]
-    for index, code in enumerate(codes):
-        settings = {"quality": "low_quality", "media_dir": media, "disable_caching": True,
-                    "output_file": f"scene-{index:02d}", "verbosity": "WARNING", "progress_bar": "none"}
-        with tempconfig(settings):
-            spec = importlib.util.spec_from_file_location(f"scene{index}", code)
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-            getattr(module, f"Scene{index}")().render()
-    """
-)
-
-
 def baseline(work: Path, codes: list[Path]) -> float:
     """(a): one process renders every scene in turn, then everything is re-encoded."""
-    started = time.perf_counter()
-    media = work / "baseline-media"
-    subprocess.run([sys.executable, "-c", BASELINE, str(media), *map(str, codes)], check=True)
-    scenes = sorted(media.rglob("scene-*.mp4"))
-    assert len(scenes) == len(codes), scenes
-    reencode([probe(s) for s in scenes], work / "baseline.mp4")
-    return time.perf_counter() - started
+    return sequential(work, codes, "low_quality")
 
 
 def scenefarm(work: Path, codes: list[Path], parallel: int) -> tuple[float, float]:
