@@ -43,6 +43,7 @@ from .observed import Observed, outcome, suspended_by_us
 from .planner_calls import PlannerCalls
 from .scene_cache import CacheHit
 from .settings import Settings
+from .status import OWNED_KEYS
 from .wakeups import Wakeups
 
 if TYPE_CHECKING:
@@ -324,7 +325,7 @@ class RequestLoop:
         current = self.current_status(body)
         if _same(current, status):
             return
-        patch: dict[str, Any] = {k: None for k in current if k not in status and k not in WRITTEN_ELSEWHERE}
+        patch: dict[str, Any] = {k: None for k in current if k in OWNED_KEYS and k not in status}
         patch |= status
         meta = body["metadata"]
         await kube.patch_status(meta["namespace"], meta["name"], patch)
@@ -347,11 +348,6 @@ def _waiting_longer(job: Obj, pods: Sequence[Obj], now: datetime.datetime, grace
     return created is not None and (now - created).total_seconds() >= grace
 
 
-# Status keys another part of the operator owns (accounting.py: the ETA and the cost): the
-# loop's status neither carries nor removes them.
-WRITTEN_ELSEWHERE = frozenset({"estimatedCompletionTime", "cost"})
-
-
 def _same(current: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:
-    extra = set(current) - set(desired) - WRITTEN_ELSEWHERE
+    extra = (set(current) & OWNED_KEYS) - set(desired)
     return all(current.get(k) == v for k, v in desired.items()) and not extra

@@ -180,6 +180,18 @@ def progress(scenes: Sequence[Obj], combine: JobOutcome | None) -> int:
     return points
 
 
+# Every status key the reconcile loop owns: those `assemble` writes (with the decider's `extra`
+# bookkeeping) and `appwrite` (the mirror's report). Publishing removes an owned key the new
+# status lacks and leaves every other key to its owner (accounting.py: the ETA and the cost).
+OWNED_KEYS = frozenset(
+    {
+        "observedGeneration", "startedAt", "finishedAt", "planner", "scenesTotal", "scenesSucceeded",
+        "scenesFailed", "phase", "message", "progress", "scenes", "combine", "output", "queuePosition",
+        "retryGeneration", "currentScene", "conditions", "planning", "healing", "refusal", "appwrite",
+    }
+)  # fmt: skip
+
+
 def assemble(
     *,
     spec: Obj,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from scenefarm_operator import scene_cache
+from scenefarm_operator.status import OWNED_KEYS
 
 from .sim import Outcome, Sim, run, spec
 
@@ -105,6 +106,16 @@ async def test_a_restart_at_every_step_ends_exactly_where_an_uninterrupted_run_e
             await drive(sim, restart)
             ends.append(outcome_of(sim))
     assert ends[0] == ends[1]
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda f: f.__name__)
+async def test_the_loop_writes_only_status_keys_it_owns_and_keeps_the_others(monkeypatch, scenario):
+    sim = Sim(monkeypatch, spec(*THREE))
+    scenario(sim)
+    sim.vr["status"]["cost"] = {"renderSeconds": 1.0}  # written by accounting.py, not by the loop
+    await drive(sim, restart_every_step=False)
+    assert set(sim.status) - {"cost"} <= OWNED_KEYS
+    assert sim.status["cost"] == {"renderSeconds": 1.0}
 
 
 async def retried_skip_failed(monkeypatch: pytest.MonkeyPatch) -> Sim:
