@@ -5,8 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from lightkube.resources.batch_v1 import Job
+from lightkube.types import PatchType
+
 from .conftest import Harness, condition, python_job
 
+MERGE = PatchType.MERGE
 # Each Pod writes its index under <out>/<index>.<pod hostname>; index 1 fails on its first try.
 WRITE_INDEX = """
 import os, pathlib, sys
@@ -79,3 +83,33 @@ async def test_an_index_past_its_backoff_limit_fails_the_job(harness: Harness, t
         if p["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"] == "2"
     ]
     assert len(index_two) == 2  # the first try and one retry (backoffLimitPerIndex: 1)
+
+
+async def test_a_suspended_indexed_job_starts_nothing_until_resumed(harness: Harness, tmp_path: Path) -> None:
+    await harness.create(indexed_job("held", tmp_path, suspend=True))
+    job = await harness.wait_job("held", "Suspended")
+    assert not await harness.pods("held") and job["status"]["active"] == 0
+    await harness.client.patch(
+        Job, "held", {"spec": {"suspend": False}}, namespace="default", patch_type=MERGE
+    )
+    job = await harness.wait_job("held", "Complete")
+    assert job["status"]["completedIndexes"] == "0-2"
+    assert condition(job, "Suspended")["reason"] == "JobResumed"
+
+
+async def test_a_fail_job_exit_fails_the_indexed_job_and_stops_the_other_indexes(harness: Harness) -> None:
+    code = "import os, sys, time\nif os.environ['JOB_COMPLETION_INDEX'] == '0':\n    sys.exit(10)\ntime.sleep(60)"
+    policy = {"rules": [{"action": "FailJob", "onExitCodes": {"operator": "In", "values": [10]}}]}
+    manifest = python_job(
+        "stopped", code, completionMode="Indexed", completions=3, parallelism=3, backoffLimitPerIndex=2
+    )
+    manifest["spec"] |= {"maxFailedIndexes": 0, "podFailurePolicy": policy}
+    del manifest["spec"]["backoffLimit"]
+    await harness.create(manifest)
+    job = await harness.wait_job("stopped", "Failed")
+    failed = condition(job, "Failed")
+    assert failed["reason"] == "PodFailurePolicy"
+    assert failed["message"].startswith("Container main for pod default/stopped-0-")
+    assert failed["message"].endswith("failed with exit code 10 matching FailJob rule at index 0")
+    assert job["status"]["active"] == 0 and "completedIndexes" not in job["status"]
+    assert harness.runner.kubelet.running == 0
