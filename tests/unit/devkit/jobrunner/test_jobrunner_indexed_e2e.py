@@ -38,7 +38,7 @@ async def test_each_index_runs_once_with_its_index_and_a_failed_index_is_retried
     harness: Harness, tmp_path: Path
 ) -> None:
     await harness.create(indexed_job("chunks", tmp_path, failing="1"))
-    job = await harness.wait_job("chunks", "Complete")
+    job = await harness.wait_job("chunks", "Complete", timeout=60)
     status = job["status"]
     assert status["completedIndexes"] == "0-2" and status["succeeded"] == 3 and status["failed"] == 1
     assert status["failedIndexes"] == "" and status["active"] == 0
@@ -68,7 +68,7 @@ async def test_each_index_runs_once_with_its_index_and_a_failed_index_is_retried
 
 async def test_an_index_past_its_backoff_limit_fails_the_job(harness: Harness, tmp_path: Path) -> None:
     await harness.create(indexed_job("doomed", tmp_path, always="2", maxFailedIndexes=0))
-    job = await harness.wait_job("doomed", "Failed")
+    job = await harness.wait_job("doomed", "Failed", timeout=60)
     failed = condition(job, "Failed")
     assert (failed["reason"], failed["message"]) == (
         "MaxFailedIndexesExceeded",
@@ -87,12 +87,12 @@ async def test_an_index_past_its_backoff_limit_fails_the_job(harness: Harness, t
 
 async def test_a_suspended_indexed_job_starts_nothing_until_resumed(harness: Harness, tmp_path: Path) -> None:
     await harness.create(indexed_job("held", tmp_path, suspend=True))
-    job = await harness.wait_job("held", "Suspended")
+    job = await harness.wait_job("held", "Suspended", timeout=60)
     assert not await harness.pods("held") and job["status"]["active"] == 0
     await harness.client.patch(
         Job, "held", {"spec": {"suspend": False}}, namespace="default", patch_type=MERGE
     )
-    job = await harness.wait_job("held", "Complete")
+    job = await harness.wait_job("held", "Complete", timeout=60)
     assert job["status"]["completedIndexes"] == "0-2"
     assert condition(job, "Suspended")["reason"] == "JobResumed"
 
@@ -106,7 +106,7 @@ async def test_a_fail_job_exit_fails_the_indexed_job_and_stops_the_other_indexes
     manifest["spec"] |= {"maxFailedIndexes": 0, "podFailurePolicy": policy}
     del manifest["spec"]["backoffLimit"]
     await harness.create(manifest)
-    job = await harness.wait_job("stopped", "Failed")
+    job = await harness.wait_job("stopped", "Failed", timeout=60)
     failed = condition(job, "Failed")
     assert failed["reason"] == "PodFailurePolicy"
     assert failed["message"].startswith("Container main for pod default/stopped-0-")
