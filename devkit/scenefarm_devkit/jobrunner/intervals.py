@@ -12,9 +12,9 @@ Interval = tuple[int, int]  # first, last (inclusive)
 
 
 def parse_indexes(text: str | None, completions: int) -> list[Interval]:
-    """ "1,3-5,7" -> [(1, 1), (3, 5), (7, 7)]; indexes >= completions dropped, junk skipped."""
+    """Parse "1,3-5,7" into [(1, 1), (3, 5), (7, 7)]; indexes >= completions dropped, junk skipped."""
     result: list[Interval] = []
-    for part in (text or "").split(",") if text else []:
+    for part in text.split(",") if text else []:
         first_text, _, last_text = part.partition("-")
         try:
             first = int(first_text)
