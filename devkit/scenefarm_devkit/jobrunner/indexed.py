@@ -194,7 +194,7 @@ def delayed_deletion(
 
 
 def extra_pods(active: Sequence[Pod], completions: int) -> list[Pod]:
-    """Active Pods with no valid index or a repeated one: all but the newest of each index go."""
+    """Active Pods with no valid index, and all but the furthest along of a repeated index."""
     by_index: dict[int, list[Pod]] = {}
     extra: list[Pod] = []
     for pod in active:
