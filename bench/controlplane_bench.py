@@ -44,9 +44,9 @@ from scenefarm_devkit.apiserver.store import Event as StoreEvent
 from scenefarm_devkit.data import crd_path
 from scenefarm_devkit.devenv import DevEnv
 from scenefarm_operator import lifecycle, naming, plan_store
-from scenefarm_operator import status as aggregation
 from scenefarm_operator.decide import Inputs, decide
 from scenefarm_operator.kube import VideoRequest
+from scenefarm_operator.observed import Observed, job_condition
 from scenefarm_operator.planning.base import Plan, PlannedScene
 from scenefarm_operator.settings import Settings
 
@@ -107,7 +107,7 @@ def latencies(
             labels = obj["metadata"].get("labels") or {}
             part = "combine" if labels.get(naming.ROLE_LABEL) == "combine" else labels.get(naming.SCENE_LABEL)
             key = (labels.get(naming.REQUEST_LABEL, ""), str(part))
-            if key not in done and aggregation.job_condition(obj, "Complete"):
+            if key not in done and job_condition(obj, "Complete"):
                 done[key] = at
             continue
         name, status = obj["metadata"]["name"], obj.get("status") or {}
@@ -385,6 +385,7 @@ def status_at(scenes: int, objects: dict[str, list[Obj]]) -> int:
         job = copy.deepcopy(scene_t)
         job["metadata"]["name"] = naming.scene_job_name(name, i, 1)
         job["metadata"]["labels"] |= naming.scene_labels(name, i, 1)
+        job["metadata"]["annotations"] = {naming.CODE_KEY_ANNOTATION: stored.scene(i).key}
         scene_jobs[i] = [job]
         pods[job["metadata"]["name"]] = copy.deepcopy(pods_by_job[scene_t["metadata"]["name"]])
     combine_t_name = combine_t["metadata"]["name"]
@@ -396,7 +397,7 @@ def status_at(scenes: int, objects: dict[str, list[Obj]]) -> int:
     combine_t["metadata"]["name"] = naming.combine_job_name(name, digest)
     pods[combine_t["metadata"]["name"]] = pods.pop(combine_t_name, [])
     meta = {"name": name, "namespace": "default", "uid": "0" * 36, "generation": 1}
-    observed = aggregation.Observed(scene_jobs, {combine_t["metadata"]["name"]: combine_t}, pods)
+    observed = Observed(scene_jobs, {combine_t["metadata"]["name"]: combine_t}, pods)
     now = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
     decision = decide(Inputs(meta, spec, {}, stored, observed, now, Settings()))
     status = decision.status or {}
