@@ -86,6 +86,17 @@ class Observed:
             last[attempt_of(job)] = job
         return [last[a] for a in sorted(last)]
 
+    def stage_pods(self, job: Obj, role: str) -> Sequence[Obj]:
+        """The Pods of the `role` stage of the same scene attempt as `job` (e.g. its chunks)."""
+        labels = job["metadata"].get("labels") or {}
+        index, attempt = str(labels.get(naming.SCENE_LABEL)), attempt_of(job)
+        if not index.isdigit():
+            return ()
+        for other in self.scene_jobs.get(int(index), ()):
+            if role_of(other) == role and attempt_of(other) == attempt:
+                return self.pods.get(other["metadata"]["name"], ())
+        return ()
+
     def outcome(self, job: Obj) -> JobOutcome:
         """What the Job and its Pods say (read once per pass)."""
         return self._outcomes[job["metadata"]["name"]]

@@ -101,16 +101,17 @@ def cache_key_of(job: Obj) -> str | None:
     return (job["metadata"].get("annotations") or {}).get(CACHE_KEY_ANNOTATION)
 
 
-def status_of(job: Obj, out: JobOutcome, pods: Sequence[Obj]) -> dict[str, Any]:
-    """The stage's part of `status.scenes[i]`: the chunking decision with each chunk's state, and
-    what the attempt is doing when its Job says nothing else."""
+def status_of(job: Obj, out: JobOutcome, chunk_pods: Sequence[Obj]) -> dict[str, Any]:
+    """The stage's part of `status.scenes[i]`: the chunking decision with each chunk's state (from
+    the Pods of the attempt's chunks Job), and what the attempt is doing when its Job says
+    nothing else."""
     role = role_of(job)
     decision = decision_of(job)
     entry: dict[str, Any] = {}
     if decision is not None:
         entry["chunking"] = decision.to_status()
-        if role == "chunks":
-            entry["chunking"]["chunks"] = _chunk_states(decision, pods)
+        if decision.chunked:
+            entry["chunking"]["chunks"] = _chunk_states(decision, chunk_pods)
     if out.message or out.phase in phases.FINISHED:
         return entry
     count = len(decision.chunks) if decision else 0

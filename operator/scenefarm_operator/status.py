@@ -84,7 +84,7 @@ def _attempt_entry(job: Obj, observed: Observed) -> dict[str, Any]:
         entry["exitClass"] = int(out.exit_class)
     if out.message:
         entry["message"] = out.message
-    entry |= stages.status_of(job, out, observed.pods.get(job["metadata"]["name"], ()))
+    entry |= stages.status_of(job, out, observed.stage_pods(job, "chunks"))
     if out.result and out.result.artifact and out.phase == phases.SUCCEEDED:
         entry["artifact"] = out.result.artifact
         # what `scenefarm download --scene` verifies, and what the scene cache is keyed by
