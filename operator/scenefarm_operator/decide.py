@@ -107,12 +107,14 @@ def _finished(i: Inputs) -> Decision:
     return Decision(None, wake_after=left + 0.1)
 
 
-def _stop(i: Inputs, verdict: Verdict, extra: Mapping[str, Any] | None = None) -> Decision:
+def _stop(
+    i: Inputs, verdict: Verdict, extra: Mapping[str, Any] | None = None, combine_job: Obj | None = None
+) -> Decision:
     """The request ends: every unfinished Job is stopped and every scene says what became of it."""
     stopped = f"not finished: {verdict.message}"
     scenes = scene_statuses(i.plan, i.observed, stopped=stopped) if i.plan else []
     effects = tuple(fx.DeleteJob(name) for name in _unfinished_jobs(i.observed))
-    status = _assemble(i, scenes, verdict, extra=extra)
+    status = _assemble(i, scenes, verdict, combine_job=combine_job, extra=extra)
     return Decision(status, effects)
 
 
@@ -163,7 +165,7 @@ def _rendering(i: Inputs, plan: StoredPlan, retry: int | None) -> Decision:
     scenes = scene_statuses(plan, i.observed, queued, work.notes, reused=reused)
     verdict, combine_effects, combine_job = _combine(i, scenes, retry)
     if verdict.phase == phases.FAILED:
-        return _stop(i, verdict)
+        return _stop(i, verdict, combine_job=combine_job)  # a failed combine stays in the record
     verdict, blocked = _with_blockers(i, verdict)
     effects = [*_suspend_sync(i.observed, suspended), *_creates(i, plan, chosen), *combine_effects, *blocked]
     effects += [] if suspended else _next_stages(i, plan)

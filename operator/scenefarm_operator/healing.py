@@ -137,10 +137,7 @@ def fate(
     latest = observed.latest(scene.index)
     if latest is None:
         recorded = observed.recorded.get(scene.index) or {}  # its Jobs were cleaned up after it finished
-        failed = recorded.get("phase") == phases.FAILED and recorded.get("revision", 1) == scene.revision
-        if failed and retry is not None:
-            return Launch(int(recorded.get("attempt") or 0) + 1, None, f"retry {retry} requested", retry)
-        return None
+        return _without_jobs(scene, recorded, previous, retry)
     attempt, memory = attempt_of(latest), memory_limit_of(latest)
     if observed.outcome(latest).phase in phases.FINISHED and ran_outdated_code(scene, latest):
         return Launch(
@@ -161,6 +158,28 @@ def fate(
     return _after_failure(
         _Failed(scene.index, attempt, memory, out.finished_at, facts), previous, now, settings
     )
+
+
+def _without_jobs(scene: SceneEntry, recorded: Obj, previous: Obj, retry: int | None) -> Fate | None:
+    """A scene with no Job: a retry runs it again if it failed, or renders it if it was reused
+    from the cache before a combine that failed; otherwise nothing."""
+    if retry is None:
+        return None
+    failed = recorded.get("phase") == phases.FAILED and recorded.get("revision", 1) == scene.revision
+    if failed:
+        return Launch(int(recorded.get("attempt") or 0) + 1, None, f"retry {retry} requested", retry)
+    if _reused_before_a_failed_combine(recorded, scene, previous):
+        why = f"retry {retry} requested after the combine failed: the reused scene is rendered here"
+        return Launch(1, None, why, retry)
+    return None
+
+
+def _reused_before_a_failed_combine(recorded: Obj, scene: SceneEntry, previous: Obj) -> bool:
+    """A scene served from the cache when the combine then failed: its origin's file may be gone
+    (deleted with its request, or by a store's retention), so a retry renders it instead."""
+    combine_failed = (previous.get("combine") or {}).get("phase") == phases.FAILED
+    same_code = recorded.get("revision", 1) == scene.revision
+    return combine_failed and same_code and bool(recorded.get("reused"))
 
 
 @dataclasses.dataclass(frozen=True)

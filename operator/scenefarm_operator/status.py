@@ -166,7 +166,13 @@ def verdict(  # noqa: PLR0911 - one return per phase reads best
     if combine is None or combine.phase in ("Pending", "Running"):
         return Verdict("Combining", "Combining", f"combining {len(done)} scenes")
     if combine.phase == "Failed":
-        return Verdict("Failed", "CombineFailed", f"combine failed: {combine.message}")
+        text = f"combine failed: {combine.message}"
+        if any(s.get("reused") for s in done):
+            text += (
+                "; it read scenes reused from other requests (their files may be gone):"
+                " set spec.retryGeneration to render them here"
+            )
+        return Verdict("Failed", "CombineFailed", text)
     return Verdict("Succeeded", "Succeeded", f"video ready ({len(done)} scenes)")
 
 

@@ -81,6 +81,7 @@ class Sim:
         self.events: list[tuple[str, str]] = []
         self.created: list[str] = []  # every Job create that made a Job (duplicates would show here)
         self.outcomes: dict[tuple[int, int], Outcome] = {}  # (scene, attempt) -> end; default success
+        self.combine_failures = 0  # the next combines that fail (class 30: an input is missing)
         self.seconds: dict[int, float] = {}  # scene -> its length, as its plan Job reports it
         self.planner: deque[str] = deque()  # "busy" | "invalid": next plan calls; then success
         self.fixes: deque[str] = deque()  # "busy" | "invalid" | code: next fix calls
@@ -279,6 +280,11 @@ class Sim:
     def _finish(self, name: str, job: dict[str, Any]) -> None:
         labels = job["metadata"]["labels"]
         when = _iso(self.now)
+        if labels.get(naming.ROLE_LABEL) == "combine" and self.combine_failures:
+            self.combine_failures -= 1
+            tail = "EnvironmentProblem: a combine input is missing from the store"
+            self._end(name, job, 30, TerminationMessage(30, errorTail=tail).to_json(), "Error", when)
+            return
         if labels.get(naming.ROLE_LABEL) == "combine":
             message = TerminationMessage(0, artifact=f"{NS}/{NAME}/video.mp4", durationSeconds=3.0, sizeBytes=100,
                                          sha256="ab" * 32, frames=45)  # fmt: skip

@@ -175,3 +175,23 @@ async def test_edited_code_is_rendered_again_while_unchanged_scenes_are_reused(m
     assert jobs_of_scene(sim, 0) == ["newton-s00-a1"]
     assert "reused" not in sim.status["scenes"][0]
     assert json.dumps(sim.status["scenes"][0]).count("earlier") == 0
+
+
+async def test_a_combine_that_fails_after_a_reuse_says_so_and_a_retry_renders_the_scene_here(monkeypatch):
+    the_spec = spec(*THREE)
+    sim = Sim(monkeypatch, the_spec)
+    sim.neighbours.append(neighbour(the_spec))
+    sim.combine_failures = 1  # the origin's file was deleted before the combine read it
+    await run(sim)
+
+    assert sim.status["phase"] == "Failed"
+    assert "reused from other requests" in sim.status["message"]
+    assert "spec.retryGeneration" in sim.status["message"]
+    sim.edit(retryGeneration=1)
+    await run(sim)
+
+    assert sim.status["phase"] == "Succeeded", sim.status["message"]
+    assert jobs_of_scene(sim, 0) == ["newton-s00-a1"]  # rendered by this request now
+    assert "reused" not in sim.status["scenes"][0]
+    assert sim.status["retryGeneration"] == 1
+    assert len([n for n in sim.created if "-combine-" in n]) == 2
