@@ -11,11 +11,15 @@ A 6-scene request at 720p30 (medium) where scene 2 lasts 4x the others, rendered
 
 Also: the long scene alone, whole vs 2 chunks at once; each chunk's replay time as a fraction
 of its render; and, from the measured job times, the expected time-to-video on k = 2, 4, 8
-nodes (longest-job-first on k slots). The processes are exactly the commands the operator's
-Jobs run (the dev cluster's Job runner would run the same commands as local processes; it
-runs no Indexed Jobs, so this bench schedules them itself).
+nodes (longest-job-first on k slots).
 
-Not a test: `.venv/bin/python bench/chunk_bench.py [--workers 2]`.
+`--operator` (the documented way, docs/benchmarks.md): (a) as above, then (b)-(d) and the long
+scene alone as VideoRequests through the operator on one dev cluster whose Job runner runs at
+most 2 Pods at once (chunk_operator.py): plan Job, Indexed chunks Job and stitch Job, the scene
+cache served by the operator. Without it, the renderer-only mode: the bench runs the same
+commands the operator's Jobs run as local processes on `--workers` slots.
+
+Not a test: `.venv/bin/python bench/chunk_bench.py --operator` (or `[--workers 2]`, `--long-only`).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
+from chunk_operator import operator_bench
 from manim_baseline import sequential
 from scenefarm_contract.chunks import chunk_argv, plan_argv, stitch_argv
 from scenefarm_contract.renderer import TerminationMessage, combine_argv, render_argv, scene_key
@@ -293,12 +298,37 @@ def long_only(work: Path, codes: list[Path]) -> None:
     print(json.dumps(report, indent=1))
 
 
+def through_operator() -> None:
+    """(a) sequential, then (b)-(d) and the long scene alone through the operator (chunk_operator)."""
+    with tempfile.TemporaryDirectory(prefix="chunk-bench-") as tmp:
+        work = Path(tmp)
+        codes = [work / f"scene{i}.py" for i in range(6)]
+        for i, code in enumerate(codes):
+            code.write_text(scene_code(i, 7 if i == LONG else 1))
+        a = sequential(work, codes, "medium_quality")
+        print(json.dumps({"a_sequential_s": round(a, 1), "load": round(os.getloadavg()[0], 2)}), flush=True)
+        scenes = [(f"Scene{i}", code.read_text()) for i, code in enumerate(codes)]
+        report = {"a_sequential_s": round(a, 1)} | operator_bench(
+            work, scenes, scene_code(4, 1, color="WHITE"), LONG
+        )
+        report["speedup_b_over_a"] = round(a / report["b_unchunked_s"], 2)
+        report["speedup_c_over_a"] = round(a / report["c_chunked_s"], 2)
+        report["long_speedup_in_request"] = round(report["long_in_b_s"] / report["long_in_c_s"], 2)
+        report["long_speedup_alone"] = round(report["long_alone_whole_s"] / report["long_alone_chunked_s"], 2)
+        report["load_at_end"] = round(os.getloadavg()[0], 2)
+        print(json.dumps(report, indent=1))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--long-only", action="store_true", help="only the long scene: plan, whole, 2 chunks")
+    parser.add_argument("--operator", action="store_true", help="(b)-(d) through the operator, dev cluster")
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f} at start")
+    if args.operator:
+        through_operator()
+        return
     with tempfile.TemporaryDirectory(prefix="chunk-bench-") as tmp:
         work = Path(tmp)
         codes = []
