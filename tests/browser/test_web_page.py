@@ -168,7 +168,8 @@ def test_a_user_submits_newtons_laws_and_follows_it_live_to_a_video_that_decodes
     assert frames > 10
 
     alice.page.get_by_test_id("view-code").first.click()
-    code = alice.page.get_by_test_id("code-view").text_content(timeout=10_000) or ""
+    code_view = alice.page.get_by_test_id("code-view")  # filled when the code file's fetch answers
+    code = wait_for(lambda: code_view.text_content() or "", 10, "the scene's code to show")
     assert "from manim import" in code and "class " in code
     alice.screenshot("5-code")
 

@@ -30,7 +30,12 @@ def tiny_scene(class_name: str, body: str = "self.add(Circle()); self.wait(0.5)"
 
 
 def video_request(name: str, scenes: list[tuple[str, str]], **spec: Any) -> dict[str, Any]:
-    """An Explicit VideoRequest; `scenes` are (name, construct body) pairs."""
+    """An Explicit VideoRequest; `scenes` are (name, construct body) pairs.
+
+    The scene cache is off unless `render` turns it on: the tests of a module share a namespace
+    and tiny look-alike scenes, and a test about Jobs must not be served by another test's.
+    """
+    render = {"quality": "low", "cache": False} | spec.pop("render", {})
     items = []
     for i, (scene, body) in enumerate(scenes):
         cls = f"S{i}"
@@ -39,7 +44,7 @@ def video_request(name: str, scenes: list[tuple[str, str]], **spec: Any) -> dict
         "apiVersion": "scenefarm.dev/v1alpha1",
         "kind": "VideoRequest",
         "metadata": {"name": name, "namespace": "default"},
-        "spec": {"topic": name, "scenes": items, "render": {"quality": "low"}} | spec,
+        "spec": {"topic": name, "scenes": items, "render": render} | spec,
     }
 
 

@@ -39,7 +39,7 @@ def frames(path: Path) -> np.ndarray[Any, Any]:
 def test_a_chunked_scene_is_frame_identical_and_a_resubmitted_scene_is_reused(env, client) -> None:
     chunked = video_request("chunked", [("traced", TRACED)])
     chunked["spec"]["render"] |= {"chunking": CHUNKS, "cache": False}
-    whole = video_request("whole", [("traced", TRACED)])
+    whole = video_request("whole", [("traced", TRACED)], render={"cache": True})
     create(client, chunked)
     create(client, whole)
     status = wait_terminal(client, "chunked", timeout=300)
@@ -66,7 +66,7 @@ def test_a_chunked_scene_is_frame_identical_and_a_resubmitted_scene_is_reused(en
     assert np.array_equal(got, want), f"{int((got != want).sum())} samples differ"
     assert scene["cacheKey"] == reference["scenes"][0]["cacheKey"]
 
-    again = video_request("again", [("traced", TRACED), ("new", OTHER)])
+    again = video_request("again", [("traced", TRACED), ("new", OTHER)], render={"cache": True})
     create(client, again)
     resubmitted = wait_terminal(client, "again", timeout=300)
     assert resubmitted["phase"] == "Succeeded", resubmitted["message"]
