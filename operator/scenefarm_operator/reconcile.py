@@ -197,6 +197,7 @@ class RequestLoop:
             namespace=self.key[0],
             store=manifests.store_of(spec, settings),
             default_store=settings.artifact_store,
+            owner=scene_cache.owner_of(spec),
         )
 
     async def kueue_reasons(self, jobs: Iterable[Obj]) -> dict[str, str]:

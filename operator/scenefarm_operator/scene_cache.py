@@ -83,29 +83,51 @@ def wanted(plan: StoredPlan, observed: Observed, code: Mapping[str, str], qualit
 
 
 def hits(
-    keys: Mapping[int, str], requests: Iterable[Body], *, namespace: str, store: str, default_store: str
+    keys: Mapping[int, str],
+    requests: Iterable[Body],
+    *,
+    namespace: str,
+    store: str,
+    default_store: str,
+    owner: str | None = None,
 ) -> dict[int, CacheHit]:
     """Scene index -> the verified scene to reuse, for the keys found among `requests`."""
     requests = list(requests)
     found = {
-        index: lookup(key, requests, namespace=namespace, store=store, default_store=default_store)
+        index: lookup(
+            key, requests, namespace=namespace, store=store, default_store=default_store, owner=owner
+        )
         for index, key in keys.items()
     }
     return {index: hit for index, hit in found.items() if hit is not None}
 
 
+def owner_of(spec: Mapping[str, Any]) -> str | None:
+    """The web user a request belongs to (`spec.owner.appwriteUserId`); None for kubectl users."""
+    owner = (spec.get("owner") or {}).get("appwriteUserId")
+    return str(owner) if owner else None
+
+
 def lookup(
-    key: str, requests: Iterable[Body], *, namespace: str, store: str, default_store: str
+    key: str,
+    requests: Iterable[Body],
+    *,
+    namespace: str,
+    store: str,
+    default_store: str,
+    owner: str | None = None,
 ) -> CacheHit | None:
     """The oldest verified scene with `key` among `requests` (VideoRequest bodies), or None.
 
-    Only requests in `namespace` that use `store` and allow the cache are considered; a scene
-    that was itself reused points at its origin, which is what is returned.
+    Only requests in `namespace` that use `store`, allow the cache and have the same `owner`
+    are considered (a web user is served only from their own requests: their files are
+    readable by them alone); a scene that was itself reused points at its origin, which is
+    what is returned.
     """
     candidates = []
     for body in requests:
         meta, spec = body.get("metadata") or {}, body.get("spec") or {}
-        if meta.get("namespace") != namespace or not cache_enabled(spec):
+        if meta.get("namespace") != namespace or not cache_enabled(spec) or owner_of(spec) != owner:
             continue
         if ((spec.get("output") or {}).get("store") or default_store) != store:
             continue

@@ -93,3 +93,16 @@ def test_the_oldest_entry_wins_so_lookups_are_stable() -> None:
 
 def test_the_cache_is_on_unless_the_spec_opts_out() -> None:
     assert cache_enabled({}) and not cache_enabled({"render": {"cache": False}})
+
+
+def test_a_web_user_is_served_only_from_their_own_requests() -> None:
+    alice, bob = {"appwriteUserId": "alice"}, {"appwriteUserId": "bob"}
+    requests = [request("bobs", [scene(0)], owner=bob), request("cli", [scene(1)])]
+
+    def find_for(owner: str | None) -> Any:
+        return lookup(KEY, requests, namespace="videos", store="Volume", default_store="Volume", owner=owner)
+
+    assert find_for("alice") is None
+    assert find_for("bob").request == "videos/bobs"
+    assert find_for(None).request == "videos/cli"  # kubectl users share a namespace's cache
+    assert find([request("alices", [scene(0)], owner=alice)]) is None
