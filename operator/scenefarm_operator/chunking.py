@@ -93,10 +93,19 @@ def needs_plan(spec: Mapping[str, Any], code: str | None = None) -> bool:
     long enough. With its `code`, a scene whose plays and waits all have literal durations and
     add up to less than two chunks is known short without a Pod (`static_seconds`)."""
     policy = ChunkingPolicy.from_spec(spec)
-    if not policy.enabled:
-        return False
+    return policy.enabled and short_by_source(policy, code) is None
+
+
+def short_by_source(policy: ChunkingPolicy, code: str | None) -> ChunkDecision | None:
+    """`Whole`, with the reason, when the scene's source alone shows it is too short to split;
+    None when only a plan can tell (or the code is not at hand)."""
     seconds = static_seconds(code) if code is not None else None
-    return seconds is None or seconds >= 2 * policy.min_chunk_seconds
+    if seconds is None or seconds >= 2 * policy.min_chunk_seconds:
+        return None
+    reason = (
+        f"the code plays {seconds:g}s: less than 2 chunks of minChunkSeconds={policy.min_chunk_seconds:g}"
+    )
+    return ChunkDecision(False, reason, 0, 0)
 
 
 def static_seconds(code: str) -> float | None:

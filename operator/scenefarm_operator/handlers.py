@@ -12,7 +12,7 @@ from typing import Any
 
 import kopf
 
-from . import kube, naming, observers, phases, web_intake
+from . import kube, naming, observers, phases, scene_cache, web_intake
 from .admission import Admission
 from .diffbase import DigestDiffBaseStorage
 from .login import login as login_with_client
@@ -106,6 +106,13 @@ def pods_by_job(namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any) 
     return {(namespace, labels.get("job-name", "")): _plain(body)}
 
 
+@kopf.index(naming.GROUP, naming.VERSION, naming.PLURAL)
+def cache_offers_by_namespace(namespace: str, body: kopf.Body, **_: Any) -> Any:
+    """The scene cache's index: each request's verified scenes (scene_cache.offer)."""
+    offered = scene_cache.offer(body)
+    return {namespace: offered} if offered is not None else {}
+
+
 @kopf.on.event("batch", "v1", "jobs", labels=MANAGED)
 def job_changed(namespace: str, name: str, labels: kopf.Labels, body: kopf.Body, type: str, **_: Any) -> None:
     key = (namespace, labels.get(naming.REQUEST_LABEL, ""))
@@ -134,11 +141,13 @@ def request_changed(body: kopf.Body, **_: Any) -> None:
 
 @kopf.daemon(naming.GROUP, naming.VERSION, naming.PLURAL, cancellation_timeout=2.0, backoff=5)
 async def reconcile_request(
+    *,
     body: kopf.Body,
     stopped: kopf.DaemonStopped,
     logger: logging.LoggerAdapter[Any],
     jobs_by_request: kopf.Index[tuple[str, str], Any],
     pods_by_job: kopf.Index[tuple[str, str], Any],
+    cache_offers_by_namespace: kopf.Index[str, Any],
     **_: Any,
 ) -> None:
     assert _shared is not None
@@ -146,6 +155,7 @@ async def reconcile_request(
         _shared,
         jobs=lambda key: list(jobs_by_request.get(key, ())),
         pods=lambda key: list(pods_by_job.get(key, ())),
+        cache_offers=lambda namespace: list(cache_offers_by_namespace.get(namespace, ())),
     )
     await RequestLoop(shared, body, logger).run(stopped)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from scenefarm_contract.renderer import ExitClass
@@ -19,7 +19,7 @@ from scenefarm_contract.renderer import ExitClass
 from . import naming, phases, triage
 from .backoff import PLANNER_OUTAGES, Backoff, after_outage
 from .lifecycle import iso, parse_time
-from .observed import Observed, attempt_of, job_condition, memory_limit_of, outcome, stage_key
+from .observed import Observed, attempt_of, job_condition, memory_limit_of
 from .plan_store import SceneEntry, StoredPlan
 from .triage import FailedAttempt, TriageLimits
 
@@ -75,20 +75,12 @@ def ran_outdated_code(scene: SceneEntry, job: Obj) -> bool:
 
 
 def failed_attempt(
-    scene: SceneEntry,
-    jobs: Sequence[Obj],
-    pods: Mapping[str, Sequence[Obj]],
-    *,
-    mode: str,
-    fix_attempts_allowed: int,
+    scene: SceneEntry, observed: Observed, *, mode: str, fix_attempts_allowed: int
 ) -> FailedAttempt:
-    """The triage facts for a scene whose latest Job failed."""
-    ordered = sorted(jobs, key=stage_key)
-    latest = ordered[-1]  # the failed stage of the latest attempt
-    out = outcome(latest, pods.get(latest["metadata"]["name"], ()))
-    earlier = [
-        outcome(j, pods.get(j["metadata"]["name"], ())) for j in ordered if attempt_of(j) < attempt_of(latest)
-    ]
+    """The triage facts for a scene whose latest Job (the failed stage of its latest attempt) failed."""
+    *earlier_jobs, latest = observed.attempts(scene.index)
+    out = observed.outcome(latest)
+    earlier = [observed.outcome(j) for j in earlier_jobs]
     failed_cond = job_condition(latest, "Failed") or {}
     pod_reason = "OOMKilled" if out.oom_killed else None
     if failed_cond.get("reason") == "DeadlineExceeded":
@@ -150,8 +142,7 @@ def fate(
         return Launch(attempt + 1, memory, f"retry {retry} requested", retry)
     facts = failed_attempt(
         scene,
-        observed.scene_jobs[scene.index],
-        observed.pods,
+        observed,
         mode=plan.mode,
         fix_attempts_allowed=int(spec.get("render", {}).get("fixAttempts", 2)),
     )

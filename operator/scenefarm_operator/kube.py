@@ -176,12 +176,6 @@ async def failed_creates(namespace: str) -> list[dict[str, Any]]:
         return [e.to_dict() async for e in client().list(Event, namespace=namespace, fields=fields)]  # type: ignore[no-untyped-call]
 
 
-async def list_requests(namespace: str) -> list[dict[str, Any]]:
-    """Every VideoRequest of `namespace`, with its status (the scene cache's index)."""
-    with _counted("list", "videorequests"):
-        return [r.to_dict() async for r in client().list(VideoRequest, namespace=namespace)]  # type: ignore[no-untyped-call]
-
-
 async def kueue_workloads(namespace: str) -> list[dict[str, Any]]:
     """Kueue's Workloads in `namespace` (each owned by the Job it stands for); [] when Kueue is
     not installed or the operator may not list them (the chart grants it with a queue name)."""

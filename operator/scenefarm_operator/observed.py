@@ -111,13 +111,16 @@ class Observed:
 
     def unfinished(self) -> list[Obj]:
         """Every scene-stage and combine Job that has not finished."""
-        jobs = [*(j for js in self.scene_jobs.values() for j in js), *self.combines.values()]
-        return [j for j in jobs if self.outcome(j).phase not in phases.FINISHED]
+        return [j for j in self._jobs() if self.outcome(j).phase not in phases.FINISHED]
+
+    def _jobs(self) -> list[Obj]:
+        return [*(j for js in self.scene_jobs.values() for j in js), *self.combines.values()]
 
     @functools.cached_property
     def _outcomes(self) -> dict[str, JobOutcome]:
-        jobs = [*(j for js in self.scene_jobs.values() for j in js), *self.combines.values()]
-        return {j["metadata"]["name"]: outcome(j, self.pods.get(j["metadata"]["name"], ())) for j in jobs}
+        return {
+            j["metadata"]["name"]: outcome(j, self.pods.get(j["metadata"]["name"], ())) for j in self._jobs()
+        }
 
 
 def role_of(job: Obj) -> str:

@@ -61,6 +61,8 @@ class Shared:
     wakeups: Wakeups
     jobs: Callable[[naming.RequestKey], Sequence[Obj]]  # (ns, request label) -> Jobs
     pods: Callable[[naming.RequestKey], Sequence[Obj]]  # (ns, job name) -> Pods
+    # namespace -> its requests' verified scenes (scene_cache.offer), from the watch
+    cache_offers: Callable[[str], Sequence[Obj]] = lambda namespace: ()
     mirror: AppwriteMirror | None = None  # the Appwrite mirror, when configured
 
 
@@ -179,12 +181,12 @@ class RequestLoop:
             queue_position=self.shared.admission.position(self.key),
             blockers=tuple(blockers),
             code=dict(self.planner.data),
-            cache_hits=await self.cache_hits(body, observed),
+            cache_hits=self.cache_hits(body, observed),
         )
 
-    async def cache_hits(self, body: Obj, observed: Observed) -> dict[int, CacheHit]:
-        """Verified scenes of this namespace with the cache key of a scene that never ran; the
-        VideoRequests (a list call) are read only while such a scene exists."""
+    def cache_hits(self, body: Obj, observed: Observed) -> dict[int, CacheHit]:
+        """Verified scenes of this namespace with the cache key of a scene that never ran (from the
+        watch-fed cache index: no API call)."""
         spec, plan, settings = body["spec"], self.planner.plan, self.shared.settings
         if plan is None or not scene_cache.cache_enabled(spec):
             return {}
@@ -193,7 +195,7 @@ class RequestLoop:
             return {}
         return scene_cache.hits(
             keys,
-            await kube.list_requests(self.key[0]),
+            self.shared.cache_offers(self.key[0]),
             namespace=self.key[0],
             store=manifests.store_of(spec, settings),
             default_store=settings.artifact_store,

@@ -102,6 +102,25 @@ def hits(
     return {index: hit for index, hit in found.items() if hit is not None}
 
 
+def offer(body: Body) -> dict[str, Any] | None:
+    """What the cache index keeps of a VideoRequest (a kopf index fed by the watch, so lookups
+    cost no API call): its identity, the spec fields `lookup` filters on and its verified
+    scenes; None when it offers nothing."""
+    spec = body.get("spec") or {}
+    scenes = [
+        s for s in (body.get("status") or {}).get("scenes") or () if s.get("cacheKey") and s.get("sha256")
+    ]
+    if not scenes or not cache_enabled(spec):
+        return None
+    meta = body.get("metadata") or {}
+    kept = ("name", "namespace", "uid", "creationTimestamp")
+    return {
+        "metadata": {k: meta.get(k) for k in kept},
+        "spec": {k: spec[k] for k in ("render", "output", "owner") if k in spec},
+        "status": {"scenes": [dict(s) for s in scenes]},
+    }
+
+
 def owner_of(spec: Mapping[str, Any]) -> str | None:
     """The web user a request belongs to (`spec.owner.appwriteUserId`); None for kubectl users."""
     owner = (spec.get("owner") or {}).get("appwriteUserId")

@@ -38,17 +38,13 @@ def first_stage(
     memory_limit: str | None = None,
 ) -> dict[str, Any]:
     """The Job that starts attempt `attempt` of the scene."""
-    spec = owner.get("spec", {})
-    if chunking.needs_plan(spec, code):
+    policy = ChunkingPolicy.from_spec(owner.get("spec", {}))
+    short = chunking.short_by_source(policy, code) if policy.enabled else None
+    if policy.enabled and short is None:
         return chunk_manifests.plan_job(owner, settings, scene, attempt, memory_limit=memory_limit)
     job = manifests.scene_job(owner, settings, scene, attempt, memory_limit=memory_limit)
-    policy = ChunkingPolicy.from_spec(spec)
-    seconds = chunking.static_seconds(code) if code is not None and policy.enabled else None
-    if seconds is not None:
-        reason = (
-            f"the code plays {seconds:g}s: less than 2 chunks of minChunkSeconds={policy.min_chunk_seconds:g}"
-        )
-        _annotate(job, ChunkDecision(False, reason, 0, 0), None)
+    if short is not None:
+        _annotate(job, short, None)
     return job
 
 

@@ -63,7 +63,7 @@ def pod(exit_class: int, *, reason: str = "Error", tail: str = "boom") -> dict[s
 def test_the_facts_of_a_failed_attempt_come_from_its_jobs_and_pods() -> None:
     jobs = [job(1), job(2)]
     pods = {"r-s00-a1": [pod(30, tail="storage down")], "r-s00-a2": [pod(11, tail="ValueError: no")]}
-    facts = healing.failed_attempt(SCENE, jobs, pods, mode="Gemini", fix_attempts_allowed=3)
+    facts = healing.failed_attempt(SCENE, Observed.of(jobs, pods, {}), mode="Gemini", fix_attempts_allowed=3)
 
     assert facts.exit_class is ExitClass.CODE_RAISED
     assert facts.error_tail == "ValueError: no"
@@ -73,16 +73,14 @@ def test_the_facts_of_a_failed_attempt_come_from_its_jobs_and_pods() -> None:
 
 
 def test_an_oom_killed_attempt_is_reported_as_such() -> None:
-    facts = healing.failed_attempt(
-        SCENE, [job(1)], {"r-s00-a1": [pod(137, reason="OOMKilled")]}, mode="Template", fix_attempts_allowed=0
-    )
+    observed = Observed.of([job(1)], {"r-s00-a1": [pod(137, reason="OOMKilled")]}, {})
+    facts = healing.failed_attempt(SCENE, observed, mode="Template", fix_attempts_allowed=0)
     assert facts.pod_reason == "OOMKilled"
 
 
 def test_a_job_past_its_deadline_is_reported_as_such() -> None:
-    facts = healing.failed_attempt(
-        SCENE, [job(1, reason="DeadlineExceeded")], {}, mode="Template", fix_attempts_allowed=0
-    )
+    observed = Observed.of([job(1, reason="DeadlineExceeded")], {}, {})
+    facts = healing.failed_attempt(SCENE, observed, mode="Template", fix_attempts_allowed=0)
     assert facts.pod_reason == "DeadlineExceeded"
 
 

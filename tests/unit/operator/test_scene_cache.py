@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from scenefarm_contract.chunks import cache_key
-from scenefarm_operator.scene_cache import cache_enabled, key_for, lookup
+from scenefarm_operator.scene_cache import cache_enabled, key_for, lookup, offer
 
 CODE = "from manim import *\nclass Intro(Scene):\n    def construct(self):\n        self.wait()\n"
 KEY = key_for(CODE, "Intro", "medium")
@@ -106,3 +106,17 @@ def test_a_web_user_is_served_only_from_their_own_requests() -> None:
     assert find_for("bob").request == "videos/bobs"
     assert find_for(None).request == "videos/cli"  # kubectl users share a namespace's cache
     assert find([request("alices", [scene(0)], owner=alice)]) is None
+
+
+def test_the_index_keeps_only_what_lookup_reads_and_finds_the_same_hit() -> None:
+    body = request("newton", [scene(0), scene(1, sha256=None)], owner={"appwriteUserId": "bob"})
+    body["spec"]["scenes"] = [{"code": "x" * 1000}]
+
+    offered = offer(body)
+    assert offered is not None and "scenes" not in offered["spec"]
+    assert [s["index"] for s in offered["status"]["scenes"]] == [0]  # unverified scenes are never offered
+    assert lookup(
+        KEY, [offered], namespace="videos", store="Volume", default_store="Volume", owner="bob"
+    ) == lookup(KEY, [body], namespace="videos", store="Volume", default_store="Volume", owner="bob")
+    assert offer(request("out", [scene(0)], render={"cache": False})) is None
+    assert offer(request("none", [])) is None

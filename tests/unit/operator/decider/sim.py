@@ -22,7 +22,7 @@ import pytest
 
 from scenefarm_contract.renderer import TerminationMessage
 from scenefarm_operator import decide as decide_mod
-from scenefarm_operator import kube, naming, planner_calls, reconcile
+from scenefarm_operator import kube, naming, planner_calls, reconcile, scene_cache
 from scenefarm_operator.admission import Admission
 from scenefarm_operator.errors import InvalidPlan, PlannerBusy
 from scenefarm_operator.planning.base import Fix, Plan, PlannedScene, TokenUsage
@@ -108,7 +108,6 @@ class Sim:
         mp.setattr(kube, "delete_job", self._delete_job)
         mp.setattr(kube, "delete_request", self._delete_request)
         mp.setattr(kube, "failed_creates", self._failed_creates)
-        mp.setattr(kube, "list_requests", self._list_requests)
         mp.setattr(
             reconcile,
             "event",
@@ -172,9 +171,6 @@ class Sim:
     async def _failed_creates(self, namespace: str) -> list[dict[str, Any]]:
         return []  # the simulated Job controller never fails to create a Pod
 
-    async def _list_requests(self, namespace: str) -> list[dict[str, Any]]:
-        return copy.deepcopy([self.vr, *self.neighbours])
-
     async def _delete_request(self, namespace: str, name: str) -> None:
         self.vr["metadata"]["deletionTimestamp"] = self.now.isoformat()
 
@@ -210,6 +206,9 @@ class Sim:
                 copy.deepcopy(j) for n, j in self.jobs.items() if n in self.watched or not self.lag
             ],
             pods=lambda key: copy.deepcopy(self.pods.get(key[1], [])),
+            cache_offers=lambda namespace: [
+                o for o in map(scene_cache.offer, copy.deepcopy([self.vr, *self.neighbours])) if o
+            ],
         )
         return reconcile.RequestLoop(shared, self.vr, _Logger())  # type: ignore[arg-type]
 
