@@ -7,6 +7,8 @@ PY      := $(VENV)/bin/python
 PIP     := $(VENV)/bin/pip
 STAMP   := $(VENV)/.installed
 APT_PACKAGES := libcairo2-dev libpango1.0-dev pkg-config build-essential fonts-dejavu-core
+# espeak-ng speaks Offline narration (spec.narration.mode Offline, the default).
+APT_PACKAGES += espeak-ng
 # Debian's Chromium for the browser tests (Playwright drives it; no browser is downloaded).
 APT_PACKAGES += chromium
 WEB_DEPS := web/node_modules/.package-lock.json
@@ -33,8 +35,19 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q -e '.[dev]'
 	touch $(STAMP)
 
+# Where `make install` links the commands: /usr/local/bin for root, else ~/.local/bin.
+BIN_DIR ?= $(if $(filter 0,$(shell id -u)),/usr/local/bin,$(HOME)/.local/bin)
+
 .PHONY: install
-install: $(STAMP) ## Create .venv and install scenefarm with its pinned dependencies
+install: $(STAMP) link ## Create .venv, install scenefarm with its pinned dependencies, put `scenefarm` on PATH
+
+.PHONY: link
+link: $(STAMP) ## Link scenefarm and kubectl-scenefarm into BIN_DIR (default /usr/local/bin for root, else ~/.local/bin)
+	@mkdir -p "$(BIN_DIR)"
+	@for cmd in scenefarm kubectl-scenefarm; do ln -sfn "$(abspath $(VENV))/bin/$$cmd" "$(BIN_DIR)/$$cmd"; done
+	@echo "linked scenefarm and kubectl-scenefarm into $(BIN_DIR)"
+	@case ":$$PATH:" in *":$(BIN_DIR):"*) ;; \
+	*) echo "$(BIN_DIR) is not on your PATH: run  export PATH=\"$(BIN_DIR):\$$PATH\"  (and add it to ~/.profile)";; esac
 
 $(WEB_DEPS): web/package.json web/package-lock.json
 	cd web && npm ci --no-audit --no-fund

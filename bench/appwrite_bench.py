@@ -15,7 +15,7 @@ import uuid
 
 from scenefarm_devkit.appwrite_double import AppwriteDoubleThread, Fault
 from scenefarm_devkit.appwrite_double.scripted import lifecycle
-from scenefarm_operator.appwrite import AppwriteConfig, AppwriteMirror
+from scenefarm_operator.web import AppwriteConfig, AppwriteMirror
 
 KEY = "bench-key"
 

@@ -4,9 +4,9 @@ Seeds N unrelated Pods (Succeeded) and M unrelated Jobs (suspended) in other nam
 dev cluster, starts the operator, renders one request in instant mode, and samples the
 operator's RSS after it settled: with no busy objects, then as shipped (server-side label
 selectors on the Job and Pod watches), then with the selectors removed (a module that wraps
-`handlers.tune` and clears them) to show what they save. Also counts the objects the server sent
-to the operator's Pod and Job lists (replayed from the request log). Not a test: copy the figures into
-docs/benchmarks.md.
+`scenefarm_operator.main.tune`, which the start-up calls, and clears them) to show what they
+save. Also counts the objects the server sent to the operator's Pod and Job lists (replayed from
+the request log). Not a test: copy the figures into docs/benchmarks.md.
 
     .venv/bin/python bench/busy_cluster_bench.py [--pods 2000 --jobs 500] [--only-without-selectors]
 """
@@ -32,10 +32,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 from integration.conftest import create, video_request, wait_terminal  # noqa: E402
 
-UNSELECT = """import scenefarm_operator.handlers as handlers
+UNSELECT = """import scenefarm_operator.main as main
 from kopf._cogs.configs.arrays import SelectorMapping
 
-shipped = handlers.tune
+shipped = main.tune
 
 
 def tune(settings):
@@ -43,7 +43,7 @@ def tune(settings):
     settings.watching.label_selectors = SelectorMapping()  # as before issue 12
 
 
-handlers.tune = tune
+main.tune = tune  # the start-up (main.configure) looks `tune` up in main at run time
 """
 
 

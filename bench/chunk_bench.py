@@ -41,7 +41,7 @@ from chunk_operator import operator_bench
 from manim_baseline import sequential
 from scenefarm_contract.chunks import chunk_argv, plan_argv, stitch_argv
 from scenefarm_contract.renderer import TerminationMessage, combine_argv, render_argv, scene_key
-from scenefarm_operator import chunking, scene_cache
+from scenefarm_operator.engine import chunking, scene_cache
 
 QUALITY, FPS = "medium", 30
 PREFIX, PREFIX2 = "bench/video-00000000", "bench/again-11111111"

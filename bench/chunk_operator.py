@@ -30,8 +30,8 @@ from lightkube.resources.core_v1 import Pod
 
 from devcluster_requests import NAMESPACE, status_of
 from scenefarm_devkit.devenv import DevEnv
-from scenefarm_operator import naming
-from scenefarm_operator.kube import VideoRequest  # noqa: F401 - registers the kind with lightkube codecs
+from scenefarm_operator.engine.manifests import naming
+from scenefarm_operator.runtime.kube import VideoRequest  # noqa: F401 - registers the kind with lightkube codecs
 
 SLOTS = 2  # running Pods at once in the dev cluster, and each request's render.parallelism
 CHUNKING = {"mode": "Auto", "minChunkSeconds": 8, "maxChunks": 2}

@@ -43,12 +43,13 @@ from scenefarm_devkit.apiserver.requestlog import RequestRecord
 from scenefarm_devkit.apiserver.store import Event as StoreEvent
 from scenefarm_devkit.data import crd_path
 from scenefarm_devkit.devenv import DevEnv
-from scenefarm_operator import lifecycle, naming, plan_store
-from scenefarm_operator.decide import Inputs, decide
-from scenefarm_operator.kube import VideoRequest
-from scenefarm_operator.observed import Observed, job_condition
+from scenefarm_operator.engine import lifecycle, plan_store
+from scenefarm_operator.engine.decide import Inputs, decide
+from scenefarm_operator.engine.manifests import naming
+from scenefarm_operator.engine.observed import Observed, job_condition
 from scenefarm_operator.planning.base import Plan, PlannedScene
-from scenefarm_operator.settings import Settings
+from scenefarm_operator.runtime.kube import VideoRequest
+from scenefarm_operator.support.settings import Settings
 
 Obj = dict[str, Any]
 WriteKey = tuple[str, str, str]  # (verb, resource, subresource)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from scenefarm_devkit.devenv import DevEnv
-from scenefarm_operator import naming
+from scenefarm_operator.engine.manifests import naming
 
 NAMESPACE = "default"
 

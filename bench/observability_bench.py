@@ -32,8 +32,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from devcluster_requests import NAMESPACE, status_of, video_request
 from scenefarm_devkit.devenv import DevEnv
-from scenefarm_operator import eta
-from scenefarm_operator.kube import VideoRequest  # noqa: F401 - registers the kind with lightkube codecs
+from scenefarm_operator.observe import eta
+from scenefarm_operator.runtime.kube import VideoRequest  # noqa: F401 - registers the kind with lightkube codecs
 
 WAITS = (0.5, 3.0, 1.5, 5.0)  # seconds of animation per scene, cycled: uneven scenes
 

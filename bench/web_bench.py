@@ -27,13 +27,23 @@ from lightkube import codecs
 from lightkube.core.exceptions import ApiError
 from playwright.sync_api import sync_playwright
 
-from scenefarm_devkit.web import WebStack
-from scenefarm_operator.kube import VideoRequest
+from scenefarm_devkit.web import NAMESPACE, WebStack
+from scenefarm_operator.runtime.kube import VideoRequest
 
 REPO = Path(__file__).resolve().parents[1]
 ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"]
 ARGS += ["--disable-component-update", "--disable-sync", "--no-first-run"]
-NO_LIMITS = {"max_active_per_user": "1000", "max_per_user_per_day": "1000"}
+NO_LIMITS = {
+    f"max_{scope}": "1000"
+    for scope in (
+        "active_per_user",
+        "per_user_per_day",
+        "active_per_source",
+        "per_source_per_day",
+        "active_total",
+        "total_per_day",
+    )
+}
 
 
 def epoch_ms(iso: str) -> float:
@@ -96,7 +106,7 @@ def intake_latency(stack: WebStack, count: int) -> list[float]:
         created = epoch_ms(http.post(url, json=body, timeout=5).json()["$createdAt"])
         while True:
             try:
-                client.get(VideoRequest, f"web-intake{i}", namespace="default")
+                client.get(VideoRequest, f"web-intake{i}", namespace=NAMESPACE)
                 break
             except ApiError:
                 time.sleep(0.02)
@@ -115,9 +125,13 @@ def main() -> int:
         WebStack(
             Path(state),
             instant=True,
+            poll_seconds="1.0",
             max_active_per_user="1000",
             max_per_user_per_day="1000",
-            poll_seconds="1.0",
+            max_active_per_source="1000",
+            max_per_source_per_day="1000",
+            max_active_total="1000",
+            max_total_per_day="1000",
         ) as stack,
     ):
         realtime = realtime_latency(stack, args.scenes)

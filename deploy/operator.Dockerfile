@@ -12,6 +12,7 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY contract/ contract/
 COPY operator/ operator/
+COPY cli/ cli/
 COPY renderer_image/ renderer_image/
 COPY devkit/ devkit/
 COPY crds/ crds/
@@ -29,4 +30,4 @@ USER 10001:10001
 EXPOSE 8080
 ENTRYPOINT ["kopf", "run"]
 # The chart passes its own arguments; these are the single-Pod, all-namespaces defaults.
-CMD ["-m", "scenefarm_operator.handlers", "--standalone", "--all-namespaces", "--liveness=http://0.0.0.0:8080/healthz"]
+CMD ["-m", "scenefarm_operator.main", "--standalone", "--all-namespaces", "--liveness=http://0.0.0.0:8080/healthz"]

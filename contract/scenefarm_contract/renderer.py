@@ -17,6 +17,10 @@ TERMINATION_LOG_ENV = "SCENEFARM_TERMINATION_LOG"
 DEFAULT_TERMINATION_LOG = "/dev/termination-log"
 TERMINATION_MESSAGE_LIMIT = 4096  # bytes; the kubelet truncates longer messages
 VIDEO_KEY = "video.mp4"
+# `logTail`: the last lines the renderer wrote to its log (progress, what it stored), bounded so
+# the message keeps room for the rest (the status and the web row copy it as is).
+LOG_TAIL_LINES = 8
+LOG_TAIL_CHARS = 600
 
 
 class ExitClass(enum.IntEnum):
@@ -70,6 +74,11 @@ def scene_key(index: int) -> str:
     return f"scene-{index:02d}.mp4"
 
 
+def clip_log_tail(text: str) -> str:
+    """`text` cut at the start to LOG_TAIL_CHARS characters (what the status's `logTail` allows)."""
+    return text if len(text) <= LOG_TAIL_CHARS else "…" + text[len(text) - LOG_TAIL_CHARS + 1 :]
+
+
 @dataclasses.dataclass
 class TerminationMessage:
     """The JSON a renderer writes on exit; the operator reads it from Pod status."""
@@ -86,6 +95,7 @@ class TerminationMessage:
     renderSeconds: float | None = None
     cpuSeconds: float | None = None  # CPU time of the renderer and the children it waited for
     errorTail: str | None = None
+    logTail: str | None = None  # the last lines of the log (at most LOG_TAIL_LINES / LOG_TAIL_CHARS)
     # Chunks and the cache (see `chunks`); absent from messages of older renderers.
     cacheKey: str | None = None  # digest of the code, class, quality and versions actually rendered
     seed: int | None = None  # the scene's fixed seed of random, numpy and the string hash
@@ -94,17 +104,25 @@ class TerminationMessage:
     endFrame: int | None = None
     units: list[list[int]] | None = None  # `plan`: the scene's segments, run-length encoded
     replaySeconds: float | None = None  # time spent replaying frames before the chunk
+    poster: str | None = None  # URI of a still (PNG) of the video, stored beside it
+    subtitles: str | None = None  # URI of the WebVTT subtitles of a narrated video, stored beside it
+    subtitlesSha256: str | None = None  # of that WebVTT file (`scenefarm download --subtitles` checks it)
 
     def to_json(self, limit: int = TERMINATION_MESSAGE_LIMIT) -> str:
-        """Serialise, cutting the start of `errorTail` so the whole fits in `limit` bytes."""
+        """Serialise, cutting the start of `errorTail`, then of `logTail` (first cut to
+        LOG_TAIL_CHARS), so the whole fits in `limit` bytes."""
         fields = {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+        if self.logTail:
+            fields["logTail"] = clip_log_tail(self.logTail)
         text = json.dumps(fields, separators=(",", ":"))
-        tail = self.errorTail or ""
-        while len(text.encode()) > limit and tail:
-            overflow = len(text.encode()) - limit
-            tail = "…" + tail[max(overflow + 8, len(tail) // 8) :]
-            fields["errorTail"] = tail
-            text = json.dumps(fields, separators=(",", ":"))
+        for key in ("errorTail", "logTail"):
+            tail = fields.get(key) or ""
+            while len(text.encode()) > limit and tail:
+                overflow = len(text.encode()) - limit
+                rest = tail[max(overflow + 8, len(tail) // 8, 2) :]
+                tail = "…" + rest if rest else ""
+                fields[key] = tail
+                text = json.dumps(fields, separators=(",", ":"))
         return text
 
     @classmethod
@@ -150,10 +168,38 @@ def render_argv(
     return argv
 
 
-def combine_argv(*, scene_keys: Sequence[str], prefix: str, store: str, store_root: str) -> list[str]:
-    """Arguments of `python -m scenefarm_renderer combine`: scene keys in order -> `video.mp4`."""
+def combine_argv(
+    *,
+    scene_keys: Sequence[str],
+    prefix: str,
+    store: str,
+    store_root: str,
+    sha256s: Sequence[str | None] = (),
+) -> list[str]:
+    """Arguments of `python -m scenefarm_renderer combine`: scene keys in order -> `video.mp4`.
+    `sha256s` (in the same order): what the status recorded for each input; the combine refuses
+    an input whose file no longer has it (`INPUT_MISMATCH`)."""
     argv = ["combine", "--prefix", prefix, "--store", store, "--store-root", store_root]
     argv += ["--output", VIDEO_KEY]
     for key in scene_keys:
         argv += ["--input", key]
+    for key, digest in zip(scene_keys, sha256s, strict=False):
+        if digest:
+            argv += ["--sha256", f"{key}={digest}"]
     return argv
+
+
+def clean_argv(
+    *, prefix: str, store: str, store_root: str, keep: Sequence[str], also: Sequence[str], keys: Sequence[str]
+) -> list[str]:
+    """Arguments of `python -m scenefarm_renderer clean`: remove a deleted request's files but
+    `keep`; remove each `also` (`<prefix>/<key>`) too; `keys`: the files a store that cannot be
+    listed (Appwrite Storage) holds for the request."""
+    argv = ["clean", "--prefix", prefix, "--store", store, "--store-root", store_root]
+    for flag, values in (("--keep", keep), ("--also", also), ("--key", keys)):
+        for value in values:
+            argv += [flag, value]
+    return argv
+
+
+INPUT_MISMATCH = "InputMismatch"  # the errorTail's first word when a combine input is not what was recorded

@@ -62,6 +62,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     up.add_argument(
         "--appwrite-double", action="store_true", help="run a local Appwrite double and mirror requests to it"
     )
+    up.add_argument(
+        "--gc-delay",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="garbage-collect dependents asynchronously, SECONDS after their owner is gone (as a real "
+        "cluster's controller does); default: at once, with the owner's delete",
+    )
+    up.add_argument(
+        "--plain-http",
+        action="store_true",
+        help="serve plain HTTP instead of HTTPS with a generated CA (kubectl then sends no token)",
+    )
     up.set_defaults(run=_dev_up)
 
 
@@ -81,4 +94,6 @@ def _dev_up(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
     if args.gemini_script is not None and not args.gemini_script.is_file():
         parser.error(f"no such file: {args.gemini_script}")
+    if args.gc_delay is not None and args.gc_delay < 0:
+        parser.error("--gc-delay: seconds must not be negative")
     return run(args)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -16,9 +17,9 @@ from rich.live import Live
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 
-from scenefarm_operator.appwrite.rows import video_row_id
-from scenefarm_operator.kube import VideoRequest
-from scenefarm_operator.phases import TERMINAL
+from scenefarm_contract.phases import TERMINAL
+from scenefarm_operator.runtime.kube import VideoRequest
+from scenefarm_operator.web.rows import video_row_id
 
 from .devenv import DevEnv
 
@@ -135,7 +136,52 @@ def _report(env: DevEnv, namespace: str, status: Mapping[str, Any], console: Con
         f"{output.get('sizeBytes')} bytes, sha256 {str(output.get('sha256', ''))[:16]}…"
     )
     tolerance = len(scenes) / 15 + 1e-6  # one frame per scene at the lowest frame rate
-    return 0 if abs(video - parts) <= tolerance else 1
+    if not output.get("subtitles"):
+        return 0 if abs(video - parts) <= tolerance else 1
+    # Narrated: scenes are held on their last frame while their voice runs on, so the video may
+    # be longer than its scenes, never shorter.
+    problems = [] if video >= parts - tolerance else ["the video is shorter than its scenes"]
+    problems += _narration_report(path, env.artifact_path(namespace, output["subtitles"]), console)
+    for problem in problems:
+        console.print(f"[red]{problem}[/]")
+    return 1 if problems else 0
+
+
+def _narration_report(video: Path, vtt: Path, console: Console) -> list[str]:
+    """ffprobe-style stream details of the narrated video, and the checks the demo promises:
+    audio as long as the video (within one frame), a subtitle track, WebVTT cues in order."""
+    import av
+
+    from scenefarm_renderer.voice.subtitles import parse_webvtt
+
+    problems, lengths = [], {}
+    with av.open(str(video)) as container:
+        for stream in container.streams:
+            ctx: Any = stream.codec_context
+            seconds = float((stream.duration or 0) * (stream.time_base or 0))
+            lengths[stream.type] = seconds
+            if stream.type == "video":
+                rate = stream.base_rate or stream.average_rate
+                detail = f"{ctx.name} {ctx.width}x{ctx.height} {ctx.pix_fmt}, {float(rate or 0):g} fps"
+            elif stream.type == "audio":
+                detail = f"{ctx.name} {ctx.sample_rate} Hz {ctx.layout.name}"
+            else:
+                detail = f"{ctx.name}, {stream.frames} samples, language {stream.language or 'und'}"
+            console.print(f"  Stream #0:{stream.index} {stream.type}: {detail}, {seconds:.3f} s")
+        fps = float(container.streams.video[0].base_rate or 15)
+    cues = parse_webvtt(vtt.read_text(encoding="utf-8"))
+    console.print(f"  subtitles: {vtt} ({len(cues)} cues)")
+    for cue in cues[:3]:
+        console.print(f"    {cue.start:7.3f} --> {cue.end:7.3f}  {cue.text}")
+    if "audio" not in lengths:
+        problems.append("no audio stream")
+    elif abs(lengths["audio"] - lengths["video"]) > 1 / fps + 1e-6:
+        problems.append(f"audio {lengths['audio']:.3f} s against video {lengths['video']:.3f} s")
+    if "subtitle" not in lengths:
+        problems.append("no subtitle track in the MP4")
+    if not cues or any(b.start < a.end for a, b in itertools.pairwise(cues)):
+        problems.append("the WebVTT cues are missing or out of order")
+    return problems
 
 
 def _seconds(path: Path) -> float:

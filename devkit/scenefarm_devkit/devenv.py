@@ -22,6 +22,7 @@ from lightkube.core.exceptions import ApiError
 from scenefarm_devkit import chart_rbac
 from scenefarm_devkit.apiserver import DevClusterThread
 from scenefarm_devkit.data import crd_path
+from scenefarm_devkit.deployments import run_deployments
 from scenefarm_devkit.instant_renders import synthetic_end
 from scenefarm_devkit.jobrunner import JobRunnerConfig, run_job_runner
 
@@ -49,6 +50,9 @@ class DevEnv:
         max_local_processes: int | None = None,
         rbac_from_chart: bool = False,
         persist: bool = False,
+        render_account: bool = True,
+        gc_delay: float | None = None,
+        tls: bool = False,
     ) -> None:
         state_dir = Path(state_dir).resolve()  # Pods run in their own directories: paths must be absolute
         self.state_dir = state_dir
@@ -75,12 +79,16 @@ class DevEnv:
             state_dir=state_dir,
             port=port,
             crds=[crd_path()],
-            extra_tasks=[job_runner],
+            extra_tasks=[job_runner, run_deployments],  # Jobs; Deployments (the chart's operator)
             persist=persist,  # objects survive a restart on the same state directory
+            gc_delay=gc_delay,  # None: dependents go with their owner; seconds: the async collector's delay
+            tls=tls,  # HTTPS with a generated CA in the kubeconfig (dev up)
             **rbac_options,
         )
         self.operator_env = dict(operator_env or {})
         self.operator: subprocess.Popen[bytes] | None = None
+        # False for `helm install` on this cluster: the chart makes the render ServiceAccount itself.
+        self.render_account = render_account
 
     @property
     def kubeconfig(self) -> Path:
@@ -93,7 +101,17 @@ class DevEnv:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.cluster.start()
         self.ensure_claim("default")
-        for obj in chart_rbac.rbac_objects(self.rbac):  # as `helm install` would create them
+        objects = chart_rbac.rbac_objects(self.rbac)  # as `helm install --create-namespace` would
+        for namespace in sorted(
+            {str(o["metadata"]["namespace"]) for o in objects if o["metadata"].get("namespace")}
+        ):
+            with contextlib.suppress(ApiError):  # already there
+                self.client().create(
+                    codecs.from_dict(
+                        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
+                    )
+                )
+        for obj in objects:
             self.client().create(codecs.from_dict(obj))
         return self
 
@@ -111,7 +129,7 @@ class DevEnv:
             "metadata": {"name": RENDER_ACCOUNT, "namespace": namespace},
             "automountServiceAccountToken": False,
         }
-        for obj in (pvc, account):
+        for obj in (pvc, account) if self.render_account else (pvc,):
             try:
                 self.client().create(codecs.from_dict(obj))
             except ApiError as e:
@@ -138,7 +156,7 @@ class DevEnv:
         log = (self.state_dir / "operator.log").open("ab")
         cmd = [
             sys.executable, "-m", "kopf", "run", "--standalone", "--all-namespaces",
-            "-m", "scenefarm_operator.handlers", *extra_args,
+            "-m", "scenefarm_operator.main", *extra_args,
         ]  # fmt: skip
         self.operator = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
         return self.operator

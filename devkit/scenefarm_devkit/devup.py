@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import os
 import signal
 import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TextIO
 
 from rich.console import Console
 
-from .data import example_path
+from .data import chart_path, example_path
 from .dev_doubles import appwrite_double, gemini_double
 from .devenv import DevEnv
 from .kubeconfig_merge import current_context
@@ -48,14 +52,57 @@ def doubles(args: argparse.Namespace, stack: contextlib.ExitStack, console: Cons
     return settings
 
 
+LOCK_FILE = "dev-up.lock"
+
+
+@contextlib.contextmanager
+def single_instance(state_dir: Path) -> Iterator[TextIO]:
+    """One `dev up` per state directory (kind and minikube refuse a second cluster of one name).
+
+    An advisory lock the kernel drops when the holder dies; the file names the holder's PID and
+    kubeconfig, so a second `dev up` can say which one is running.
+    """
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / LOCK_FILE
+    with path.open("a+", encoding="utf-8") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            lock.seek(0)
+            holder = dict(line.split("=", 1) for line in lock.read().splitlines() if "=" in line)
+            raise SystemExit(
+                f"another `scenefarm dev up` (PID {holder.get('pid', '?')}) is running on {state_dir}; "
+                f"its kubeconfig: {holder.get('kubeconfig', state_dir / 'kubeconfig')}. Stop it (Ctrl-C "
+                "or kill that PID) or give this one another --state-dir."
+            ) from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(f"pid={os.getpid()}\nkubeconfig={state_dir.resolve() / 'kubeconfig'}\n")
+        lock.flush()
+        try:
+            yield lock
+        finally:
+            lock.truncate(0)
+
+
 def run(args: argparse.Namespace) -> int:
     console = Console()
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     with contextlib.ExitStack() as stack:
+        stack.enter_context(single_instance(Path(args.state_dir)))
         settings = doubles(args, stack, console)
         env = stack.enter_context(
-            DevEnv(args.state_dir, instant=args.instant, port=args.port, operator_env=settings, persist=True)
+            DevEnv(
+                args.state_dir,
+                instant=args.instant,
+                port=args.port,
+                operator_env=settings,
+                persist=True,
+                render_account=not args.no_operator,  # `helm install` makes it then
+                gc_delay=getattr(args, "gc_delay", None),
+                tls=not getattr(args, "plain_http", False),  # as real clusters: HTTPS, CA in the kubeconfig
+            )
         )
         if not args.no_operator:
             env.start_operator()
@@ -65,6 +112,12 @@ def run(args: argparse.Namespace) -> int:
             f"  try: kubectl --kubeconfig {env.kubeconfig} apply -f {example_path()}", soft_wrap=True
         )
         console.print(f"       kubectl --kubeconfig {env.kubeconfig} get vr -w", soft_wrap=True)
+        if args.no_operator:
+            console.print(
+                f"  the operator as deployed: helm install scenefarm {chart_path()}"
+                f" --kubeconfig {env.kubeconfig} (its Deployment runs here; the PVC exists in default)",
+                soft_wrap=True,
+            )
         if not args.no_switch_context:  # as kind does: kubectl and `scenefarm submit` find it
             merged = stack.enter_context(current_context(env.kubeconfig))
             console.print(f"current context: scenefarm-dev (in {merged}) while up", soft_wrap=True)

@@ -1,9 +1,15 @@
-"""The product: the scenefarm operator and the user CLI, on top of `scenefarm_contract`.
+"""The operator: kopf watches VideoRequests and drives them to a video, on top of `scenefarm_contract`.
 
-What belongs here: everything that runs in the operator image or on a user's machine to drive
-VideoRequests — kopf wiring (`handlers`), the reconcile loop (`reconcile`: snapshot, observe,
-act, publish) around the pure decision (`decide`, `healing`, `triage`, `status`, `lifecycle`,
-`admission`), planners (`planning/`), the outside world (`kube`, `appwrite/`, `planning.gemini`,
-`notify/`, `metrics`), and the user CLI (`cli`, `usercli/`). Nothing here imports the dev kit
-or the renderer's Manim side (import-linter checks); docs/architecture.md draws the layers.
+Rooms, each importing only the rooms below it (import-linter's layers contract in pyproject.toml):
+
+    main        the one kopf entry module: builds the runtime once, registers every handler
+    web         the Appwrite mirror and the web intake
+    runtime     the reconcile loop, Kubernetes access (kube), planner calls, the cluster-wide cap
+    observe     metrics, telemetry, ETA and cost, logs, webhook notifications
+    engine      pure decisions, status and manifests (no client, no SDK, no kopf)
+    planning    the planners (Explicit, Template, Gemini) and plan validation
+    support     settings and the one error root
+
+The user CLI is its own package (`scenefarm_cli`); nothing here imports it, the dev kit or the
+renderer. docs/architecture.md has a "where it lives" table over these rooms.
 """

@@ -10,13 +10,20 @@ Usage: python -s -P -m scenefarm_renderer._child CODE CLASS_NAME MANIM_QUALITY O
 OPTIONS is JSON: `seed` (random, numpy), `grid` (frames per segment), `start`/`end` (the
 frame window, for a chunk) and `plan` (count the segments, render nothing).  The parent sets
 PYTHONHASHSEED to the same seed, so string hashing (set order) is the same in every chunk.
+`progressFd` (a descriptor the parent passed: its own stdout) and `label` ("scene 2 (Intro)"):
+the child writes a progress line there after the first animation, then at most one every
+`PROGRESS_SECONDS`, and one when it is done, so `kubectl logs -f` of a render shows it live.
+With `progressLog` (a file name in its directory) it appends the same lines there too: the
+parent reads their tail for the termination message's `logTail`, also after a crash or a kill.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib.util
 import json
+import os
 import random
 import sys
 import time
@@ -34,6 +41,38 @@ TEX_PROGRAMS = frozenset({"latex", "xelatex", "lualatex", "pdflatex", "dvisvgm",
 USER_FRAMES = 12
 MESSAGE_KEEP = 700
 NO_ANIMATION = "the scene played no animation: a video needs at least one self.play(...) or self.wait()"
+PROGRESS_SECONDS = 2.0  # at most one progress line per this many seconds (plus the last one)
+
+
+class Progress:
+    """Lines a person can follow: `scene 2 (Intro): animation 4, 60 frames, 3.1 s`."""
+
+    def __init__(
+        self, fd: int, label: str, total: int | None, every: float = PROGRESS_SECONDS, copy: str | None = None
+    ) -> None:
+        self.stream = os.fdopen(fd, "w", buffering=1, encoding="utf-8", errors="replace")
+        self.copy = open(copy, "a", buffering=1, encoding="utf-8") if copy else None  # noqa: SIM115
+        self.label, self.total, self.every = label, total, every
+        self.started = self.last = time.monotonic()
+
+    def __call__(self, renderer: Any) -> None:
+        now = time.monotonic()
+        if renderer.num_plays == 1 or now - self.last >= self.every:  # the first at once
+            self.last = now
+            self.write(f"animation {renderer.num_plays}, {self._frames(renderer.frames)}")
+
+    def done(self, renderer: Any) -> None:
+        self.write(f"done: {renderer.num_plays} animations, {self._frames(renderer.frames)}")
+
+    def _frames(self, frames: int) -> str:
+        total = f"/{self.total}" if self.total else ""
+        return f"{frames}{total} frames, {time.monotonic() - self.started:.1f} s"
+
+    def write(self, text: str) -> None:
+        for stream in (self.stream, self.copy):
+            with contextlib.suppress(OSError):  # nobody reads the log any more: rendering goes on
+                if stream is not None:
+                    stream.write(f"{self.label}: {text}\n")
 
 
 def main(argv: list[str]) -> int:
@@ -96,6 +135,15 @@ def _manim_problem() -> str | None:
     return None
 
 
+def _progress(job: _Job) -> Progress | None:
+    fd = job.options.get("progressFd")
+    if fd is None or job.planning:
+        return None
+    end = job.options.get("end") or job.options.get("last")
+    label, copy = str(job.options.get("label") or job.class_name), job.options.get("progressLog")
+    return Progress(int(fd), label, int(end) if end else None, copy=str(copy) if copy else None)
+
+
 def _render(job: _Job) -> tuple[ExitClass, str]:
     problem = _manim_problem()
     if problem:
@@ -109,7 +157,10 @@ def _render(job: _Job) -> tuple[ExitClass, str]:
     if segments is not None:
         segments.mkdir(exist_ok=True)
     window = Window(int(job.options.get("start", 0)), job.options.get("end"))
-    FrameRenderer.install(window, segments, int(job.options.get("grid", 1_000_000)), skim=job.planning)
+    progress = _progress(job)
+    FrameRenderer.install(
+        window, segments, int(job.options.get("grid", 1_000_000)), skim=job.planning, on_play=progress
+    )
     if job.options.get("seed") is not None:  # module-level code draws before Scene.__init__
         random.seed(job.options["seed"])
         np.random.seed(job.options["seed"])
@@ -121,7 +172,10 @@ def _render(job: _Job) -> tuple[ExitClass, str]:
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
             scene = getattr(module, job.class_name)()
-            return _play(job, scene, window)
+            result = _play(job, scene, window)
+            if progress is not None and result[0] == ExitClass.OK:
+                progress.done(scene.renderer)
+            return result
     except RendererError as exc:
         return exc.exit_class, exc.message
     except MemoryError as exc:

@@ -15,11 +15,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from scenefarm_contract.chunks import COMPLETION_INDEX_ENV
+from scenefarm_contract.narration import Narration
 from scenefarm_contract.renderer import QUALITIES, VIDEO_KEY, ExitClass, TerminationMessage
 
 from .errors import EnvironmentProblem, RendererError
 from .sandbox import Limits
-from .termination import write_termination_message
+from .termination import LOG, write_termination_message
 
 EXIT_CLASSES = """\
 exit classes (also written as JSON to $SCENEFARM_TERMINATION_LOG, default /dev/termination-log):
@@ -38,7 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXIT_CLASSES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{render,plan,stitch,combine}")
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="{render,plan,stitch,combine,clean}"
+    )
 
     render = commands.add_parser(
         "render",
@@ -112,6 +115,32 @@ def build_parser() -> argparse.ArgumentParser:
     _store_arguments(combine)
     combine.add_argument("--output", default=VIDEO_KEY, help="key of the combined video")
     combine.add_argument("--input", action="append", default=[], help="scene key, in order (repeat)")
+    combine.add_argument(
+        "--sha256",
+        action="append",
+        default=[],
+        metavar="KEY=HEX",
+        help="the sha256 recorded for an input: a file that differs fails the combine (class 20)",
+    )
+    combine.add_argument(
+        "--narration",
+        type=_narration,
+        help="JSON of scenefarm_contract.narration.Narration: speak each input's text over the video, "
+        "add subtitles (video.vtt, video.srt and a mov_text track)",
+    )
+    clean = commands.add_parser(
+        "clean",
+        help="remove a deleted request's files from the store",
+        description="Remove every file under the prefix except the --keep keys (scenes other live "
+        "requests reuse), and each --also file (reused inputs nobody needs any more). On Appwrite "
+        "Storage, which cannot be listed by prefix, remove the --key files (except --keep).",
+        epilog=EXIT_CLASSES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _store_arguments(clean)
+    clean.add_argument("--keep", action="append", default=[], help="key to keep (repeat)")
+    clean.add_argument("--also", action="append", default=[], help="<prefix>/<key> to remove too (repeat)")
+    clean.add_argument("--key", action="append", default=[], help="a known key (Appwrite Storage) (repeat)")
     return parser
 
 
@@ -124,6 +153,13 @@ def _frame_range(text: str) -> tuple[int, int]:
     if not sep or first < 0 or last <= first:
         raise argparse.ArgumentTypeError(f"{text!r} is not START:END with 0 <= START < END")
     return first, last
+
+
+def _narration(text: str) -> Narration:
+    try:
+        return Narration.from_json(text)
+    except (ValueError, TypeError) as exc:
+        raise argparse.ArgumentTypeError(f"not a narration: {exc}") from exc
 
 
 def _edges(text: str) -> list[int]:
@@ -168,6 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a renderer bug: the image is at fault, never the scene
         tail = "".join(traceback.format_exception(exc)[-8:])
         message = TerminationMessage(exitClass=ExitClass.ENVIRONMENT, errorTail=f"renderer error: {tail}")
+    message.logTail = LOG.text()  # every outcome: what the log showed last, for the status and the page
     write_termination_message(message)
     if message.errorTail:
         print(message.errorTail, file=sys.stderr)
@@ -175,8 +212,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> TerminationMessage:
+    from scenefarm_renderer.storage.store import ArtifactStore, open_store, split_source
+
     from .rendering import RenderRequest, plan_scene, render_scene
-    from .store import ArtifactStore, open_store, split_source
 
     if args.command == "plan":
         return plan_scene(RenderRequest(args.code, args.class_name, args.quality, 0, _limits(args)))
@@ -184,10 +222,17 @@ def _run(args: argparse.Namespace) -> TerminationMessage:
         _chunk_from_layout(args)
     if args.command == "render" and (args.frames is None) != (args.chunk_index is None):
         raise EnvironmentProblem("--frames and --chunk-index go together: a chunk needs both")
+    if args.command == "clean":
+        from scenefarm_renderer.storage.store import clean
+
+        return clean(args.store, args.store_root, args.prefix, keep=args.keep, also=args.also, keys=args.key)
     try:
         store = open_store(args.store, args.store_root, args.prefix)
     except ValueError as exc:
         raise EnvironmentProblem(str(exc)) from exc
+    check = getattr(store, "check_writable", None)
+    if check is not None:  # before any work: a store that cannot take the result fails at once
+        check()
     if args.command == "render":
         request = RenderRequest(
             args.code,
@@ -215,7 +260,8 @@ def _run(args: argparse.Namespace) -> TerminationMessage:
             store if prefix == args.prefix.strip("/") else open_store(args.store, args.store_root, prefix)
         ), name
 
-    return combine_into_store(store, args.input, args.output, sources)
+    expected = dict(item.partition("=")[::2] for item in args.sha256)
+    return combine_into_store(store, args.input, args.output, sources, expected, narration=args.narration)
 
 
 def _limits(args: argparse.Namespace) -> Limits:

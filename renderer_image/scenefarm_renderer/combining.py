@@ -11,10 +11,11 @@ silence of their own length, so no audio is dropped or shifted.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from fractions import Fraction
 from pathlib import Path
 from typing import Literal
@@ -23,12 +24,14 @@ import av
 import av.container
 import av.stream
 
-from scenefarm_contract.renderer import TerminationMessage
+from scenefarm_contract.narration import Narration
+from scenefarm_contract.renderer import INPUT_MISMATCH, TerminationMessage
+from scenefarm_renderer.storage.store import ArtifactStore
 
 from .encoding import reencode
 from .errors import EnvironmentProblem
 from .media import MediaInfo, probe
-from .store import ArtifactStore
+from .rendering import store_poster
 from .termination import success_message
 
 Mode = Literal["copy", "reencode"]
@@ -40,6 +43,7 @@ class CombineResult:
     output: MediaInfo
     expected_frames: int
     expected_duration: float
+    scene_frames: tuple[int, ...] = ()  # each input's frames in the output (where narration goes)
 
 
 def combine(inputs: Sequence[Path], output: Path) -> CombineResult:
@@ -53,13 +57,15 @@ def combine(inputs: Sequence[Path], output: Path) -> CombineResult:
         mode: Mode = "copy"
         expected_frames = sum(i.frames for i in infos)
         expected_duration = sum(i.duration for i in infos)
+        scene_frames = tuple(i.frames for i in infos)
     else:
         infos = [probe(path) for path in inputs]
         fps, frames_per_scene = reencode(infos, output)
         mode = "reencode"
         expected_frames = sum(frames_per_scene)
+        scene_frames = tuple(frames_per_scene)
         expected_duration = float(sum(Fraction(n) / fps for n in frames_per_scene))
-    result = CombineResult(mode, probe(output), expected_frames, expected_duration)
+    result = CombineResult(mode, probe(output), expected_frames, expected_duration, scene_frames)
     problems = verify_combined(result, infos)
     if problems:
         raise EnvironmentProblem(f"the combined video failed verification ({mode}): " + "; ".join(problems))
@@ -159,11 +165,16 @@ def combine_into_store(
     keys: Sequence[str],
     output_key: str,
     sources: Callable[[str], tuple[ArtifactStore, str]] | None = None,
+    expected: Mapping[str, str] | None = None,
+    *,
+    narration: Narration | None = None,
 ) -> TerminationMessage:
-    """Fetch the scene keys from the store, combine, verify and store the result.
+    """Fetch the scene keys from the store, verify each against the sha256 the status recorded
+    (`expected`, by key), combine, verify and store the result.
 
     `sources` resolves an input to the store and key it lives under (another request's
     prefix, for a scene reused from the cache); without it every input is in `store`.
+    `narration` (when it speaks): the voice and subtitles go on the combined video (voice/).
     """
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="scenefarm-combine-") as tmp:
@@ -173,6 +184,7 @@ def combine_into_store(
             path = work / f"in-{index:03d}-{Path(key).name}"
             source, source_key = sources(key) if sources else (store, key)
             source.get(source_key, path)
+            _verify(key, path, (expected or {}).get(key))
             local.append(path)
         output = work / "combined.mp4"
         try:
@@ -183,6 +195,31 @@ def combine_into_store(
                 exc.message = exc.message.replace(path.name, key)
             raise
         print(f"combine: {result.mode} of {len(keys)} scenes", file=sys.stderr)
+        voiced = None
+        if narration is not None and narration.speaks:
+            from .voice.voiceover import voice_over
+
+            narrated = work / "narrated.mp4"
+            voiced = voice_over(store, narration, output, result.scene_frames, narrated)
+            output, result = narrated, dataclasses.replace(result, output=probe(narrated))
         message = success_message(result.output, output, started)
+        if voiced is not None:
+            message.subtitles, message.subtitlesSha256 = voiced.subtitles, voiced.subtitles_sha256
         message.artifact = store.put(output, output_key)
+        message.poster = store_poster(store, output, output_key, result.output.frames)
     return message
+
+
+def _verify(key: str, path: Path, expected: str | None) -> None:
+    """The input is the file the status recorded, or the combine stops (class 20, no retry)."""
+    if not expected:
+        return
+    digest = hashlib.sha256()
+    with path.open("rb") as src:
+        for block in iter(lambda: src.read(1024 * 1024), b""):
+            digest.update(block)
+    if digest.hexdigest() != expected:
+        raise EnvironmentProblem(
+            f"{INPUT_MISMATCH}: {key}: its sha256 is {digest.hexdigest()}, not the {expected} recorded "
+            f"when it was rendered (the file was replaced since); it is not combined"
+        )

@@ -4,7 +4,10 @@
     ├── CodeRejected     -> 10    the code failed the policy or does not parse
     ├── CodeRaised       -> 11    the scene raised, looped past the deadline, or ran out of memory
     ├── EnvironmentProblem -> 20  missing LaTeX/fonts/libraries, a bad invocation, a broken input
+    │   └── AppwriteSetupError    the Appwrite store is not configured or refuses its credentials
     └── TransientProblem -> 30    the artifact store could not be read or written
+        ├── AppwriteStoreError    an Appwrite store call failed (appwrite_store.py)
+        └── SpeechOutage          Gemini speech busy or unreachable (voice/speech.py; retried first)
 
 The command line turns each into its exit code and the `errorTail` of the
 termination message; anything else escaping is a renderer bug and is reported

@@ -106,6 +106,21 @@ def probe(path: Path, *, count_packets: bool = True) -> MediaInfo:
         raise EnvironmentProblem(f"{path.name}: not a decodable video: {exc}") from exc
 
 
+def poster(video: Path, dest: Path, frames: int) -> Path:
+    """The frame in the middle of `video` (of `frames` frames) as a PNG at `dest`: a still that
+    shows what the clip is about (the first is often empty, the last often faded out)."""
+    wanted = max(0, frames // 2)
+    try:
+        with av.open(str(video)) as container:
+            for i, frame in enumerate(container.decode(container.streams.video[0])):
+                if i >= wanted:
+                    frame.to_image().save(dest, format="PNG", optimize=True)  # type: ignore[no-untyped-call]
+                    return dest
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        raise EnvironmentProblem(f"{video.name}: no poster frame: {exc}") from exc
+    raise EnvironmentProblem(f"{video.name}: no poster frame: no frame {wanted}")
+
+
 def decodes(path: Path) -> bool:
     """True when every video packet of `path` decodes (a header can look fine over broken data)."""
     try:

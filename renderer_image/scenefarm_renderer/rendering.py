@@ -30,12 +30,14 @@ from pathlib import Path
 from scenefarm_contract.chunks import cache_key, chunk_key, scene_seed, segment_frames
 from scenefarm_contract.policy import check_code
 from scenefarm_contract.renderer import QUALITIES, ExitClass, TerminationMessage, scene_key
+from scenefarm_renderer.storage.store import ArtifactStore
 
 from .errors import CodeRaised, CodeRejected, EnvironmentProblem, RendererError
-from .media import probe, verify_scene
+from .media import poster, probe, verify_scene
 from .sandbox import Limits, Outcome, child_environment, run_limited
-from .store import ArtifactStore
-from .termination import success_message
+from .termination import LOG, say, success_message
+
+PROGRESS_LOG = "progress.log"  # the child's copy of its progress lines, in its directory
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +61,8 @@ def render_scene(request: RenderRequest, store: ArtifactStore) -> TerminationMes
     if request.frames is not None:
         start, end = request.frames
         options = {"start": start, "end": None, "last": end} if request.last else {"start": start, "end": end}
+    what = "" if request.frames is None else f", frames {request.frames[0]}:{request.frames[1]}"
+    say(f"{_label(request)}: rendering at {request.quality} quality ({quality.fps} fps{what})")
     with tempfile.TemporaryDirectory(prefix="scenefarm-render-") as tmp:
         work = Path(tmp)
         report = _run_child(request, source, work, options)
@@ -80,6 +84,10 @@ def render_scene(request: RenderRequest, store: ArtifactStore) -> TerminationMes
         message.cacheKey = cache_key(source, request.class_name, request.quality)
         message.seed = scene_seed(source, request.class_name)
         message.artifact = store.put(movie, key)
+        if request.frames is None:  # a chunk is no scene of its own: no poster
+            message.poster = store_poster(store, movie, key, info.frames)
+    seconds = time.monotonic() - started
+    say(f"{_label(request)}: stored {message.artifact} ({info.frames} frames, {seconds:.1f} s)")
     return message
 
 
@@ -129,13 +137,56 @@ def _run_child(
         "scene.py", request.class_name, quality.manim_flag, "scene.mp4", "result.json", json.dumps(options),
     ]  # fmt: skip
     env = child_environment(os.environ, work) | {"PYTHONHASHSEED": str(seed)}
-    outcome = run_limited(argv, work, env, request.limits)
+    # The child writes its progress lines straight into this process's stdout (the Pod's log),
+    # and a copy into PROGRESS_LOG, whose tail goes into the termination message.
+    sys.stdout.flush()
+    progress = os.dup(sys.stdout.fileno())
+    extra = {"progressFd": progress, "label": _label(request), "progressLog": PROGRESS_LOG}
+    argv[-1] = json.dumps(options | extra)
+    try:
+        outcome = run_limited(argv, work, env, request.limits, pass_fds=(progress,))
+    finally:
+        os.close(progress)
+        LOG.add(_last_lines(work / PROGRESS_LOG))
     _raise_for_child(outcome, work / "result.json", request.limits)
     try:
         report: dict[str, object] = json.loads((work / "result.json").read_text())
     except (OSError, ValueError) as exc:
         raise EnvironmentProblem(f"the renderer child left no readable result: {exc}") from exc
     return report
+
+
+def store_poster(store: ArtifactStore, video: Path, key: str, frames: int) -> str | None:
+    """A poster frame stored beside the video (`scene-02.mp4` -> `scene-02.png`); its URI.
+
+    A nicety: when it cannot be made or stored, the render still succeeds, without one."""
+    still = video.with_suffix(".png")
+    try:
+        return store.put(poster(video, still, frames), poster_key(key))
+    except RendererError as exc:
+        say(f"no poster for {key}: {exc.message}")
+        return None
+
+
+def poster_key(video_key: str) -> str:
+    return video_key.rsplit(".", 1)[0] + ".png"
+
+
+def _last_lines(path: Path, keep: int = 4096) -> list[str]:
+    """The whole lines among the last `keep` bytes of the child's progress copy; none without one."""
+    try:
+        with path.open("rb") as log:
+            size = log.seek(0, os.SEEK_END)
+            log.seek(max(0, size - keep))
+            lines = log.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return []
+    return lines[1:] if size > keep else lines  # the first may be cut
+
+
+def _label(request: RenderRequest) -> str:
+    label = f"scene {request.scene_index} ({request.class_name})"
+    return label if request.chunk_index is None else f"{label} chunk {request.chunk_index}"
 
 
 def _number(value: object) -> float | None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,7 @@ class FrameRenderer(CairoRenderer):
     segments: Path | None = None
     grid = 1
     skim = False  # plan: one time step per play (Manim's skip) instead of every frame
+    on_play: tuple[Callable[[FrameRenderer], None], ...] = ()  # after each play (progress lines)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -74,8 +76,17 @@ class FrameRenderer(CairoRenderer):
         self.misaligned: str | None = None  # a window edge off the segment grid (a plan bug)
 
     @classmethod
-    def install(cls, window: Window, segments: Path | None, grid: int, *, skim: bool = False) -> None:
+    def install(
+        cls,
+        window: Window,
+        segments: Path | None,
+        grid: int,
+        *,
+        skim: bool = False,
+        on_play: Callable[[FrameRenderer], None] | None = None,
+    ) -> None:
         cls.window, cls.segments, cls.grid, cls.skim = window, segments, grid, skim
+        cls.on_play = (on_play,) if on_play is not None else ()
         manim.scene.scene.CairoRenderer = cls  # type: ignore[attr-defined,misc]
 
     def init_scene(self, scene: Any, session_spec: Any, file_writer_settings: Any) -> None:
@@ -110,6 +121,8 @@ class FrameRenderer(CairoRenderer):
         if not self.skip_animations:
             self._record(self.frames - self.play_start, static=frozen)
         self.num_plays += 1
+        for hook in self.on_play:
+            hook(self)
         if self.window.reached_end(self.frames):
             raise ChunkComplete
 

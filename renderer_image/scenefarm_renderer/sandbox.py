@@ -101,8 +101,16 @@ def _preexec(limits: Limits) -> Callable[[], None]:
     return apply
 
 
-def run_limited(argv: Sequence[str], workdir: Path, env: Mapping[str, str], limits: Limits) -> Outcome:
-    """Run `argv` in `workdir` within `limits`; on the deadline kill its whole process group."""
+def run_limited(
+    argv: Sequence[str],
+    workdir: Path,
+    env: Mapping[str, str],
+    limits: Limits,
+    pass_fds: Sequence[int] = (),
+) -> Outcome:
+    """Run `argv` in `workdir` within `limits`; on the deadline kill its whole process group.
+
+    `pass_fds`: descriptors the child keeps (the progress stream, see `_child`)."""
     log = workdir / "child.log"
     started = time.monotonic()
     with log.open("wb") as out:
@@ -114,6 +122,7 @@ def run_limited(argv: Sequence[str], workdir: Path, env: Mapping[str, str], limi
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            pass_fds=tuple(pass_fds),
             preexec_fn=_preexec(limits),  # noqa: PLW1509 - no threads are running in the renderer
         )
         timed_out = False

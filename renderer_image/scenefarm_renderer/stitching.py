@@ -15,11 +15,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from scenefarm_contract.renderer import QUALITIES, TerminationMessage, scene_key
+from scenefarm_renderer.storage.store import ArtifactStore
 
 from .errors import EnvironmentProblem
 from .media import MediaInfo, verify_scene
 from .segments import join_exactly
-from .store import ArtifactStore
 from .termination import success_message
 
 

@@ -2,21 +2,55 @@
 
 from __future__ import annotations
 
+import collections
 import os
 import resource
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from scenefarm_contract.renderer import (
     DEFAULT_TERMINATION_LOG,
+    LOG_TAIL_CHARS,
+    LOG_TAIL_LINES,
     TERMINATION_LOG_ENV,
     ExitClass,
     TerminationMessage,
 )
 
 from .media import MediaInfo, sha256_of
+
+SECRET_ENV = "APPWRITE_API_KEY"  # noqa: S105 (its name): the one secret a renderer holds
+
+
+class LogTail:
+    """The last lines this process wrote to its log, for the termination message's `logTail`."""
+
+    def __init__(self, lines: int = LOG_TAIL_LINES, chars: int = LOG_TAIL_CHARS) -> None:
+        self.lines: collections.deque[str] = collections.deque(maxlen=lines)
+        self.chars = chars
+
+    def add(self, lines: Iterable[str]) -> None:
+        self.lines.extend(line.rstrip() for line in lines if line.strip())
+
+    def text(self, environ: Mapping[str, str] = os.environ) -> str | None:
+        """The kept lines, the secret redacted, cut at the start to `chars`; None when empty."""
+        text, secret = "\n".join(self.lines), environ.get(SECRET_ENV, "")
+        if secret:  # redacted as the store redacts errorTail (`appwrite_sdk.redact`, not imported:
+            text = text.replace(secret, "***")  # it loads the Appwrite SDK)
+        if len(text) > self.chars:
+            text = "…" + text[len(text) - self.chars + 1 :]
+        return text or None
+
+
+LOG = LogTail()  # what `say` printed and the render child's progress lines
+
+
+def say(line: str) -> None:
+    """Print a line a person follows in the Pod's log (`kubectl logs -f`), and keep it for `logTail`."""
+    print(line, flush=True)
+    LOG.add([line])
 
 
 def success_message(info: MediaInfo, video: Path, started: float) -> TerminationMessage:

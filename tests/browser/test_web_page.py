@@ -15,9 +15,9 @@ import pytest
 from lightkube import codecs
 from playwright.sync_api import Browser, BrowserContext, Page, Request
 
-from scenefarm_devkit.web import WebStack
-from scenefarm_operator.appwrite.rows import video_row_id
-from scenefarm_operator.kube import VideoRequest
+from scenefarm_devkit.web import NAMESPACE, WebStack
+from scenefarm_operator.runtime.kube import VideoRequest
+from scenefarm_operator.web.rows import video_row_id
 
 pytestmark = pytest.mark.browser
 ROW_READS = re.compile(r"/v1/tablesdb/[^/]+/tables/[^/]+/rows(/[^/?]+)?(\?|$)")
@@ -79,7 +79,11 @@ class Person:
         self.page.get_by_test_id("planner").select_option("Template")
         self.page.get_by_test_id("quality").select_option("low")
         self.page.get_by_test_id("submit").click()
-        return self.page.get_by_test_id("tracking-id").text_content(timeout=10_000) or ""
+        return (self.page.get_by_test_id("tracking-id").text_content(timeout=10_000) or "").lstrip("#")
+
+    def row_id(self) -> str:
+        """The selected video's row id: in the page's own DOM only, never shown or in the URL."""
+        return str(self.page.get_by_test_id("video").get_attribute("data-id", timeout=10_000))
 
     def status(self) -> str:
         return self.page.get_by_test_id("video-status").text_content(timeout=5_000) or ""
@@ -107,8 +111,12 @@ def alice(browser: Browser, stack: WebStack, artifacts: Path) -> Iterator[Person
 def test_a_user_submits_newtons_laws_and_follows_it_live_to_a_video_that_decodes(
     alice: Person, stack: WebStack, tmp_path: Path
 ) -> None:
-    row_id = alice.submit("Newton's laws")
-    assert row_id and alice.page.url.endswith(f"#/video/{row_id}")  # a tracking id at once
+    tracking = alice.submit("Newton's laws")
+    assert tracking and alice.page.url.endswith(f"#/video/{tracking}")  # a tracking number at once
+    row_id = alice.row_id()
+    # No row id where it could be shared (the URL, the text): it would let others probe the row.
+    assert row_id != tracking and row_id not in alice.page.url
+    assert row_id not in (alice.page.locator("body").text_content() or "")
     alice.screenshot("1-submitted")
     statuses = ["queued"]  # what the page showed on submit, before any event
 
@@ -131,7 +139,7 @@ def test_a_user_submits_newtons_laws_and_follows_it_live_to_a_video_that_decodes
 
     alice.page.reload()  # mid-render: the state comes back from the rows
     alice.wait_following()
-    assert alice.page.get_by_test_id("tracking-id").text_content() == row_id
+    assert alice.page.get_by_test_id("tracking-id").text_content() == f"#{tracking}"
     assert alice.status() in ("rendering", "completed")
     alice.screenshot("3-reloaded")
 
@@ -153,6 +161,12 @@ def test_a_user_submits_newtons_laws_and_follows_it_live_to_a_video_that_decodes
     )
     bars = alice.page.get_by_test_id("scene-progress").evaluate_all("els => els.map(e => e.dataset.value)")
     assert bars == ["100", "100"]
+    logs = alice.page.get_by_test_id("scene-log")  # each finished scene: the tail of its render's log
+    assert logs.count() == 2
+    logs.first.locator("summary").click()
+    tail = logs.first.locator("pre").text_content() or ""
+    assert "frames" in tail and "stored" in tail, tail
+    alice.screenshot("4b-scene-log")
     # After the reload only the resync that follows the dropped socket listed rows: one list of
     # each table, not a poll.
     wait_for(lambda: len(alice.row_reads) >= 2, 20, "the resync after the reconnect")
@@ -161,6 +175,7 @@ def test_a_user_submits_newtons_laws_and_follows_it_live_to_a_video_that_decodes
 
     with alice.page.expect_download() as download:
         alice.page.get_by_test_id("download").click()
+    assert download.value.suggested_filename == "newtons-laws.mp4"  # named after the topic
     video = tmp_path / "newton.mp4"
     download.value.save_as(video)
     with av.open(str(video)) as container:
@@ -201,7 +216,8 @@ def test_a_failing_scene_shows_its_message(alice: Person, stack: WebStack) -> No
     client = stack.env.client()
     client.create(codecs.from_dict(failing_request(alice.user_id())))  # e.g. made with kubectl
     uid = str(client.get(VideoRequest, "cart", namespace="default").metadata.uid)
-    alice.page.goto(f"{stack.url}#/video/{video_row_id(uid)}")
+    row = wait_for(lambda: stack.double.rows("scenefarm", "videos").get(video_row_id(uid)), 60, "the row")
+    alice.page.goto(f"{stack.url}#/video/{row['$sequence']}")
     wait_for(lambda: alice.page.get_by_test_id("video").count(), 60, "the request's row on the page")
     assert alice.wait_status("failed", timeout=120) == "failed"
     message = alice.page.get_by_test_id("scene-error").first.text_content(timeout=10_000) or ""
@@ -222,18 +238,19 @@ def test_a_second_user_sees_nothing_of_the_first_and_a_cancel_stops_the_request(
 
         alice.open("#/")
         alice.wait_following()
-        row_id = alice.submit("Friction")
+        tracking = alice.submit("Friction")
+        row_id = alice.row_id()
         alice.wait_status("rendering", timeout=120)
         alice.page.get_by_test_id("cancel").click()
-        alice.wait_status("failed", timeout=120)
+        alice.wait_status("cancelled", timeout=120)  # its own badge, not "failed"
         alice.page.get_by_test_id("video-phase").filter(has_text="Cancelled").wait_for(timeout=30_000)
         alice.screenshot("7-cancelled")
-        name = stack.env.client().get(VideoRequest, f"web-{row_id}", namespace="default")
+        name = stack.env.client().get(VideoRequest, f"web-{row_id}", namespace=NAMESPACE)
         assert name["spec"]["cancel"] is True
         assert wait_for(
             lambda: (
                 (
-                    stack.env.client().get(VideoRequest, f"web-{row_id}", namespace="default").get("status")
+                    stack.env.client().get(VideoRequest, f"web-{row_id}", namespace=NAMESPACE).get("status")
                     or {}
                 ).get("phase")
                 == "Cancelled"
@@ -242,7 +259,7 @@ def test_a_second_user_sees_nothing_of_the_first_and_a_cancel_stops_the_request(
             "the VideoRequest to be cancelled",
         )
 
-        bob.page.goto(f"{stack.url}#/video/{row_id}")
+        bob.page.goto(f"{stack.url}#/video/{tracking}")
         assert "not yours" in (
             (bob.page.get_by_test_id("video").count() == 0 and bob.page.locator("#video").text_content())
             or ""

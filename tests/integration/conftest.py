@@ -17,7 +17,7 @@ from scenefarm_devkit.appwrite_double import AppwriteDoubleThread
 from scenefarm_devkit.devenv import DevEnv
 from scenefarm_devkit.doubles import gemini_double_thread
 from scenefarm_devkit.gemini_double import GeminiDouble
-from scenefarm_operator.kube import VideoRequest
+from scenefarm_operator.runtime.kube import VideoRequest
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"

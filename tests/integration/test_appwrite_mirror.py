@@ -17,8 +17,8 @@ from scenefarm_contract.appwrite_sdk import file_id
 from scenefarm_contract.renderer import VIDEO_KEY, artifact_prefix
 from scenefarm_devkit.appwrite_double import AppwriteDoubleThread
 from scenefarm_devkit.devenv import DevEnv
-from scenefarm_operator.appwrite.rows import scene_row_id, video_row_id
-from scenefarm_operator.kube import VideoRequest
+from scenefarm_operator.runtime.kube import VideoRequest
+from scenefarm_operator.web.rows import scene_row_id, video_row_id
 
 from .conftest import APPWRITE_KEY, create, is_deleted, status_of, video_request, wait_for, wait_terminal
 

@@ -17,8 +17,8 @@ from lightkube import Client
 from lightkube.core.exceptions import ApiError
 
 from scenefarm_devkit.devenv import DevEnv
-from scenefarm_operator import naming
-from scenefarm_operator.kube import VideoRequest
+from scenefarm_operator.engine.manifests import naming
+from scenefarm_operator.runtime.kube import VideoRequest
 
 from .conftest import create, jobs_of, tiny_scene, wait_terminal
 

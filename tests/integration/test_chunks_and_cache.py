@@ -79,3 +79,19 @@ def test_a_chunked_scene_is_frame_identical_and_a_resubmitted_scene_is_reused(en
             j.metadata.labels["scenefarm.dev/role"] == "scene"] == ["1"]  # fmt: skip
     video = frames(env.artifact_path("default", resubmitted["output"]["uri"]))
     assert np.array_equal(video[:60], want)  # the combine read the reused scene from its origin
+
+
+def test_a_dotted_request_name_renders_its_scene_in_chunks(env, client) -> None:
+    """`intro.v2` is a legal name; its Indexed Job's Pod hostnames must be DNS labels all the same
+    (the dev cluster refuses the Job otherwise, as a real API server does)."""
+    dotted = video_request("intro.v2", [("traced", TRACED)])
+    dotted["spec"]["render"] |= {"chunking": CHUNKS, "cache": False}
+    create(client, dotted)
+    status = wait_terminal(client, "intro.v2", timeout=300)
+    assert status["phase"] == "Succeeded", status["message"]
+    assert status["scenes"][0]["chunking"]["decision"] == "Chunked", status["scenes"][0]["chunking"]
+    names = sorted(j.metadata.name for j in jobs_of(client, "intro.v2"))
+    indexed = next(n for n in names if n.endswith("-chunks"))
+    assert (
+        "." not in indexed and client.get(Job, indexed, namespace="default").status.completedIndexes == "0,1"
+    )

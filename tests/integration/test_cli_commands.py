@@ -18,7 +18,7 @@ from scenefarm_contract.renderer import artifact_prefix
 from scenefarm_devkit.apiserver.authorization import Authorizer
 from scenefarm_devkit.devenv import DevEnv
 from scenefarm_devkit.tools import ensure_tool
-from scenefarm_operator.kube import VideoRequest
+from scenefarm_operator.runtime.kube import VideoRequest
 
 from .cli_helpers import BIN, Ran, scenefarm
 from .conftest import EXAMPLES, wait_for, wait_terminal
@@ -154,7 +154,7 @@ def test_a_cancelled_request_refuses_resume_and_retry_with_the_reason(cli, env, 
         assert (ran.code, ran.out) == (4, "")
         assert ran.err == (
             f"error: videorequest/held was cancelled, and Cancelled is final: it cannot be {verb}. "
-            "Submit it again under a new name to render it.\n"
+            "Render it again under a new name with: scenefarm resubmit held\n"
         )
     assert cli("cancel", "held").out == "videorequest/held is already cancelled\n"
     spec = env.client().get(VideoRequest, "held", namespace="default")["spec"]

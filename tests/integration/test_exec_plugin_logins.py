@@ -33,7 +33,7 @@ def cli(kubeconfig: Path, *args: str) -> subprocess.CompletedProcess[str]:
     command = [
         sys.executable,
         "-c",
-        "import sys; from scenefarm_operator.cli import main; sys.exit(main())",
+        "import sys; from scenefarm_cli.main import main; sys.exit(main())",
         *args,
     ]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)

@@ -25,9 +25,9 @@ from scenefarm_devkit.apiserver.faults import FaultRule
 from scenefarm_devkit.appwrite_double import AppwriteDoubleThread
 from scenefarm_devkit.devenv import DevEnv
 from scenefarm_devkit.gemini_double import GeminiDouble, Reply
-from scenefarm_operator import naming
-from scenefarm_operator.appwrite.rows import video_row_id
-from scenefarm_operator.kube import VideoRequest
+from scenefarm_operator.engine.manifests import naming
+from scenefarm_operator.runtime.kube import VideoRequest
+from scenefarm_operator.web.rows import video_row_id
 
 from .conftest import (
     APPWRITE_KEY,

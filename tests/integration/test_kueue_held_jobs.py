@@ -39,19 +39,20 @@ WORKLOAD_CRD = {
             "kind": "Workload",
             "listKind": "WorkloadList",
         },
-        "versions": [
+        "versions": [  # as Kueue >= v0.15 installs it: v1beta2 stored, v1beta1 still served
             {
-                "name": "v1beta1",
+                "name": version,
                 "served": True,
-                "storage": True,
+                "storage": version == "v1beta2",
                 "schema": {
                     "openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
                 },
             }
+            for version in ("v1beta2", "v1beta1")
         ],
     },
 }
-Workload = create_namespaced_resource("kueue.x-k8s.io", "v1beta1", "Workload", "workloads")
+Workload = create_namespaced_resource("kueue.x-k8s.io", "v1beta2", "Workload", "workloads")
 
 
 def kueue_workload(job: Job) -> dict[str, Any]:
@@ -60,9 +61,14 @@ def kueue_workload(job: Job) -> dict[str, Any]:
     condition = {"type": "QuotaReserved", "status": "False", "reason": "Pending", "message": SHORT,
                  "lastTransitionTime": "2026-01-01T00:00:00Z"}  # fmt: skip
     return {
-        "apiVersion": "kueue.x-k8s.io/v1beta1",
+        "apiVersion": "kueue.x-k8s.io/v1beta2",
         "kind": "Workload",
-        "metadata": {"name": f"job-{job.metadata.name}", "namespace": "default", "ownerReferences": [owner]},
+        "metadata": {
+            "name": f"job-{job.metadata.name}",
+            "namespace": "default",
+            "ownerReferences": [owner],
+            "labels": {"kueue.x-k8s.io/job-uid": job.metadata.uid},
+        },
         "spec": {"queueName": QUEUE},
         "status": {"conditions": [condition]},
     }
@@ -105,6 +111,8 @@ def test_a_kueue_held_job_shows_queued_and_only_kueue_releases_it(tmp_path: Path
             if (r.identity, r.verb, r.resource) == ("operator", "patch", "jobs")
         ]
         assert patches == [], "the operator un-suspended (or touched) a Job Kueue holds"
+        reads = [r for r in env.cluster.request_log if (r.identity, r.resource) == ("operator", "workloads")]
+        assert reads and all("v1beta2" in r.path and "job-uid" in r.query for r in reads[-3:]), reads[-3:]
         assert client.get(Job, job.metadata.name, namespace="default").spec.suspend is True
 
         def admit_all() -> bool:  # Kueue admits whatever it holds (scene, then combine)

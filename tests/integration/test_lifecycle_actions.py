@@ -14,12 +14,14 @@ import psutil
 import pytest
 from lightkube import Client
 from lightkube.core.exceptions import ApiError
+from lightkube.resources.batch_v1 import Job
+from lightkube.resources.core_v1 import ConfigMap
 from lightkube.types import PatchType
 
+from scenefarm_cli.main import main as scenefarm
 from scenefarm_contract.renderer import artifact_prefix
 from scenefarm_devkit.devenv import ARTIFACT_CLAIM, DevEnv
-from scenefarm_operator.cli import main as scenefarm
-from scenefarm_operator.kube import VideoRequest
+from scenefarm_operator.runtime.kube import VideoRequest
 
 from .conftest import (
     create,
@@ -129,6 +131,60 @@ def test_suspend_stops_new_scene_jobs_and_resume_finishes(lenv, lclient):
     assert wait_terminal(lclient, "pause")["phase"] == "Succeeded"
 
 
+def test_suspend_holds_the_running_job_and_resume_releases_exactly_it(lenv, lclient):
+    body = video_request("hold", [("h0", "self.wait(6)"), ("h1", "self.wait(0.3)")])
+    body["spec"]["render"] |= {"parallelism": 1}
+    create(lclient, body)
+    wait_for(
+        lambda: status_of(lclient, "hold").get("scenes", [{}])[0].get("phase") == "Running", 120, "h0 running"
+    )
+    run_action(lenv, "suspend", "hold")
+    wait_for(lambda: status_of(lclient, "hold").get("phase") == "Suspended", 30, "phase Suspended")
+    job = wait_for(
+        lambda: next((j for j in jobs_of(lclient, "hold") if j.spec.suspend), None), 30, "a held Job"
+    )
+    assert job.metadata.name == "hold-s00-a1"
+    assert (job.metadata.annotations or {}).get("scenefarm.dev/suspended") == "true"
+    assert "held by" not in status_of(lclient, "hold")["scenes"][0].get("message", "")
+    assert scene_jobs(lclient, "hold") == ["hold-s00-a1"]  # nothing new starts while suspended
+    run_action(lenv, "resume", "hold")
+    assert wait_terminal(lclient, "hold")["phase"] == "Succeeded"
+    released = lclient.get(Job, "hold-s00-a1", namespace="default")
+    assert "scenefarm.dev/suspended" not in (released.metadata.annotations or {})
+    assert scene_jobs(lclient, "hold") == ["hold-s00-a1", "hold-s01-a1"]  # resumed, not started anew
+
+
+def test_a_recreated_namesake_waits_for_the_old_childrens_removal_and_renders_its_own_plan(lenv, lclient):
+    create(lclient, video_request("reborn", [("old", "self.wait(0.3)")]))
+    assert wait_terminal(lclient, "reborn")["phase"] == "Succeeded"
+    api = lenv.cluster.cluster.server.api
+    api.gc_delay = 8.0  # the garbage collector runs later, as a real (asynchronous) one does
+    try:
+        lclient.delete(VideoRequest, "reborn", namespace="default")
+        wait_for(lambda: is_deleted(lclient, "reborn"), 30, "the old reborn to go")
+        assert lclient.get(ConfigMap, "reborn-plan", namespace="default")  # its children are still there
+        create(lclient, video_request("reborn", [("one", "self.wait(0.3)"), ("two", "self.wait(0.3)")]))
+
+        def waiting_status() -> dict[str, Any] | None:
+            status = status_of(lclient, "reborn")
+            return status if "garbage collector" in status.get("message", "") else None
+
+        waiting = wait_for(waiting_status, 30, "the new reborn to wait for the old one's children")
+        assert "reborn-plan" in waiting["message"] and waiting["phase"] == "Pending"
+        ready = next(c for c in waiting["conditions"] if c["type"] == "Ready")
+        assert ready["reason"] == "WaitingForNamesake"
+        assert not waiting.get("scenes")  # the old plan is not adopted
+        # once the collector removed the leftovers, the new request plans and renders its own scenes
+        final = wait_terminal(lclient, "reborn")
+    finally:
+        api.gc_delay = None
+    assert final["phase"] == "Succeeded", final["message"]
+    assert [s["name"] for s in final["scenes"]] == ["one", "two"]
+    new_uid = lclient.get(VideoRequest, "reborn", namespace="default").metadata.uid
+    owned = [j for j in jobs_of(lclient, "reborn") if j.metadata.labels["scenefarm.dev/role"] != "cleanup"]
+    assert {r.uid for j in owned for r in j.metadata.ownerReferences or ()} == {new_uid}
+
+
 def test_cancel_stops_every_job_and_ends_cancelled(lenv, lclient):
     create(lclient, video_request("stop", [(f"c{i}", "self.wait(4)") for i in range(3)]))
     wait_for(lambda: status_of(lclient, "stop").get("phase") == "Rendering", 30, "rendering")
@@ -179,9 +235,18 @@ def test_request_deadline_fails_with_reason_deadline_exceeded_and_leaves_no_proc
 
 
 def test_ttl_after_finished_deletes_the_request_and_its_children(lenv, lclient):
-    create(lclient, video_request("short-lived", [("x", "self.wait(0.2)")], ttlSecondsAfterFinished=1))
+    create(lclient, video_request("short-lived", [("x", "self.wait(0.2)")], ttlSecondsAfterFinished=3))
+    wait_terminal(lclient, "short-lived")
+    uid = lclient.get(VideoRequest, "short-lived", namespace="default").metadata.uid
+    files = lenv.runner_config.claim_path("default", ARTIFACT_CLAIM) / artifact_prefix(
+        "default", "short-lived", uid
+    )
+    assert (files / "video.mp4").is_file()
     wait_for(lambda: is_deleted(lclient, "short-lived"), 90, "the request to be deleted by its TTL")
-    wait_for(lambda: not jobs_of(lclient, "short-lived"), 30, "its Jobs to be collected")
+    wait_for(lambda: not [j for j in jobs_of(lclient, "short-lived") if j.metadata.ownerReferences], 30,
+             "its Jobs to be collected")  # fmt: skip
+    # its files leave the store too (a clean-up Job, which then goes by its own TTL)
+    wait_for(lambda: not files.exists(), 90, f"{files} to be removed")
 
 
 def test_cluster_cap_queues_requests_by_priority(tmp_path: Path):

@@ -26,8 +26,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from scenefarm_devkit import chart_rbac
 from scenefarm_devkit.devenv import DevEnv
-from scenefarm_operator.kube import VideoRequest
-from scenefarm_operator.notify import ledger, signing
+from scenefarm_operator.observe.notify import ledger, signing
+from scenefarm_operator.runtime.kube import VideoRequest
 
 from .conftest import create, gemini, video_request, wait_for, wait_terminal  # noqa: F401 - fixture
 

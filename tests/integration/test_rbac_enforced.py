@@ -19,7 +19,7 @@ from lightkube.resources.rbac_authorization_v1 import ClusterRole
 
 from scenefarm_devkit.chart_rbac import CHART
 from scenefarm_devkit.devenv import DevEnv
-from scenefarm_operator.kube import VideoRequest
+from scenefarm_operator.runtime.kube import VideoRequest
 
 from .conftest import create, jobs_of, status_of, video_request, wait_for, wait_terminal
 

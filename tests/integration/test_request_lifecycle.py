@@ -11,7 +11,7 @@ import pytest
 from lightkube.resources.batch_v1 import Job
 from lightkube.resources.core_v1 import ConfigMap
 
-from scenefarm_operator.kube import VideoRequest
+from scenefarm_operator.runtime.kube import VideoRequest
 
 from .conftest import create, example, is_deleted, jobs_of, status_of, video_request, wait_for, wait_terminal
 

@@ -17,7 +17,7 @@ from lightkube import Client
 from lightkube.resources.core_v1 import Event, Pod
 
 from scenefarm_devkit.devenv import DevEnv
-from scenefarm_operator.admission_signals import Blocker, start_blockers
+from scenefarm_operator.engine.admission_signals import Blocker, start_blockers
 
 from .conftest import create, jobs_of, status_of, video_request, wait_for
 
@@ -93,5 +93,15 @@ def test_a_missing_artifact_claim_is_named(tmp_path: Path) -> None:
         assert blocker.message.startswith(
             '0/1 nodes are available: persistentvolumeclaim "no-such-claim" not found'
         )
+
+        def stalled() -> dict[str, Any] | None:
+            conditions = status_of(env.client(), "no-claim").get("conditions") or []
+            found = next((c for c in conditions if c["type"] == "Stalled" and c["status"] == "True"), None)
+            return found
+
+        condition = wait_for(stalled, 60, "Stalled=True on the request")
+        assert condition["reason"] == "PodNotStarting"
+        assert 'PersistentVolumeClaim "no-such-claim"' in condition["message"]
+        assert status_of(env.client(), "no-claim")["phase"] == "Rendering"
     finally:
         env.stop()

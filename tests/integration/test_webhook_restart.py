@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from scenefarm_devkit.devenv import DevEnv
-from scenefarm_operator.kube import VideoRequest
-from scenefarm_operator.notify import ledger, signing
+from scenefarm_operator.observe.notify import ledger, signing
+from scenefarm_operator.runtime.kube import VideoRequest
 
 from .conftest import create, video_request, wait_for, wait_terminal
 

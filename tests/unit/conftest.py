@@ -11,8 +11,8 @@ from appwrite.client import Client
 from scenefarm_devkit.appwrite_double import AppwriteDoubleThread
 from scenefarm_devkit.doubles import gemini_double
 from scenefarm_devkit.gemini_double import GeminiDouble
-from scenefarm_operator.appwrite import AppwriteConfig
-from scenefarm_operator.appwrite.calls import make_client
+from scenefarm_operator.web import AppwriteConfig
+from scenefarm_operator.web.calls import make_client
 
 API_KEY = "sk-test-7f3a9b2c1d4e5f60718293a4b5c6d7e8"
 

@@ -67,9 +67,21 @@ export class Backend {
   }
 
   /** A request: the row the operator turns into a VideoRequest. Its id is the tracking id. */
-  async submit(topic: string, description: string, plannerMode: string, quality: string): Promise<Row> {
-    const data = { topic, description, status: "queued", progress: 0, planner_mode: plannerMode, quality };
+  async submit(topic: string, description: string, plannerMode: string, quality: string, batch?: string): Promise<Row> {
+    const data: Record<string, unknown> = { topic, description, status: "queued", progress: 0, planner_mode: plannerMode, quality };
+    if (batch) data.batch = batch; // topics submitted together: one group on the page, one label on the requests
     return this.tables.createRow<Row>({ databaseId: this.config.database, tableId: "videos", rowId: ID.unique(), data });
+  }
+
+  /** Re-render the failed scenes: one more retry than the row has asked for so far. */
+  async retry(video: Row): Promise<void> {
+    const data = { retry_requested: Number(video.retry_requested ?? 0) + 1 };
+    await this.tables.updateRow({ databaseId: this.config.database, tableId: "videos", rowId: video.$id, data });
+  }
+
+  /** Delete the video: the operator deletes its request, then its rows and files. */
+  async remove(videoId: string): Promise<void> {
+    await this.tables.updateRow({ databaseId: this.config.database, tableId: "videos", rowId: videoId, data: { delete_requested: true } });
   }
 
   async cancel(videoId: string): Promise<void> {
@@ -93,6 +105,13 @@ export class Backend {
 
   fileDownload(fileId: string): string {
     return this.storage.getFileDownload({ bucketId: this.config.bucket, fileId });
+  }
+
+  /** The file as a Blob (the session's cookie goes along), to save it under a name of our choosing. */
+  async blob(fileId: string): Promise<Blob> {
+    const answer = await fetch(this.fileDownload(fileId), { credentials: "include" });
+    if (!answer.ok) throw new Error(`the video is not readable (${answer.status})`);
+    return answer.blob();
   }
 
   async code(fileId: string): Promise<string> {

@@ -21,6 +21,11 @@ export class Rows {
     return [...this.videos.values()].sort((a, b) => Number(b.$sequence) - Number(a.$sequence));
   }
 
+  /** The video a tracking number (`$sequence`, what the URL and the page show) names, if mine. */
+  byTracking(key: string): Row | undefined {
+    return [...this.videos.values()].find((v) => String(v.$sequence) === key);
+  }
+
   scenesOf(videoId: string): Row[] {
     return [...this.scenes.values()]
       .filter((s) => s.video_id === videoId)
@@ -38,4 +43,34 @@ export function sceneProgress(scene: Row): number {
 
 export function isActive(video: Row): boolean {
   return ["queued", "planning", "rendering"].includes(video.status);
+}
+
+/** The status a person should read: a cancelled request is "cancelled", not "failed". */
+export function statusLabel(video: Row): string {
+  return video.phase === "Cancelled" ? "cancelled" : String(video.status ?? "");
+}
+
+/** A file name from the topic, as `scenefarm submit` names requests: "Newton's laws" -> newtons-laws. */
+export function fileName(topic: string, extension: string): string {
+  const folded = topic.normalize("NFKD").replace(/[\u0300-\u036f]/g, "").toLowerCase().replace(/['’ʼ`´]/g, "");
+  const base = folded.replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 60).replace(/-+$/g, "");
+  return `${base || "video"}.${extension}`;
+}
+
+const STARTED = ["Running", "Healing", "Retrying", "Succeeded", "Failed", "Stopped"];
+
+/** "scene 1 (first-law)", or "not started yet" until a scene has run. */
+export function currentLabel(video: Row, scenes: Row[]): string {
+  const running = scenes.find((s) => ["Running", "Healing", "Retrying"].includes(s.phase));
+  if (running) return `scene ${running.scene_number}${running.name ? ` (${running.name})` : ""}`;
+  if (!scenes.some((s) => STARTED.includes(s.phase))) {
+    if (!isActive(video)) return "—";
+    return scenes.some((s) => Number(s.attempt ?? 0) > 1) ? "waiting to run again" : "not started yet";
+  }
+  return "—";
+}
+
+/** A new batch id: topics submitted together carry it (a label value: letters, digits, '-'). */
+export function newBatch(): string {
+  return `b-${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`;
 }

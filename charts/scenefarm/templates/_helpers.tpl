@@ -58,25 +58,57 @@ app.kubernetes.io/component: operator
 {{- if not .Values.watch.namespaces }}true{{ end }}
 {{- end }}
 
-{{/* "true" when kopf peering is on: more than one operator Pod. */}}
-{{- define "scenefarm.peering" -}}
+{{/* "true" with more than one operator Pod (one active, the others standing by). */}}
+{{- define "scenefarm.replicated" -}}
 {{- if gt (int .Values.operator.replicas) 1 }}true{{ end }}
 {{- end }}
 
-{{- define "scenefarm.peeringName" -}}
-{{- default (include "scenefarm.fullname" .) .Values.operator.peering.name }}
-{{- end }}
-
 {{/*
-Namespaces where render/combine Pods run, as a JSON list: render.namespaces, else watch.namespaces,
-else the release namespace; plus the chart-managed render namespace when it is created.
+Namespaces where render/combine Pods run, as a JSON list without duplicates: render.namespaces,
+else watch.namespaces, else the release namespace; plus the chart-managed render namespace when it
+is created, and the web intake's namespace when the web intake is on (its requests render there).
 */}}
 {{- define "scenefarm.renderNamespaces" -}}
 {{- $ns := .Values.render.namespaces | default .Values.watch.namespaces | default (list .Release.Namespace) }}
 {{- if .Values.render.namespace.create }}
 {{- $ns = append $ns .Values.render.namespace.name }}
 {{- end }}
+{{- if .Values.web.enabled }}
+{{- $ns = append $ns .Values.web.namespace }}
+{{- end }}
 {{- $ns | uniq | toJson }}
+{{- end }}
+
+{{/*
+Namespaces the chart creates, as a JSON list without duplicates: the chart-managed render
+namespace (render.namespace.create) and the web intake's namespace (web.createNamespace), never
+the release namespace (Helm's --create-namespace or the user owns that one).
+*/}}
+{{- define "scenefarm.createdNamespaces" -}}
+{{- $ns := list }}
+{{- if .Values.render.namespace.create }}
+{{- $ns = append $ns .Values.render.namespace.name }}
+{{- end }}
+{{- if and .Values.web.enabled .Values.web.createNamespace }}
+{{- $ns = append $ns .Values.web.namespace }}
+{{- end }}
+{{- without ($ns | uniq) .Release.Namespace | toJson }}
+{{- end }}
+
+{{/*
+Pod-level securityContext of the Pods the chart runs: non-root with RuntimeDefault seccomp; the
+fixed uid/gid 10001 of the images only off OpenShift, whose restricted-v2 SCC assigns a UID from
+the namespace's range and refuses any other.
+*/}}
+{{- define "scenefarm.podSecurityContext" -}}
+runAsNonRoot: true
+{{- if not .Values.openshift }}
+runAsUser: 10001
+runAsGroup: 10001
+fsGroup: 10001
+{{- end }}
+seccompProfile:
+  type: RuntimeDefault
 {{- end }}
 
 {{- define "scenefarm.image" -}}
@@ -119,10 +151,11 @@ resource.customizations.health.scenefarm.dev_VideoRequest
   resources: [events]
   verbs: [create, list]
 {{- if .Values.web.enabled }}
-# The web intake creates one VideoRequest per Appwrite request row.
+# The web intake creates one VideoRequest per Appwrite request row, and reads it back by name
+# (the row's request: its owner, before any cancel, retry or delete).
 - apiGroups: [scenefarm.dev]
   resources: [videorequests]
-  verbs: [create]
+  verbs: [get, create]
 {{- end }}
 {{- if .Values.render.kueueQueueName }}
 # Kueue's reason for holding a scene Job comes from the Workload it made for that Job.
@@ -138,13 +171,31 @@ resource.customizations.health.scenefarm.dev_VideoRequest
 {{- end }}
 {{- end }}
 
-{{/* The operator's SCENEFARM_* environment: values -> env -> scenefarm_operator.settings. */}}
+{{/* The operator's SCENEFARM_* environment: values -> env -> scenefarm_operator.support.settings. */}}
 {{- define "scenefarm.operatorEnv" -}}
 - name: POD_ID
-  # kopf's peering identity: the Pod name instead of a random user@host id.
+  # kopf's identity in its logs: the Pod name instead of a random user@host id.
   valueFrom:
     fieldRef:
       fieldPath: metadata.name
+# Leader election (docs/reliability.md): one active replica holds this Lease, the others stand by.
+- name: SCENEFARM_LEADER_ELECTION_LEASE
+  value: {{ include "scenefarm.fullname" . | quote }}
+- name: SCENEFARM_LEADER_ELECTION_NAMESPACE
+  value: {{ .Release.Namespace | quote }}
+- name: SCENEFARM_LEADER_ELECTION_IDENTITY
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
+- name: SCENEFARM_LEASE_DURATION_SECONDS
+  value: {{ .Values.operator.leaderElection.leaseDurationSeconds | quote }}
+- name: SCENEFARM_RENEW_DEADLINE_SECONDS
+  value: {{ .Values.operator.leaderElection.renewDeadlineSeconds | quote }}
+- name: SCENEFARM_RETRY_PERIOD_SECONDS
+  value: {{ .Values.operator.leaderElection.retryPeriodSeconds | quote }}
+# A standby answers the kubelet's probes on kopf's health port until it becomes active.
+- name: SCENEFARM_HEALTH_PORT
+  value: {{ .Values.operator.healthPort | quote }}
 - name: SCENEFARM_RENDERER_IMAGE
   value: {{ include "scenefarm.image" (dict "root" . "image" .Values.render.image) | quote }}
 - name: SCENEFARM_RENDERER_PULL_POLICY

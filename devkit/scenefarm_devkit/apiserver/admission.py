@@ -20,8 +20,9 @@ import contextvars
 import json
 from typing import Any
 
-from scenefarm_devkit.apiserver import builtin_schemas, errors, jobrules, semantics
+from scenefarm_devkit.apiserver import builtin_schemas, defaulting, errors, jobrules, semantics, webhooks
 from scenefarm_devkit.apiserver.authorization import Attributes, Authorizer, Forbidden
+from scenefarm_devkit.apiserver.managedfields import WRITER
 from scenefarm_devkit.apiserver.resources import Registry, ResourceType
 from scenefarm_devkit.apiserver.store import Store
 
@@ -55,6 +56,7 @@ class Admission:
         self.registry = registry
         self.store = store
         self.authorizer: Authorizer | None = None
+        self.webhooks = webhooks.Webhooks(store)  # dynamic admission (admissionregistration.k8s.io/v1)
         # Kueue's mutating webhook: a Job with a queue-name label is created suspended (tests set it).
         self.kueue = False
 
@@ -62,6 +64,10 @@ class Admission:
         """The object as it will be stored; raises the ApiError the real server would answer."""
         if rt.builtin:
             obj = drop_nulls(obj)
+            defaulting.defaults(rt.group, rt.plural, obj)  # the scheme's SetDefaults_*, on every decode
+        writer = WRITER.get()
+        hook_args = {"subresource": writer.subresource if writer else "", "username": IDENTITY.get()}
+        obj = self.webhooks.admit(rt, obj, old, mutating=True, **hook_args)
         name = obj.get("metadata", {}).get("name", "")
         causes = self._metadata_causes(rt, obj, creating=old is None)
         if rt.builtin:
@@ -78,6 +84,7 @@ class Admission:
         if self.kueue and old is None and _queued_job(rt, obj):
             obj.setdefault("spec", {})["suspend"] = True  # admitted later by un-suspending
         self._owner_references(rt, obj, old)
+        self.webhooks.admit(rt, obj, old, mutating=False, **hook_args)
         size = len(json.dumps(obj, separators=(",", ":")))
         if size > ETCD_REQUEST_LIMIT:
             raise RequestEntityTooLarge("etcdserver: request is too large")
@@ -107,9 +114,17 @@ class Admission:
             )
             causes += semantics.pod_spec_causes(template.get("spec") or {}, "spec.template.spec")
             causes += semantics.pod_failure_policy_causes(spec) + jobrules.completion_mode_causes(spec)
-            return causes + (jobrules.update_causes(spec, old.get("spec") or {}) if old is not None else [])
+            causes += jobrules.restart_policy_causes(spec) + jobrules.policy_causes(spec)
+            if old is None:
+                return causes + jobrules.hostname_causes(str(obj["metadata"].get("name", "")), spec)
+            old_spec = old.get("spec") or {}
+            causes += jobrules.update_causes(spec, old_spec)
+            return causes + jobrules.immutable_causes(spec, old_spec, old.get("status") or {})
         if (rt.group, rt.kind) == ("", "ConfigMap"):
-            return semantics.configmap_causes(obj)
+            immutable = semantics.immutable_data_causes(obj, old) if old is not None else []
+            return semantics.configmap_causes(obj) + immutable
+        if (rt.group, rt.kind) == ("", "Secret"):
+            return semantics.secret_causes(obj, old)
         return []
 
     # -- admission plugins ---------------------------------------------------------------------

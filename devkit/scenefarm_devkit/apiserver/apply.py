@@ -104,7 +104,9 @@ def server_side_apply(
 ) -> tuple[dict[str, Any], list[str], int]:
     """(object, warnings, HTTP status): 201 when the apply created the object."""
     if not manager:
-        raise errors.BadRequest("PATCH, application/apply-patch+yaml requires fieldManager to be set")
+        raise patch_options_invalid(
+            "fieldManager", "FieldValueRequired", "Required value: is required for apply patch"
+        )
     applied = parse(raw)
     _check_identity(rt, applied, name)
     applied.setdefault("metadata", {})["name"] = name
@@ -118,7 +120,9 @@ def server_side_apply(
         return obj, warnings, 201
     conflicts = _conflicts(live, applied, paths, manager)
     if conflicts and not force:
-        raise conflict_error(conflicts)
+        remaining = [c for c in conflicts if c[0] not in _last_applied_fields(live, manager, rt.builtin)]
+        if remaining:
+            raise conflict_error(remaining)
     identity = (manager, "Apply", subresource)
     entries = live["metadata"].get("managedFields") or []
     mine = next(
@@ -151,6 +155,31 @@ def server_side_apply(
         merged["metadata"]["managedFields"] = before
     obj, warnings = api.replace(rt, namespace, name, merged, subresource=subresource or None, strict=strict)
     return obj, warnings, 200
+
+
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+def _last_applied_fields(live: dict[str, Any], manager: str, builtin: bool) -> set[Path]:
+    """lastappliedmanager.go: `kubectl apply --server-side` (manager "kubectl") after a client-side
+    apply may take over every field of the last-applied-configuration annotation (forced)."""
+    if manager != "kubectl":
+        return set()
+    text = (live["metadata"].get("annotations") or {}).get(LAST_APPLIED)
+    try:
+        last = json.loads(text) if text else None
+    except ValueError:
+        return set()
+    return {p for p, _ in fieldsets.leaves(last, builtin)} if isinstance(last, dict) else set()
+
+
+def patch_options_invalid(field: str, reason: str, message: str) -> errors.ApiError:
+    """ValidatePatchOptions: 422 for PatchOptions.meta.k8s.io, before the object is looked up."""
+    cause = {"reason": reason, "message": message, "field": field}
+    return errors.Invalid(
+        f'PatchOptions.meta.k8s.io "" is invalid: {field}: {message}',
+        details={"group": "meta.k8s.io", "kind": "PatchOptions", "causes": [cause]},
+    )
 
 
 def _timeless(entries: Any) -> list[dict[str, Any]]:

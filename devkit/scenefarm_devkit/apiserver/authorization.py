@@ -99,6 +99,34 @@ def rule_allows(rule: Mapping[str, Any], attrs: Attributes) -> bool:
     return not names or attrs.name in names
 
 
+SERVICE_ACCOUNT_PREFIX = "system:serviceaccount:"
+# The ClusterRole system:basic-user, bound to system:authenticated: every identity may ask who it is
+# and what it may do (`kubectl auth whoami`, `kubectl auth can-i [--list]`).
+SELF_REVIEWS = frozenset({
+    ("create", "authorization.k8s.io", "selfsubjectaccessreviews"),
+    ("create", "authorization.k8s.io", "selfsubjectrulesreviews"),
+    ("create", "authentication.k8s.io", "selfsubjectreviews"),
+})  # fmt: skip
+
+
+def service_account(identity: str) -> Subject | None:
+    """The subject of a ServiceAccount token (`system:serviceaccount:<namespace>:<name>`), else None."""
+    if not identity.startswith(SERVICE_ACCOUNT_PREFIX):
+        return None
+    namespace, _, name = identity.removeprefix(SERVICE_ACCOUNT_PREFIX).partition(":")
+    return {"kind": "ServiceAccount", "name": name, "namespace": namespace}
+
+
+class Enforced(frozenset[str]):
+    """The identities RBAC decides for: those named, and every ServiceAccount (as in a cluster,
+    where Pods' tokens get exactly what their Roles grant)."""
+
+    def __contains__(self, identity: object) -> bool:
+        return super().__contains__(identity) or (
+            isinstance(identity, str) and bool(service_account(identity))
+        )
+
+
 class Authorizer:
     """Decides requests of the identities in `enforce_for` from the RBAC objects in `store`.
 
@@ -110,11 +138,11 @@ class Authorizer:
         self, store: Store, enforce_for: Collection[str], subjects: Mapping[str, Subject] | None = None
     ) -> None:
         self.store = store
-        self.enforce_for = frozenset(enforce_for)
+        self.enforce_for = Enforced(enforce_for)
         self.subjects = dict(subjects or {})
 
     def subject(self, identity: str) -> Subject:
-        return self.subjects.get(identity, {"kind": "User", "name": identity})
+        return self.subjects.get(identity) or service_account(identity) or {"kind": "User", "name": identity}
 
     def check(self, identity: str, r: Route) -> None:
         """Raise Forbidden, as the API server answers, unless RBAC allows the request."""
@@ -126,6 +154,8 @@ class Authorizer:
             raise forbidden(subject, attrs)
 
     def allows(self, subject: Subject, attrs: Attributes) -> bool:
+        if (attrs.verb, attrs.group, attrs.resource) in SELF_REVIEWS:  # system:basic-user, for everyone
+            return True
         return any(rule_allows(rule, attrs) for rule in self.rules_for(subject, attrs.namespace))
 
     def rules_for(self, subject: Subject, namespace: str) -> Iterator[Mapping[str, Any]]:

@@ -9,14 +9,13 @@ client that reads its credentials again (plugin re-run, token file re-read) keep
 
 from __future__ import annotations
 
+import base64
 import secrets
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
-
-from scenefarm_devkit.apiserver.errors import ApiError
 
 if TYPE_CHECKING:
     from scenefarm_devkit.apiserver.lifecycle import DevCluster
@@ -27,16 +26,6 @@ import json, pathlib
 token = pathlib.Path({token_file!r}).read_text().strip()
 print(json.dumps({{"apiVersion": {api!r}, "kind": "ExecCredential", "status": {{"token": token}}}}))
 '''
-
-
-UNKNOWN_TOKEN = "unknown-token"  # noqa: S105 - the identity ApiServer.identity gives an unissued token
-
-
-class Unauthorized(ApiError):
-    """401: a bearer token the server does not know (expired, revoked, made up)."""
-
-    code = 401
-    reason = "Unauthorized"
 
 
 def token_file(cluster: DevCluster, identity: str) -> Path:
@@ -55,7 +44,7 @@ def exec_kubeconfig(cluster: DevCluster, identity: str) -> Path:
     config = {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": "exec", "cluster": {"server": cluster.url}}],
+        "clusters": [{"name": "exec", "cluster": _cluster_entry(cluster)}],
         "users": [{"name": identity, "user": user}],
         "contexts": [
             {"name": "exec", "context": {"cluster": "exec", "user": identity, "namespace": "default"}}
@@ -76,3 +65,11 @@ def rotate(cluster: DevCluster, identity: str) -> str:
     tokens[new] = identity
     token_file(cluster, identity).write_text(new, encoding="utf-8")
     return new
+
+
+def _cluster_entry(cluster: DevCluster) -> dict[str, Any]:
+    """The server's address and, over HTTPS, its CA: what the admin kubeconfig says."""
+    entry: dict[str, Any] = {"server": cluster.url}
+    if cluster.ca_pem is not None:
+        entry["certificate-authority-data"] = base64.b64encode(cluster.ca_pem).decode()
+    return entry

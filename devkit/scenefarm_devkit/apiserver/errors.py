@@ -6,7 +6,9 @@ ApiError                 any failure answered with a meta/v1 Status body
 ├── Conflict (409)       stale resourceVersion
 ├── Invalid (422)        schema / CEL / immutable fields; carries causes
 ├── BadRequest (400)
+├── Unauthorized (401)   a bearer token the server does not know (expired, revoked)
 ├── Gone (410)           watch resourceVersion too old
+├── Timeout (504)        a resourceVersion the server has not reached
 └── UnsupportedMediaType (415)
 """
 
@@ -36,14 +38,18 @@ class ApiError(Exception):
             "reason": self.reason,
             "code": self.code,
         }
-        if self.details is not None:
-            body["details"] = self.details
+        if self.details is not None:  # Go's omitempty: an empty group or name is left out
+            body["details"] = {k: v for k, v in self.details.items() if v not in ("", None, [])}
         return body
 
 
 class NotFound(ApiError):
     code = 404
     reason = "NotFound"
+
+    def status(self) -> dict[str, Any]:
+        """A 404 always carries `details` (empty for an unknown path), as the real server's does."""
+        return super().status() | ({} if self.details is not None else {"details": {}})
 
 
 class AlreadyExists(ApiError):
@@ -66,9 +72,32 @@ class BadRequest(ApiError):
     reason = "BadRequest"
 
 
+class Unauthorized(ApiError):
+    """401: a bearer token the server does not know (expired, revoked, made up)."""
+
+    code = 401
+    reason = "Unauthorized"
+
+
 class Gone(ApiError):
     code = 410
     reason = "Expired"
+
+
+class Timeout(ApiError):
+    code = 504
+    reason = "Timeout"
+
+
+def too_large_resource_version(asked: int, current: int) -> Timeout:
+    """storage.NewTooLargeResourceVersionError: the cacher waited and never saw `asked`."""
+    return Timeout(
+        f"Too large resource version: {asked}, current: {current}",
+        details={
+            "causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+            "retryAfterSeconds": 1,
+        },
+    )
 
 
 class MethodNotAllowed(ApiError):

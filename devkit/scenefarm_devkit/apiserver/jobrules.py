@@ -13,6 +13,7 @@ Each function returns causes (`{"reason", "field", "message"}`) with the server'
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -111,3 +112,122 @@ def update_causes(spec: Mapping[str, Any], old_spec: Mapping[str, Any]) -> list[
             _invalid("spec.backoffLimitPerIndex", spec.get("backoffLimitPerIndex"), "field is immutable")
         )
     return causes
+
+
+# -- the rest of validateJobSpec, ValidateJob and ValidateJobSpecUpdate -------------------------
+
+MAX_MANAGED_BY_LENGTH = 63
+_DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_DOMAIN_PREFIXED_PATH = re.compile(
+    r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/[A-Za-z0-9/\-._~%!$&'()*+,;=:]+"
+)
+JOB_CONTROLLER = "kubernetes.io/job-controller"
+# What a suspended Job that never started may change in its template (AllowMutableSchedulingDirectives).
+_SCHEDULING_DIRECTIVES = ("nodeSelector", "tolerations", "schedulingGates")
+
+
+def restart_policy_causes(spec: Mapping[str, Any]) -> list[Cause]:
+    """A Job's Pods never restart in place as Always would: OnFailure or Never, set explicitly."""
+    template_spec = (spec.get("template") or {}).get("spec") or {}
+    restart = template_spec.get("restartPolicy") or ""
+    field = "spec.template.spec.restartPolicy"
+    if restart in ("", "Always"):
+        return [_required(field, 'valid values: "OnFailure", "Never"')]
+    if restart not in ("OnFailure", "Never"):
+        return [
+            {
+                "reason": "FieldValueNotSupported",
+                "field": field,
+                "message": f"Unsupported value: {json.dumps(restart)}: "
+                'supported values: "OnFailure", "Never"',
+            }
+        ]
+    return []
+
+
+def policy_causes(spec: Mapping[str, Any]) -> list[Cause]:
+    """successPolicy only for Indexed Jobs; managedBy a domain-prefixed path of at most 63."""
+    causes: list[Cause] = []
+    if spec.get("successPolicy") is not None and (spec.get("completionMode") or NON_INDEXED) != INDEXED:
+        causes.append(
+            _invalid("spec.successPolicy", spec["successPolicy"], "requires indexed completion mode")
+        )
+    managed_by = spec.get("managedBy")
+    if managed_by is not None:
+        value = str(managed_by)
+        if not _DOMAIN_PREFIXED_PATH.fullmatch(value):
+            causes.append(
+                _invalid("spec.managedBy", value, 'must be a domain-prefixed path (such as "acme.io/foo")')
+            )
+        if len(value) > MAX_MANAGED_BY_LENGTH:
+            causes.append(
+                {
+                    "reason": "FieldValueTooLong",
+                    "field": "spec.managedBy",
+                    "message": f"Too long: may not be more than {MAX_MANAGED_BY_LENGTH} bytes",
+                }
+            )
+    return causes
+
+
+def hostname_causes(name: str, spec: Mapping[str, Any]) -> list[Cause]:
+    """ValidateJob (create only): an Indexed Job's last hostname `<name>-<completions-1>` is a DNS label."""
+    completions = spec.get("completions")
+    if spec.get("completionMode") != INDEXED or not isinstance(completions, int) or completions <= 0:
+        return []
+    hostname = f"{name}-{completions - 1}"
+    if len(hostname) <= 63 and _DNS1123_LABEL.fullmatch(hostname):
+        return []
+    return [
+        _invalid("metadata.name", name, f"will not able to create pod with invalid DNS label: {hostname}")
+    ]
+
+
+def _immutable(field: str, value: Any) -> Cause:
+    return _invalid(field, value, "field is immutable")
+
+
+def immutable_causes(
+    spec: Mapping[str, Any], old_spec: Mapping[str, Any], old_status: Mapping[str, Any]
+) -> list[Cause]:
+    """ValidateJobSpecUpdate: selector, template (scheduling directives of a suspended, never started
+    Job excepted), completions (Indexed: only with parallelism, elastic Indexed Jobs), podFailurePolicy,
+    managedBy and successPolicy never change."""
+    causes: list[Cause] = []
+    if spec.get("completions") != old_spec.get("completions"):
+        indexed = spec.get("completionMode") == INDEXED
+        if not indexed:
+            causes.append(_immutable("spec.completions", spec.get("completions")))
+        elif spec.get("completions") is not None and spec.get("completions") != spec.get("parallelism"):
+            causes.append(
+                _invalid(
+                    "spec.completions",
+                    spec.get("completions"),
+                    "can only be modified in tandem with spec.parallelism",
+                )
+            )
+    for name in ("selector", "podFailurePolicy", "managedBy", "successPolicy"):
+        if spec.get(name) != old_spec.get(name):
+            causes.append(_immutable(f"spec.{name}", spec.get(name)))
+    template, old_template = dict(spec.get("template") or {}), dict(old_spec.get("template") or {})
+    if old_spec.get("suspend") and not old_status.get("startTime"):
+        template, old_template = _without_scheduling(template), _without_scheduling(old_template)
+    if template != old_template:
+        causes.append(_immutable("spec.template", spec.get("template")))
+    return causes
+
+
+def _without_scheduling(template: dict[str, Any]) -> dict[str, Any]:
+    meta = {k: v for k, v in (template.get("metadata") or {}).items() if k not in ("labels", "annotations")}
+    spec = {k: v for k, v in (template.get("spec") or {}).items() if k not in _SCHEDULING_DIRECTIVES}
+    affinity = spec.get("affinity")
+    if isinstance(affinity, dict):
+        rest = {k: v for k, v in affinity.items() if k != "nodeAffinity"}
+        spec = {k: v for k, v in spec.items() if k != "affinity"} | ({"affinity": rest} if rest else {})
+    return {**template, "metadata": meta, "spec": spec}
+
+
+def managed_by_other(spec: Mapping[str, Any]) -> bool:
+    """spec.managedBy names another controller: the built-in Job controller leaves the Job alone."""
+    managed_by = spec.get("managedBy")
+    return managed_by is not None and managed_by != JOB_CONTROLLER

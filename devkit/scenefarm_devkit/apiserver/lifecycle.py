@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import copy
 import logging
 import secrets
@@ -15,6 +16,7 @@ from typing import Any
 import aiohttp.web
 import yaml
 
+from scenefarm_devkit.apiserver import pki
 from scenefarm_devkit.apiserver.admission import MAX_REQUEST_BODY_BYTES
 from scenefarm_devkit.apiserver.authorization import Authorizer, Subject
 from scenefarm_devkit.apiserver.faults import FaultRule
@@ -27,14 +29,18 @@ logger = logging.getLogger(__name__)
 
 CONTEXT = "scenefarm-dev"
 IDENTITIES = ("admin", "operator", "job-controller")
+GC_SWEEP_SECONDS = 1.0
 ExtraTask = Callable[["DevCluster"], Awaitable[None]]
 
 
-def kubeconfig(server_url: str, user: str, token: str) -> dict[str, Any]:
+def kubeconfig(server_url: str, user: str, token: str, ca_pem: bytes | None = None) -> dict[str, Any]:
+    cluster: dict[str, Any] = {"server": server_url}
+    if ca_pem is not None:
+        cluster["certificate-authority-data"] = base64.b64encode(ca_pem).decode()
     return {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": CONTEXT, "cluster": {"server": server_url}}],
+        "clusters": [{"name": CONTEXT, "cluster": cluster}],
         "users": [{"name": user, "user": {"token": token}}],
         "contexts": [
             {"name": CONTEXT, "context": {"cluster": CONTEXT, "user": user, "namespace": "default"}}
@@ -80,6 +86,9 @@ class DevCluster:
         enforce_rbac_for: Collection[str] = (),
         rbac_subjects: Mapping[str, Subject] | None = None,
         persist: bool = False,
+        gc_delay: float | None = None,
+        compaction_interval: float = 300.0,
+        tls: bool = False,
     ) -> None:
         self.state_dir = Path(state_dir)
         self.port = port
@@ -97,11 +106,23 @@ class DevCluster:
             # persist: objects survive a restart on the same state directory (etcd's role).
             journal=self.state_dir / "objects.jsonl" if persist else None,
         )
-        # RBAC (authorization.py) only for these identities, each as its subject in rbac_subjects.
-        if enforce_rbac_for:
-            self.server.authorizer = Authorizer(self.server.store, enforce_rbac_for, rbac_subjects)
-            # OwnerReferencesPermissionEnforcement asks the same authorizer (admission.py).
-            self.server.api.admission.authorizer = self.server.authorizer
+        # The garbage collector: None collects dependents right after their owner's delete (and a
+        # background pass every second catches owners that vanished otherwise); a number of seconds
+        # leaves it to the background collector alone, which removes a dependent that long after it
+        # first found its owners gone, as the real controller does asynchronously.
+        self.gc_delay = gc_delay
+        # Every `compaction_interval` seconds the history up to the previous tick's resourceVersion
+        # is compacted (the API server's --etcd-compaction-interval, 5 minutes): older watches 410.
+        self.compaction_interval = compaction_interval
+        # tls: HTTPS with a CA generated under <state_dir>/pki, carried in every kubeconfig written.
+        self.tls = tls
+        self.ca_pem: bytes | None = None
+        self.server.api.gc_delay = gc_delay
+        # RBAC (authorization.py) for these identities, each as its subject in rbac_subjects, and
+        # for every ServiceAccount token (the dev kit's Deployment Pods run with one).
+        self.server.authorizer = Authorizer(self.server.store, enforce_rbac_for, rbac_subjects)
+        # OwnerReferencesPermissionEnforcement asks the same authorizer (admission.py).
+        self.server.api.admission.authorizer = self.server.authorizer
         self._runner: aiohttp.web.ServerRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.task_errors: list[BaseException] = []
@@ -125,7 +146,8 @@ class DevCluster:
     def kubeconfig_for(self, identity: str) -> Path:
         path = self.kubeconfig_path if identity == "admin" else self.state_dir / f"kubeconfig-{identity}"
         path.write_text(
-            yaml.safe_dump(kubeconfig(self.url, identity, self.token_for(identity))), encoding="utf-8"
+            yaml.safe_dump(kubeconfig(self.url, identity, self.token_for(identity), self.ca_pem)),
+            encoding="utf-8",
         )
         return path
 
@@ -176,13 +198,20 @@ class DevCluster:
         )
         self._runner = aiohttp.web.ServerRunner(lowlevel, handle_signals=False, shutdown_timeout=1.0)
         await self._runner.setup()
-        site = aiohttp.web.TCPSite(self._runner, "127.0.0.1", self.port)
+        ssl_context = None
+        if self.tls:  # a generated CA and serving certificate, reused across restarts
+            authority = pki.CertificateAuthority.create(self.state_dir / "pki")
+            self.ca_pem = authority.ca_cert.read_bytes()
+            ssl_context = authority.server_context()
+        site = aiohttp.web.TCPSite(self._runner, "127.0.0.1", self.port, ssl_context=ssl_context)
         await site.start()
         host, port = self._runner.addresses[0][:2]
         self.port = port
-        self.url = f"http://{host}:{port}"
+        self.url = f"{'https' if self.tls else 'http'}://{host}:{port}"
         self.server.address = f"{host}:{port}"
         self.kubeconfig_for("admin")
+        self._tasks.append(asyncio.create_task(self._guard(_garbage_collector)))
+        self._tasks.append(asyncio.create_task(self._guard(_compactor)))
         for task in self.extra_tasks:
             self._tasks.append(asyncio.create_task(self._guard(task)))
         return self
@@ -209,6 +238,25 @@ class DevCluster:
             await self._runner.cleanup()
             self._runner = None
         self.request_log.close()
+
+
+async def _garbage_collector(cluster: DevCluster) -> None:
+    """The kube-controller-manager's garbage collector and namespace controller, on their own."""
+    delay = cluster.gc_delay
+    interval = GC_SWEEP_SECONDS if delay is None else max(0.05, min(GC_SWEEP_SECONDS, delay / 4))
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(interval)
+        cluster.server.api.collect_garbage(loop.time())
+
+
+async def _compactor(cluster: DevCluster) -> None:
+    store = cluster.server.store
+    seen = store.resource_version
+    while True:
+        await asyncio.sleep(cluster.compaction_interval)
+        store.compact(seen)
+        seen = store.resource_version
 
 
 class DevClusterThread:

@@ -14,8 +14,9 @@ import string
 import uuid
 from typing import Any
 
-from scenefarm_devkit.apiserver import defaulting, errors, patching, validation
+from scenefarm_devkit.apiserver import defaulting, errors, patching, timestamps, validation
 from scenefarm_devkit.apiserver.admission import Admission
+from scenefarm_devkit.apiserver.authorization import Forbidden
 from scenefarm_devkit.apiserver.resources import CRD_TYPE, NAMESPACE_TYPE, Registry, ResourceType
 from scenefarm_devkit.apiserver.store import Key, Store
 
@@ -36,6 +37,22 @@ def now() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _pod_grace(rt: ResourceType, obj: dict[str, Any], options: dict[str, Any]) -> int:
+    """Seconds a deleted Pod gets to stop, as the Pod registry strategy decides: 0 (removed at once)
+    unless it is bound to a node and not finished; else DeleteOptions' gracePeriodSeconds, or the
+    Pod's terminationGracePeriodSeconds. Only Pods on a node with a kubelet that honours it
+    (spec.nodeName: the dev kit's Deployment node) are bound; the Job runner's Pods are not."""
+    if rt.group != "" or rt.plural != "pods":
+        return 0
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    if not spec.get("nodeName") or status.get("phase") in ("Succeeded", "Failed"):
+        return 0
+    grace = options.get("gracePeriodSeconds")
+    if grace is None:
+        grace = spec.get("terminationGracePeriodSeconds", 30)
+    return max(0, int(grace))
+
+
 def _without(obj: dict[str, Any], *fields: str) -> dict[str, Any]:
     return {k: v for k, v in obj.items() if k not in fields}
 
@@ -45,9 +62,15 @@ class Api:
         self.registry = registry
         self.store = store
         self.admission = Admission(registry, store)  # built-in kinds, names, sizes, admission plugins
+        # Garbage collection of dependents whose owners are gone: None collects them right after the
+        # delete (and `collect_garbage` catches the rest); seconds: only the background collector
+        # does, that long after it first saw the dependent orphaned (the real controller's delay).
+        self.gc_delay: float | None = None
+        self._orphaned_since: dict[Key, float] = {}
         for name in ("default", "kube-system", "kube-public"):
             if self.store.get(("", "namespaces", "", name)) is not None:
-                continue  # restored from the journal of a persistent store
+                self._default_service_account(name)  # restored from the journal of a persistent store
+                continue
             self._put_new(
                 NAMESPACE_TYPE,
                 "",
@@ -87,18 +110,7 @@ class Api:
             raise errors.BadRequest("the body of the request was not a JSON object")
         obj = copy.deepcopy(body)
         meta = obj.setdefault("metadata", {})
-        if rt.namespaced:
-            body_ns = meta.get("namespace")
-            if namespace and body_ns and body_ns != namespace:
-                raise errors.BadRequest(
-                    "the namespace of the provided object does not match the namespace sent on the request"
-                )
-            namespace = namespace or body_ns or "default"
-            if self.store.get(("", "namespaces", "", namespace)) is None:
-                raise errors.not_found("namespaces", "", namespace)
-            meta["namespace"] = namespace
-        else:
-            meta.pop("namespace", None)
+        namespace = self._namespace_of_new(rt, meta, namespace)
         if not meta.get("name"):
             if not meta.get("generateName"):
                 raise errors.invalid(
@@ -120,12 +132,34 @@ class Api:
         for field in ("uid", "resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds"):
             meta.pop(field, None)
         if rt.has_status:
-            # A create through the main resource never sets status (it is the controller's to write).
+            # A create through the main resource never sets status (it is the controller's to write);
+            # a built-in kind's status is a Go struct, so it reads back as {} (PrepareForCreate).
             obj.pop("status", None)
+            if rt.builtin:
+                obj["status"] = {}
         obj, warnings = self._admit(rt, obj, None, strict=strict)
         if rt == CRD_TYPE:
             self._accept_crd(obj)
         return self.present(rt, self._put_new(rt, namespace or "", obj)), warnings
+
+    def _namespace_of_new(self, rt: ResourceType, meta: dict[str, Any], namespace: str | None) -> str | None:
+        """The namespace a create goes to: it exists and is not terminating (NamespaceLifecycle)."""
+        if not rt.namespaced:
+            meta.pop("namespace", None)
+            return namespace
+        body_ns = meta.get("namespace")
+        if namespace and body_ns and body_ns != namespace:
+            raise errors.BadRequest(
+                "the namespace of the provided object does not match the namespace sent on the request"
+            )
+        namespace = namespace or body_ns or "default"
+        ns = self.store.get(("", "namespaces", "", namespace))
+        if ns is None:
+            raise errors.not_found("namespaces", "", namespace)
+        if ns["metadata"].get("deletionTimestamp"):
+            raise _namespace_terminating(rt, meta.get("name") or "", namespace)
+        meta["namespace"] = namespace
+        return namespace
 
     def _generate_name(self, rt: ResourceType, namespace: str | None, prefix: str) -> str:
         for _ in range(16):
@@ -141,7 +175,22 @@ class Api:
         meta["generation"] = 1
         obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
         defaulting.on_create(rt.group, rt.plural, obj)  # after the uid: Jobs select their Pods by it
-        return self.store.put(self.key(rt, namespace, meta["name"]), obj)
+        stored = self.store.put(self.key(rt, namespace, meta["name"]), obj)
+        if rt == NAMESPACE_TYPE:
+            self._default_service_account(meta["name"])
+        return stored
+
+    def _default_service_account(self, namespace: str) -> None:
+        """The service-account controller's `default` ServiceAccount in every namespace."""
+        key: Key = ("", "serviceaccounts", namespace, "default")
+        if self.store.get(key) is None:
+            meta = {
+                "name": "default",
+                "namespace": namespace,
+                "uid": str(uuid.uuid4()),
+                "creationTimestamp": now(),
+            }
+            self.store.put(key, {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta})
 
     # -- updating ------------------------------------------------------------------------------
 
@@ -216,6 +265,7 @@ class Api:
             raise errors.conflict(rt.plural, rt.group, old_meta["name"])
         new = self._split(rt, old, new, subresource)
         new["apiVersion"], new["kind"] = rt.api_version, rt.kind
+        _no_new_finalizers_while_deleting(rt, old, new)
         new, warnings = self._admit(rt, new, old, strict=strict)
         ignored = ("metadata", "status") if rt.has_status else ("metadata",)
         if _without(new, *ignored, "apiVersion", "kind") != _without(old, *ignored, "apiVersion", "kind"):
@@ -223,7 +273,11 @@ class Api:
         if new == old:
             return self.present(rt, old), warnings  # a no-op write keeps the resourceVersion, like etcd
         key = self.key(rt, old_meta.get("namespace"), old_meta["name"])
-        if new["metadata"].get("deletionTimestamp") and not new["metadata"].get("finalizers"):
+        if (
+            new["metadata"].get("deletionTimestamp")
+            and not new["metadata"].get("finalizers")
+            and key[:2] != ("", "namespaces")  # a namespace goes once empty (_finalize_namespaces)
+        ):
             self.store.remove(key)
             self._after_delete()
             return self.present(rt, new), warnings
@@ -263,6 +317,7 @@ class Api:
     def _admit(
         self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None, *, strict: bool
     ) -> tuple[dict[str, Any], list[str]]:
+        obj = timestamps.normalise(obj, builtin=rt.builtin)  # as decoding into Go types spells them
         if rt.schema is None:
             return self.admission.admit(rt, obj, old), []
         admitted, unknown, causes = validation.admit(obj, rt.schema, old)
@@ -333,11 +388,27 @@ class Api:
         policy = options.get("propagationPolicy") or (
             "Orphan" if options.get("orphanDependents") else "Background"
         )
+        grace = _pod_grace(rt, obj, options)
+        if grace:  # graceful: the Pod's kubelet stops it, then deletes it with grace 0
+            return self.present(rt, self._mark_terminating(key, grace))
         return self.present(rt, self._delete_key(key, policy))
+
+    def _mark_terminating(self, key: Key, grace: int) -> dict[str, Any]:
+        obj = self.store.objects[key]
+        meta = obj["metadata"]
+        if meta.get("deletionTimestamp") and meta.get("deletionGracePeriodSeconds", grace) <= grace:
+            return obj  # already terminating at least this soon
+        marked = copy.deepcopy(obj)
+        due = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=grace)
+        marked["metadata"]["deletionTimestamp"] = due.strftime("%Y-%m-%dT%H:%M:%SZ")
+        marked["metadata"]["deletionGracePeriodSeconds"] = grace
+        return self.store.put(key, marked)
 
     def _delete_key(self, key: Key, policy: str = "Background") -> dict[str, Any]:
         obj = self.store.objects[key]
         meta = obj["metadata"]
+        if key[:2] == ("", "namespaces"):
+            return self._delete_namespace(key)
         if policy == "Orphan":
             self._orphan_dependents(meta["uid"])
         finalizers = list(meta.get("finalizers") or [])
@@ -364,6 +435,56 @@ class Api:
         removed = self.store.remove(key)
         self._after_delete()
         return removed
+
+    def _delete_namespace(self, key: Key) -> dict[str, Any]:
+        """Terminating until the namespace controller has deleted everything in it (finalizers too)."""
+        obj = self.store.objects[key]
+        if not obj["metadata"].get("deletionTimestamp"):
+            marked = copy.deepcopy(obj)
+            marked["metadata"]["deletionTimestamp"] = now()
+            marked["metadata"]["deletionGracePeriodSeconds"] = 0
+            marked["status"] = {"phase": "Terminating"}
+            obj = self.store.put(key, marked)
+        for content in [k for k in self.store.objects if k[2] == key[3] and k[:2] != ("", "namespaces")]:
+            if content in self.store.objects and not self.store.objects[content]["metadata"].get(
+                "deletionTimestamp"
+            ):
+                self._delete_key(content, "Background")
+        self._after_delete()
+        return self.store.objects.get(key, obj)
+
+    def _finalize_namespaces(self) -> bool:
+        """A terminating namespace with nothing left in it goes (the `kubernetes` finalizer's work)."""
+        changed = False
+        occupied = {k[2] for k in self.store.objects if k[2]}
+        for key, ns in list(self.store.objects.items()):
+            if key[:2] != ("", "namespaces") or not ns["metadata"].get("deletionTimestamp"):
+                continue
+            if key[3] not in occupied and not ns["metadata"].get("finalizers"):
+                self.store.remove(key)
+                changed = True
+        return changed
+
+    def collect_garbage(self, clock: float) -> int:
+        """One pass of the garbage collector: dependents of vanished owners go (after `gc_delay`)."""
+        delay = self.gc_delay or 0.0
+        orphaned = {
+            key
+            for key, obj in self.store.objects.items()
+            if (refs := obj["metadata"].get("ownerReferences"))
+            and not obj["metadata"].get("deletionTimestamp")
+            and all(r.get("uid") not in self.store.by_uid for r in refs)
+        }
+        self._orphaned_since = {k: self._orphaned_since.get(k, clock) for k in orphaned}
+        collected = 0
+        for key, since in list(self._orphaned_since.items()):
+            if clock - since >= delay and key in self.store.objects:
+                self._orphaned_since.pop(key)
+                self._delete_key(key, "Background")
+                collected += 1
+        if collected or self._finalize_namespaces():
+            self._after_delete()
+        return collected
 
     def _dependents(self, uid: str) -> list[Key]:
         return [
@@ -394,6 +515,7 @@ class Api:
                 refs = meta.get("ownerReferences") or []
                 if (
                     refs
+                    and self.gc_delay is None  # else the background collector's work, later
                     and not meta.get("deletionTimestamp")
                     and all(r.get("uid") not in self.store.by_uid for r in refs)
                 ):
@@ -412,6 +534,7 @@ class Api:
                         self.store.remove(key)
                     changed = True
             changed = self._collect_namespaces_and_crds() or changed
+            changed = self._finalize_namespaces() or changed
 
     def _collect_namespaces_and_crds(self) -> bool:
         changed = False
@@ -433,3 +556,40 @@ class Api:
             self.registry.unregister_crd({"spec": {"group": rt.group, "names": {"plural": rt.plural}}})
             changed = True
         return changed
+
+
+def _namespace_terminating(rt: ResourceType, name: str, namespace: str) -> errors.ApiError:
+    """The NamespaceLifecycle admission plugin: no new objects in a namespace being deleted."""
+    message = f"unable to create new content in namespace {namespace} because it is being terminated"
+    return Forbidden(
+        f'{errors.qualified(rt.plural, rt.group)} "{name}" is forbidden: {message}',
+        details={
+            "name": name,
+            "group": rt.group,
+            "kind": rt.plural,
+            "causes": [{"reason": "NamespaceTerminating", "message": message, "field": "metadata.namespace"}],
+        },
+    )
+
+
+def _no_new_finalizers_while_deleting(rt: ResourceType, old: dict[str, Any], new: dict[str, Any]) -> None:
+    """ValidateObjectMetaUpdate: an object being deleted may lose finalizers, never gain one."""
+    if not old["metadata"].get("deletionTimestamp"):
+        return
+    before = set(old["metadata"].get("finalizers") or [])
+    added = [f for f in new["metadata"].get("finalizers") or [] if f not in before]
+    if added:
+        quoted = ", ".join(f'"{f}"' for f in added)
+        raise errors.invalid(
+            rt.kind,
+            rt.group,
+            old["metadata"]["name"],
+            [
+                {
+                    "reason": "FieldValueForbidden",
+                    "field": "metadata.finalizers",
+                    "message": "Forbidden: no new finalizers can be added if the object is being deleted, "
+                    f"found new finalizers []string{{{quoted}}}",
+                }
+            ],
+        )

@@ -137,6 +137,56 @@ def configmap_causes(obj: Mapping[str, Any]) -> list[Cause]:
     return []
 
 
+# ValidateSecret: the keys each well-known Secret type must carry in `data`.
+SECRET_TYPE_KEYS = {
+    "kubernetes.io/tls": ("tls.crt", "tls.key"),
+    "kubernetes.io/dockerconfigjson": (".dockerconfigjson",),
+    "kubernetes.io/dockercfg": (".dockercfg",),
+    "kubernetes.io/ssh-auth": ("ssh-privatekey",),
+}
+_IMMUTABLE_SET = "Forbidden: field is immutable when `immutable` is set"
+
+
+def secret_causes(obj: Mapping[str, Any], old: Mapping[str, Any] | None) -> list[Cause]:
+    """ValidateSecret and ValidateSecretUpdate: required keys per type, type and immutable data fixed."""
+    data = obj.get("data") or {}
+    causes: list[Cause] = [
+        {"reason": "FieldValueRequired", "field": f"data[{key}]", "message": "Required value"}
+        for key in SECRET_TYPE_KEYS.get(str(obj.get("type") or ""), ())
+        if key not in data
+    ]
+    if obj.get("type") == "kubernetes.io/service-account-token" and not (
+        (obj.get("metadata") or {}).get("annotations") or {}
+    ).get("kubernetes.io/service-account.name"):
+        causes.append(
+            {
+                "reason": "FieldValueRequired",
+                "field": "metadata.annotations[kubernetes.io/service-account.name]",
+                "message": "Required value",
+            }
+        )
+    if old is None:
+        return causes
+    if obj.get("type") != old.get("type"):
+        causes.append(_invalid("type", obj.get("type"), "field is immutable"))
+    return causes + immutable_data_causes(obj, old, ("data",))
+
+
+def immutable_data_causes(
+    obj: Mapping[str, Any], old: Mapping[str, Any], fields: tuple[str, ...] = ("data", "binaryData")
+) -> list[Cause]:
+    """ConfigMaps and Secrets with `immutable: true`: neither the flag nor the data change again."""
+    if not old.get("immutable"):
+        return []
+    causes: list[Cause] = []
+    if not obj.get("immutable"):
+        causes.append({"reason": "FieldValueForbidden", "field": "immutable", "message": _IMMUTABLE_SET})
+    for field in fields:
+        if (obj.get(field) or {}) != (old.get(field) or {}):
+            causes.append({"reason": "FieldValueForbidden", "field": field, "message": _IMMUTABLE_SET})
+    return causes
+
+
 def _quantity(value: Any) -> Decimal | None:
     try:
         return parse_quantity(str(value))
@@ -212,7 +262,7 @@ def pod_failure_policy_causes(job_spec: Mapping[str, Any]) -> list[Cause]:
     causes: list[Cause] = []
     template_spec = (job_spec.get("template") or {}).get("spec") or {}
     restart = template_spec.get("restartPolicy", "Always")
-    if restart != "Never":
+    if restart == "OnFailure":  # Always, unset or unknown: jobrules.restart_policy_causes says so
         causes.append(
             _invalid(
                 "spec.template.spec.restartPolicy",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -25,12 +26,13 @@ from scenefarm_devkit.apiserver import (
     reviews,
     scale,
     selectors,
+    subresources,
     tables,
     watching,
+    webhooks,
 )
 from scenefarm_devkit.apiserver.admission import IDENTITY
 from scenefarm_devkit.apiserver.authorization import Authorizer
-from scenefarm_devkit.apiserver.credentials import UNKNOWN_TOKEN, Unauthorized
 from scenefarm_devkit.apiserver.faults import FaultRule
 from scenefarm_devkit.apiserver.fieldlabels import check as check_field_labels
 from scenefarm_devkit.apiserver.operations import Api
@@ -39,8 +41,14 @@ from scenefarm_devkit.apiserver.resources import Registry, ResourceType
 from scenefarm_devkit.apiserver.routing import Route, route
 from scenefarm_devkit.apiserver.store import DRY_RUN, Key, Store
 
+# The identity a bearer token the server never issued (or revoked: credentials.rotate) is given.
+UNKNOWN_TOKEN = "unknown-token"  # noqa: S105 - a sentinel identity, not a secret
+# How long the watch cache waits for a resourceVersion it has not seen (waitUntilFreshAndBlock).
+RESOURCE_VERSION_WAIT_SECONDS = 3.0
+
 
 def _json(body: Any, status: int = 200, warnings: list[str] | None = None) -> aiohttp.web.Response:
+    warnings = [*(warnings or []), *(webhooks.WARNINGS.get() or [])]  # and the admission webhooks'
     headers = {"Warning": ", ".join(f'299 - "{w}"' for w in warnings)} if warnings else None
     return aiohttp.web.Response(
         # body= (bytes), not text=: aiohttp would append "; charset=utf-8", and clients such as
@@ -83,13 +91,14 @@ class ApiServer:
     def identity(self, request: aiohttp.web.BaseRequest) -> str:
         auth = request.headers.get("Authorization", "")
         if auth.startswith("Bearer "):
-            return self.tokens.get(auth[7:].strip(), "unknown-token")
+            return self.tokens.get(auth[7:].strip(), UNKNOWN_TOKEN)
         return "anonymous"
 
     async def handle(self, request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
         started = time.time()
         identity = self.identity(request)
         IDENTITY.set(identity)  # admission plugins authorize as the requester
+        webhooks.WARNINGS.set([])  # what this request's admission webhooks warn about
         watch = request.query.get("watch", "") in ("true", "1")
         r = route(request.method, request.path, watch)
         status = 500
@@ -124,7 +133,7 @@ class ApiServer:
         self, request: aiohttp.web.BaseRequest, r: Route, identity: str
     ) -> aiohttp.web.StreamResponse:
         if identity == UNKNOWN_TOKEN:  # a revoked or expired token: 401, the client logs in again
-            raise Unauthorized("Unauthorized")
+            raise errors.Unauthorized("Unauthorized")
         if r.discovery:
             return self.serve_discovery(r, request.headers.get("Accept", ""))
         if self.authorizer is not None:  # before the resource lookup, like the real server's filter chain
@@ -191,12 +200,35 @@ class ApiServer:
     ) -> aiohttp.web.StreamResponse:
         namespace = r.namespace if rt.namespaced else ""
         if r.verb == "watch":
-            return await watching.serve(self, request, rt, namespace or None, r.name)
+            return await watching.serve(
+                request,
+                rt,
+                namespace or None,
+                r.name,
+                store=self.store,
+                api=self.api,
+                bookmark_interval=self.bookmark_interval,
+            )
+        await self.wait_for_resource_version(request.query.get("resourceVersion", ""))
         if r.verb == "list":
             return self.serve_list(request, rt, namespace or None)
         if r.subresource not in ("", "status"):
             raise errors.NotFound("the server could not find the requested resource")
         return self.render_one(request, rt, self.api.get(rt, namespace, r.name))
+
+    async def wait_for_resource_version(self, asked: str) -> None:
+        """A read at a resourceVersion the store has not reached waits for it (3 s), then 504."""
+        if asked in ("", "0"):
+            return
+        try:
+            wanted = int(asked)
+        except ValueError as exc:
+            raise errors.BadRequest(f"invalid resource version: {asked}") from exc
+        deadline = time.monotonic() + RESOURCE_VERSION_WAIT_SECONDS
+        while wanted > self.store.resource_version:
+            if time.monotonic() >= deadline:
+                raise errors.too_large_resource_version(wanted, self.store.resource_version)
+            await asyncio.sleep(0.05)
 
     async def serve_write(
         self, request: aiohttp.web.BaseRequest, r: Route, rt: ResourceType
@@ -207,6 +239,8 @@ class ApiServer:
         special = await self.write_modes(request, r, rt, namespace, strict)
         if special is not None:
             return special
+        if r.subresource and r.verb in ("create", "delete", "deletecollection"):
+            return await self.serve_subresource_write(request, r, rt, namespace)
         if r.verb == "create":
             obj, warnings = self.api.create(rt, namespace or None, await self.body(request), strict=strict)
             return _json(obj, status=201, warnings=warnings)
@@ -223,11 +257,30 @@ class ApiServer:
                 rt, namespace, r.name, content_type, body, subresource=subresource, strict=strict
             )
             return _json(obj, warnings=warnings)
-        if r.verb == "delete":
-            return _json(self.api.delete(rt, namespace, r.name, await self.delete_options(request)))
-        if r.verb == "deletecollection":
-            return self.delete_collection(request, rt, namespace or None, await self.delete_options(request))
+        if r.verb in ("delete", "deletecollection"):
+            return await self.serve_delete(request, r, rt, namespace)
         raise errors.MethodNotAllowed("the server does not allow this method on the requested resource")
+
+    async def serve_delete(
+        self, request: aiohttp.web.BaseRequest, r: Route, rt: ResourceType, namespace: str
+    ) -> aiohttp.web.Response:
+        options = await self.delete_options(request)
+        warnings = _orphaning_job_default(rt, options)
+        if r.verb == "delete":
+            return _json(self.api.delete(rt, namespace, r.name, options), warnings=warnings)
+        return self.delete_collection(request, rt, namespace or None, options, warnings)
+
+    async def serve_subresource_write(
+        self, request: aiohttp.web.BaseRequest, r: Route, rt: ResourceType, namespace: str
+    ) -> aiohttp.web.Response:
+        """pods/eviction and serviceaccounts/token answer 201; no other subresource is created or deleted."""
+        if r.verb != "create":
+            raise errors.NotFound("the server could not find the requested resource", details={})
+        answer = subresources.serve(
+            self.api, rt, tokens=self.tokens, namespace=namespace, name=r.name,
+            subresource=r.subresource, body=await self.body(request),
+        )  # fmt: skip
+        return _json(answer, status=201)
 
     async def write_modes(
         self, request: aiohttp.web.BaseRequest, r: Route, rt: ResourceType, namespace: str, strict: bool
@@ -250,6 +303,14 @@ class ApiServer:
         elif "dryRun" in request.query:
             raise errors.BadRequest(
                 f'dryRun: Unsupported value: {request.query["dryRun"]!r}: supported values: "All"'
+            )
+        if (
+            r.verb == "patch"
+            and "force" in request.query
+            and not patching.is_apply(request.headers.get("Content-Type", ""))
+        ):
+            raise apply.patch_options_invalid(
+                "force", "FieldValueForbidden", "Forbidden: may not be specified for non-apply patch"
             )
         if r.verb == "patch" and patching.is_apply(request.headers.get("Content-Type", "")):
             force = request.query.get("force", "") in ("true", "1")
@@ -291,6 +352,11 @@ class ApiServer:
             raise errors.BadRequest("DeleteOptions must be an object")
         if "propagationPolicy" in request.query:
             options["propagationPolicy"] = request.query["propagationPolicy"]
+        if "gracePeriodSeconds" in request.query:
+            try:
+                options["gracePeriodSeconds"] = int(request.query["gracePeriodSeconds"])
+            except ValueError as exc:
+                raise errors.BadRequest(f"gracePeriodSeconds: {exc}") from exc
         return options
 
     def serve_discovery(self, r: Route, accept: str = "") -> aiohttp.web.Response:
@@ -369,6 +435,7 @@ class ApiServer:
         rt: ResourceType,
         namespace: str | None,
         options: dict[str, Any],
+        warnings: list[str] | None = None,
     ) -> aiohttp.web.Response:
         deleted = []
         for obj in self.select(request, rt, namespace):
@@ -381,8 +448,25 @@ class ApiServer:
                 "apiVersion": rt.api_version,
                 "metadata": {"resourceVersion": str(self.store.resource_version)},
                 "items": deleted,
-            }
+            },
+            warnings=warnings,
         )
+
+
+JOB_DELETE_WARNING = (
+    "child pods are preserved by default when jobs are deleted; set propagationPolicy=Background to "
+    "remove them or set propagationPolicy=Orphan to suppress this warning"
+)
+
+
+def _orphaning_job_default(rt: ResourceType, options: dict[str, Any]) -> list[str]:
+    """batch/v1 Jobs default to orphaning their Pods (registry/batch/job/storage): say so, as it does."""
+    if (rt.group, rt.version, rt.plural) != ("batch", "v1", "jobs"):
+        return []
+    if options.get("propagationPolicy") or options.get("orphanDependents") is not None:
+        return []
+    options["propagationPolicy"] = "Orphan"
+    return [JOB_DELETE_WARNING]
 
 
 def _sort_key(obj: dict[str, Any]) -> tuple[str, str]:

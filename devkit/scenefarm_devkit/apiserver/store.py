@@ -63,6 +63,8 @@ class Store:
         self._journal = _Journal(journal, self) if journal is not None else None
         self._history: collections.deque[Event] = collections.deque(maxlen=history_size)
         self._subscriptions: set[Subscription] = set()
+        # etcd compaction: watches from a resourceVersion at or below this one get 410 Expired.
+        self.compacted_rv = 0
         # Called with (key, old, new) before a write is stored: managedFields bookkeeping.
         self.before_put: Callable[[Key, dict[str, Any] | None, dict[str, Any]], None] | None = None
 
@@ -142,10 +144,18 @@ class Store:
             oldest = self._history[0].rv if self._history else self._rv + 1
             if since < oldest - 1 and since < self._rv:
                 raise Gone(f"too old resource version: {since} ({oldest - 1})")
+            if since < self.compacted_rv:
+                raise Gone(f"too old resource version: {since} ({self.compacted_rv})")
             backlog = [e for e in self._history if e.rv > since and e.group == group and e.plural == plural]
         sub = Subscription(self, group, plural)
         self._subscriptions.add(sub)
         return backlog, sub
+
+    def compact(self, revision: int) -> None:
+        """Forget the history up to `revision`, as the API server's periodic etcd compaction does."""
+        self.compacted_rv = max(self.compacted_rv, revision)
+        while self._history and self._history[0].rv <= revision:
+            self._history.popleft()
 
     def close_all(self) -> None:
         for sub in list(self._subscriptions):

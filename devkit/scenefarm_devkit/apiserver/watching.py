@@ -15,16 +15,14 @@ import json
 import math
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp.web
 
 from scenefarm_devkit.apiserver import errors, selectors, tables
+from scenefarm_devkit.apiserver.operations import Api
 from scenefarm_devkit.apiserver.resources import ResourceType
-from scenefarm_devkit.apiserver.store import Event, Subscription
-
-if TYPE_CHECKING:
-    from scenefarm_devkit.apiserver.server import ApiServer
+from scenefarm_devkit.apiserver.store import Event, Store, Subscription
 
 # How often an idle stream checks whether its client went away (aiohttp does not cancel handlers).
 _LIVENESS_PERIOD = 1.0
@@ -42,8 +40,7 @@ def _visible_type(event: Event, matches: selectors.Matcher) -> str | None:
 
 
 class _Stream:
-    def __init__(self, server: ApiServer, request: aiohttp.web.BaseRequest, rt: ResourceType) -> None:
-        self.server = server
+    def __init__(self, request: aiohttp.web.BaseRequest, rt: ResourceType) -> None:
         self.rt = rt
         self.table = tables.wants_table(request.headers.get("Accept", ""))
         self.include = request.query.get("includeObject", "Metadata")
@@ -134,13 +131,21 @@ def _selection(query: Mapping[str, str], namespace: str | None, name: str) -> se
 
 
 async def serve(
-    server: ApiServer, request: aiohttp.web.BaseRequest, rt: ResourceType, namespace: str | None, name: str
+    request: aiohttp.web.BaseRequest,
+    rt: ResourceType,
+    namespace: str | None,
+    name: str,
+    *,
+    store: Store,
+    api: Api,
+    bookmark_interval: float,
 ) -> aiohttp.web.StreamResponse:
+    """One watch stream, served from the server's store and presented as its API presents objects."""
     params = _Params.parse(request.query)
     matches = _selection(request.query, namespace, name)
-    stream = _Stream(server, request, rt)
+    stream = _Stream(request, rt)
     try:
-        backlog, sub = server.store.subscribe(rt.group, rt.plural, params.since)
+        backlog, sub = store.subscribe(rt.group, rt.plural, params.since)
     except errors.Gone as exc:
         # The real server answers 200 and then one ERROR event carrying the 410 Status.
         await stream.response.prepare(request)
@@ -150,18 +155,27 @@ async def serve(
     # Taken with the subscription, without awaiting in between: no event can fall into a gap.
     initial: list[tuple[str, dict[str, Any]]] = []
     if params.since is None:
-        initial = [("ADDED", o) for o in server.store.scan(rt.group, rt.plural, namespace) if matches(o)]
+        initial = [("ADDED", o) for o in store.scan(rt.group, rt.plural, namespace) if matches(o)]
     initial += [(kind, e.obj) for e in backlog if (kind := _visible_type(e, matches))]
 
-    state_rv = server.store.resource_version
+    state_rv = store.resource_version
     await stream.response.prepare(request)
     try:
         for kind, obj in initial:
-            await stream.send(kind, server.api.present(rt, obj))
+            await stream.send(kind, api.present(rt, obj))
         if params.initial_events:
             end = {"resourceVersion": str(state_rv), "annotations": {INITIAL_EVENTS_END: "true"}}
             await stream.send("BOOKMARK", {"kind": rt.kind, "apiVersion": rt.api_version, "metadata": end})
-        await _follow(server, request=request, stream=stream, sub=sub, params=params, matches=matches)
+        await _follow(
+            request=request,
+            stream=stream,
+            sub=sub,
+            params=params,
+            matches=matches,
+            store=store,
+            api=api,
+            bookmark_interval=bookmark_interval,
+        )
     except ConnectionError:
         pass  # the client went away; nothing to tell anyone
     finally:
@@ -172,27 +186,29 @@ async def serve(
 
 
 async def _follow(
-    server: ApiServer,
     *,
     request: aiohttp.web.BaseRequest,
     stream: _Stream,
     sub: Subscription,
     params: _Params,
     matches: selectors.Matcher,
+    store: Store,
+    api: Api,
+    bookmark_interval: float,
 ) -> None:
     """Live events until the timeout, the client leaving, or the server shutting down."""
     rt = stream.rt
     deadline = time.monotonic() + params.timeout if params.timeout is not None else math.inf
-    next_bookmark = time.monotonic() + server.bookmark_interval if params.bookmarks else math.inf
+    next_bookmark = time.monotonic() + bookmark_interval if params.bookmarks else math.inf
     while (now := time.monotonic()) < deadline:
         if request.transport is None or request.transport.is_closing():
             return
         if now >= next_bookmark:
-            bookmark = {"resourceVersion": str(server.store.resource_version)}
+            bookmark = {"resourceVersion": str(store.resource_version)}
             await stream.send(
                 "BOOKMARK", {"kind": rt.kind, "apiVersion": rt.api_version, "metadata": bookmark}
             )
-            next_bookmark = now + server.bookmark_interval
+            next_bookmark = now + bookmark_interval
         wait = min(_LIVENESS_PERIOD, deadline - now, next_bookmark - now)
         try:
             event = await asyncio.wait_for(sub.queue.get(), timeout=max(wait, 0.001))
@@ -202,4 +218,4 @@ async def _follow(
             return  # the server is shutting down
         kind = _visible_type(event, matches)
         if kind is not None:
-            await stream.send(kind, server.api.present(rt, event.obj))
+            await stream.send(kind, api.present(rt, event.obj))

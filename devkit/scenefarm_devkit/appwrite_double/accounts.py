@@ -1,6 +1,8 @@
 """Accounts and sessions of the double: what the Web SDK's `Account` service calls.
 
-Anonymous and email/password sessions. A session is a secret the browser sends back as the
+Anonymous (unless the project turned that method off: `anonymous_sessions=False`, 501 as on
+Appwrite) and email/password sessions; each records the client address it came from, which the
+Users API (API key only) lists with the user's sessions. A session is a secret the browser sends back as the
 cookie `a_session_<project>` or, where cookies cannot be used, in the `X-Fallback-Cookies`
 header (JSON `{"a_session_<project>": "<secret>"}`), which the Web SDK keeps in localStorage:
 the double sets both, as Appwrite does for an endpoint on another domain than the page.
@@ -16,7 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from .errors import AppwriteError, conflict, invalid
-from .identity import GUEST, Identity, missing_scope
+from .identity import GUEST, Identity, missing_scope, require_server
 from .model import IDENTITY, check_id, no_content, now_iso, ok, params_of
 
 SESSION_DAYS = 365
@@ -58,6 +60,7 @@ class Session:
     provider: str
     secret: str = dataclasses.field(repr=False)
     created: str = dataclasses.field(default_factory=now_iso)
+    ip: str = "127.0.0.1"  # the client address the session was created from
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -71,7 +74,7 @@ class Session:
             "providerAccessToken": "",
             "providerAccessTokenExpiry": "",
             "providerRefreshToken": "",
-            "ip": "127.0.0.1",
+            "ip": self.ip,
             "osCode": "",
             "osName": "",
             "osVersion": "",
@@ -96,8 +99,9 @@ class Session:
 class AccountsState:
     """Users and their sessions, with the `/v1/account` handlers."""
 
-    def __init__(self, project: str) -> None:
+    def __init__(self, project: str, *, anonymous_sessions: bool = True) -> None:
         self.project = project
+        self.anonymous_sessions = anonymous_sessions  # the project's "Anonymous" auth method
         self.users: dict[str, User] = {}
         self.sessions: dict[str, Session] = {}  # by secret
 
@@ -112,6 +116,13 @@ class AccountsState:
             web.post(prefix + "/sessions/anonymous", self.anonymous_session),
             web.post(prefix + "/sessions/email", self.email_session),
             web.delete(prefix + "/sessions/{session}", self.delete_session),
+        ]
+
+    def server_routes(self, prefix: str = "/v1/users") -> list[web.RouteDef]:
+        """The Users API (API key only): what the web intake reads of a request's owner."""
+        return [
+            web.get(prefix + "/{user}", self.get_user),
+            web.get(prefix + "/{user}/sessions", self.list_user_sessions),
         ]
 
     # who is calling
@@ -163,10 +174,32 @@ class AccountsState:
         return ok(user.to_json(), 201)
 
     async def anonymous_session(self, request: web.Request) -> web.Response:
+        if not self.anonymous_sessions:
+            raise AppwriteError(
+                501,
+                "user_auth_method_unsupported",
+                "The requested authentication method is either disabled or unsupported. "
+                "Please check the supported authentication methods in the Appwrite console.",
+            )
         self.refuse_second_session(request)
         user = User(secrets.token_hex(10))
         self.users[user.id] = user
-        return self.start_session(user, "anonymous")
+        return self.start_session(user, "anonymous", request.remote)
+
+    def user_of(self, request: web.Request) -> User:
+        require_server(request[IDENTITY], "users.read")
+        user = self.users.get(request.match_info["user"])
+        if user is None:
+            raise AppwriteError(404, "user_not_found", "User with the requested ID could not be found.")
+        return user
+
+    async def get_user(self, request: web.Request) -> web.Response:
+        return ok(self.user_of(request).to_json())
+
+    async def list_user_sessions(self, request: web.Request) -> web.Response:
+        user = self.user_of(request)
+        found = [s.to_json() | {"current": False} for s in self.sessions.values() if s.user_id == user.id]
+        return ok({"total": len(found), "sessions": found})
 
     async def email_session(self, request: web.Request) -> web.Response:
         self.refuse_second_session(request)
@@ -177,7 +210,7 @@ class AccountsState:
             raise AppwriteError(
                 401, "user_invalid_credentials", "Invalid credentials. Please check the email and password."
             )
-        return self.start_session(user, "email")
+        return self.start_session(user, "email", request.remote)
 
     async def delete_session(self, request: web.Request) -> web.Response:
         session = self.session_of(request)
@@ -196,8 +229,8 @@ class AccountsState:
                 "Creation of a session is prohibited when a session is active.",
             )
 
-    def start_session(self, user: User, provider: str) -> web.Response:
-        session = Session(secrets.token_hex(8), user.id, provider, secrets.token_urlsafe(32))
+    def start_session(self, user: User, provider: str, ip: str | None) -> web.Response:
+        session = Session(secrets.token_hex(8), user.id, provider, secrets.token_urlsafe(32), ip=ip or "")
         self.sessions[session.secret] = session
         response = ok(session.to_json(), 201)
         response.set_cookie(

@@ -1,7 +1,8 @@
 """The double's aiohttp application: routes and middlewares.
 
-Middleware order, outermost first: request log, CORS, outage window, who is calling (API key,
-session or guest), injected faults, Appwrite error bodies. The key is compared, never echoed,
+Middleware order, outermost first: request log, CORS (only registered Web platforms, as on
+Appwrite: any other Origin is refused 403), outage window, who is calling (API key, session or
+guest), injected faults, Appwrite error bodies. The key is compared, never echoed,
 logged or stored in the log.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hmac
+import urllib.parse
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -43,7 +45,8 @@ class Services:
     tablesdb: TablesDBState
     storage: StorageState
     realtime: RealtimeHub
-    allowed_origins: tuple[str, ...] | None = None  # None: any origin (a dev double)
+    allowed_origins: tuple[str, ...] = ()  # exact origins allowed besides the platforms' hostnames
+    platforms: tuple[str, ...] = ("localhost", "127.0.0.1")  # hostnames of registered Web platforms
 
 
 def build_app(s: Services) -> web.Application:
@@ -113,6 +116,7 @@ def build_app(s: Services) -> web.Application:
         [
             web.get("/v1/health", health),
             *s.accounts.routes(),
+            *s.accounts.server_routes(),
             *s.realtime.routes(),
             *s.tablesdb.routes(),
             *s.storage.routes(),
@@ -125,7 +129,7 @@ def cors_middleware(s: Services) -> Middleware:
     @web.middleware
     async def cors(request: web.Request, handler: Handler) -> web.StreamResponse:
         origin = request.headers.get("Origin")
-        if origin is not None and s.allowed_origins is not None and origin not in s.allowed_origins:
+        if origin is not None and not registered(s, origin):
             host = origin.split("://", 1)[-1]
             return error_response(
                 AppwriteError(
@@ -149,6 +153,15 @@ def cors_middleware(s: Services) -> Middleware:
         return response
 
     return cors
+
+
+def registered(s: Services, origin: str) -> bool:
+    """Appwrite answers a browser only from a registered Web platform: its hostname (any port or
+    scheme), as the project's console lists it; the answer then allows that one origin."""
+    if origin in s.allowed_origins:
+        return True
+    host = urllib.parse.urlsplit(origin).hostname
+    return host is not None and host in s.platforms
 
 
 def authenticate_middleware(s: Services) -> Middleware:

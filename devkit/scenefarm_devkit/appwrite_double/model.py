@@ -46,12 +46,33 @@ def check_permissions(value: object) -> list[str]:
     return list(value)
 
 
+def valid_text(value: Any) -> Any:
+    """Refuse what Appwrite's JSON decoder refuses: a string holding a lone UTF-16 surrogate
+    (PHP's json_decode fails on an unpaired `\\ud800` escape). Returns `value`."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise invalid("Invalid JSON: a string holds a single unpaired UTF-16 surrogate") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            valid_text(key)
+            valid_text(item)
+    elif isinstance(value, list):
+        for item in value:
+            valid_text(item)
+    return value
+
+
 async def params_of(request: web.Request) -> dict[str, Any]:
     """JSON body for writes; for GET the SDK flattens lists into `queries[0]`, `queries[1]`..."""
     if request.method != "GET":
         if not request.can_read_body:
             return {}
-        body = await request.json()
+        try:
+            body = valid_text(await request.json())
+        except ValueError:
+            raise invalid("Invalid JSON body") from None
         return body if isinstance(body, dict) else {}
     params: dict[str, Any] = {}
     for key, value in request.query.items():

@@ -37,15 +37,18 @@ class AppwriteDouble:
         host: str = "127.0.0.1",
         port: int = 0,
         column_delay: float = 0.2,
-        allowed_origins: tuple[str, ...] | None = None,
+        allowed_origins: tuple[str, ...] = (),
+        platforms: tuple[str, ...] = ("localhost", "127.0.0.1"),
+        anonymous_sessions: bool = True,
     ) -> None:
         self.project = project
         self.api_key = api_key
         self.host = host
         self.port = port
         self.allowed_origins = allowed_origins
+        self.platforms = platforms  # hostnames of the Web platforms registered in the project
         self.faults = FaultPlan()
-        self.accounts = AccountsState(project)
+        self.accounts = AccountsState(project, anonymous_sessions=anonymous_sessions)
         self.realtime = RealtimeHub(project, self.accounts)
         self.tablesdb = TablesDBState(column_delay=column_delay, notify=self._row_changed)
         self.storage = StorageState(notify=self._file_changed)
@@ -107,6 +110,7 @@ class AppwriteDouble:
             self.storage,
             self.realtime,
             self.allowed_origins,
+            self.platforms,
         )
         app = build_app(services)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)

@@ -31,6 +31,7 @@ from .model import (
     now_iso,
     ok,
     params_of,
+    valid_text,
 )
 
 Handler = Callable[[web.Request], Any]
@@ -229,7 +230,10 @@ class TablesDBState:
         identity: Identity = request[IDENTITY]
         params = await params_of(request)
         visible = [r for r in table.rows.values() if readable(table, r, identity)]
-        queries = [json.loads(q) for q in params.get("queries", [])]
+        try:
+            queries = [valid_text(json.loads(q)) for q in params.get("queries", [])]
+        except ValueError:
+            raise invalid("Invalid `queries` param: a query is not valid JSON") from None
         total, rows = apply_queries([table.row_json(r) for r in visible], queries, table.row_json_of)
         return ok({"total": total, "rows": rows})
 

@@ -8,8 +8,11 @@ that shows the scene's narration under its own class name. The double imports no
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
+import math
+import struct
 from collections.abc import Callable
 from typing import Any
 
@@ -47,6 +50,13 @@ class Reply:
     def plan(cls, scenes: list[dict[str, str]]) -> Reply:
         """A plan answer from scene dicts (name, className, narration, code)."""
         return cls(text=json.dumps({"scenes": scenes}))
+
+    @classmethod
+    def malformed_speech(cls) -> Reply:
+        """A 200 speech answer whose audio is not 16-bit PCM (an odd number of bytes)."""
+        part = {"inlineData": {"mimeType": "audio/L16;codec=pcm;rate=24000", "data": "AAAA"}}
+        body = {"candidates": [{"content": {"parts": [part], "role": "model"}, "finishReason": "STOP"}]}
+        return cls(raw_body=json.dumps(body))
 
     @classmethod
     def fix(cls, code: str) -> Reply:
@@ -90,6 +100,31 @@ def default_answer(
     narration = str(request.get("narration") or request.get("topic") or class_name)
     code = _title_code(class_name, literal(narration[:80]))
     return json.dumps({"code": code, "explanation": "the double's default fix"})
+
+
+SPEECH_RATE = 24_000  # Hz: Gemini's speech answers are 16-bit mono PCM at 24 kHz
+SPEECH_MIME = f"audio/L16;codec=pcm;rate={SPEECH_RATE}"
+_SECONDS_PER_CHARACTER = 0.06  # about as fast as Gemini's voices speak
+
+
+def speech_pcm(text: str, voice: str) -> bytes:
+    """A recorded-style speech answer: a voiced buzz (pitch by voice) in syllable-long bursts,
+    as long as the text takes to say; the same text and voice always give the same bytes."""
+    count = max(1, round(len(text) * _SECONDS_PER_CHARACTER * SPEECH_RATE))
+    pitch = 110 + sum(voice.encode()) % 120
+    samples = []
+    for n in range(count):
+        t = n / SPEECH_RATE
+        envelope = 0.5 - 0.5 * math.cos(2 * math.pi * 4 * t)  # four syllables a second
+        buzz = sum(math.sin(2 * math.pi * pitch * k * t) / k for k in (1, 2, 3))
+        samples.append(round(9000 * envelope * buzz / 1.8))
+    return struct.pack(f"<{count}h", *samples)
+
+
+def speech_body(text: str, voice: str) -> dict[str, Any]:
+    data = base64.b64encode(speech_pcm(text, voice)).decode()
+    part = {"inlineData": {"mimeType": SPEECH_MIME, "data": data}}
+    return {"content": {"parts": [part], "role": "model"}, "finishReason": "STOP", "index": 0}
 
 
 def _title_code(class_name: str, text_expression: str) -> str:

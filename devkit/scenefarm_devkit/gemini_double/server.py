@@ -13,15 +13,22 @@ from typing import Any
 
 from aiohttp import web
 
-from scenefarm_devkit.gemini_double.replies import Literal, PlanMaker, Reply, default_answer, error_body
+from scenefarm_devkit.gemini_double.replies import (
+    Literal,
+    PlanMaker,
+    Reply,
+    default_answer,
+    error_body,
+    speech_body,
+)
 
-KINDS = ("plan", "fix")
+KINDS = ("plan", "fix", "speech")
 _MARKER = re.compile(r"scenefarm-prompt:\s*(plan|fix)\b")
 
 
 @dataclasses.dataclass(frozen=True)
 class LoggedRequest:
-    kind: str  # plan | fix | unknown
+    kind: str  # plan | fix | speech | unknown
     model: str
     api_version: str
     api_key: str | None
@@ -117,6 +124,8 @@ class GeminiDouble:
             return web.json_response(error_body(status), status=status)
         if reply.raw_body is not None:
             return web.Response(text=reply.raw_body, content_type="application/json")
+        if kind == "speech" and reply.text is None:
+            return web.json_response(_speech_response(model, body, len(self.requests)))
         first_turn = LoggedRequest(kind, model, "", key, body, status).request
         text = (
             reply.text
@@ -145,6 +154,9 @@ class GeminiDouble:
 
 
 def _kind(body: dict[str, Any]) -> str:
+    modalities = (body.get("generationConfig") or {}).get("responseModalities") or []
+    if "AUDIO" in [str(m).upper() for m in modalities]:
+        return "speech"
     match = _MARKER.search(" ".join(_texts(body.get("systemInstruction") or {})))
     if match is None:  # the marker may also travel in the user turn
         match = _MARKER.search(" ".join(t for c in body.get("contents") or [] for t in _texts(c)))
@@ -170,6 +182,29 @@ def _response(model: str, text: str, body: dict[str, Any], reply: Reply, number:
         "modelVersion": model,
         "responseId": f"double-{number}",
     }
+
+
+def _speech_response(model: str, body: dict[str, Any], number: int) -> dict[str, Any]:
+    text = " ".join(t for c in body.get("contents") or [] for t in _texts(c))
+    return {
+        "candidates": [speech_body(text, speech_voice(body))],
+        "modelVersion": model,
+        "responseId": f"double-{number}",
+    }
+
+
+def speech_voice(body: dict[str, Any]) -> str:
+    """The prebuilt voice a speech call asks for (the SDK sends the speech config's inner fields
+    in snake_case, as the API accepts; camelCase is read too)."""
+    found: Any = body.get("generationConfig") or {}
+    for camel, snake in (
+        ("speechConfig", "speech_config"),
+        ("voiceConfig", "voice_config"),
+        ("prebuiltVoiceConfig", "prebuilt_voice_config"),
+        ("voiceName", "voice_name"),
+    ):
+        found = (found.get(camel) or found.get(snake) or {}) if isinstance(found, dict) else {}
+    return str(found or "")
 
 
 class GeminiDoubleThread:

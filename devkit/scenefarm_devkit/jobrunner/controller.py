@@ -26,6 +26,9 @@ from scenefarm_devkit.jobrunner.kubelet import Kubelet
 from scenefarm_devkit.jobrunner.podmanifest import TRACKING_FINALIZER, build_pod, owned_by
 from scenefarm_devkit.jobrunner.timestamps import now
 
+# spec.managedBy of the Jobs this controller runs (unset means the same); any other value: not ours.
+JOB_CONTROLLER = "kubernetes.io/job-controller"
+
 logger = logging.getLogger(__name__)
 
 
@@ -58,6 +61,8 @@ class JobController:
         job = self._jobs.objects.get(key)
         if job is None:
             return None  # deleted: its Pods go by ownerReference garbage collection
+        if (job.get("spec") or {}).get("managedBy", JOB_CONTROLLER) != JOB_CONTROLLER:
+            return None  # spec.managedBy names another controller: the built-in one leaves it alone
         decision = sync_job(job, self.pods_of(job), now())
         await self._terminate(key[0], decision)
         await self._create(job, decision)

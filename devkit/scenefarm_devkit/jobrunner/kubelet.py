@@ -76,6 +76,8 @@ class Kubelet:
     async def sync_pod(self, pod: Obj) -> None:
         """React to the Pod as it is now: start it, kill it, or mark it as orphaned."""
         key, uid = key_of(pod), pod["metadata"].get("uid", "")
+        if (pod.get("spec") or {}).get("nodeName"):
+            return  # bound to another node (the dev kit's Deployment node runs it), never to this one
         if pod["metadata"].get("deletionTimestamp"):
             await self.stop(key, "PodDeleted")
             return

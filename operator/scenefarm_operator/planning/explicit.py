@@ -11,8 +11,8 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from scenefarm_operator.errors import FixNotSupported, InvalidPlan
 from scenefarm_operator.planning.base import Fix, Plan, PlannedScene
+from scenefarm_operator.support.errors import FixNotSupported, InvalidPlan
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,7 +54,8 @@ class ExplicitPlanner:
                     f"exist in ConfigMap {ref.get('name')!r}"
                 )
                 continue
-            scenes.append(PlannedScene(name=name, class_name=str(scene.get("className", "")), code=code))
+            class_name, narration = str(scene.get("className", "")), str(scene.get("narration") or "")
+            scenes.append(PlannedScene(name=name, class_name=class_name, code=code, narration=narration))
         if missing:
             raise InvalidPlan("some explicit scenes have no code", missing)
         if not scenes:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from scenefarm_operator.errors import PlanningError
 from scenefarm_operator.planning.base import Planner
 from scenefarm_operator.planning.explicit import ExplicitPlanner
 from scenefarm_operator.planning.template import TemplatePlanner
+from scenefarm_operator.support.errors import PlanningError
 
 MODES = ("Explicit", "Template", "Gemini")
 

@@ -20,10 +20,10 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
-from scenefarm_operator.errors import InvalidPlan, PlannerBusy, PlannerUnavailable, PlanningError
 from scenefarm_operator.planning import prompts
 from scenefarm_operator.planning.base import Fix, Plan, PlannedScene, TokenUsage
 from scenefarm_operator.planning.validation import scene_errors, scene_limit, validate_plan
+from scenefarm_operator.support.errors import InvalidPlan, PlannerBusy, PlannerUnavailable, PlanningError
 
 DEFAULT_MODEL = "gemini-2.5-flash"
 API_VERSION = "v1beta"  # where structured output is documented; fixed so no env var changes it

@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from scenefarm_contract.policy import FORBIDDEN_ATTRIBUTES
-from scenefarm_operator.errors import FixNotSupported
 from scenefarm_operator.planning import text
 from scenefarm_operator.planning.base import Fix, Plan, PlannedScene
+from scenefarm_operator.support.errors import FixNotSupported
 
 DEFAULT_MAX_SCENES = 6
 TEMPLATE_VERSION = "template.v1"

@@ -107,9 +107,10 @@ def test_the_sync_script_reports_no_drift() -> None:
     assert done.returncode == 0, done.stderr
 
 
-def test_the_chart_ships_the_videorequest_and_both_kopf_peering_crds() -> None:
+def test_the_chart_ships_the_videorequest_crd_only() -> None:
+    # No kopf peering CRDs: one replica acts through the leader-election Lease (docs/reliability.md).
     names = {doc["metadata"]["name"] for doc in CRDS.values()}
-    assert names == {"videorequests.scenefarm.dev", "clusterkopfpeerings.kopf.dev", "kopfpeerings.kopf.dev"}
+    assert names == {"videorequests.scenefarm.dev"}
 
 
 @pytest.mark.parametrize("crd", CRDS.values(), ids=CRDS.keys())

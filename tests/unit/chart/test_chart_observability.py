@@ -12,7 +12,7 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from scenefarm_operator import metrics
+from scenefarm_operator.observe import metrics
 
 from .chartkit import Manifest, RenderError, of_kind, render_values
 

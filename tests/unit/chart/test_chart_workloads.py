@@ -8,7 +8,18 @@ from typing import Any
 
 import pytest
 
-from .chartkit import CHART, CI_VALUES, REPO, Manifest, helm, of_kind, one, render_values
+from .chartkit import (
+    CHART,
+    CI_VALUES,
+    RELEASE_NAMESPACE,
+    REPO,
+    Manifest,
+    RenderError,
+    helm,
+    of_kind,
+    one,
+    render_values,
+)
 
 APPWRITE = {
     "artifacts": {"store": "Appwrite"},
@@ -35,20 +46,25 @@ def test_one_replica_runs_standalone_over_all_namespaces_and_recreates_on_upgrad
     manifests = render_values({})
     container = operator_container(manifests)
     assert container["command"] == ["kopf", "run"]
-    assert container["args"][:2] == ["-m", "scenefarm_operator.handlers"]
+    assert container["args"][:2] == ["-m", "scenefarm_operator.main"]
     assert "--liveness=http://0.0.0.0:8080/healthz" in container["args"]
     assert {"--standalone", "--all-namespaces"} <= set(container["args"])
-    assert one(manifests, "Deployment")["spec"]["strategy"] == {"type": "Recreate"}
+    # The new Pod stands by until the old one releases the Lease: no gap, no second active Pod.
+    assert one(manifests, "Deployment")["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+    }
     assert not of_kind(manifests, "PodDisruptionBudget")
     assert env_of(manifests)["SCENEFARM_NAMESPACES"]["value"] == ""
 
 
-def test_several_replicas_peer_through_kopf_and_keep_one_pod_through_disruptions() -> None:
+def test_several_replicas_run_kopf_standalone_and_keep_one_pod_through_disruptions() -> None:
+    # The Lease picks the one active replica; kopf peering would pause a new leader for as long as
+    # the dead one's entry of the same priority lives (60 s), so it is never switched on.
     manifests = render_values({"operator": {"replicas": 2}})
     args = operator_container(manifests)["args"]
-    assert "--standalone" not in args
-    assert "--peering=sf-scenefarm" in args and "--priority=100" in args
-    assert one(manifests, "ClusterKopfPeering")["metadata"]["name"] == "sf-scenefarm"
+    assert "--standalone" in args and not [a for a in args if a.startswith(("--peering", "--priority"))]
+    assert not of_kind(manifests, "ClusterKopfPeering") and not of_kind(manifests, "KopfPeering")
     pdb = one(manifests, "PodDisruptionBudget")
     assert pdb["spec"]["minAvailable"] == 1
     pod_labels = one(manifests, "Deployment")["spec"]["template"]["metadata"]["labels"]
@@ -62,7 +78,6 @@ def test_a_namespace_list_becomes_one_flag_per_namespace_and_the_namespaces_sett
     assert [a for a in args if a.startswith("--namespace")] == ["--namespace=a", "--namespace=b"]
     assert "--all-namespaces" not in args
     assert env_of(manifests)["SCENEFARM_NAMESPACES"]["value"] == "a,b"
-    assert sorted(p["metadata"]["namespace"] for p in of_kind(manifests, "KopfPeering")) == ["a", "b"]
 
 
 def test_the_operator_pod_meets_the_restricted_pod_security_standard() -> None:
@@ -113,10 +128,8 @@ def test_render_service_accounts_mount_no_token_in_every_render_namespace() -> N
 def test_render_pods_may_reach_only_dns_by_default() -> None:
     policy = one(render_values({}), "NetworkPolicy")
     selector = policy["spec"]["podSelector"]
-    assert selector["matchLabels"] == {"app.kubernetes.io/managed-by": "scenefarm"}
-    assert selector["matchExpressions"] == [
-        {"key": "scenefarm.dev/role", "operator": "In", "values": ["scene", "combine"]}
-    ]
+    # Every Pod the operator makes, whatever its role (test_chart_render_fence.py proves it per Pod).
+    assert selector == {"matchLabels": {"app.kubernetes.io/managed-by": "scenefarm"}}
     assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"]
     assert "ingress" not in policy["spec"]
     (dns,) = policy["spec"]["egress"]
@@ -198,3 +211,23 @@ def test_the_operator_dockerfile_is_pinned_non_root_and_runs_kopf() -> None:
         "runAsUser"
     ]
     assert f"USER {chart_user}:" in final_stage
+
+
+def test_every_replica_elects_one_leader_through_the_releases_lease() -> None:
+    for replicas in (1, 2):
+        env = env_of(render_values({"operator": {"replicas": replicas}}))
+        assert env["SCENEFARM_LEADER_ELECTION_LEASE"]["value"] == "sf-scenefarm"
+        assert env["SCENEFARM_LEADER_ELECTION_NAMESPACE"]["value"] == RELEASE_NAMESPACE
+        identity = env["SCENEFARM_LEADER_ELECTION_IDENTITY"]["valueFrom"]["fieldRef"]["fieldPath"]
+        assert identity == "metadata.name"
+        timing = [
+            env[f"SCENEFARM_{k}_SECONDS"]["value"]
+            for k in ("LEASE_DURATION", "RENEW_DEADLINE", "RETRY_PERIOD")
+        ]
+        assert timing == ["15", "10", "2"]
+        assert env["SCENEFARM_HEALTH_PORT"]["value"] == "8080"
+
+
+def test_leader_election_timings_that_cannot_fence_are_refused() -> None:
+    with pytest.raises(RenderError, match="renewDeadlineSeconds < leaseDurationSeconds"):
+        render_values({"operator": {"leaderElection": {"renewDeadlineSeconds": 15}}})

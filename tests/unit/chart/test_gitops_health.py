@@ -81,7 +81,7 @@ PHASE_HEALTH = {
 def test_status_written_by_the_operator_gets_the_same_health_from_argocd_and_kstatus(
     phase: str, health: str
 ) -> None:
-    from scenefarm_operator import conditions
+    from scenefarm_operator.engine import conditions
 
     resource = {
         "metadata": {"generation": 2},

@@ -28,13 +28,15 @@ WEB = {
         "project": "p",
         "existingSecret": "appwrite",
         "renderCredentialsSecret": "appwrite-render",
-    }
+    },
+    # Web requests upload to Appwrite: the render NetworkPolicy needs its addresses.
+    "render": {"networkPolicy": {"appwrite": {"cidrs": ["203.0.113.7/32"]}}},
 }
 MODES: dict[str, dict[str, Any]] = {
     "all namespaces, standalone": {},
-    "all namespaces, peering": {"operator": {"replicas": 2}},
+    "all namespaces, two replicas": {"operator": {"replicas": 2}},
     "two namespaces, standalone": {"watch": {"namespaces": ["videos-a", "videos-b"]}},
-    "two namespaces, peering": {
+    "two namespaces, three replicas": {
         "operator": {"replicas": 3},
         "watch": {"namespaces": ["videos-a", "videos-b"]},
     },
@@ -50,6 +52,7 @@ MODES: dict[str, dict[str, Any]] = {
     },
     "web intake": {"web": {"enabled": True, "namespace": "videos-a"}, "watch": {"namespaces": ["videos-a"]}}
     | WEB,
+    "web intake, all namespaces": {"web": {"enabled": True}} | WEB,
 }
 
 
@@ -60,10 +63,7 @@ def requirements() -> list[dict[str, Any]]:
 def needed(values: dict[str, Any]) -> set[Grant]:
     """What rbac-requirements.yaml says the operator needs with these values."""
     watched = values.get("watch", {}).get("namespaces", [])
-    peering = values.get("operator", {}).get("replicas", 1) > 1
     active = {"always", "namespaced" if watched else "clusterwide"}
-    if peering:
-        active.add("peering-namespaced" if watched else "peering-clusterwide")
     if values.get("notify", {}).get("secretRefs"):
         active.add("notify-secrets")
     if values.get("web", {}).get("enabled"):
@@ -74,7 +74,10 @@ def needed(values: dict[str, Any]) -> set[Grant]:
     for req in requirements():
         if req["when"] not in active:
             continue
-        places = [CLUSTER] if req["scope"] == "cluster" or not watched else watched
+        if req["scope"] == "release":
+            places = [RELEASE_NAMESPACE]
+        else:
+            places = [CLUSTER] if req["scope"] == "cluster" or not watched else watched
         for where in places:
             for verb in req["verbs"]:
                 grants.add(Grant(where, req["group"], req["resource"], req.get("subresource", ""), verb))
@@ -147,8 +150,16 @@ def test_namespaced_mode_grants_namespaced_resources_only_inside_the_watched_nam
     assert {g.resource for g in cluster_wide} == {"customresourcedefinitions", "namespaces"}
 
 
+@pytest.mark.parametrize("values", MODES.values(), ids=MODES.keys())
+def test_the_leader_election_lease_is_granted_in_the_release_namespace_only(values: dict[str, Any]) -> None:
+    manifests = render_values(values)
+    granted = granted_to(manifests, operator_account(manifests), RELEASE_NAMESPACE)
+    leases = {(g.where, g.verb) for g in granted if g.resource == "leases"}
+    assert leases == {(RELEASE_NAMESPACE, verb) for verb in ("get", "create", "update")}
+
+
 def test_the_render_service_account_has_no_permissions_anywhere() -> None:
-    manifests = render_values(MODES["two namespaces, peering"])
+    manifests = render_values(MODES["two namespaces, three replicas"])
     for namespace in ("videos-a", "videos-b"):
         assert granted_to(manifests, "scenefarm-render", namespace) == set()
 
@@ -161,13 +172,11 @@ def test_no_rbac_is_rendered_when_switched_off() -> None:
 
 def test_every_requirement_names_a_known_scope_and_condition_and_says_why() -> None:
     for req in requirements():
-        assert req["scope"] in {"watched", "cluster"}
+        assert req["scope"] in {"watched", "cluster", "release"}
         assert req["when"] in {
             "always",
             "namespaced",
             "clusterwide",
-            "peering-clusterwide",
-            "peering-namespaced",
             "notify-secrets",
             "web-intake",
             "kueue",

@@ -3,10 +3,10 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from scenefarm_operator import eta
-from scenefarm_operator.accounting import Accountant
-from scenefarm_operator.settings import Settings
-from scenefarm_operator.telemetry import Change, Telemetry
+from scenefarm_operator.observe import eta
+from scenefarm_operator.observe.accounting import Accountant
+from scenefarm_operator.observe.telemetry import Change, Telemetry
+from scenefarm_operator.support.settings import Settings
 
 PRICES = json.dumps({"gemini-2.5-flash": {"inputPerMillion": 1.0, "outputPerMillion": 2.0}})
 

@@ -1,5 +1,5 @@
-from scenefarm_operator.admission import Admission, Order
-from scenefarm_operator.naming import RequestKey
+from scenefarm_operator.engine.manifests.naming import RequestKey
+from scenefarm_operator.runtime.admission import Admission, Order
 
 A: RequestKey = ("videos", "a")
 B: RequestKey = ("videos", "b")

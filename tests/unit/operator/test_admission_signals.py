@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from scenefarm_operator.admission_signals import classify, start_blockers
+from scenefarm_operator.engine.admission_signals import classify, needs_pod_events, start_blockers
 
 NOW = datetime.datetime(2026, 1, 1, 12, 0, 0, tzinfo=datetime.UTC)
 SA_REFUSAL = (
@@ -141,3 +141,38 @@ def test_a_missing_configmap_stops_the_container_from_being_created() -> None:
 def test_pod_security_refusals_are_recognised() -> None:
     message = 'pods "x" is forbidden: violates PodSecurity "restricted:latest": runAsNonRoot != true'
     assert classify(message) == ("PodSecurity", "restricted:latest")
+
+
+def scheduled_pod(uid: str, waiting: dict[str, Any] | None = None, since: int = 90) -> dict[str, Any]:
+    state = {"waiting": waiting or {"reason": "ContainerCreating"}}
+    return {
+        "metadata": {"name": "p", "uid": uid, "creationTimestamp": ago(since)},
+        "status": {
+            "phase": "Pending",
+            "conditions": [{"type": "PodScheduled", "status": "True"}],
+            "containerStatuses": [{"image": "ghcr.io/x/renderer:1", "state": state}],
+        },
+    }
+
+
+@pytest.mark.parametrize("reason", ["ErrImagePull", "ImagePullBackOff", "InvalidImageName"])
+def test_an_image_that_cannot_be_pulled_is_named(reason: str) -> None:
+    message = 'Back-off pulling image "ghcr.io/x/renderer:nope"'
+    pods = {"newton-s00-a1": [scheduled_pod("pod-1", {"reason": reason, "message": message})]}
+    [blocker] = start_blockers([job("newton-s00-a1")], pods, [], NOW, 60)
+    assert blocker.reason == reason
+    assert blocker.what == 'Image "ghcr.io/x/renderer:nope"'
+
+
+def test_a_volume_the_kubelet_cannot_mount_is_named_from_its_failed_mount_event() -> None:
+    assert needs_pod_events([scheduled_pod("pod-1")])
+    event = {
+        "involvedObject": {"kind": "Pod", "name": "p", "uid": "pod-1"},
+        "reason": "FailedMount",
+        "message": 'MountVolume.SetUp failed for volume "plan" : configmap "newton-plan" not found',
+        "lastTimestamp": ago(5),
+    }
+    pods = {"newton-s00-a1": [scheduled_pod("pod-1")]}
+    [blocker] = start_blockers([job("newton-s00-a1")], pods, [event], NOW, 60)
+    assert (blocker.reason, blocker.what) == ("FailedMount", 'ConfigMap "newton-plan"')
+    assert start_blockers([job("newton-s00-a1")], pods, [event], NOW, 120) == []  # within the grace

@@ -2,7 +2,7 @@
 
 import pytest
 
-from scenefarm_operator.backoff import API_ERRORS, PLANNER_OUTAGES, Backoff
+from scenefarm_contract.backoff import API_ERRORS, PLANNER_OUTAGES, Backoff
 
 
 @pytest.mark.parametrize(

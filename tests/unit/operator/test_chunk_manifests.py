@@ -8,8 +8,10 @@ import kubernetes_validate
 import pytest
 
 from scenefarm_contract.chunks import Unit, encode_units
-from scenefarm_operator import chunk_manifests, manifests, naming
-from scenefarm_operator.chunking import ChunkingPolicy, decide
+from scenefarm_operator.engine.chunking import ChunkingPolicy, decide
+from scenefarm_operator.engine.manifests import chunks as chunk_manifests
+from scenefarm_operator.engine.manifests import jobs as manifests
+from scenefarm_operator.engine.manifests import naming
 from scenefarm_renderer.cli import build_parser
 
 from .test_manifests import K8S_VERSION, SCENE, SETTINGS, container, owner
@@ -83,3 +85,33 @@ def test_long_request_names_still_fit_in_a_label() -> None:
 
     assert len(job["metadata"]["name"]) <= 63
     kubernetes_validate.validate(job, K8S_VERSION, strict=True)
+
+
+NAMES = ["intro.v2", "a.b", "a-b", "x" * 60 + ".y" * 40, "v1.2.3-final"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_job_name_is_one_the_api_server_accepts_whatever_the_requests_legal_name(name: str) -> None:
+    """A request name is a DNS subdomain; every Job it makes is accepted by the server's rules,
+    including the Indexed Job's Pod hostname `<job-name>-<index>` (a DNS-1123 label)."""
+    from scenefarm_devkit.apiserver import jobrules
+
+    body = owner()
+    body["metadata"]["name"] = name
+    jobs = [
+        chunk_manifests.plan_job(body, SETTINGS, SCENE, 99),
+        chunk_manifests.chunks_job(body, SETTINGS, SCENE, 99, DECISION),
+        chunk_manifests.stitch_job(body, SETTINGS, SCENE, 99, DECISION),
+        manifests.scene_job(body, SETTINGS, SCENE, 99),
+        manifests.combine_job(body, SETTINGS, [0, 1], "abcdef0123"),
+    ]
+    for job in jobs:
+        job_name = job["metadata"]["name"]
+        assert len(job_name) <= 63 and jobrules._DNS1123_LABEL.fullmatch(job_name), job_name
+        assert jobrules.hostname_causes(job_name, job["spec"]) == []
+        kubernetes_validate.validate(job, K8S_VERSION, strict=True)
+
+
+def test_dotted_and_dashed_namesakes_never_share_a_job_name() -> None:
+    assert naming.scene_job_name("a.b", 0, 1) != naming.scene_job_name("a-b", 0, 1)
+    assert naming.scene_job_name("newton", 0, 1) == "newton-s00-a1"  # undotted names unchanged

@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from scenefarm_contract.chunks import Unit, encode_units
-from scenefarm_operator import chunking
-from scenefarm_operator.chunking import ChunkingPolicy, decide, layout, needs_plan
+from scenefarm_operator.engine import chunking
+from scenefarm_operator.engine.chunking import ChunkingPolicy, decide, layout, needs_plan
 
 AUTO = ChunkingPolicy(mode="Auto", min_chunk_seconds=10, max_chunks=4)
 

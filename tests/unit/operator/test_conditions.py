@@ -2,7 +2,7 @@ from typing import Any
 
 import pytest
 
-from scenefarm_operator import conditions
+from scenefarm_operator.engine import conditions
 
 OLD, NOW = "2025-06-01T10:00:00Z", "2025-06-01T11:00:00Z"
 

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from scenefarm_operator import cost
-from scenefarm_operator.errors import SettingsError
+from scenefarm_operator.observe import cost
+from scenefarm_operator.support.errors import SettingsError
 
 PRICES = cost.parse_prices('{"gemini-2.5-flash": {"inputPerMillion": 0.30, "outputPerMillion": 2.50}}')
 

@@ -1,4 +1,4 @@
-from scenefarm_operator import eta
+from scenefarm_operator.observe import eta
 
 T0 = 1_800_000_000.0
 

@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 
 from scenefarm_contract.renderer import ExitClass, TerminationMessage
-from scenefarm_operator import healing
-from scenefarm_operator.healing import AskFix, GiveUp, Launch, Wait
-from scenefarm_operator.observed import Observed, memory_limit_of
-from scenefarm_operator.plan_store import SceneEntry, StoredPlan
-from scenefarm_operator.settings import Settings
+from scenefarm_operator.engine import healing
+from scenefarm_operator.engine.healing import AskFix, GiveUp, Launch, Wait
+from scenefarm_operator.engine.observed import Observed, memory_limit_of
+from scenefarm_operator.engine.plan_store import SceneEntry, StoredPlan
+from scenefarm_operator.support.settings import Settings
 
 SCENE = SceneEntry(0, "intro", "Intro", revision=2, sha256="x")
 GEMINI, TEMPLATE = StoredPlan("Gemini", 1, (SCENE,)), StoredPlan("Template", 1, (SCENE,))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from scenefarm_operator.kueue import held_reason, held_reasons, queued_message, workload_of
+from scenefarm_operator.engine.kueue import held_reason, held_reasons, queued_message, workload_of
 
 JOB = {"metadata": {"name": "j", "uid": "job-uid", "labels": {"kueue.x-k8s.io/queue-name": "render"}}}
 PENDING = "couldn't assign flavors to pod set main: insufficient unused quota for cpu in flavor default, 2 more needed"

@@ -2,7 +2,8 @@ import datetime
 
 import pytest
 
-from scenefarm_operator import lifecycle
+from scenefarm_contract import clock
+from scenefarm_operator.engine import lifecycle
 
 NOW = datetime.datetime(2026, 11, 25, 12, 0, 0, tzinfo=datetime.UTC)
 
@@ -79,8 +80,8 @@ def test_a_retry_is_pending_while_spec_retry_generation_is_above_the_one_served(
     ],
 )
 def test_timestamps_are_written_in_utc_to_the_second(moment, text) -> None:
-    assert lifecycle.iso(moment) == text
-    assert lifecycle.parse_time(text) == moment.replace(microsecond=0)
+    assert clock.iso(moment) == text
+    assert clock.parse_time(text) == moment.replace(microsecond=0)
 
 
 def scene(index: int, phase: str, attempt: int = 1, revision: int = 1, **more: str) -> dict:

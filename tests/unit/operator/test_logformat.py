@@ -1,7 +1,7 @@
 import json
 import logging
 
-from scenefarm_operator.logformat import JsonLines
+from scenefarm_operator.observe.logformat import JsonLines
 
 
 def test_a_record_about_a_request_carries_its_namespace_name_uid_and_phase() -> None:

@@ -6,9 +6,10 @@ import kubernetes_validate
 import pytest
 
 from scenefarm_contract.renderer import combine_argv, render_argv
-from scenefarm_operator import manifests, naming
-from scenefarm_operator.plan_store import SceneEntry
-from scenefarm_operator.settings import Settings
+from scenefarm_operator.engine.manifests import jobs as manifests
+from scenefarm_operator.engine.manifests import naming
+from scenefarm_operator.engine.plan_store import SceneEntry
+from scenefarm_operator.support.settings import Settings
 
 K8S_VERSION = "1.33"
 UID = "6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f"
@@ -442,8 +443,30 @@ def test_scene_job_mounts_the_plan_read_only_from_the_requests_configmap() -> No
     volumes = {v["name"]: v for v in job["spec"]["template"]["spec"]["volumes"]}
     assert mounts["plan"] == {"name": "plan", "mountPath": "/plan", "readOnly": True}
     assert volumes["plan"] == {"name": "plan", "configMap": {"name": "newton-plan"}}
-    assert mounts["artifacts"]["mountPath"] == "/artifacts"
-    assert not mounts["artifacts"].get("readOnly")
+    artifacts = [m for m in container(job)["volumeMounts"] if m["name"] == "artifacts"]
+    # the whole claim read-only, the request's own directory read-write over it
+    assert artifacts == [
+        {"name": "artifacts", "mountPath": "/artifacts", "readOnly": True},
+        {
+            "name": "artifacts",
+            "mountPath": f"/artifacts/videos/newton-{UID[:8]}",
+            "subPath": f"videos/newton-{UID[:8]}",
+        },
+    ]
+
+
+@pytest.mark.parametrize("build", [scene_job, lambda: combine_job(owner())])
+def test_every_render_pod_may_write_only_its_own_requests_directory(build: Any) -> None:
+    """A writable mount of the artifacts claim is only ever the request's own prefix; the
+    renderer's store root and prefix land exactly there."""
+    job = build()
+    args = container(job)["args"]
+    prefix = args[args.index("--prefix") + 1]
+    writable = [
+        m for m in container(job)["volumeMounts"] if m["name"] == "artifacts" and not m.get("readOnly")
+    ]
+    assert writable == [{"name": "artifacts", "mountPath": f"/artifacts/{prefix}", "subPath": prefix}]
+    assert args[args.index("--store-root") + 1] == "/artifacts"
 
 
 def test_combine_job_does_not_mount_the_plan() -> None:
@@ -489,3 +512,21 @@ def test_appwrite_store_gets_its_credentials_from_the_secret_only() -> None:
 def test_volume_store_gets_no_appwrite_credentials() -> None:
     names = set(env_of(scene_job(settings=Settings(appwrite_credentials_secret="scenefarm-appwrite"))))
     assert not {n for n in names if n.startswith("APPWRITE_")}
+
+
+def test_the_clean_up_job_outlives_its_request_and_writes_only_what_it_removes() -> None:
+    from scenefarm_operator.engine.manifests.jobs import cleanup_job
+
+    body = owner()
+    body["status"] = {"scenes": [{"index": 0}, {"index": 1}]}
+    job = cleanup_job(body, SETTINGS, keep=["scene-01.mp4"], also=["videos/gone-12345678/scene-00.mp4"])
+    kubernetes_validate.validate(job, K8S_VERSION, strict=True)
+    assert "ownerReferences" not in job["metadata"]  # the garbage collector would take it with the request
+    assert job["spec"]["ttlSecondsAfterFinished"] == 300
+    args = container(job)["args"]
+    assert args[:2] == ["clean", "--prefix"] and args[2] == f"videos/newton-{UID[:8]}"
+    assert args[args.index("--keep") + 1] == "scene-01.mp4"
+    assert args[args.index("--also") + 1] == "videos/gone-12345678/scene-00.mp4"
+    writable = sorted(m["mountPath"] for m in container(job)["volumeMounts"] if m["name"] == "artifacts"
+                      and not m.get("readOnly"))  # fmt: skip
+    assert writable == ["/artifacts/videos/gone-12345678", f"/artifacts/videos/newton-{UID[:8]}"]

@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from scenefarm_operator import naming
+from scenefarm_operator.engine.manifests import naming
 
 # DNS-1123 label (Job names become label values and Pod name prefixes) and subdomain (ConfigMaps).
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")

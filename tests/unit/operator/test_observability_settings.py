@@ -1,7 +1,7 @@
 import pytest
 
-from scenefarm_operator.errors import SettingsError
-from scenefarm_operator.settings import Settings
+from scenefarm_operator.support.errors import SettingsError
+from scenefarm_operator.support.settings import Settings
 
 
 def test_observability_settings_are_read_from_the_environment() -> None:

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from scenefarm_operator import plan_store
-from scenefarm_operator.plan_store import MAX_REVISIONS_KEPT, PLAN_KEY, StoredPlan
+from scenefarm_operator.engine import plan_store
+from scenefarm_operator.engine.plan_store import MAX_REVISIONS_KEPT, PLAN_KEY, StoredPlan
 from scenefarm_operator.planning.base import Plan, PlannedScene, TokenUsage
 
 PLAN = Plan(

@@ -11,8 +11,8 @@ import kopf
 import yaml
 from kopf._cogs.structs import patches, references
 
-from scenefarm_operator import handlers, login
-from scenefarm_operator.diffbase import DigestDiffBaseStorage
+from scenefarm_operator.runtime import handlers, login
+from scenefarm_operator.runtime.diffbase import DigestDiffBaseStorage
 
 ANNOTATION_BUDGET = 256 * 1024
 
@@ -110,7 +110,7 @@ print(json.dumps({"apiVersion": "client.authentication.k8s.io/v1", "kind": "Exec
 
 def test_kopf_logs_in_with_a_token_from_an_exec_credential_plugin(tmp_path: Path, monkeypatch: Any) -> None:
     monkeypatch.setenv("KUBECONFIG", str(exec_kubeconfig(tmp_path, PLUGIN)))
-    info = login.login()  # what handlers.login (the @kopf.on.login handler) returns
+    info = login.login()  # what main.login (the @kopf.on.login handler) returns
     assert info.server == "http://127.0.0.1:1"
     assert info.token == "from-the-plugin"
     assert info.scheme == "Bearer"

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from scenefarm_contract.chunks import cache_key
-from scenefarm_operator.scene_cache import cache_enabled, key_for, lookup, offer
+from scenefarm_operator.engine import scene_cache
+from scenefarm_operator.engine.scene_cache import cache_enabled, key_for, lookup, offer
 
 CODE = "from manim import *\nclass Intro(Scene):\n    def construct(self):\n        self.wait()\n"
 KEY = key_for(CODE, "Intro", "medium")
@@ -120,3 +121,18 @@ def test_the_index_keeps_only_what_lookup_reads_and_finds_the_same_hit() -> None
     ) == lookup(KEY, [body], namespace="videos", store="Volume", default_store="Volume", owner="bob")
     assert offer(request("out", [scene(0)], render={"cache": False})) is None
     assert offer(request("none", [])) is None
+
+
+def _request(name: str, uid: str, reused: tuple[str, ...] | list[str] = ()) -> dict[str, Any]:
+    scenes = [{"index": i, "phase": "Succeeded", "reused": {"source": s}} for i, s in enumerate(reused)]
+    return {"metadata": {"name": name, "namespace": "default", "uid": uid}, "status": {"scenes": scenes}}
+
+
+def test_a_deleted_requests_clean_up_keeps_what_live_requests_reuse_and_takes_orphaned_reuses() -> None:
+    deleted = _request("intro", "aaaaaaaa-1", reused=["default/gone-cccccccc/scene-00.mp4",
+                                                      "default/alive-dddddddd/scene-01.mp4"])  # fmt: skip
+    reader = _request("later", "bbbbbbbb-2", reused=["default/intro-aaaaaaaa/scene-02.mp4"])
+    alive = _request("alive", "dddddddd-4")
+    keep, also = scene_cache.cleanup_targets(deleted, [deleted, reader, alive])
+    assert keep == ["scene-02.mp4"]  # `later` still combines it
+    assert also == ["default/gone-cccccccc/scene-00.mp4"]  # its origin is gone and nobody else reads it

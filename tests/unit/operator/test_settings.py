@@ -2,8 +2,8 @@ import dataclasses
 
 import pytest
 
-from scenefarm_operator.errors import SettingsError
-from scenefarm_operator.settings import Settings
+from scenefarm_operator.support.errors import SettingsError
+from scenefarm_operator.support.settings import Settings
 
 
 def test_no_variables_give_the_defaults() -> None:
@@ -67,7 +67,8 @@ NEEDS = {
         "SCENEFARM_APPWRITE_PROJECT": "p",
         "SCENEFARM_APPWRITE_API_KEY": "k",
         "SCENEFARM_APPWRITE_CREDENTIALS_SECRET": "s",
-    }
+    },
+    "leader_election_lease": {"SCENEFARM_LEADER_ELECTION_NAMESPACE": "ops"},
 }
 
 
@@ -95,6 +96,17 @@ BAD = [
     ("an unknown quality", "SCENEFARM_DEFAULT_QUALITY", "ultra"),
     ("a web intake without Appwrite", "SCENEFARM_INTAKE_NAMESPACE", "web"),
 ]
+
+
+def test_the_web_intake_never_shares_the_default_namespace() -> None:
+    appwrite = {
+        "SCENEFARM_APPWRITE_ENDPOINT": "https://appwrite.example/v1",
+        "SCENEFARM_APPWRITE_PROJECT": "p",
+        "SCENEFARM_APPWRITE_API_KEY": "k",
+        "SCENEFARM_APPWRITE_CREDENTIALS_SECRET": "s",
+    }
+    with pytest.raises(SettingsError, match="a namespace of its own"):
+        Settings.from_env(appwrite | {"SCENEFARM_INTAKE_NAMESPACE": "default"})
 
 
 @pytest.mark.parametrize(("case", "var", "raw"), BAD, ids=[b[0] for b in BAD])

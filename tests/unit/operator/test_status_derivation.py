@@ -1,5 +1,6 @@
 """Scene statuses, the verdict, progress and the whole VideoRequest status, from observed children."""
 
+import dataclasses
 import pathlib
 import re
 from collections.abc import Mapping, Sequence
@@ -9,11 +10,10 @@ import jsonschema
 import pytest
 import yaml
 
-from scenefarm_contract.renderer import TerminationMessage
-from scenefarm_operator.observed import JobOutcome, Observed, outcome
-from scenefarm_operator.plan_store import SceneEntry, StoredPlan
-from scenefarm_operator.planning.base import TokenUsage
-from scenefarm_operator.status import (
+from scenefarm_contract.renderer import LOG_TAIL_CHARS, TerminationMessage
+from scenefarm_operator.engine.observed import JobOutcome, Observed, outcome
+from scenefarm_operator.engine.plan_store import SceneEntry, StoredPlan
+from scenefarm_operator.engine.status import (
     CANCELLED,
     Note,
     Verdict,
@@ -23,6 +23,7 @@ from scenefarm_operator.status import (
     scene_statuses,
     verdict,
 )
+from scenefarm_operator.planning.base import TokenUsage
 
 CRD = pathlib.Path(__file__).parents[3] / "crds" / "scenefarm.dev_videorequests.yaml"
 T0, T1, T2, T3 = (f"2025-06-01T10:0{m}:00Z" for m in range(4))
@@ -211,6 +212,39 @@ def test_a_failed_scene_reports_its_exit_class_and_error() -> None:
     assert entry["message"] == "Boom11: it broke"
     assert entry["finishedAt"] == T1
     assert "artifact" not in entry
+
+
+def test_a_finished_scene_carries_the_tail_of_its_render_log_and_a_running_one_none() -> None:
+    jobs, pods = children({0: ["running"], 1: ["failed-11"], 2: ["succeeded"]})
+    for name, tail in (("newton-s01-a1", "animation 1, 15 frames"), ("newton-s02-a1", "done: 30 frames")):
+        term = pods[name][0]["status"]["containerStatuses"][0]["state"]["terminated"]
+        message = TerminationMessage.from_json(term["message"])
+        assert message is not None
+        term["message"] = dataclasses.replace(message, logTail=f"scene (Intro): {tail}").to_json()
+    entries = scene_statuses(PLAN, Observed.of(jobs, pods, {}))
+    assert "logTail" not in entries[0]  # no live log in the status: only a finished render's tail
+    assert entries[1]["logTail"] == "scene (Intro): animation 1, 15 frames"
+    assert entries[2]["logTail"] == "scene (Intro): done: 30 frames"
+
+    huge = TerminationMessage(0, artifact="videos/x/scene-00.mp4", logTail="frames " * 500 + "end")
+    job = {
+        "metadata": {"name": "j"},
+        "spec": {},
+        "status": {"conditions": [{"type": "Complete", "status": "True"}]},
+    }
+    pod = {
+        "status": {
+            "containerStatuses": [{"state": {"terminated": {"exitCode": 0, "message": huge.to_json()}}}]
+        }
+    }
+    result = outcome(job, [pod]).result
+    assert result is not None and len(result.logTail or "") == LOG_TAIL_CHARS  # the CRD's maxLength
+
+
+def test_the_crd_bounds_log_tail_as_the_contract_does() -> None:
+    crd = yaml.safe_load(CRD.read_text())
+    status = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"]
+    assert status["properties"]["scenes"]["items"]["properties"]["logTail"]["maxLength"] == LOG_TAIL_CHARS
 
 
 def test_an_oom_killed_scene_reports_exit_class_137() -> None:
@@ -680,3 +714,13 @@ def test_other_condition_types_survive_a_status_update() -> None:
     }
     result = build({}, PLAN, NOTHING, previous={"conditions": [synced]})
     assert synced in result["conditions"]
+
+
+def test_the_videos_poster_from_the_combine_message_is_in_the_output() -> None:
+    from scenefarm_contract.renderer import TerminationMessage
+    from scenefarm_operator.engine.status import _output
+
+    message = TerminationMessage(
+        exitClass=0, artifact="volume:v/n-1/video.mp4", poster="volume:v/n-1/video.png"
+    )
+    assert _output(message) == {"uri": "volume:v/n-1/video.mp4", "poster": "volume:v/n-1/video.png"}

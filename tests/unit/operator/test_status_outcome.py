@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from scenefarm_contract.renderer import ExitClass, TerminationMessage
-from scenefarm_operator.observed import JobOutcome, attempt_of, outcome
+from scenefarm_operator.engine.observed import JobOutcome, attempt_of, outcome
 
 START = "2025-06-01T10:00:00Z"
 END = "2025-06-01T10:05:00Z"

@@ -3,9 +3,10 @@ import json
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from scenefarm_contract.phases import REQUEST_PHASES
 from scenefarm_contract.renderer import TerminationMessage
-from scenefarm_operator import metrics
-from scenefarm_operator.telemetry import Telemetry, triage_of
+from scenefarm_operator.observe import metrics
+from scenefarm_operator.observe.telemetry import Telemetry, triage_of
 
 
 def request(uid: str, phase: str, **status: object) -> dict:
@@ -142,7 +143,7 @@ def test_the_request_collector_exposes_every_phase_and_the_appwrite_health() -> 
     )
     families = {f.name: f for f in text_string_to_metric_families(generate_latest(registry).decode())}
     phases = {s.labels["phase"]: s.value for s in families["scenefarm_requests"].samples}
-    assert phases["Planning"] == 1 and phases["Succeeded"] == 0 and len(phases) == len(metrics.PHASES)
+    assert phases["Planning"] == 1 and phases["Succeeded"] == 0 and len(phases) == len(REQUEST_PHASES)
     assert families["scenefarm_appwrite_writes"].samples[0].value == 7
     assert families["scenefarm_appwrite_sync_lag_seconds"].samples[0].value == 3.5
     ages = {s.labels["phase"]: s.value for s in families["scenefarm_request_phase_age_seconds_max"].samples}

@@ -3,7 +3,7 @@ from decimal import Decimal
 import pytest
 
 from scenefarm_contract.renderer import ExitClass
-from scenefarm_operator.triage import (
+from scenefarm_operator.engine.triage import (
     Fail,
     FailedAttempt,
     Fix,

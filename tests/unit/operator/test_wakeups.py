@@ -1,6 +1,6 @@
 import asyncio
 
-from scenefarm_operator.wakeups import Wakeups
+from scenefarm_operator.runtime.wakeups import Wakeups
 
 KEY = ("default", "video")
 

@@ -26,6 +26,7 @@ class Run:
     message: TerminationMessage
     stderr: str
     store_root: Path
+    stdout: str = ""
 
 
 RenderFn = Callable[..., Run]
@@ -48,7 +49,7 @@ def run_renderer(
     message = TerminationMessage.from_json(log.read_text() if log.exists() else None)
     assert message is not None, f"no termination message; stderr:\n{done.stderr}"
     assert message.exitClass == done.returncode
-    return Run(done.returncode, message, done.stderr, tmp_path / "store")
+    return Run(done.returncode, message, done.stderr, tmp_path / "store", done.stdout)
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ from appwrite.services.storage import Storage
 from scenefarm_contract.appwrite_sdk import file_id
 from scenefarm_contract.renderer import ExitClass
 from scenefarm_devkit.appwrite_double import AppwriteDoubleThread, Fault
-from scenefarm_operator.appwrite import AppwriteConfig
-from scenefarm_operator.appwrite.calls import make_client
-from scenefarm_renderer.appwrite_store import AppwriteSetupError, AppwriteStore, AppwriteStoreError
+from scenefarm_operator.web import AppwriteConfig
+from scenefarm_operator.web.calls import make_client
+from scenefarm_renderer.storage.appwrite_store import AppwriteSetupError, AppwriteStore, AppwriteStoreError
 
 API_KEY = "sk-test-7f3a9b2c1d4e5f60718293a4b5c6d7e8"  # the double fixture's key (conftest)
 MIB = 1024 * 1024

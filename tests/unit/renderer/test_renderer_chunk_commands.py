@@ -22,7 +22,7 @@ from scenefarm_contract.chunks import (
 from scenefarm_contract.renderer import ExitClass, combine_argv, render_argv
 from scenefarm_renderer.errors import EnvironmentProblem
 from scenefarm_renderer.stitching import stitch
-from scenefarm_renderer.store import split_source
+from scenefarm_renderer.storage.store import split_source
 
 from .chunking_helpers import decoded_frames, differing_frames, plan_scene
 from .conftest import PREFIX, RenderFn, make_clip, run_renderer

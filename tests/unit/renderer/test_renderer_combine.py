@@ -8,11 +8,11 @@ import av
 import numpy as np
 import pytest
 
-from scenefarm_contract.renderer import ExitClass, combine_argv
+from scenefarm_contract.renderer import INPUT_MISMATCH, ExitClass, combine_argv
 from scenefarm_renderer.combining import combine, combine_into_store
 from scenefarm_renderer.errors import EnvironmentProblem, TransientProblem
 from scenefarm_renderer.media import decodes, probe
-from scenefarm_renderer.store import VolumeStore
+from scenefarm_renderer.storage.store import VolumeStore
 
 from .conftest import PREFIX, RenderFn, make_clip, run_renderer
 
@@ -135,3 +135,28 @@ def test_an_undecodable_input_is_named(tmp_path: Path) -> None:
     with pytest.raises(EnvironmentProblem, match=r"scene-01\.mp4: not a decodable video"):
         combine_into_store(VolumeStore(tmp_path, PREFIX), ["scene-00.mp4", "scene-01.mp4"], "video.mp4")
     assert not (tmp_path / PREFIX / "video.mp4").exists()
+
+
+def test_an_input_that_is_not_the_recorded_file_fails_the_combine_clearly(tmp_path: Path) -> None:
+    import hashlib
+
+    scenes = tmp_path / "store" / PREFIX
+    scenes.mkdir(parents=True)
+    for index in range(2):
+        make_clip(scenes / f"scene-{index:02d}.mp4", frames=10 + index)
+    recorded = [hashlib.sha256((scenes / f"scene-{i:02d}.mp4").read_bytes()).hexdigest() for i in range(2)]
+    make_clip(scenes / "scene-01.mp4", frames=20)  # overwritten since it was recorded
+    keys = ["scene-00.mp4", "scene-01.mp4"]
+    argv = combine_argv(
+        scene_keys=keys, prefix=PREFIX, store="volume", store_root=str(tmp_path / "store"), sha256s=recorded
+    )
+
+    run = run_renderer(argv, tmp_path)
+
+    assert run.returncode == ExitClass.ENVIRONMENT, run.stderr
+    assert (run.message.errorTail or "").startswith(f"{INPUT_MISMATCH}: scene-01.mp4: its sha256 is ")
+    assert recorded[1] in (run.message.errorTail or "")
+    assert not (scenes / "video.mp4").exists()
+    good = combine_argv(scene_keys=keys[:1], prefix=PREFIX, store="volume", store_root=str(tmp_path / "store"),
+                        sha256s=recorded[:1])  # fmt: skip
+    assert run_renderer(good, tmp_path).returncode == ExitClass.OK

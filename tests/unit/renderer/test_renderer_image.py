@@ -73,7 +73,14 @@ def test_build_tools_stay_in_the_builder_and_latex_is_opt_in(dockerfile: str) ->
 
     assert all(p in builder for p in ("libcairo2-dev", "libpango1.0-dev", "pkg-config", "build-essential"))
     assert "-dev" not in runtime.replace("--no-install-recommends", "")
-    for lib in ("libcairo2", "libpango-1.0-0", "libpangocairo-1.0-0", "libpangoft2-1.0-0", "fonts-"):
+    for lib in (
+        "libcairo2",
+        "libpango-1.0-0",
+        "libpangocairo-1.0-0",
+        "libpangoft2-1.0-0",
+        "fonts-",
+        "espeak-ng",
+    ):
         assert lib in runtime
     assert 'if [ "$WITH_LATEX" = "1" ]' in runtime
     assert all(p in latex for p in ("texlive-latex-base", "texlive-latex-extra", "dvisvgm"))
@@ -87,7 +94,7 @@ def test_image_requirements_match_the_project_pins_and_the_tested_environment() 
     project_table = tomllib.loads((IMAGE.parent / "pyproject.toml").read_text())["project"]
     project = project_table["dependencies"] + project_table["optional-dependencies"]["renderer"]
 
-    assert set(pins) == {"manim", "av", "numpy", "appwrite"}
+    assert set(pins) == {"manim", "av", "numpy", "appwrite", "google-genai"}  # google-genai: Gemini narration
     for name, version in pins.items():
         assert f"{name}=={version}" in project
         assert metadata.version(name) == version

@@ -32,7 +32,9 @@ def test_a_good_scene_renders_and_its_message_describes_the_stored_file(render: 
     assert message.frames == 15
     assert message.durationSeconds == 1.0
     assert message.renderSeconds is not None and message.renderSeconds > 0
-    assert [p.name for p in stored.parent.iterdir()] == ["scene-00.mp4"]  # no temporary leftovers
+    assert sorted(p.name for p in stored.parent.iterdir()) == ["scene-00.mp4", "scene-00.png"]  # nothing else
+    assert message.poster == f"volume:{PREFIX}/scene-00.png"
+    assert (stored.parent / "scene-00.png").read_bytes().startswith(b"\x89PNG")
 
 
 def test_a_syntax_error_is_rejected_as_code(render: RenderFn) -> None:
@@ -145,15 +147,20 @@ def test_a_memory_bomb_is_stopped_by_the_memory_limit(render: RenderFn) -> None:
     assert "hoard.append(np.ones(10_000_000))" in tail
 
 
-def test_a_store_that_cannot_be_written_is_a_transient_problem(render: RenderFn, tmp_path: Path) -> None:
+def test_a_store_that_cannot_be_written_is_an_environment_problem_at_start(
+    render: RenderFn, tmp_path: Path
+) -> None:
     # Root ignores permission bits, so the store lives under a regular file instead.
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("")
 
     run = render(GOOD, store_root=blocker / "store")
 
-    assert run.returncode == ExitClass.TRANSIENT
-    assert f"cannot write volume:{PREFIX}/scene-00.mp4" in (run.message.errorTail or "")
+    assert run.returncode == ExitClass.ENVIRONMENT
+    tail = run.message.errorTail or ""
+    assert "the artifact store is not writable" in tail
+    assert "fsGroup" in tail  # says what to set
+    assert run.message.renderSeconds is None  # nothing was rendered first
 
 
 def test_a_tex_scene_without_latex_on_the_path_is_an_environment_problem(
@@ -189,3 +196,76 @@ def test_a_scene_without_animations_is_a_code_problem(render: RenderFn) -> None:
 
     assert run.returncode == ExitClass.CODE_RAISED
     assert "played no animation" in (run.message.errorTail or "")
+
+
+def test_a_render_writes_progress_a_person_can_follow_to_stdout(render: RenderFn) -> None:
+    """What `kubectl logs -f` of a scene Pod shows: the start, the child's progress (the first
+    animation, then a line every few seconds at most: a short scene has no more) and where it
+    was stored."""
+    run = render(
+        """
+        from manim import *
+
+        class Intro(Scene):
+            def construct(self):
+                self.play(Create(Circle()), run_time=1)
+                self.wait(1)
+                self.play(FadeOut(*self.mobjects), run_time=1)
+        """,
+        index=2,
+    )
+    assert run.returncode == ExitClass.OK, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[0] == "scene 2 (Intro): rendering at low quality (15 fps)"
+    assert lines[1].startswith("scene 2 (Intro): animation 1, 15 frames, ")
+    assert any(line.startswith("scene 2 (Intro): done: 3 animations, 45 frames, ") for line in lines), lines
+    assert lines[-1].startswith(f"scene 2 (Intro): stored volume:{PREFIX}/scene-02.mp4 (45 frames, ")
+    assert len(lines) <= 3 + 2  # a few seconds of rendering: no flood
+    # The same lines close the termination message (the status and the web page show them).
+    assert (run.message.logTail or "").splitlines() == lines
+
+
+def test_a_scene_killed_at_its_deadline_keeps_its_progress_in_the_log_tail(render: RenderFn) -> None:
+    run = render(
+        """
+        from manim import *
+
+        class Intro(Scene):
+            def construct(self):
+                self.play(Create(Circle()), run_time=1)
+                while True:
+                    pass
+        """,
+        extra=("--deadline", "4"),
+    )
+
+    assert run.returncode == ExitClass.CODE_RAISED
+    tail = (run.message.logTail or "").splitlines()
+    assert tail[0] == "scene 0 (Intro): rendering at low quality (15 fps)"
+    assert tail[1].startswith("scene 0 (Intro): animation 1, 15 frames, "), tail  # from the killed child
+
+
+def test_progress_lines_are_throttled_and_count_animations_and_frames(tmp_path: Path) -> None:
+    import os
+    import types
+
+    from scenefarm_renderer._child import Progress
+
+    read, write = os.pipe()
+    progress = Progress(write, "scene 0 (Intro)", total=90, every=3600)
+    renderer = types.SimpleNamespace(num_plays=1, frames=15)
+    progress(renderer)  # the first animation: at once
+    renderer.num_plays = 2
+    progress(renderer)  # within the interval: nothing
+    progress.every = 0
+    renderer.num_plays, renderer.frames = 2, 30
+    progress(renderer)
+    progress.done(types.SimpleNamespace(num_plays=6, frames=90))
+    progress.stream.close()
+    with os.fdopen(read) as stream:
+        lines = stream.read().splitlines()
+    assert [line.rsplit(",", 1)[0] for line in lines] == [
+        "scene 0 (Intro): animation 1, 15/90 frames",
+        "scene 0 (Intro): animation 2, 30/90 frames",
+        "scene 0 (Intro): done: 6 animations, 90/90 frames",
+    ]

@@ -6,8 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from scenefarm_contract.renderer import TERMINATION_LOG_ENV, TERMINATION_MESSAGE_LIMIT, TerminationMessage
-from scenefarm_renderer.termination import write_termination_message
+from scenefarm_contract.renderer import (
+    LOG_TAIL_CHARS,
+    LOG_TAIL_LINES,
+    TERMINATION_LOG_ENV,
+    TERMINATION_MESSAGE_LIMIT,
+    TerminationMessage,
+)
+from scenefarm_renderer.termination import SECRET_ENV, LogTail, write_termination_message
 
 from .conftest import RenderFn
 
@@ -52,3 +58,42 @@ def test_the_termination_log_is_written_where_the_environment_says(tmp_path: Pat
     write_termination_message(TerminationMessage(exitClass=0, frames=3), {TERMINATION_LOG_ENV: str(target)})
 
     assert TerminationMessage.from_json(target.read_text()) == TerminationMessage(exitClass=0, frames=3)
+
+
+def test_the_log_tail_keeps_the_last_lines_within_its_bounds() -> None:
+    tail = LogTail()
+    tail.add(f"scene 0 (Intro): animation {i}, {15 * i} frames, {i}.0 s" for i in range(1, 40))
+    tail.add(["", "   "])  # blank lines are no news
+
+    text = tail.text({}) or ""
+    lines = text.splitlines()
+    assert len(lines) == LOG_TAIL_LINES and len(text) <= LOG_TAIL_CHARS
+    assert lines[-1] == "scene 0 (Intro): animation 39, 585 frames, 39.0 s"
+    assert LogTail().text({}) is None  # nothing written: no field
+
+    long = LogTail()
+    long.add(["x" * 2000 + " the end"])
+    cut = long.text({}) or ""
+    assert len(cut) == LOG_TAIL_CHARS and cut.startswith("…") and cut.endswith(" the end")
+
+
+def test_the_log_tail_never_carries_the_store_key() -> None:
+    tail = LogTail()
+    tail.add(["store said: key sk-very-secret refused", "scene 0 (Intro): animation 1, 15 frames, 0.4 s"])
+
+    text = tail.text({SECRET_ENV: "sk-very-secret"}) or ""
+
+    assert "sk-very-secret" not in text and "key *** refused" in text
+
+
+def test_a_full_log_tail_and_a_huge_error_tail_still_fit_in_the_message() -> None:
+    message = TerminationMessage(exitClass=11, errorTail="E" * 9000 + " last", logTail="L" * 5000 + " tail")
+
+    text = message.to_json()
+
+    assert len(text.encode()) <= TERMINATION_MESSAGE_LIMIT
+    parsed = TerminationMessage.from_json(text)
+    assert parsed is not None and (parsed.errorTail or "").endswith(" last")
+    assert (parsed.logTail or "").endswith(" tail")
+    small = TerminationMessage(exitClass=0, logTail="a\nb")
+    assert TerminationMessage.from_json(small.to_json()) == small  # within bounds: untouched

@@ -233,3 +233,18 @@ async def test_other_identities_and_discovery_are_never_restricted(sessions: tup
     for path in ("/api", "/apis", "/version", "/apis/batch/v1", "/openapi/v3"):
         status, _ = await operator.get(path)
         assert status == 200, path
+
+
+def test_a_service_account_token_is_that_account_and_always_authorized_by_its_roles() -> None:
+    # The dev kit's Deployment Pods run with their ServiceAccount's token, named as the API server
+    # names the account; RBAC decides for it without the test naming it.
+    identity = "system:serviceaccount:scenefarm-system:scenefarm-operator"
+    objects = [
+        rbac_object("Role", "r", "videos", rules=READ_PODS),
+        binding("RoleBinding", "b", "Role", "r", [SA], "videos"),
+    ]
+    authorizer = Authorizer(store_with(*objects), ())
+    assert identity in authorizer.enforce_for and "admin" not in authorizer.enforce_for
+    assert authorizer.subject(identity) == SA
+    assert authorizer.allows(authorizer.subject(identity), attrs("list", "pods", ns="videos"))
+    assert not authorizer.allows(authorizer.subject(identity), attrs("list", "pods", ns="default"))

@@ -7,6 +7,7 @@ from scenefarm_devkit.apiserver.patching import merge_patch, strategic_merge
 from .helpers import CM, VR, Client, cm, vr
 
 JOBS = "/apis/batch/v1/namespaces/default/jobs"
+DEPLOYMENTS = "/apis/apps/v1/namespaces/default/deployments"
 
 
 def test_merge_patch_merges_objects_replaces_lists_and_deletes_nulls() -> None:
@@ -76,24 +77,26 @@ async def test_json_patch_applies_operations_in_order(client: Client) -> None:
 
 
 async def test_strategic_merge_patch_works_on_built_in_kinds(client: Client) -> None:
-    job = {
-        "metadata": {"name": "j"},
+    # A Deployment: its Pod template may change (a Job's template is immutable, see test_job_rules).
+    deployment = {
+        "metadata": {"name": "d"},
         "spec": {
+            "selector": {"matchLabels": {"app": "d"}},
             "template": {
+                "metadata": {"labels": {"app": "d"}},
                 "spec": {
-                    "containers": [{"name": "render", "image": "r", "env": [{"name": "A", "value": "1"}]}],
-                    "restartPolicy": "Never",
-                }
-            }
+                    "containers": [{"name": "render", "image": "r", "env": [{"name": "A", "value": "1"}]}]
+                },
+            },
         },
     }
-    await client.post(JOBS, job)
+    assert (await client.post(DEPLOYMENTS, deployment))[0] == 201
     patch = {
         "spec": {
             "template": {"spec": {"containers": [{"name": "render", "env": [{"name": "B", "value": "2"}]}]}}
         }
     }
-    status, patched = await client.patch(f"{JOBS}/j", patch, kind="strategic-merge")
+    status, patched = await client.patch(f"{DEPLOYMENTS}/d", patch, kind="strategic-merge")
     assert status == 200
     assert patched["spec"]["template"]["spec"]["containers"][0]["env"] == [
         {"name": "A", "value": "1"},

@@ -46,7 +46,8 @@ async def test_kubectl_create_of_built_in_kinds_stores_what_kubectl_meant(tmp_pa
     assert secret is not None and base64.b64decode(secret["data"]["apiKey"]) == b"s3cret"
     assert configmap is not None and configmap["data"] == {"scene.py": "print('hi')\n"}
     assert pod is not None  # embedded Go structs (VolumeSource, LocalObjectReference) are inline
-    assert pod["spec"]["volumes"] == [{"name": "code", "configMap": {"name": "code"}}]
+    # SetDefaults_ConfigMapVolumeSource: defaultMode 0644
+    assert pod["spec"]["volumes"] == [{"name": "code", "configMap": {"name": "code", "defaultMode": 420}}]
     assert pod["spec"]["containers"][0]["env"][0]["valueFrom"] == {
         "secretKeyRef": {"name": "key", "key": "apiKey"}
     }
@@ -56,6 +57,10 @@ async def test_kubectl_create_of_built_in_kinds_stores_what_kubectl_meant(tmp_pa
         "name": "nginx",
         "image": "nginx",
         "resources": {},
+        # SetDefaults_Container, as the real server stores what `kubectl create deployment` sent
+        "imagePullPolicy": "Always",
+        "terminationMessagePath": "/dev/termination-log",
+        "terminationMessagePolicy": "File",
     }
 
 

@@ -70,4 +70,5 @@ async def test_dry_run_all_answers_without_storing(client: Client) -> None:
 
 async def test_apply_without_a_field_manager_is_a_bad_request(client: Client) -> None:
     status, body = await client.request("PATCH", f"{CM}/app", config(a="1"), content_type=APPLY)
-    assert status == 400 and "requires fieldManager" in json.dumps(body)
+    # ValidatePatchOptions: 422 "fieldManager: Required value: is required for apply patch"
+    assert status == 422 and "fieldManager: Required value: is required for apply patch" in json.dumps(body)

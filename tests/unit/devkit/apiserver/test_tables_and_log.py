@@ -34,7 +34,10 @@ async def test_built_in_tables_show_status_for_pods_and_completions_for_jobs(cli
         "/apis/batch/v1/namespaces/default/jobs",
         {
             "metadata": {"name": "j"},
-            "spec": {"completions": 1, "template": {"spec": {"containers": [{"name": "c", "image": "i"}]}}},
+            "spec": {
+                "completions": 1,
+                "template": {"spec": {"containers": [{"name": "c", "image": "i"}], "restartPolicy": "Never"}},
+            },
         },
     )
     _, jobs = await client.request("GET", "/apis/batch/v1/namespaces/default/jobs", headers={"Accept": TABLE})

@@ -110,6 +110,40 @@ async def test_cors_preflight_and_answers_allow_the_pages_origin_with_credential
     assert "X-Fallback-Cookies" in headers["Access-Control-Expose-Headers"]
 
 
+async def test_an_origin_that_is_no_registered_web_platform_is_refused_without_cors_headers(
+    double, browsers
+) -> None:
+    alice, _ = browsers
+    alice.headers["Origin"] = "https://attacker.example"
+    for method, path in (("OPTIONS", "/account"), ("POST", "/account/sessions/anonymous")):
+        status, body, headers = await alice.call(method, path)
+        assert (status, body["type"]) == (403, "general_unknown_origin")
+        assert "Access-Control-Allow-Origin" not in headers
+    alice.headers["Origin"] = "http://localhost:3000"  # a registered platform's hostname, any port
+    assert (await alice.call("POST", "/account/sessions/anonymous"))[0] == 201
+
+
+async def test_a_lone_surrogate_in_a_json_string_is_refused_as_appwrite_refuses_it(double, browsers) -> None:
+    alice, _ = browsers
+    await alice.call("POST", "/account/sessions/anonymous")
+    url = double.endpoint + "/tablesdb/db/tables/t/rows"
+    raw = b'{"rowId": "s1", "data": {"topic": "Newton \\ud800 laws"}}'
+    headers = alice.headers | {"Content-Type": "application/json"}
+    async with alice.session.post(url, data=raw, headers=headers) as answer:
+        assert answer.status == 400 and "surrogate" in (await answer.json())["message"]
+    paired = b'{"rowId": "s2", "data": {"topic": "\\ud83d\\ude00"}}'  # a real emoji pair is fine
+    async with alice.session.post(url, data=paired, headers=headers) as answer:
+        assert answer.status == 201
+
+
+async def test_the_users_api_lists_a_users_sessions_with_their_client_address(double, browsers) -> None:
+    alice, _ = browsers
+    _, session, _ = await alice.call("POST", "/account/sessions/anonymous")
+    listed = await server(double, "GET", f"/users/{session['userId']}/sessions")
+    assert [(s["provider"], s["ip"]) for s in listed["sessions"]] == [("anonymous", "127.0.0.1")]
+    assert (await alice.call("GET", f"/users/{session['userId']}/sessions"))[0] == 401  # API key only
+
+
 async def test_users_read_and_change_only_their_own_rows(double, browsers) -> None:
     alice, bob = browsers
     await alice.call("POST", "/account/sessions/anonymous")

@@ -6,11 +6,11 @@ import pytest
 
 from scenefarm_devkit.appwrite_double import AppwriteDoubleThread
 from scenefarm_devkit.appwrite_double.scripted import video_request
-from scenefarm_operator import kube
-from scenefarm_operator.appwrite.calls import AppwriteConfig, make_client
-from scenefarm_operator.appwrite.codefiles import CodeFiles
-from scenefarm_operator.appwrite.rows import code_file_id, desired_rows
-from scenefarm_operator.appwrite.schema import ensure_schema
+from scenefarm_operator.runtime import kube
+from scenefarm_operator.web.calls import AppwriteConfig, make_client
+from scenefarm_operator.web.codefiles import CodeFiles
+from scenefarm_operator.web.rows import code_file_id, desired_rows
+from scenefarm_operator.web.schema import ensure_schema
 
 CODE = "from manim import *\n\nclass Intro(Scene):\n    def construct(self):\n        self.wait(1)\n"
 

@@ -7,11 +7,12 @@ import re
 
 import pytest
 
-from scenefarm_operator.appwrite.intake import (
+from scenefarm_operator.web.intake import (
     Limits,
-    Refused,
+    RowRefused,
     check_quota,
     check_row,
+    made_from,
     owner_of,
     request_name,
     video_request,
@@ -33,7 +34,7 @@ def test_the_request_name_is_a_dns_label_derived_only_from_the_row_id() -> None:
 def test_the_owner_is_the_one_user_who_may_read_the_row() -> None:
     assert owner_of(['read("user:u1")', 'update("user:u1")', 'delete("user:u1")']) == "u1"
     for shared in (['read("any")', 'read("user:u1")'], ['read("user:u1")', 'read("user:u2")'], []):
-        with pytest.raises(Refused, match="exactly one user"):
+        with pytest.raises(RowRefused, match="exactly one user"):
             owner_of(shared)
 
 
@@ -49,7 +50,7 @@ def test_the_owner_is_the_one_user_who_may_read_the_row() -> None:
     ],
 )
 def test_a_row_outside_the_limits_is_refused_with_a_message_a_person_understands(change, message) -> None:
-    with pytest.raises(Refused, match=re.escape(message)):
+    with pytest.raises(RowRefused, match=re.escape(message)):
         check_row(ROW | change, Limits())
 
 
@@ -59,9 +60,9 @@ def test_per_user_limits_count_unfinished_requests_and_the_last_24_hours() -> No
         return {"metadata": {"creationTimestamp": created}, "status": {"phase": phase}}
 
     check_quota([made(1, "Rendering"), made(30, "Succeeded")], Limits(max_active_per_user=2), NOW)
-    with pytest.raises(Refused, match="2 videos in progress"):
+    with pytest.raises(RowRefused, match="2 videos in progress"):
         check_quota([made(1, "Rendering"), made(2, "Pending")], Limits(max_active_per_user=2), NOW)
-    with pytest.raises(Refused, match="3 videos in the last 24 hours"):
+    with pytest.raises(RowRefused, match="3 videos in the last 24 hours"):
         done = [made(h, "Succeeded") for h in (1, 5, 23)] + [made(25, "Failed")]
         check_quota(done, Limits(max_per_user_per_day=3), NOW)
 
@@ -70,8 +71,14 @@ def test_an_accepted_row_becomes_a_request_owned_by_its_user_in_the_appwrite_sto
     body = video_request(ROW | {"description": "three laws"}, "u1", "web", Limits(max_scenes=3))
     assert body["metadata"]["name"] == "web-6750c0ffee12345"
     assert body["metadata"]["namespace"] == "web"
-    assert body["metadata"]["annotations"] == {"scenefarm.dev/appwrite-row": "6750c0ffee12345"}
+    # Ownership is recorded on the request: the row it was made from and the user it was made for.
+    assert body["metadata"]["annotations"] == {
+        "scenefarm.dev/appwrite-row": "6750c0ffee12345",
+        "scenefarm.dev/appwrite-owner": "u1",
+    }
     assert body["metadata"]["labels"]["scenefarm.dev/appwrite-user"] == "u1"
+    assert made_from(body, "6750c0ffee12345", "u1")
+    assert not made_from(body, "6750c0ffee12345", "u2") and not made_from(body, "other", "u1")
     assert body["spec"] == {
         "topic": "Newton's laws",
         "description": "three laws",
@@ -80,3 +87,11 @@ def test_an_accepted_row_becomes_a_request_owned_by_its_user_in_the_appwrite_sto
         "output": {"store": "Appwrite"},
         "owner": {"appwriteUserId": "u1"},
     }
+
+
+def test_a_rows_batch_becomes_the_batch_label_when_it_is_a_label_value() -> None:
+    body = video_request(ROW | {"batch": "b-lq2x9k"}, "u1", "web", Limits())
+    assert body["metadata"]["labels"]["scenefarm.dev/batch"] == "b-lq2x9k"
+    for bad in ("has space", "-x", "x" * 64, 7):
+        labels = video_request(ROW | {"batch": bad}, "u1", "web", Limits())["metadata"]["labels"]
+        assert "scenefarm.dev/batch" not in labels

@@ -11,9 +11,9 @@ import pytest
 
 from scenefarm_devkit.appwrite_double import AppwriteDoubleThread, Fault
 from scenefarm_devkit.appwrite_double.scripted import UID, lifecycle, video_request
-from scenefarm_operator.appwrite import AppwriteConfig, AppwriteMirror
-from scenefarm_operator.appwrite.rows import desired_rows, scene_row_id, video_row_id
-from scenefarm_renderer.appwrite_store import AppwriteStore
+from scenefarm_operator.web import AppwriteConfig, AppwriteMirror
+from scenefarm_operator.web.rows import desired_rows, scene_row_id, video_row_id
+from scenefarm_renderer.storage.appwrite_store import AppwriteStore
 
 API_KEY = "sk-test-7f3a9b2c1d4e5f60718293a4b5c6d7e8"  # the double fixture's key (conftest)
 VIDEO_ORDER = ["queued", "planning", "rendering", "completed"]

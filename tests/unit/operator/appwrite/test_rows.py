@@ -7,8 +7,8 @@ import re
 import pytest
 
 from scenefarm_devkit.appwrite_double.scripted import UID, lifecycle, video_request
-from scenefarm_operator.appwrite.layout import SCENE_STATUSES, VIDEO_STATUSES
-from scenefarm_operator.appwrite.rows import desired_rows, scene_row_id, video_row_id
+from scenefarm_operator.web.layout import SCENE_STATUSES, VIDEO_STATUSES
+from scenefarm_operator.web.rows import desired_rows, scene_row_id, video_row_id
 
 APPWRITE_ID = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{0,35}$")
 
@@ -160,3 +160,26 @@ def test_volume_uris_are_kept_aside_and_give_no_file_id() -> None:
     video = desired_rows(body)[0]
     assert video.data["combined_video_url"] is None
     assert video.data["output_uri"] == "volume:default/newton-3f2a9c1e/video.mp4"
+
+
+def test_posters_and_the_queue_position_reach_the_rows() -> None:
+    from scenefarm_devkit.appwrite_double.scripted import file_url
+
+    *_, final = lifecycle(scenes=2)
+    final["status"]["output"]["poster"] = file_url(f"f-{UID[:8]}-poster")
+    final["status"]["scenes"][0]["poster"] = file_url(f"f-{UID[:8]}-scene-00-poster")
+    video, first, second = desired_rows(final)
+    assert video.data["poster_url"] == f"f-{UID[:8]}-poster"
+    assert (first.data["poster_url"], second.data["poster_url"]) == (f"f-{UID[:8]}-scene-00-poster", None)
+    waiting = video_request(scenes=2)
+    waiting["status"] = {"phase": "Rendering", "queuePosition": 3}
+    assert desired_rows(waiting)[0].data["queue_position"] == 3
+    assert video.data["queue_position"] is None  # finished: no place in a queue
+
+
+def test_a_finished_scenes_log_tail_reaches_its_row_and_a_running_scene_has_none() -> None:
+    *_, final = lifecycle(scenes=2)
+    final["status"]["scenes"][0]["logTail"] = "scene 0 (Intro): done: 3 animations, 45 frames, 2.1 s"
+    _, first, second = desired_rows(final)
+    assert first.data["log_tail"] == "scene 0 (Intro): done: 3 animations, 45 frames, 2.1 s"
+    assert second.data["log_tail"] is None

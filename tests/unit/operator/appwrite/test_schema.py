@@ -7,8 +7,8 @@ from appwrite.services.storage import Storage
 from appwrite.services.tables_db import TablesDB
 
 from scenefarm_devkit.appwrite_double import AppwriteDoubleThread
-from scenefarm_operator.appwrite.layout import SCENES, VIDEOS
-from scenefarm_operator.appwrite.schema import ensure_schema
+from scenefarm_operator.web.layout import SCENES, VIDEOS
+from scenefarm_operator.web.schema import ensure_schema
 
 
 def test_bootstrap_creates_database_tables_columns_indexes_and_bucket(

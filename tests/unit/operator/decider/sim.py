@@ -20,14 +20,16 @@ from typing import Any
 
 import pytest
 
-from scenefarm_contract.renderer import TerminationMessage
-from scenefarm_operator import decide as decide_mod
-from scenefarm_operator import kube, naming, planner_calls, reconcile, scene_cache
-from scenefarm_operator.admission import Admission
-from scenefarm_operator.errors import InvalidPlan, PlannerBusy
+from scenefarm_contract.renderer import INPUT_MISMATCH, TerminationMessage
+from scenefarm_operator.engine import decide as decide_mod
+from scenefarm_operator.engine import scene_cache
+from scenefarm_operator.engine.manifests import naming
 from scenefarm_operator.planning.base import Fix, Plan, PlannedScene, TokenUsage
-from scenefarm_operator.settings import Settings
-from scenefarm_operator.wakeups import Wakeups
+from scenefarm_operator.runtime import kube, planner_calls, reconcile
+from scenefarm_operator.runtime.admission import Admission
+from scenefarm_operator.runtime.wakeups import Wakeups
+from scenefarm_operator.support.errors import InvalidPlan, PlannerBusy
+from scenefarm_operator.support.settings import Settings
 
 T0 = datetime.datetime(2026, 1, 1, 12, 0, tzinfo=datetime.UTC)
 NS, NAME, UID = "default", "newton", "0f3c9a1e-aaaa-bbbb-cccc-123456789abc"
@@ -76,18 +78,22 @@ class Sim:
             "status": {},
         }  # fmt: skip
         self.configmap: dict[str, str] | None = None
+        self.configmap_owners: list[dict[str, Any]] = []  # as the request that made it wrote them
         self.jobs: dict[str, dict[str, Any]] = {}
         self.pods: dict[str, list[dict[str, Any]]] = {}
         self.events: list[tuple[str, str]] = []
         self.created: list[str] = []  # every Job create that made a Job (duplicates would show here)
         self.outcomes: dict[tuple[int, int], Outcome] = {}  # (scene, attempt) -> end; default success
+        self.replaced: set[str] = set()  # store files overwritten since their sha256 was recorded
         self.combine_failures = 0  # the next combines that fail (class 30: an input is missing)
         self.seconds: dict[int, float] = {}  # scene -> its length, as its plan Job reports it
         self.planner: deque[str] = deque()  # "busy" | "invalid": next plan calls; then success
         self.fixes: deque[str] = deque()  # "busy" | "invalid" | code: next fix calls
         self.plan_calls = 0
         self.fix_calls = 0
-        self.kueue = False  # Jobs are created suspended and wait for `admit()`
+        self.kueue_pending: set[str] = set()  # Jobs Kueue holds until `admit()`
+        self.workload_reads: list[list[str]] = []  # the Job uids of each Workload list call
+        self.pod_gc = False  # the terminated-Pod collector of a busy cluster (see `tick`)
         self.unschedulable = ""  # the scheduler's message for every new Pod (they stay Pending)
         self.lag = lag
         self.neighbours: list[dict[str, Any]] = []  # other VideoRequests of the namespace (scene cache)
@@ -100,14 +106,18 @@ class Sim:
 
     def _patch(self, mp: pytest.MonkeyPatch) -> None:
         mp.setattr(kube, "read_configmap", self._read_configmap)
+        mp.setattr(kube, "get_configmap", self._get_configmap)
+        mp.setattr(kube, "get_job", self._get_job)
         mp.setattr(kube, "create", self._create)
         mp.setattr(kube, "create_child", self._create_child)
         mp.setattr(kube, "patch_configmap_data", self._patch_configmap)
         mp.setattr(kube, "patch_status", self._patch_status)
-        mp.setattr(kube, "set_job_suspended", self._suspend)
+        mp.setattr(kube, "patch_job", self._patch_job)
         mp.setattr(kube, "delete_job", self._delete_job)
         mp.setattr(kube, "delete_request", self._delete_request)
         mp.setattr(kube, "failed_creates", self._failed_creates)
+        mp.setattr(kube, "failed_mounts", self._failed_creates)  # nor fails to mount a volume
+        mp.setattr(kube, "kueue_workloads", self._workloads)
         mp.setattr(
             reconcile,
             "event",
@@ -125,20 +135,32 @@ class Sim:
     async def _read_configmap(self, namespace: str, name: str) -> dict[str, str] | None:
         return dict(self.configmap) if self.configmap is not None else None
 
+    async def _get_configmap(self, namespace: str, name: str) -> dict[str, Any] | None:
+        if self.configmap is None:
+            return None
+        return {"metadata": {"name": name, "ownerReferences": copy.deepcopy(self.configmap_owners)},
+                "data": dict(self.configmap)}  # fmt: skip
+
+    async def _get_job(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return copy.deepcopy(self.jobs.get(name))
+
     async def _create(self, obj: Mapping[str, Any]) -> bool:
         if obj["kind"] == "ConfigMap":
             if self.configmap is not None:
                 return False
             self.configmap = dict(obj["data"])
+            self.configmap_owners = copy.deepcopy(obj["metadata"].get("ownerReferences") or [])
             return True
         name = obj["metadata"]["name"]
         if name in self.jobs:
             return False
         job = copy.deepcopy(dict(obj))
         job["metadata"]["creationTimestamp"] = _iso(self.now)
+        job["metadata"]["uid"] = f"uid-{name}"
         job["status"] = {}
-        if self.kueue:
-            job["spec"]["suspend"] = True
+        if (job["metadata"].get("labels") or {}).get(naming.KUEUE_QUEUE_LABEL):
+            job["spec"]["suspend"] = True  # Kueue's Job webhook: created suspended until admitted
+            self.kueue_pending.add(name)
         self.jobs[name] = job
         self.pods[name] = []
         self.created.append(name)
@@ -155,14 +177,18 @@ class Sim:
     async def _patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
         merge_patch(self.vr["status"], status)
 
-    async def _suspend(self, namespace: str, name: str, suspend: bool) -> None:
-        job = self.jobs[name]
-        job["spec"]["suspend"] = suspend
-        annotations = job["metadata"].setdefault("annotations", {})
-        if suspend:
-            annotations[naming.SUSPENDED_BY_US_ANNOTATION] = "true"
-        else:
-            annotations.pop(naming.SUSPENDED_BY_US_ANNOTATION, None)
+    async def _patch_job(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
+        """A merge patch as the API server applies it; the Job controller then deletes the active
+        Pods of a Job suspended meanwhile (as a real one does). Nothing else is written here:
+        what records a hold is whatever the product put in the patch."""
+        job = self.jobs.get(name)
+        if job is None:
+            return
+        was = bool(job["spec"].get("suspend"))
+        merge_patch(job, patch)
+        if job["spec"].get("suspend") and not was:
+            self.pods[name] = [p for p in self.pods[name] if p["status"]["phase"] != "Running"]
+            job["status"].pop("active", None)
 
     async def _delete_job(self, namespace: str, name: str) -> None:
         self.jobs.pop(name, None)
@@ -170,6 +196,18 @@ class Sim:
 
     async def _failed_creates(self, namespace: str) -> list[dict[str, Any]]:
         return []  # the simulated Job controller never fails to create a Pod
+
+    async def _workloads(self, namespace: str, job_uids: Any) -> list[dict[str, Any]]:
+        """Kueue's Workload for each Job it has not admitted yet, owned by that Job, selected by
+        the job-uid label as the API server selects them."""
+        self.workload_reads.append(sorted(job_uids))
+        waiting = {"type": "QuotaReserved", "status": "False", "message": "Waiting for resources"}
+        return [
+            {"metadata": {"name": f"job-{name}", "ownerReferences": [{"kind": "Job", "uid": f"uid-{name}"}],
+                          "labels": {kube.KUEUE_JOB_UID_LABEL: f"uid-{name}"}},
+             "status": {"conditions": [waiting]}}
+            for name in sorted(self.kueue_pending) if name in self.jobs and f"uid-{name}" in set(job_uids)
+        ]  # fmt: skip
 
     async def _delete_request(self, namespace: str, name: str) -> None:
         self.vr["metadata"]["deletionTimestamp"] = self.now.isoformat()
@@ -181,7 +219,10 @@ class Sim:
             if step == "busy":
                 raise PlannerBusy("the planner answered 503")
             raise InvalidPlan("the plan is not valid: scene 'x' has no class")
-        scenes = tuple(PlannedScene(s["name"], s["className"], s["code"]) for s in the_spec["scenes"])
+        scenes = tuple(
+            PlannedScene(s["name"], s["className"], s["code"], s.get("narration", ""))
+            for s in the_spec["scenes"]
+        )
         return Plan(scenes, TokenUsage(10, 5, 1))
 
     async def _fix_scene(
@@ -245,8 +286,13 @@ class Sim:
     # ---- the world ----------------------------------------------------------------------------
 
     def tick(self, seconds: float = 1.0) -> None:
-        """Time passes; Pending Jobs start, Running Jobs finish as scripted."""
+        """Time passes; Pending Jobs start, Running Jobs finish as scripted. With `pod_gc`, the
+        terminated-Pod collector removes the Pods of Jobs that finished before this tick."""
         self.now += datetime.timedelta(seconds=seconds)
+        if self.pod_gc:
+            for name, job in self.jobs.items():
+                if _finished(job):
+                    self.pods[name] = []
         for name, job in self.jobs.items():
             if job["spec"].get("suspend") or _finished(job):
                 continue
@@ -259,26 +305,36 @@ class Sim:
                     "lastTransitionTime": job["metadata"]["creationTimestamp"],
                 }
                 pod = {
-                    "metadata": {"creationTimestamp": job["metadata"]["creationTimestamp"]},
+                    "metadata": {
+                        "creationTimestamp": job["metadata"]["creationTimestamp"],
+                        "ownerReferences": [{"kind": "Job", "uid": job["metadata"]["uid"]}],
+                    },
                     "status": {"phase": "Pending", "conditions": [condition]},
                 }
                 self.pods[name] = [pod]
                 continue
             if not self.pods[name]:
-                self.pods[name] = [_pod("Running", None)]
+                self.pods[name] = [_pod("Running", None, job)]
                 job["status"] = {"startTime": _iso(self.now), "active": 1}
                 continue
             self._finish(name, job)
 
     def admit(self) -> None:
-        """Kueue admits every Job it holds."""
-        for job in self.jobs.values():
-            if not (job["metadata"].get("annotations") or {}).get(naming.SUSPENDED_BY_US_ANNOTATION):
-                job["spec"]["suspend"] = False
+        """Kueue admits every Job it holds (it knows nothing of scenefarm's annotations)."""
+        for name in self.kueue_pending:
+            if name in self.jobs:
+                self.jobs[name]["spec"]["suspend"] = False
+        self.kueue_pending.clear()
 
     def _finish(self, name: str, job: dict[str, Any]) -> None:
         labels = job["metadata"]["labels"]
         when = _iso(self.now)
+        checked = _checked_inputs(job)
+        replaced = [key for key in checked if key in self.replaced]
+        if labels.get(naming.ROLE_LABEL) == "combine" and replaced:  # the renderer's sha256 check
+            tail = f"{INPUT_MISMATCH}: {replaced[0]}: its sha256 is {'99' * 32}, not the {checked[replaced[0]]} recorded"
+            self._end(name, job, 20, TerminationMessage(20, errorTail=tail).to_json(), "Error", when)
+            return
         if labels.get(naming.ROLE_LABEL) == "combine" and self.combine_failures:
             self.combine_failures -= 1
             tail = "EnvironmentProblem: a combine input is missing from the store"
@@ -323,12 +379,14 @@ class Sim:
     def _end(self, name: str, job: dict[str, Any], code_: int, message: str, reason: str, when: str) -> None:
         term = {"exitCode": code_, "reason": reason, "message": message, "finishedAt": when}
         phase = "Succeeded" if code_ == 0 else "Failed"
-        self.pods[name] = [_pod(phase, term)]
+        self.pods[name] = [_pod(phase, term, job)]
         condition = {"type": "Complete" if code_ == 0 else "Failed", "status": "True", "lastTransitionTime": when,
                      "reason": "Completed" if code_ == 0 else "PodFailurePolicy"}  # fmt: skip
         job["status"] = {"startTime": job["status"].get("startTime", when), "conditions": [condition]}
         if code_ == 0:
             job["status"]["completionTime"] = when
+            if job["spec"].get("completionMode") == "Indexed":  # the Job controller's record of each index
+                job["status"]["completedIndexes"] = f"0-{int(job['spec']['completions']) - 1}"
 
     # ---- reading ------------------------------------------------------------------------------
 
@@ -370,13 +428,22 @@ def _terminal(sim: Sim) -> bool:
     )
 
 
+def _checked_inputs(job: Mapping[str, Any]) -> dict[str, str]:
+    """The combine's `--sha256 KEY=HEX` arguments: what the renderer verifies each input against."""
+    args = job["spec"]["template"]["spec"]["containers"][0]["args"]
+    pairs = [args[i + 1] for i, a in enumerate(args) if a == "--sha256"]
+    return dict(pair.partition("=")[::2] for pair in pairs)
+
+
 def _finished(job: Mapping[str, Any]) -> bool:
     return any(c.get("type") in ("Complete", "Failed") for c in job.get("status", {}).get("conditions") or ())
 
 
-def _pod(phase: str, terminated: Mapping[str, Any] | None) -> dict[str, Any]:
+def _pod(phase: str, terminated: Mapping[str, Any] | None, job: Mapping[str, Any]) -> dict[str, Any]:
+    """A Pod as the Job controller makes it: owned by its Job."""
     state = {"terminated": dict(terminated)} if terminated else {"running": {}}
-    return {"metadata": {}, "status": {"phase": phase, "containerStatuses": [{"state": state}]}}
+    meta = {"ownerReferences": [{"kind": "Job", "uid": job["metadata"]["uid"]}]}
+    return {"metadata": meta, "status": {"phase": phase, "containerStatuses": [{"state": state}]}}
 
 
 def _iso(moment: datetime.datetime) -> str:

@@ -6,11 +6,12 @@ so each chain (plan -> chunks -> stitch) is also shown to continue across restar
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 from typing import Any
 
-from scenefarm_operator import scene_cache
+from scenefarm_operator.engine import scene_cache
 
 from .sim import NS, Outcome, Sim, run, spec
 
@@ -195,3 +196,42 @@ async def test_a_combine_that_fails_after_a_reuse_says_so_and_a_retry_renders_th
     assert "reused" not in sim.status["scenes"][0]
     assert sim.status["retryGeneration"] == 1
     assert len([n for n in sim.created if "-combine-" in n]) == 2
+
+
+async def test_results_survive_the_terminated_pod_collector(monkeypatch):
+    """On a busy cluster the Pod garbage collector removes terminated Pods soon after they end: the
+    operator copies each finished Job's result onto the Job when it first sees it, and reads an
+    Indexed Job's completed chunks from its completedIndexes."""
+    sim = Sim(monkeypatch, chunked_spec())
+    sim.seconds[1] = 40.0
+    sim.pod_gc = True
+    await run(sim)
+
+    assert sim.status["phase"] == "Succeeded", sim.status["message"]
+    assert jobs_of_scene(sim, 1) == ["newton-s01-a1-plan", "newton-s01-a1-chunks", "newton-s01-a1-stitch"]
+    scene = sim.status["scenes"][1]
+    assert scene["chunking"]["decision"] == "Chunked"  # the plan's frame count was not lost
+    assert {c["phase"] for c in scene["chunking"]["chunks"]} == {"Succeeded"}
+    assert scene["sha256"] == "01" * 32 and scene["cacheKey"] == "key-1"
+    assert [s["sha256"] for s in sim.status["scenes"]] == ["00" * 32, "01" * 32, "02" * 32]
+    assert sim.pods["newton-s01-a1-plan"] == [] and sim.pods["newton-s01-a1-chunks"] == []
+    assert sim.status["output"]["sha256"] == "ab" * 32
+
+
+async def test_a_reused_file_replaced_since_it_was_recorded_is_evicted_and_rendered_here(monkeypatch):
+    the_spec = spec(*THREE)
+    sim = Sim(monkeypatch, the_spec)
+    sim.neighbours.append(neighbour(the_spec))
+    sim.replaced.add(f"{NS}/earlier-11112222/scene-00.mp4")  # someone overwrote the origin's file
+    await run(sim)
+
+    assert sim.status["phase"] == "Succeeded", sim.status["message"]
+    assert jobs_of_scene(sim, 0) == ["newton-s00-a1"]  # rendered here after the eviction
+    assert "reused" not in sim.status["scenes"][0]
+    assert sim.status["evictions"] == [{"source": f"{NS}/earlier-11112222/scene-00.mp4", "sha256": "ee" * 32}]
+    assert [e for e in sim.events if e[0] == "CacheEntryEvicted"]
+    # every request of the namespace skips the evicted entry from now on
+    other = Sim(monkeypatch, spec(*THREE))
+    other.neighbours += [neighbour(the_spec), copy.deepcopy(sim.vr)]
+    await run(other)
+    assert jobs_of_scene(other, 0) == ["newton-s00-a1"] and "reused" not in other.status["scenes"][0]

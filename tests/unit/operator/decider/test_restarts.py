@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from scenefarm_operator import scene_cache
-from scenefarm_operator.status import OWNED_KEYS
+from scenefarm_operator.engine import scene_cache
+from scenefarm_operator.engine.status import OWNED_KEYS
 
 from .sim import Outcome, Sim, run, spec
 
@@ -148,7 +148,7 @@ async def test_killed_after_creating_the_retried_attempt_before_writing_status(m
     # The pass creates the retried attempt, then the process dies before its status write lands.
     decision_status_writes = []
 
-    from scenefarm_operator import kube
+    from scenefarm_operator.runtime import kube
 
     async def lost(namespace, name, status):  # the write never reaches the server
         decision_status_writes.append(status)

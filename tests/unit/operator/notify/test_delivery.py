@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from scenefarm_operator.notify import ledger, signing
-from scenefarm_operator.notify.delivery import Notifier
-from scenefarm_operator.settings import Settings
+from scenefarm_operator.observe.notify import ledger, signing
+from scenefarm_operator.observe.notify.delivery import Notifier
+from scenefarm_operator.support.settings import Settings
 
 KEY = "test-signing-key"
 

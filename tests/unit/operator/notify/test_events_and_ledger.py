@@ -1,6 +1,6 @@
 import json
 
-from scenefarm_operator.notify import events, ledger, signing
+from scenefarm_operator.observe.notify import events, ledger, signing
 
 BODY = {
     "metadata": {"namespace": "videos", "name": "newton", "uid": "u-1", "annotations": {}},

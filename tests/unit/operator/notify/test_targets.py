@@ -1,7 +1,7 @@
 import pytest
 
-from scenefarm_operator.errors import SettingsError
-from scenefarm_operator.notify import targets
+from scenefarm_operator.observe.notify import targets
+from scenefarm_operator.support.errors import SettingsError
 
 
 def public(*addresses: str) -> targets.Resolver:

@@ -1,7 +1,7 @@
 import pytest
 
-from scenefarm_operator.errors import FixNotSupported, InvalidPlan
 from scenefarm_operator.planning.explicit import CodeRef, ExplicitPlanner, code_refs
+from scenefarm_operator.support.errors import FixNotSupported, InvalidPlan
 
 CODE = "from manim import *\nclass Intro(Scene):\n    pass\n"
 SPEC = {
@@ -44,3 +44,9 @@ async def test_explicit_planner_never_rewrites_user_code():
     plan = await ExplicitPlanner({"outro": "x"}).plan(SPEC)
     with pytest.raises(FixNotSupported, match="never rewritten"):
         await ExplicitPlanner().fix(SPEC, plan.scenes[0], "boom")
+
+
+async def test_explicit_scenes_carry_their_narration():
+    spec = {"scenes": [{"name": "intro", "className": "Intro", "code": CODE, "narration": "Hello. Welcome."}]}
+    plan = await ExplicitPlanner().plan(spec)
+    assert plan.scenes[0].narration == "Hello. Welcome."

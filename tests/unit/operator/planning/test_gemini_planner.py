@@ -4,9 +4,9 @@ import pytest
 
 from scenefarm_devkit.doubles import gemini_double
 from scenefarm_devkit.gemini_double import Reply
-from scenefarm_operator.errors import InvalidPlan, PlannerUnavailable, PlanningError
 from scenefarm_operator.planning.base import TokenUsage
 from scenefarm_operator.planning.gemini import GeminiOptions, GeminiPlanner
+from scenefarm_operator.support.errors import InvalidPlan, PlannerUnavailable, PlanningError
 
 from .conftest import FAST
 
@@ -179,3 +179,9 @@ async def test_a_slow_answer_past_the_timeout_makes_the_planner_unavailable(gemi
     planner = GeminiPlanner(options)
     with pytest.raises(PlannerUnavailable, match="cannot reach Gemini"):
         await planner.plan(SPEC)
+
+
+async def test_the_models_narration_reaches_the_plan(gemini, planner):
+    gemini.script("plan", Reply.plan([scene("intro", "Intro"), scene("cart", "Cart")]))
+    plan = await planner.plan(SPEC)
+    assert [s.narration for s in plan.scenes] == ["intro narration", "cart narration"]

@@ -2,11 +2,11 @@ import dataclasses
 
 import pytest
 
-from scenefarm_operator.errors import PlanningError
 from scenefarm_operator.planning.explicit import ExplicitPlanner
 from scenefarm_operator.planning.factory import mode_of, planner_for
 from scenefarm_operator.planning.gemini import GeminiPlanner
 from scenefarm_operator.planning.template import TemplatePlanner
+from scenefarm_operator.support.errors import PlanningError
 
 
 @dataclasses.dataclass(frozen=True)

@@ -2,9 +2,9 @@ import ast
 
 import pytest
 
-from scenefarm_operator.errors import FixNotSupported
 from scenefarm_operator.planning.template import TemplatePlanner, literal, plan_scenes
 from scenefarm_operator.planning.validation import validate_plan
+from scenefarm_operator.support.errors import FixNotSupported
 
 NEWTON = {
     "topic": "Newton's laws",

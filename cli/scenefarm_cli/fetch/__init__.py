@@ -1,0 +1,1 @@
+"""`scenefarm download`: a request's files from the artifact volume or Appwrite Storage, verified."""

@@ -1,0 +1,92 @@
+"""What happens in Appwrite when a VideoRequest is deleted: its rows and files are deleted, or,
+with `on_delete=Retain`, kept and marked. Called by `AppwriteMirror.forget` under its timeout."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol
+
+from appwrite.client import Client
+from appwrite.exception import AppwriteException
+from appwrite.query import Query
+from appwrite.services.storage import Storage
+from appwrite.services.tables_db import TablesDB
+
+from scenefarm_contract import phases
+from scenefarm_contract.appwrite_sdk import file_id
+from scenefarm_contract.renderer import VIDEO_KEY, artifact_prefix, scene_key
+from scenefarm_operator.web.calls import AppwriteConfig, Caller
+from scenefarm_operator.web.layout import ROW_FAILED, SCENES, VIDEOS
+from scenefarm_operator.web.rows import code_file_id, desired_rows, video_row_id_of
+
+DELETED_MESSAGE = "The VideoRequest was deleted from Kubernetes; rows and files kept (on_delete=Retain)"
+
+
+class AppwriteMirror(Protocol):
+    """What forgetting uses of the mirror (`mirror.AppwriteMirror`): its config, client and caller."""
+
+    config: AppwriteConfig
+    client: Client
+    tables: TablesDB
+    caller: Caller
+
+
+async def forget(mirror: AppwriteMirror, body: Mapping[str, Any]) -> None:
+    if mirror.config.on_delete == "Retain":
+        await mark_deleted(mirror, body)
+    else:
+        await delete_everything(mirror, body)
+
+
+async def mark_deleted(mirror: AppwriteMirror, body: Mapping[str, Any]) -> None:
+    row_id = video_row_id_of(body)
+    data: dict[str, Any] = {"error_message": DELETED_MESSAGE}
+    if ((body.get("status") or {}).get("phase")) not in phases.TERMINAL:
+        data |= {"status": ROW_FAILED, "phase": phases.CANCELLED}
+    await ignore_missing(
+        mirror.caller.call(lambda: mirror.tables.update_row(mirror.config.database, VIDEOS.id, row_id, data))
+    )
+
+
+async def delete_everything(mirror: AppwriteMirror, body: Mapping[str, Any]) -> None:
+    config, tables = mirror.config, mirror.tables
+    metadata = body["metadata"]
+    video_id = video_row_id_of(body)
+    listed = await ignore_missing(
+        mirror.caller.call(
+            lambda: tables.list_rows(
+                config.database, SCENES.id, [Query.equal("video_id", video_id), Query.limit(1000)]
+            )
+        )
+    )
+    scene_ids = {row.row_id for row in desired_rows(body) if row.table == SCENES.id}
+    scene_ids |= {row.id for row in (listed.rows if listed is not None else [])}
+    deletions: list[Callable[[], Any]] = [
+        functools.partial(tables.delete_row, config.database, SCENES.id, row_id) for row_id in scene_ids
+    ]
+    deletions.append(functools.partial(tables.delete_row, config.database, VIDEOS.id, video_id))
+    if ((body.get("spec") or {}).get("output") or {}).get("store") != "Volume":
+        storage = Storage(mirror.client)
+        prefix = artifact_prefix(metadata["namespace"], metadata["name"], str(metadata["uid"]))
+        scenes = [s for s in (body.get("status") or {}).get("scenes") or [] if "index" in s]
+        keys = [scene_key(s["index"]) for s in scenes] + [VIDEO_KEY]
+        ids = [file_id(prefix, key) for key in keys]
+        ids += [
+            code_file_id(metadata, s["index"], revision)
+            for s in scenes
+            for revision in range(1, int(s.get("revision") or 1) + 1)
+        ]
+        deletions += [functools.partial(storage.delete_file, config.bucket, fid) for fid in ids]
+    await asyncio.gather(*(ignore_missing(mirror.caller.call(fn)) for fn in deletions))
+
+
+async def ignore_missing(call: Awaitable[Any]) -> Any:
+    """Deleting what is already gone is success."""
+    try:
+        return await call
+    except AppwriteException as error:
+        if error.code == 404:
+            return None
+        raise
