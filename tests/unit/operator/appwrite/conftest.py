@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from appwrite.client import Client
+
 from scenefarm_operator.web.calls import AppwriteConfig
 from scenefarm_operator.web.schema import ensure_schema
 
