@@ -119,10 +119,18 @@ def _mirrored(memo: kopf.Memo, **_: Any) -> bool:
 
 
 @kopf.on.delete(*VIDEO_REQUESTS, when=_mirrored)
-async def forget_rows(body: kopf.Body, memo: kopf.Memo, logger: logging.LoggerAdapter[Any], **_: Any) -> None:
-    """Delete (or mark) the request's Appwrite rows and files; give up after a bounded time."""
+async def forget_rows(
+    body: kopf.Body,
+    memo: kopf.Memo,
+    logger: logging.LoggerAdapter[Any],
+    cache_offers_by_namespace: kopf.Index[str, Any],
+    **_: Any,
+) -> None:
+    """Delete (or mark) the request's Appwrite rows and files (those other live requests reuse
+    stay, as in the store's clean-up); give up after a bounded time."""
     mirror = runtime(memo).mirror
-    if mirror is not None and not await mirror.forget(body):
+    offers = list(cache_offers_by_namespace.get(body.metadata.namespace or "", ()))
+    if mirror is not None and not await mirror.forget(body, offers=offers):
         logger.warning("Appwrite unreachable: its rows for this VideoRequest are left behind")
 
 

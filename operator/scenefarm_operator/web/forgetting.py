@@ -1,11 +1,16 @@
 """What happens in Appwrite when a VideoRequest is deleted: its rows and files are deleted, or,
-with `on_delete=Retain`, kept and marked. Called by `AppwriteMirror.forget` under its timeout."""
+with `on_delete=Retain`, kept and marked. Called by `AppwriteMirror.forget` under its timeout.
+
+Which stored files go follows the store clean-up's rule (`scene_cache.cleanup_targets`, also
+what the clean-up Job is told): a file another live request reuses stays, and the files this
+request reused from requests that are gone go with it.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 from appwrite.client import Client
@@ -17,6 +22,7 @@ from appwrite.services.tables_db import TablesDB
 from scenefarm_contract import phases
 from scenefarm_contract.appwrite_sdk import file_id
 from scenefarm_contract.renderer import VIDEO_KEY, artifact_prefix, scene_key
+from scenefarm_operator.engine.scene_cache import cleanup_targets
 from scenefarm_operator.web.calls import AppwriteConfig, Caller
 from scenefarm_operator.web.layout import ROW_FAILED, SCENES, VIDEOS
 from scenefarm_operator.web.rows import code_file_id, desired_rows, video_row_id_of
@@ -33,11 +39,14 @@ class AppwriteMirror(Protocol):
     caller: Caller
 
 
-async def forget(mirror: AppwriteMirror, body: Mapping[str, Any]) -> None:
+async def forget(
+    mirror: AppwriteMirror, body: Mapping[str, Any], offers: Iterable[Mapping[str, Any]] = ()
+) -> None:
+    """`offers`: the scene cache's index of the namespace's live requests (what they reuse)."""
     if mirror.config.on_delete == "Retain":
         await mark_deleted(mirror, body)
     else:
-        await delete_everything(mirror, body)
+        await delete_everything(mirror, body, offers)
 
 
 async def mark_deleted(mirror: AppwriteMirror, body: Mapping[str, Any]) -> None:
@@ -50,9 +59,10 @@ async def mark_deleted(mirror: AppwriteMirror, body: Mapping[str, Any]) -> None:
     )
 
 
-async def delete_everything(mirror: AppwriteMirror, body: Mapping[str, Any]) -> None:
+async def delete_everything(
+    mirror: AppwriteMirror, body: Mapping[str, Any], offers: Iterable[Mapping[str, Any]] = ()
+) -> None:
     config, tables = mirror.config, mirror.tables
-    metadata = body["metadata"]
     video_id = video_row_id_of(body)
     listed = await ignore_missing(
         mirror.caller.call(
@@ -69,17 +79,28 @@ async def delete_everything(mirror: AppwriteMirror, body: Mapping[str, Any]) -> 
     deletions.append(functools.partial(tables.delete_row, config.database, VIDEOS.id, video_id))
     if ((body.get("spec") or {}).get("output") or {}).get("store") != "Volume":
         storage = Storage(mirror.client)
-        prefix = artifact_prefix(metadata["namespace"], metadata["name"], str(metadata["uid"]))
-        scenes = [s for s in (body.get("status") or {}).get("scenes") or [] if "index" in s]
-        keys = [scene_key(s["index"]) for s in scenes] + [VIDEO_KEY]
-        ids = [file_id(prefix, key) for key in keys]
-        ids += [
-            code_file_id(metadata, s["index"], revision)
-            for s in scenes
-            for revision in range(1, int(s.get("revision") or 1) + 1)
-        ]
+        ids = stored_files(body, offers)
         deletions += [functools.partial(storage.delete_file, config.bucket, fid) for fid in ids]
     await asyncio.gather(*(ignore_missing(mirror.caller.call(fn)) for fn in deletions))
+
+
+def stored_files(body: Mapping[str, Any], offers: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The Storage file ids a deleted request's deletion removes: its scenes, video and code
+    files but those another live request of `offers` reuses, plus the files it reused from
+    requests that are gone (when no live request reuses them either)."""
+    metadata = body["metadata"]
+    prefix = artifact_prefix(metadata["namespace"], metadata["name"], str(metadata["uid"]))
+    keep, also = cleanup_targets(body, offers)
+    scenes = [s for s in (body.get("status") or {}).get("scenes") or [] if "index" in s]
+    keys = [key for key in [*(scene_key(s["index"]) for s in scenes), VIDEO_KEY] if key not in keep]
+    ids = [file_id(prefix, key) for key in keys]
+    ids += [file_id(*source.rsplit("/", 1)) for source in also]  # `<prefix>/<key>` of a gone request
+    ids += [
+        code_file_id(metadata, s["index"], revision)
+        for s in scenes
+        for revision in range(1, int(s.get("revision") or 1) + 1)
+    ]
+    return ids
 
 
 async def ignore_missing(call: Awaitable[Any]) -> Any:

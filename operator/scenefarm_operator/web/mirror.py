@@ -16,7 +16,7 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from appwrite.client import Client
@@ -204,9 +204,13 @@ class AppwriteMirror:
                 return SyncState(False, "Waiting for the first write to Appwrite", row_id)
         return SyncState(True, SYNCED_MESSAGE, row_id)
 
-    async def forget(self, body: Mapping[str, Any], timeout: float = 10.0) -> bool:
-        """On VideoRequest deletion: delete (or, with on_delete=Retain, mark) its rows and files.
-        Returns False when Appwrite could not be reached in `timeout`: the finalizer may give up."""
+    async def forget(
+        self, body: Mapping[str, Any], timeout: float = 10.0, offers: Iterable[Mapping[str, Any]] = ()
+    ) -> bool:
+        """On VideoRequest deletion: delete (or, with on_delete=Retain, mark) its rows and files;
+        files another live request reuses stay (`offers`: the scene cache's index of the
+        namespace). Returns False when Appwrite could not be reached in `timeout`: the finalizer
+        may give up."""
         uid = str((body.get("metadata") or {}).get("uid") or "")
         with self._lock:
             self._forgotten[uid] = None
@@ -221,7 +225,7 @@ class AppwriteMirror:
         try:
             # A write still on its way would recreate a row we delete now.
             await asyncio.wait_for(asyncio.gather(*inflight, return_exceptions=True), timeout)
-            await asyncio.wait_for(forgetting.forget(self, body), timeout)
+            await asyncio.wait_for(forgetting.forget(self, body, list(offers)), timeout)
         except (AppwriteException, TimeoutError) as error:
             logger.warning("Could not remove VideoRequest %s from Appwrite: %s", uid, self._describe(error))
             return False

@@ -9,8 +9,12 @@ from dataclasses import replace as with_
 
 import pytest
 
+from scenefarm_contract.appwrite_sdk import file_id
+from scenefarm_contract.renderer import artifact_prefix
 from scenefarm_devkit.appwrite_double import AppwriteDoubleThread, Fault
 from scenefarm_devkit.appwrite_double.scripted import UID, lifecycle, video_request
+from scenefarm_operator.engine import scene_cache
+from scenefarm_operator.engine.scene_cache import CacheHit
 from scenefarm_operator.web import AppwriteConfig, AppwriteMirror
 from scenefarm_operator.web.rows import desired_rows, scene_row_id, video_row_id
 from scenefarm_renderer.storage.appwrite_store import AppwriteStore
@@ -252,6 +256,46 @@ async def test_forget_deletes_rows_and_files(
     mirror.publish(final)  # a late event after deletion must not bring the rows back
     await asyncio.sleep(0.1)
     await mirror.stop()
+    assert double.rows("scenefarm", "videos") == {}
+
+
+async def test_forget_keeps_the_files_a_live_request_reuses_and_removes_the_rest(
+    double: AppwriteDoubleThread, config: AppwriteConfig, tmp_path
+) -> None:
+    """The store clean-up's rule (scene_cache.cleanup_targets) holds for Appwrite Storage too:
+    a file another live request reuses survives the deletion; the request's other files go, and
+    so does a file it reused from a request that is gone."""
+    mirror = AppwriteMirror(config)
+    await mirror.start()
+    *_, origin = lifecycle(scenes=2)
+    origin["spec"]["output"] = {"store": "Appwrite"}
+    own, gone = artifact_prefix("default", "newton", UID), artifact_prefix("default", "gone", "0badc0de")
+    origin["status"]["scenes"][1] |= {  # scene 1 came from a request deleted earlier
+        "cacheKey": "key-1",
+        "sha256": "b" * 64,
+        "reused": {"request": "default/gone", "scene": 0, "source": f"{gone}/scene-00.mp4"},
+    }
+    reuser = video_request(scenes=1, uid="9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b")  # live, reuses scene 0
+    reuser["metadata"]["name"] = "newton-again"
+    hit = CacheHit("default/newton", 0, f"{own}/scene-00.mp4", "uri", "a" * 64, "key-0")
+    reuser["status"] = {
+        "phase": "Succeeded",
+        "scenes": [{"index": 0, "name": "scene-0", **hit.scene_entry(1)}],
+    }
+    local = tmp_path / "scene.mp4"
+    local.write_bytes(b"mp4" * 100)
+    for prefix, key in ((own, "scene-00.mp4"), (own, "video.mp4"), (gone, "scene-00.mp4")):
+        store = AppwriteStore(
+            endpoint=config.endpoint, project=config.project, api_key=API_KEY, bucket="videos", prefix=prefix
+        )
+        await asyncio.to_thread(store.put, local, key)
+    mirror.publish(origin)
+    await settle(mirror)
+    offers = [o for o in (scene_cache.offer(origin), scene_cache.offer(reuser)) if o is not None]
+    assert await mirror.forget(origin, offers=offers) is True
+    await mirror.stop()
+    left = {file for _, file in double.call(lambda: list(double.double.storage.files))}
+    assert left == {file_id(own, "scene-00.mp4")}
     assert double.rows("scenefarm", "videos") == {}
 
 
