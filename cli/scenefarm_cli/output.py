@@ -107,9 +107,18 @@ def eta(status: Mapping[str, Any], now: dt.datetime | None = None) -> str:
     if when is None or status.get("phase") in phases.TERMINAL:
         return "-"
     now = now or dt.datetime.now(dt.UTC)
-    stalled = any(
-        c.get("type") == "Stalled" and c.get("status") == "True" for c in status.get("conditions") or ()
-    )
-    if stalled or when <= now:  # overdue or stuck: no honest estimate, never "0s"
+    if stall(status) is not None or when <= now:  # overdue or stuck: no honest estimate, never "0s"
         return "unknown"
     return human_duration((when - now).total_seconds())
+
+
+def stall(status: Mapping[str, Any]) -> str | None:
+    """Why a request still in progress cannot go on by itself (its `Stalled=True` condition, as
+    `Reason: message`), or None. A finished request is never reported here: its ending says why."""
+    if (status.get("phase") or phases.PENDING) in phases.TERMINAL:
+        return None
+    for condition in status.get("conditions") or ():
+        if condition.get("type") == "Stalled" and condition.get("status") == "True":
+            reason, message = condition.get("reason") or "Stalled", condition.get("message") or ""
+            return f"{reason}: {message}" if message else str(reason)
+    return None

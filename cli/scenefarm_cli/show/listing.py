@@ -3,6 +3,7 @@
 `-o wide` adds the priority, the batch, the scene rendering now, and where the video and its
 poster are; `-l SELECTOR` and `--batch B` select by label (a batch also gets a one-line
 summary); `-w` keeps printing a row for each change, as `kubectl get -w` does, until Ctrl-C.
+A stalled request gets a line under the table saying why (its ETA reads "unknown").
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from lightkube import operators
 
 from scenefarm_cli.connection import Connection
 from scenefarm_cli.errors import UsageError
-from scenefarm_cli.output import Output, age, eta, table
+from scenefarm_cli.output import Output, age, eta, stall, table
 from scenefarm_cli.resources import VideoRequest
+from scenefarm_cli.show.summary import one_line
 from scenefarm_cli.videorequests import as_dict, get, list_all
 from scenefarm_contract import phases
 from scenefarm_contract.keys import BATCH_LABEL
@@ -68,6 +70,17 @@ def scene_files(request: Mapping[str, Any]) -> list[str]:
         if scene.get("artifact"):
             text = f"{name}: scene {scene.get('index')} {scene.get('name')}: video {scene['artifact']}"
             lines.append(text + (f", poster {scene['poster']}" if scene.get("poster") else ""))
+    return lines
+
+
+def stalls(requests: Sequence[Mapping[str, Any]]) -> list[str]:
+    """`NAME: stalled: Reason: message` for each request that cannot go on by itself (its ETA
+    reads "unknown"): what the table alone cannot say."""
+    lines = []
+    for request in requests:
+        stuck = stall(request.get("status") or {})
+        if stuck:
+            lines.append(f"{request['metadata']['name']}: stalled: {one_line(stuck)}")
     return lines
 
 
@@ -139,6 +152,8 @@ def show(
         return 0
     headers, body = rows(requests, namespaces=all_namespaces, wide=wide)
     out.line(table(headers, body))
+    for line in stalls(requests):
+        out.line(line)
     if wide and names:  # the files of each scene, one line each (never wrapped: paths paste whole)
         for request in requests:
             for line in scene_files(request):

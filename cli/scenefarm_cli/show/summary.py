@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from scenefarm_cli.output import eta
+from scenefarm_cli.output import eta, stall
 from scenefarm_contract import phases
 
 MARKS = {phases.HEALING: "healing: the planner is fixing its code", phases.RETRYING: "retrying"}
@@ -26,7 +26,9 @@ def headline(request: Mapping[str, Any], with_eta: bool = True) -> str:
         failed = status.get("scenesFailed") or 0
         text += f", {failed} failed)" if failed else ")"
     left = eta(status) if with_eta else "-"
-    if left != "-":
+    if left == "unknown":
+        text += ", ETA unknown"
+    elif left != "-":
         text += f", about {left} left"
     if status.get("queuePosition"):
         text += f", queue position {status['queuePosition']}"
@@ -41,7 +43,7 @@ def scene_line(name: str, scene: Mapping[str, Any]) -> str:
         text += f" (attempt {attempt})"
     message = scene.get("message")
     if message and phase in (phases.FAILED, phases.HEALING, phases.RETRYING):
-        text += f": {_one_line(str(message))}"
+        text += f": {one_line(str(message))}"
     return text
 
 
@@ -61,19 +63,23 @@ def ending(request: Mapping[str, Any], program: str = "scenefarm") -> list[str]:
         lines = [f"{name}: video {output['uri']}" + (f" ({', '.join(facts)})" if facts else "")]
         return [*lines, f"{name}: download it with: {program} download {name} -o {name}.mp4"]
     reason = status.get("message") or _condition_message(status) or "no message in its status"
-    return [f"{name}: {phase}: {_one_line(str(reason))}"]
+    return [f"{name}: {phase}: {one_line(str(reason))}"]
 
 
 def lines(request: Mapping[str, Any], with_eta: bool = True, program: str = "scenefarm") -> list[str]:
-    """Every line describing the request now: headline, one per scene, combine, ending."""
+    """Every line describing the request now: headline, why it is stalled (while it is), one
+    per scene, combine, ending."""
     name, status = request["metadata"]["name"], request.get("status") or {}
     result = [headline(request, with_eta)]
+    stuck = stall(status)
+    if stuck:
+        result.append(f"{name}: stalled: {one_line(stuck)}")
     result += [scene_line(name, s) for s in status.get("scenes") or []]
     combine = status.get("combine") or {}
     if combine.get("phase"):
         text = f"{name}: combine: {combine['phase']}"
         if combine.get("message") and combine["phase"] == phases.FAILED:
-            text += f": {_one_line(str(combine['message']))}"
+            text += f": {one_line(str(combine['message']))}"
         result.append(text)
     if status.get("phase") in phases.TERMINAL:
         result += ending(request, program)
@@ -87,6 +93,6 @@ def _condition_message(status: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _one_line(text: str, limit: int = 300) -> str:
+def one_line(text: str, limit: int = 300) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"

@@ -10,7 +10,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from scenefarm_cli.output import eta
+from scenefarm_cli.output import eta, stall
 from scenefarm_cli.show import summary
 from scenefarm_contract import phases
 
@@ -32,17 +32,22 @@ BAR = 30  # at most; a quarter of a narrow terminal
 def request_view(request: Mapping[str, Any], program: str = "scenefarm", bar: int = BAR) -> Group:
     name, status = request["metadata"]["name"], request.get("status") or {}
     phase = str(status.get("phase") or phases.PENDING)
-    head = _grid(5)
+    head = _grid(6)
     progress = int(status.get("progress") or 0)
     left = eta(status)
+    total = int(status.get("scenesTotal") or 0)
     head.add_row(
         Text(name, style="bold"),
         ProgressBar(total=100, completed=progress, width=bar, complete_style=COLOURS.get(phase, "cyan")),
         Text(f"{progress:3d}%"),
         Text(phase, style=COLOURS.get(phase, "cyan")),
+        Text(f"{int(status.get('scenesSucceeded') or 0)} of {total} scenes done" if total else ""),
         Text(f"ETA {left}" if left != "-" else ""),
     )
     parts: list[Any] = [head]
+    stuck = stall(status)
+    if stuck:  # while it lasts: what the cluster will not do by itself
+        parts.append(Text(f"  stalled: {summary.one_line(stuck)}", style="red"))
     scenes = status.get("scenes") or []
     if scenes:
         parts.append(_scenes(scenes, bar))

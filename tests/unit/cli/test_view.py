@@ -62,3 +62,21 @@ def test_a_finished_request_ends_with_where_its_video_is() -> None:
 def test_on_a_terminal_the_phases_are_coloured() -> None:
     out = render(REQUEST)
     assert "\x1b[" in out
+
+
+def test_the_live_view_counts_scenes_done_of_the_total_and_shows_a_stall_while_it_lasts() -> None:
+    stalled = {
+        "type": "Stalled",
+        "status": "True",
+        "reason": "PodNotStarting",
+        "message": 'Job v-s01-a1 cannot start its Pod: persistentvolumeclaim "scenefarm-artifacts" not found',
+    }
+    status = REQUEST["status"] | {"scenesTotal": 3, "scenesSucceeded": 1, "conditions": [stalled]}
+    status["estimatedCompletionTime"] = "2026-01-01T12:00:00Z"
+    rows = plain({"metadata": {"name": "newtons-laws"}, "status": status}).splitlines()
+    assert "1 of 3 scenes done" in rows[0] and "ETA unknown" in rows[0]
+    assert rows[1].strip() == f"stalled: PodNotStarting: {stalled['message']}"
+    moving = plain(REQUEST | {"status": status | {"conditions": [stalled | {"status": "False"}]}})
+    assert "stalled" not in moving
+    done = plain(REQUEST | {"status": status | {"phase": "Failed", "conditions": [stalled]}})
+    assert "stalled:" not in done  # a finished request's ending says why instead
