@@ -35,8 +35,10 @@ def quick_path() -> list[str]:
 
 def fresh_shell(line: str, home: Path) -> list[str]:
     """`bash -c LINE` without profile or rc files: PATH as a login shell on Debian gives a user
-    whose ~/.local/bin exists, and nothing from the venv."""
-    return ["env", "-i", f"HOME={home}", f"PATH={home}/.local/bin:/usr/local/bin:/usr/bin:/bin",
+    whose ~/.local/bin exists, and nothing from the venv. /usr/local/bin is left out: a root
+    `make install` on this machine (CI runs one first) links there, and this walk is the non-root
+    user's, whose commands come only from ~/.local/bin."""
+    return ["env", "-i", f"HOME={home}", f"PATH={home}/.local/bin:/usr/bin:/bin",
             "COLUMNS=80", "LANG=C.UTF-8", "bash", "--noprofile", "--norc", "-c", line]  # fmt: skip
 
 
