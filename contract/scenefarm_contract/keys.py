@@ -50,3 +50,7 @@ OWNER_ANNOTATION: Final = "scenefarm.dev/appwrite-owner"  # a web request: the A
 NOTIFICATIONS_ANNOTATION: Final = "scenefarm.dev/notifications"  # webhook deliveries already made
 # On the render ServiceAccount (the chart): the renderer image, for the CLI's download Pod.
 RENDERER_IMAGE_ANNOTATION: Final = "scenefarm.dev/renderer-image"
+# ... and the render Pods' uid ("10001"), or RENDER_UID_ASSIGNED on OpenShift (its SCC assigns the
+# namespace's): the download Pod's uid once the request's Jobs are gone.
+RENDER_UID_ANNOTATION: Final = "scenefarm.dev/render-uid"
+RENDER_UID_ASSIGNED: Final = "assigned"

@@ -71,6 +71,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "cluster's controller does); default: at once, with the owner's delete",
     )
     up.add_argument(
+        "--openshift",
+        action="store_true",
+        help="play OpenShift's security: each new namespace gets its own UID range (openshift.io/sa.scc.* "
+        "annotations) and every Pod is admitted by the restricted-v2 SCC (docs/devcluster.md)",
+    )
+    up.add_argument(
         "--plain-http",
         action="store_true",
         help="serve plain HTTP instead of HTTPS with a generated CA (kubectl then sends no token)",

@@ -53,6 +53,7 @@ class DevEnv:
         render_account: bool = True,
         gc_delay: float | None = None,
         tls: bool = False,
+        openshift: bool = False,
     ) -> None:
         state_dir = Path(state_dir).resolve()  # Pods run in their own directories: paths must be absolute
         self.state_dir = state_dir
@@ -83,6 +84,7 @@ class DevEnv:
             persist=persist,  # objects survive a restart on the same state directory
             gc_delay=gc_delay,  # None: dependents go with their owner; seconds: the async collector's delay
             tls=tls,  # HTTPS with a generated CA in the kubeconfig (dev up)
+            openshift=openshift,  # SCC ranges for every namespace, restricted-v2 for every Pod
             **rbac_options,
         )
         self.operator_env = dict(operator_env or {})

@@ -102,12 +102,19 @@ def run(args: argparse.Namespace) -> int:
                 render_account=not args.no_operator,  # `helm install` makes it then
                 gc_delay=getattr(args, "gc_delay", None),
                 tls=not getattr(args, "plain_http", False),  # as real clusters: HTTPS, CA in the kubeconfig
+                openshift=getattr(args, "openshift", False),  # restricted-v2 and per-namespace UID ranges
             )
         )
         if not args.no_operator:
             env.start_operator()
         print(env.kubeconfig, flush=True)  # first, alone on its line: for scripts
         console.print(f"dev cluster ready. kubeconfig: {env.kubeconfig}", soft_wrap=True)
+        if getattr(args, "openshift", False):
+            console.print(
+                "  OpenShift mode: every namespace gets its openshift.io/sa.scc.* ranges, every Pod the "
+                "restricted-v2 SCC (a runAsUser outside the range is refused: install with openshift=true)",
+                soft_wrap=True,
+            )
         console.print(
             f"  try: kubectl --kubeconfig {env.kubeconfig} apply -f {example_path()}", soft_wrap=True
         )

@@ -216,6 +216,10 @@ resource.customizations.health.scenefarm.dev_VideoRequest
 - name: SCENEFARM_KUEUE_QUEUE_NAME
   value: {{ . | quote }}
 {{- end }}
+{{- if .Values.openshift }}
+- name: SCENEFARM_OPENSHIFT
+  value: "true"
+{{- end }}
 - name: SCENEFARM_LOG_LEVEL
   value: {{ .Values.operator.logLevel | quote }}
 {{- if .Values.metrics.enabled }}

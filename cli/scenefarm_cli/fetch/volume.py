@@ -4,9 +4,10 @@ A short-lived Pod mounts the store's claim read-only (restricted: non-root, no c
 read-only root filesystem, no service-account token, a deadline, owned by the request so it
 never outlives it) and `cat`s the file over an exec stream (the official `kubernetes` client's
 websocket support, binary frames). The Pod is deleted afterwards, whatever happened.
-The Pod runs the renderer image as the render ServiceAccount, like the render Pods: the image is
-already on the nodes, the account's imagePullSecrets pull it, and on OpenShift the SCC granted to
-that account admits the render Pods' uid, which owns the files (they are written 0600).
+The Pod runs the renderer image as the render ServiceAccount and uid, like the render Pods: the
+image is already on the nodes, the account's imagePullSecrets pull it, and the render Pods' uid
+owns the files (they are written 0600). On OpenShift (the chart's `openshift: true`) no uid is
+fixed: restricted-v2 gives the download Pod the namespace's first UID, as it gave the render Pods.
 The user needs: create/get/delete pods, create pods/exec, list jobs (to find claim and image), get
 serviceaccounts (the renderer image once the request's Jobs are gone).
 """
@@ -27,7 +28,13 @@ from lightkube.types import on_error_raise
 from scenefarm_cli.connection import Connection
 from scenefarm_cli.errors import CliError, Forbidden, NotFound
 from scenefarm_contract import k8s
-from scenefarm_contract.keys import RENDERER_IMAGE_ANNOTATION, REQUEST_LABEL, ROLE_LABEL
+from scenefarm_contract.keys import (
+    RENDER_UID_ANNOTATION,
+    RENDER_UID_ASSIGNED,
+    RENDERER_IMAGE_ANNOTATION,
+    REQUEST_LABEL,
+    ROLE_LABEL,
+)
 from scenefarm_contract.names import base_name, request_labels
 
 MOUNT = "/artifacts"  # where the claim is mounted, as in the render Pods (manifests.ARTIFACT_MOUNT)
@@ -51,7 +58,7 @@ class Store:
 
 def store_of(conn: Connection, request: Mapping[str, Any], claim: str | None, image: str | None) -> Store:
     """The claim, image, account and uid the request's own Jobs use; flags win. With no Job left,
-    the image comes from the render ServiceAccount's annotation, never from a public registry."""
+    the image and uid come from the render ServiceAccount's annotations (never a public image)."""
     labels: dict[str, Any] = {REQUEST_LABEL: base_name(request["metadata"]["name"], 63)}
     with conn.talking(f"jobs of videorequest/{request['metadata']['name']}"):
         jobs = list(conn.client().list(Job, namespace=conn.namespace, labels=labels))
@@ -74,7 +81,10 @@ def store_of(conn: Connection, request: Mapping[str, Any], claim: str | None, im
             sa = conn.client().get(ServiceAccount, account, namespace=conn.namespace)
     except (NotFound, Forbidden):
         sa = None
-    annotated = ((sa.metadata.annotations or {}) if sa and sa.metadata else {}).get(RENDERER_IMAGE_ANNOTATION)
+    annotations = (sa.metadata.annotations or {}) if sa and sa.metadata else {}
+    annotated = annotations.get(RENDERER_IMAGE_ANNOTATION)
+    if not jobs and annotations.get(RENDER_UID_ANNOTATION) == RENDER_UID_ASSIGNED:
+        uid = gid = None  # OpenShift: the SCC gives every Pod of the namespace its first UID
     chosen = image or found_image or annotated
     if not chosen:
         raise CliError(

@@ -5,9 +5,12 @@
 - validation: names, labels, annotations (256 KiB), the official OpenAPI schema of the built-in
   kinds in builtin_schemas, and the rules of semantics (resources, podFailurePolicy, ConfigMap size)
   and jobrules (Indexed Jobs, immutable completionMode);
-- plugins: ServiceAccount (a Pod's service account must exist) and, for identities whose RBAC is
-  enforced, OwnerReferencesPermissionEnforcement (blockOwnerDeletion needs `update` on the owner's
-  `finalizers` subresource, as OpenShift and hardened clusters enable it);
+- plugins: ServiceAccount (a Pod's service account must exist), OpenShift's SecurityContextConstraint
+  (restricted-v2, in namespaces with pre-allocated UID ranges or on a cluster that plays OpenShift,
+  scc.py) and, for identities whose RBAC is enforced, OwnerReferencesPermissionEnforcement
+  (blockOwnerDeletion needs `update` on the owner's `finalizers` subresource, as OpenShift and
+  hardened clusters enable it). The mutating plugins name a Pod by its generateName when the
+  server made its name (they run before the name is generated);
 - storage: etcd refuses a request over 1.5 MiB.
 
 The identity of the request in flight is a context variable the HTTP handler sets: the Api's
@@ -20,7 +23,7 @@ import contextvars
 import json
 from typing import Any
 
-from scenefarm_devkit.apiserver import builtin_schemas, defaulting, errors, jobrules, semantics, webhooks
+from scenefarm_devkit.apiserver import builtin_schemas, defaulting, errors, jobrules, scc, semantics, webhooks
 from scenefarm_devkit.apiserver.authorization import Attributes, Authorizer, Forbidden
 from scenefarm_devkit.apiserver.managedfields import WRITER
 from scenefarm_devkit.apiserver.resources import Registry, ResourceType
@@ -59,9 +62,15 @@ class Admission:
         self.webhooks = webhooks.Webhooks(store)  # dynamic admission (admissionregistration.k8s.io/v1)
         # Kueue's mutating webhook: a Job with a queue-name label is created suspended (tests set it).
         self.kueue = False
+        # A cluster that plays OpenShift: restricted-v2 admits every Pod, not only in namespaces
+        # that carry a uid range (DevCluster(openshift=True) also runs the allocator).
+        self.openshift = False
 
-    def admit(self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
-        """The object as it will be stored; raises the ApiError the real server would answer."""
+    def admit(
+        self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None, *, requested: str = ""
+    ) -> dict[str, Any]:
+        """The object as it will be stored; raises the ApiError the real server would answer.
+        `requested`: a create's name as the request gave it (its generateName when it had none)."""
         if rt.builtin:
             obj = drop_nulls(obj)
             defaulting.defaults(rt.group, rt.plural, obj)  # the scheme's SetDefaults_*, on every decode
@@ -80,7 +89,9 @@ class Admission:
         if causes:
             raise errors.invalid(rt.kind, rt.group, name, causes)
         if rt.group == "" and rt.plural == "pods" and old is None:
-            self._service_account(obj)
+            pod_name = requested or name
+            self._service_account(obj, pod_name)
+            self._security_context_constraints(obj, pod_name)
         if self.kueue and old is None and _queued_job(rt, obj):
             obj.setdefault("spec", {})["suspend"] = True  # admitted later by un-suspending
         self._owner_references(rt, obj, old)
@@ -129,7 +140,7 @@ class Admission:
 
     # -- admission plugins ---------------------------------------------------------------------
 
-    def _service_account(self, pod: dict[str, Any]) -> None:
+    def _service_account(self, pod: dict[str, Any], name: str) -> None:
         """plugin/pkg/admission/serviceaccount: the Pod's service account must exist."""
         spec = pod.setdefault("spec", {})
         account = spec.get("serviceAccountName") or spec.get("serviceAccount") or DEFAULT_SERVICE_ACCOUNT
@@ -141,10 +152,17 @@ class Admission:
             raise forbidden(
                 "pods",
                 "",
-                pod["metadata"].get("name", ""),
+                name,
                 f"error looking up service account {namespace}/{account}: "
                 f'serviceaccount "{account}" not found',
             )
+
+    def _security_context_constraints(self, pod: dict[str, Any], name: str) -> None:
+        """security.openshift.io/SecurityContextConstraint: restricted-v2 completes or refuses the Pod."""
+        namespace = self.store.get(("", "namespaces", "", pod["metadata"].get("namespace", "")))
+        refused = scc.admit(pod, namespace, required=self.openshift)
+        if refused is not None:
+            raise forbidden("pods", "", name, refused)
 
     def _owner_references(self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
         """plugin/pkg/admission/gc: OwnerReferencesPermissionEnforcement, for enforced identities."""

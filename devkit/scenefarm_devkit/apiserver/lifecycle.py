@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp.web
 import yaml
 
-from scenefarm_devkit.apiserver import pki
+from scenefarm_devkit.apiserver import pki, sccallocation
 from scenefarm_devkit.apiserver.admission import MAX_REQUEST_BODY_BYTES
 from scenefarm_devkit.apiserver.authorization import Authorizer, Subject
 from scenefarm_devkit.apiserver.faults import FaultRule
@@ -89,6 +89,7 @@ class DevCluster:
         gc_delay: float | None = None,
         compaction_interval: float = 300.0,
         tls: bool = False,
+        openshift: bool = False,
     ) -> None:
         self.state_dir = Path(state_dir)
         self.port = port
@@ -123,6 +124,10 @@ class DevCluster:
         self.server.authorizer = Authorizer(self.server.store, enforce_rbac_for, rbac_subjects)
         # OwnerReferencesPermissionEnforcement asks the same authorizer (admission.py).
         self.server.api.admission.authorizer = self.server.authorizer
+        # openshift: play OpenShift's security: every namespace gets SCC ranges (sccallocation.py)
+        # and every Pod goes through restricted-v2 (scc.py); else only namespaces annotated by hand.
+        self.openshift = openshift
+        self.server.api.admission.openshift = openshift
         self._runner: aiohttp.web.ServerRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.task_errors: list[BaseException] = []
@@ -212,6 +217,8 @@ class DevCluster:
         self.kubeconfig_for("admin")
         self._tasks.append(asyncio.create_task(self._guard(_garbage_collector)))
         self._tasks.append(asyncio.create_task(self._guard(_compactor)))
+        if self.openshift:
+            self._tasks.append(asyncio.create_task(self._guard(_scc_allocator)))
         for task in self.extra_tasks:
             self._tasks.append(asyncio.create_task(self._guard(task)))
         return self
@@ -248,6 +255,11 @@ async def _garbage_collector(cluster: DevCluster) -> None:
     while True:
         await asyncio.sleep(interval)
         cluster.server.api.collect_garbage(loop.time())
+
+
+async def _scc_allocator(cluster: DevCluster) -> None:
+    """OpenShift's namespace-security-allocation-controller (sccallocation.py), on a cluster that plays it."""
+    await sccallocation.run(cluster.server.api)
 
 
 async def _compactor(cluster: DevCluster) -> None:

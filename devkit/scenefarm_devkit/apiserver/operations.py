@@ -111,6 +111,7 @@ class Api:
         obj = copy.deepcopy(body)
         meta = obj.setdefault("metadata", {})
         namespace = self._namespace_of_new(rt, meta, namespace)
+        requested = str(meta.get("name") or meta.get("generateName") or "")  # what admission calls it
         if not meta.get("name"):
             if not meta.get("generateName"):
                 raise errors.invalid(
@@ -137,7 +138,7 @@ class Api:
             obj.pop("status", None)
             if rt.builtin:
                 obj["status"] = {}
-        obj, warnings = self._admit(rt, obj, None, strict=strict)
+        obj, warnings = self._admit(rt, obj, None, strict=strict, requested=requested)
         if rt == CRD_TYPE:
             self._accept_crd(obj)
         return self.present(rt, self._put_new(rt, namespace or "", obj)), warnings
@@ -315,18 +316,26 @@ class Api:
     # -- admission -----------------------------------------------------------------------------
 
     def _admit(
-        self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None, *, strict: bool
+        self,
+        rt: ResourceType,
+        obj: dict[str, Any],
+        old: dict[str, Any] | None,
+        *,
+        strict: bool,
+        requested: str = "",
     ) -> tuple[dict[str, Any], list[str]]:
         obj = timestamps.normalise(obj, builtin=rt.builtin)  # as decoding into Go types spells them
         if rt.schema is None:
-            return self.admission.admit(rt, obj, old), []
+            return self.admission.admit(rt, obj, old, requested=requested), []
         admitted, unknown, causes = validation.admit(obj, rt.schema, old)
         if unknown and strict:
             fields = ", ".join(f'unknown field "{u}"' for u in unknown)
             raise errors.BadRequest(f"strict decoding error: {fields}")
         if causes:
             raise errors.invalid(rt.kind, rt.group, obj["metadata"].get("name", ""), causes)
-        return self.admission.admit(rt, admitted, old), [f'unknown field "{u}"' for u in unknown]
+        return self.admission.admit(rt, admitted, old, requested=requested), [
+            f'unknown field "{u}"' for u in unknown
+        ]
 
     def _accept_crd(self, crd: dict[str, Any]) -> None:
         names = crd.get("spec", {}).get("names", {})

@@ -25,6 +25,7 @@ from scenefarm_devkit.apiserver import (
     remotecommand,
     reviews,
     scale,
+    scc,
     selectors,
     subresources,
     tables,
@@ -242,6 +243,8 @@ class ApiServer:
         if r.subresource and r.verb in ("create", "delete", "deletecollection"):
             return await self.serve_subresource_write(request, r, rt, namespace)
         if r.verb == "create":
+            if self.api.admission.openshift and (rt.group, rt.plural) == ("", "pods"):
+                await scc.wait_for_ranges(self.store, namespace)  # a new namespace's are a moment away
             obj, warnings = self.api.create(rt, namespace or None, await self.body(request), strict=strict)
             return _json(obj, status=201, warnings=warnings)
         if r.verb == "update":

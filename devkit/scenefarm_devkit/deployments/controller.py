@@ -6,6 +6,9 @@ ReplicaSet is scaled as the rollout allows (rollout.scale), each ReplicaSet has 
 Pods (created bound to the Deployment node, as the scheduler would bind them; extra ones deleted
 gracefully), and the status of both kinds is what `kubectl rollout status` reads. The node's
 kubelet (node.py) then runs the Pods. Bare ReplicaSets (without a Deployment) are run too.
+A Pod the API server refuses (ServiceAccount admission, OpenShift's SCC, ...) leaves a
+`FailedCreate` Warning Event and a `ReplicaFailure` condition on its ReplicaSet, which the
+Deployment's status repeats, and is tried again next pass.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ import asyncio
 import contextlib
 import copy
 import logging
-import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,7 @@ from lightkube.generic_resource import create_namespaced_resource
 from lightkube.resources.core_v1 import Pod
 from lightkube.types import PatchType
 
-from scenefarm_devkit.deployments import rollout
+from scenefarm_devkit.deployments import events, rollout
 from scenefarm_devkit.deployments.node import NODE, Node, TokenFor, stamp
 
 Obj = dict[str, Any]
@@ -35,10 +37,6 @@ PASS_SECONDS = 0.5
 Deployment = create_namespaced_resource("apps", "v1", "Deployment", "deployments")
 ReplicaSet = create_namespaced_resource("apps", "v1", "ReplicaSet", "replicasets")
 logger = logging.getLogger(__name__)
-
-
-def _suffix(length: int = 5) -> str:
-    return "".join(secrets.choice("bcdfghjklmnpqrstvwxz2456789") for _ in range(length))
 
 
 class Deployments:
@@ -140,12 +138,19 @@ class Deployments:
         ]
         live = [p for p in mine if not p["metadata"].get("deletionTimestamp")]
         want = 0 if meta.get("deletionTimestamp") else int(rs["spec"].get("replicas", 0))
+        failure = None
         for _ in range(want - len(live)):
-            await self.client.create(codecs.from_dict(self._pod(rs)))
+            try:
+                await self.client.create(codecs.from_dict(self._pod(rs)))
+            except ApiError as error:  # the rest of this batch waits for the next pass, as slowStartBatch
+                failure = str(error.status.message or error)
+                owner = rs | {"apiVersion": "apps/v1", "kind": "ReplicaSet"}
+                await events.warn(self.client, owner, "FailedCreate", f"Error creating: {failure}")
+                break
         for pod in rollout.to_remove(live, len(live) - want):
             with contextlib.suppress(ApiError):
                 await self.client.delete(Pod, pod["metadata"]["name"], namespace=meta["namespace"])
-        status = rollout.replica_set_status(rs, mine)
+        status = rollout.replica_set_status(rs, mine, failure, stamp())
         if not _same(status, rs.get("status") or {}):
             with contextlib.suppress(ApiError):
                 await self.client.patch(
@@ -158,8 +163,9 @@ class Deployments:
     def _pod(rs: Obj) -> Obj:
         template = copy.deepcopy(rs["spec"]["template"])
         meta = template.get("metadata") or {}
+        meta.pop("name", None)
         meta |= {
-            "name": f"{rs['metadata']['name']}-{_suffix()}",
+            "generateName": f"{rs['metadata']['name']}-",  # the server adds 5 characters
             "namespace": rs["metadata"]["namespace"],
             "ownerReferences": [rollout.controller_ref(rs | {"apiVersion": "apps/v1", "kind": "ReplicaSet"})],
         }

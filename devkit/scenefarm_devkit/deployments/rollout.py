@@ -16,6 +16,7 @@ from typing import Any
 
 Obj = dict[str, Any]
 HASH_LABEL = "pod-template-hash"
+REPLICA_FAILURE = "ReplicaFailure"
 TIMED_OUT = "ProgressDeadlineExceeded"
 
 
@@ -118,9 +119,17 @@ def scale(
     return want
 
 
-def replica_set_status(rs: Mapping[str, Any], pods: Iterable[Mapping[str, Any]]) -> Obj:
+def replica_set_status(
+    rs: Mapping[str, Any], pods: Iterable[Mapping[str, Any]], failure: str | None = None, stamp: str = ""
+) -> Obj:
+    """`failure`: why this pass could not create a Pod (the API server's message), or None. The
+    ReplicaFailure condition is set once (its first message kept) and removed after a clean pass."""
+    pods = list(pods)
     live = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
     ready = sum(1 for p in live if is_ready(p))
+    before = [c for c in (rs.get("status") or {}).get("conditions") or [] if c.get("type") == REPLICA_FAILURE]
+    condition = {"type": REPLICA_FAILURE, "status": "True", "reason": "FailedCreate", "message": failure}
+    conditions = (before or [condition | {"lastTransitionTime": stamp}]) if failure is not None else []
     return {
         "replicas": len(live),
         "fullyLabeledReplicas": len(live),
@@ -128,6 +137,7 @@ def replica_set_status(rs: Mapping[str, Any], pods: Iterable[Mapping[str, Any]])
         "availableReplicas": ready,
         "terminatingReplicas": sum(1 for p in pods if p["metadata"].get("deletionTimestamp")),
         "observedGeneration": rs["metadata"].get("generation", 1),
+        "conditions": conditions or None,  # None: a merge patch removes it (omitted when empty)
     }
 
 
@@ -150,6 +160,18 @@ def deployment_status(
                    "", stamp, f'ReplicaSet "{new["metadata"]["name"]}" '
                    + ("has successfully progressed." if complete else "is progressing.")),
     ]  # fmt: skip
+    failed = next(  # getReplicaFailures: the new ReplicaSet's first, then the old ones'
+        (c for rs in [new, *all_sets] for c in (rs.get("status") or {}).get("conditions") or []
+         if c.get("type") == REPLICA_FAILURE),
+        None,
+    )  # fmt: skip
+    if failed is not None:
+        before = old.get(REPLICA_FAILURE) or {}
+        conditions.append({
+            "type": REPLICA_FAILURE, "status": failed["status"], "reason": failed.get("reason", ""),
+            "message": failed.get("message", ""), "lastUpdateTime": stamp,
+            "lastTransitionTime": before.get("lastTransitionTime", stamp),
+        })  # fmt: skip
     return {
         "observedGeneration": deployment["metadata"].get("generation", 1),
         "replicas": replicas,

@@ -26,6 +26,9 @@ class Settings:
     namespaces: tuple[str, ...] = ()  # empty: all namespaces
     max_running_scene_jobs: int = 20  # cluster-wide cap on running scene Jobs
     kueue_queue_name: str = ""
+    # OpenShift (the chart's `openshift: true`): render Pods carry no runAsUser/runAsGroup/fsGroup,
+    # the restricted-v2 SCC assigns the namespace's UID range.
+    openshift: bool = False
     log_level: str = "INFO"
     reconcile_debounce_seconds: float = 0.05  # coalesces bursts of child events into one pass
     resync_seconds: float = 30.0  # a reconcile at least this often, even with no events

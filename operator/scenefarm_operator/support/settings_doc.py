@@ -24,6 +24,7 @@ DESCRIPTIONS = {
     "namespaces": "comma-separated namespaces to watch; empty: all namespaces",
     "max_running_scene_jobs": "cluster-wide cap on running scene Jobs",
     "kueue_queue_name": "Kueue LocalQueue label for the Jobs; empty: no Kueue",
+    "openshift": "true: render Pods get no fixed uid/gid/fsGroup (OpenShift's SCC assigns them)",
     "log_level": "operator log level (DEBUG, INFO, WARNING, ERROR)",
     "reconcile_debounce_seconds": "coalesces bursts of child events into one reconcile pass",
     "resync_seconds": "a reconcile at least this often, even without events",

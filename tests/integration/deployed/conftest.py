@@ -67,16 +67,23 @@ class Farm:
     def json(self, *args: str) -> Any:
         return json.loads(self.kubectl("get", *args, "-o", "json"))
 
-    def install(self, values: Sequence[str] = (), settings: Sequence[str] = ()) -> str:
+    def install(self, values: Sequence[str] = (), settings: Sequence[str] = (), rollout: bool = True) -> str:
         args = ["install", "scenefarm", str(CHART), "-n", self.namespace, "--create-namespace"]
         for name in values:
             args += ["-f", str(CI_VALUES / name)]
         for setting in settings:
             args += ["--set", setting]
         notes = self.run("helm", *args)
-        self.kubectl(
-            "-n", self.namespace, "rollout", "status", "deployment/scenefarm", "--timeout=180s", timeout=200
-        )
+        if rollout:
+            self.kubectl(
+                "-n",
+                self.namespace,
+                "rollout",
+                "status",
+                "deployment/scenefarm",
+                "--timeout=180s",
+                timeout=200,
+            )
         return notes
 
     def phase(self, name: str, namespace: str) -> str:
@@ -104,7 +111,9 @@ class Farm:
         )
 
 
-def start_farm(state_dir: Path, namespace: str = "default", instant: bool = True) -> Farm:
+def start_farm(
+    state_dir: Path, namespace: str = "default", instant: bool = True, openshift: bool = False
+) -> Farm:
     """`scenefarm dev up --no-operator` as a person starts it; its first line is the kubeconfig."""
     args = [
         str(BIN / "scenefarm"),
@@ -117,6 +126,8 @@ def start_farm(state_dir: Path, namespace: str = "default", instant: bool = True
     ]
     if instant:
         args.append("--instant")
+    if openshift:
+        args.append("--openshift")  # restricted-v2 and a UID range per namespace
     env = dict(os.environ) | {"HOME": str(state_dir)}
     up = subprocess.Popen(args, stdout=subprocess.PIPE, text=True, env=env)
     assert up.stdout is not None
@@ -140,6 +151,8 @@ class Running:
             self.farm.up.wait()
 
 
-def farm(state_dir: Path, namespace: str = "default", instant: bool = True) -> Iterator[Farm]:
-    with Running(start_farm(state_dir, namespace, instant)) as running:
+def farm(
+    state_dir: Path, namespace: str = "default", instant: bool = True, openshift: bool = False
+) -> Iterator[Farm]:
+    with Running(start_farm(state_dir, namespace, instant, openshift)) as running:
         yield running

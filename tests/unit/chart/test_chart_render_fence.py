@@ -12,7 +12,7 @@ import pytest
 
 from scenefarm_cli.fetch import volume as download
 from scenefarm_contract.chunks import Unit, encode_units
-from scenefarm_contract.keys import RENDERER_IMAGE_ANNOTATION
+from scenefarm_contract.keys import RENDER_UID_ANNOTATION, RENDER_UID_ASSIGNED, RENDERER_IMAGE_ANNOTATION
 from scenefarm_operator.engine.chunking import ChunkingPolicy, decide
 from scenefarm_operator.engine.manifests import chunks as chunk_manifests
 from scenefarm_operator.engine.manifests import jobs as job_manifests
@@ -336,3 +336,48 @@ def test_openshift_drops_only_the_fixed_uid_of_the_operator_pod(openshift: bool)
     assert container["allowPrivilegeEscalation"] is False
     assert container["readOnlyRootFilesystem"] is True
     assert container["capabilities"] == {"drop": ["ALL"]}
+
+
+FIXED_IDS = {"runAsUser", "runAsGroup", "fsGroup"}
+
+
+def fixed_ids(pod: Mapping[str, Any]) -> dict[str, set[str]]:
+    """Where a Pod (template) fixes a uid, gid or fsGroup: the Pod's and each container's context."""
+    spec = pod["spec"]
+    found = {"pod": FIXED_IDS & set(spec.get("securityContext") or {})}
+    for container in spec["containers"]:
+        found[container["name"]] = FIXED_IDS & set(container.get("securityContext") or {})
+    return {where: ids for where, ids in found.items() if ids}
+
+
+@pytest.mark.parametrize("openshift", [False, True])
+def test_openshift_tells_the_operator_and_no_pod_it_builds_fixes_a_uid(openshift: bool) -> None:
+    deployment = one(render_values({"openshift": openshift}), "Deployment")
+    env = {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    settings = Settings.from_env({k: e["value"] for k, e in env.items() if "value" in e})
+    assert settings.openshift is openshift
+    for builder, pod in pod_templates(settings).items():
+        if builder == "cli.download":
+            continue  # the CLI copies the ids of the request's Jobs (test below)
+        if openshift:
+            assert fixed_ids(pod) == {}, builder
+        else:
+            assert fixed_ids(pod) == {"pod": FIXED_IDS, "render": {"runAsUser", "runAsGroup"}}, builder
+
+
+def test_the_download_pod_fixes_no_uid_where_the_jobs_fix_none() -> None:
+    store = download.Store(claim="c", image="i", run_as_user=None, run_as_group=None)
+    assert fixed_ids(download.pod_manifest(OWNER, store)) == {}
+    assert fixed_ids(download.pod_manifest(OWNER, download.Store(claim="c", image="i"))) == {
+        "pod": {"runAsUser", "runAsGroup"}
+    }
+
+
+@pytest.mark.parametrize("openshift", [False, True])
+def test_the_render_account_tells_the_download_pod_its_uid(openshift: bool) -> None:
+    manifests = render_values({"openshift": openshift})
+    account = next(
+        sa for sa in of_kind(manifests, "ServiceAccount") if sa["metadata"]["name"] == "scenefarm-render"
+    )
+    annotated = account["metadata"]["annotations"][RENDER_UID_ANNOTATION]
+    assert annotated == (RENDER_UID_ASSIGNED if openshift else str(job_manifests.RENDER_UID))

@@ -13,7 +13,7 @@ from lightkube.resources.core_v1 import ServiceAccount
 
 from scenefarm_cli.errors import CliError, NotFound
 from scenefarm_cli.fetch.volume import Store, pod_manifest, store_of
-from scenefarm_contract.keys import RENDERER_IMAGE_ANNOTATION
+from scenefarm_contract.keys import RENDER_UID_ANNOTATION, RENDER_UID_ASSIGNED, RENDERER_IMAGE_ANNOTATION
 from scenefarm_operator.engine.manifests import jobs as operator_manifests
 from scenefarm_operator.engine.plan_store import SceneEntry
 from scenefarm_operator.support.settings import Settings
@@ -97,3 +97,14 @@ def test_a_job_without_a_fixed_uid_gives_a_pod_without_one() -> None:
     context = pod_manifest(REQUEST, store([job], {"scenefarm-render": {}}))["spec"]["securityContext"]
     assert context["runAsNonRoot"] is True
     assert "runAsUser" not in context and "runAsGroup" not in context
+
+
+def test_with_no_job_left_on_openshift_the_pod_fixes_no_uid() -> None:
+    """The chart annotates the render account `render-uid: assigned` with `openshift: true`."""
+    openshift = {RENDERER_IMAGE_ANNOTATION: PRIVATE, RENDER_UID_ANNOTATION: RENDER_UID_ASSIGNED}
+    context = pod_manifest(REQUEST, store([], {"scenefarm-render": openshift}))["spec"]["securityContext"]
+    assert "runAsUser" not in context and "runAsGroup" not in context
+    plain = {RENDERER_IMAGE_ANNOTATION: PRIVATE, RENDER_UID_ANNOTATION: "10001"}
+    assert store([], {"scenefarm-render": plain}).run_as_user == 10001
+    job = operator_manifests.scene_job(REQUEST, Settings(), SCENE, 1)
+    assert store([job], {"scenefarm-render": openshift}).run_as_user == 10001  # the Jobs' own uid wins

@@ -89,3 +89,31 @@ def test_terminating_pods_are_not_replicas_and_not_ready_ones_go_first() -> None
     status = rollout.replica_set_status({"metadata": {"generation": 1}}, pods)
     assert (status["replicas"], status["terminatingReplicas"]) == (2, 1)
     assert [p["metadata"]["name"] for p in rollout.to_remove(pods[:2], 1)] == ["b"]
+
+
+def test_a_refused_pod_is_a_replica_failure_of_the_replica_set_and_of_the_deployment() -> None:
+    d = deployment(replicas=1)
+    new = replica_set(d, 1)
+    refused = 'pods "scenefarm-abc-" is forbidden: unable to validate against any security context constraint'
+    status = rollout.replica_set_status(new, [], refused, "2026-12-07T06:00:00Z")
+    [condition] = status["conditions"]
+    assert (condition["type"], condition["status"], condition["reason"]) == (
+        "ReplicaFailure",
+        "True",
+        "FailedCreate",
+    )
+    assert condition["message"] == refused
+    new["status"] = status
+    later = rollout.replica_set_status(new, [], "another message", "2026-12-07T06:05:00Z")
+    assert later["conditions"] == [condition]  # set once, as the ReplicaSet controller does
+    deployed = rollout.deployment_status(d, new, [new], "2026-12-07T06:00:00Z")
+    kinds = {c["type"]: c for c in deployed["conditions"]}
+    assert kinds["Available"]["status"] == "False"
+    assert (kinds["ReplicaFailure"]["reason"], kinds["ReplicaFailure"]["message"]) == (
+        "FailedCreate",
+        refused,
+    )
+    new["status"] = rollout.replica_set_status(new, [], None, "2026-12-07T06:10:00Z")
+    assert new["status"]["conditions"] is None  # removed after a clean pass (a merge patch's null)
+    cleared = rollout.deployment_status(d | {"status": deployed}, new, [new], "2026-12-07T06:10:00Z")
+    assert "ReplicaFailure" not in {c["type"] for c in cleared["conditions"]}

@@ -275,8 +275,7 @@ def _job(
         "resources": resources,
         "securityContext": {
             "runAsNonRoot": True,
-            "runAsUser": RENDER_UID,
-            "runAsGroup": RENDER_UID,
+            **_fixed_ids(settings, "runAsUser", "runAsGroup"),
             "allowPrivilegeEscalation": False,
             "readOnlyRootFilesystem": True,
             "capabilities": {"drop": ["ALL"]},
@@ -317,9 +316,7 @@ def _job(
                     "enableServiceLinks": False,
                     "securityContext": {
                         "runAsNonRoot": True,
-                        "runAsUser": RENDER_UID,
-                        "runAsGroup": RENDER_UID,
-                        "fsGroup": RENDER_UID,
+                        **_fixed_ids(settings, "runAsUser", "runAsGroup", "fsGroup"),
                         "seccompProfile": {"type": "RuntimeDefault"},
                     },
                     "containers": [container],
@@ -330,6 +327,13 @@ def _job(
     }
     adopt(job, owner)
     return job
+
+
+def _fixed_ids(settings: Settings, *fields: str) -> dict[str, int]:
+    """The image's uid/gid 10001, except on OpenShift: its restricted-v2 SCC assigns the namespace's
+    first UID (and fsGroup) and refuses any other, so the Pods carry none (the files they write
+    are then owned by that UID, the same for every Pod of the namespace)."""
+    return {} if settings.openshift else dict.fromkeys(fields, RENDER_UID)
 
 
 def _env(settings: Settings, owner: Body) -> list[dict[str, Any]]:
