@@ -235,6 +235,7 @@ def run_operator(requests: int, scenes: int, state: Path, cap: int, timeout: flo
     scene_lat, combine_lat, succeeded, slow = latencies(recorder.events)
     return {
         "wall": max(succeeded.values()) - started,
+        "finished": sorted(t - started for t in succeeded.values()),
         "records": records,
         "dropped": len(records) >= log.records.maxlen if log.records.maxlen else False,
         "scene_latency": scene_lat,
@@ -299,9 +300,12 @@ async def replay(kubeconfig: Path, plan: Obj, requests: int, concurrency: int) -
     ops: list[tuple[str, str, str]] = []
     for (verb, resource, sub), count in plan["writes"]:
         ops += [(verb, resource, sub)] * count
-    ops.sort(key=lambda op: op[1] != "configmaps")  # children first, like the operator
+    # the plan first, then children, like the operator; patches after the creates they target
+    ops.sort(key=lambda op: (op[1] != "configmaps", op[0] != "create"))
     counter = iter(range(len(ops)))
     templates = plan["templates"]
+
+    first: dict[str, str] = {}  # resource -> the name of its first create (what patches target)
 
     async def write(verb: str, resource: str, sub: str) -> None:
         i = next(counter)
@@ -309,6 +313,7 @@ async def replay(kubeconfig: Path, plan: Obj, requests: int, concurrency: int) -
         if verb == "create":
             body = copy.deepcopy(templates[resource] or templates["configmaps"])
             body["metadata"]["name"] = f"floor-{resource}-{i}"
+            first.setdefault(resource, body["metadata"]["name"])
             await client.create(codecs.from_dict(body))
         elif resource == naming.PLURAL and sub == "status":
             status = plan["status"] | {"progress": i % 100}  # a real change each time
@@ -322,7 +327,7 @@ async def replay(kubeconfig: Path, plan: Obj, requests: int, concurrency: int) -
                 "configmaps": ConfigMap,
                 "events": Event,
             }
-            target = vr if resource == naming.PLURAL else f"floor-{resource}-0"
+            target = vr if resource == naming.PLURAL else first[resource]
             patch = {"metadata": {"annotations": {"bench.scenefarm.dev/write": str(i)}}}
             await client.patch(kind[resource], target, patch, namespace=NAMESPACE, patch_type=PatchType.MERGE)
 
@@ -358,10 +363,12 @@ def floor(plan: Obj, requests: int, concurrency: int, state: Path) -> float:
                 "--concurrency",
                 str(concurrency),
             ],
-            check=True,
+            check=False,
             capture_output=True,
             text=True,
         )
+        if out.returncode != 0:
+            raise RuntimeError(f"the floor replay failed:\n{out.stderr[-3000:]}")
         writes = sum(1 for r in cluster.request_log if r.identity == "operator" and r.is_write)
     return float(out.stdout.strip()) if writes else float("nan")
 
@@ -438,12 +445,24 @@ def report(args: argparse.Namespace, run: dict[str, Any], floors: dict[int, floa
         f"load average at start {args.load:.1f}"
     )
     print(f"wall (first create -> last VideoRequest Succeeded): {run['wall']:.2f} s")
+    done = run["finished"]
+    median = pct(done, 50)
+    print(f"  VideoRequests Succeeded: first {done[0]:.1f} s, median {median:.1f} s, last {done[-1]:.1f} s")
     for concurrency, taken in floors.items():
         print(f"floor ({total} writes, one client, {concurrency} at a time): {taken:.2f} s")
     print(f"wall / floor: {run['wall'] / floor_best:.2f}x (target <= 2x)")
     print(f"operator writes: {total}, per VideoRequest {total / n:.1f} (target <= {2 * s + 10})")
     for (verb, resource, sub), count in writes.most_common():
         print(f"  {verb:7} {resource + ('/' + sub if sub else ''):28} {count:6}  {count / n:6.2f}/VR")
+    repeats = collections.Counter(
+        (r.verb, r.resource, r.subresource, r.user_agent.split("/")[0], r.name)
+        for r in run["records"]
+        if r.identity == "operator" and r.is_write and r.verb != "create"
+    )
+    spread = collections.Counter((k[:4], n) for k, n in repeats.items())
+    for (verb, resource, sub, agent), times in sorted(spread, key=str):
+        objects = spread[(verb, resource, sub, agent), times]
+        print(f"    {verb} {resource}{'/' + sub if sub else ''} by {agent}: {objects} objects x {times}")
     reasons = collections.Counter(e.get("reason", "") for e in run["objects"].get("events", []))
     print(f"  events by reason: {dict(reasons.most_common())}")
     print(f"operator reads: {dict(other)}")

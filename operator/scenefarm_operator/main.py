@@ -77,7 +77,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     observability = observe_handlers.start_observability(ours, KUBE_CALLS, web_handlers.stats_of(mirror, web))
     if mirror is not None:
         await mirror.start()  # bounded; an unreachable Appwrite never stops the operator
-    shared = runtime_handlers.make_shared(ours, mirror)
+    shared = runtime_handlers.make_shared(ours, mirror, observability.accountant)
     web_handlers.start_intake(web)
     memo.runtime = Runtime(ours, shared, observability, mirror, web, leadership)
 

@@ -29,7 +29,14 @@ from scenefarm_operator.engine import healing, kueue, lifecycle, stages
 from scenefarm_operator.engine.admission_signals import Blocker
 from scenefarm_operator.engine.manifests import jobs as manifests
 from scenefarm_operator.engine.manifests import naming
-from scenefarm_operator.engine.observed import JobOutcome, Observed, attempt_of, role_of, suspended_by_us
+from scenefarm_operator.engine.observed import (
+    JobOutcome,
+    Observed,
+    attempt_of,
+    outcome,
+    role_of,
+    suspended_by_us,
+)
 from scenefarm_operator.engine.plan_store import StoredPlan
 from scenefarm_operator.engine.scene_cache import CacheHit
 from scenefarm_operator.engine.status import (
@@ -189,15 +196,25 @@ def _rendering(i: Inputs, plan: StoredPlan, retry: int | None) -> Decision:
     waiting = min(len(candidates), allowed) - len(chosen)  # held back by the cluster-wide cap only
     chosen_fresh = {n for n, launch in chosen if launch.attempt == 1}
     queued = [n for n in fresh if n not in chosen_fresh]
-    scenes = scene_statuses(plan, i.observed, queued, work.notes, reused=reused)
+    launches, held = _without_leftovers(i, _creates(i, plan, chosen))
+    stages_next, held_next = _without_leftovers(i, [] if suspended else _next_stages(i, plan))
+    held += held_next
+    # the Jobs this pass creates are shown by this pass's status (one write, not two)
+    seen = i.observed.with_created([c.job for c in [*launches, *stages_next] if isinstance(c, fx.CreateJob)])
+    scenes = scene_statuses(plan, seen, queued, work.notes, reused=reused)
     verdict, combine_effects, combine_job, evicted = _combine(i, scenes, retry)
     if verdict.phase == phases.FAILED:
         return _stop(i, verdict, combine_job=combine_job)  # a failed combine stays in the record
+    combine_effects, combine_held = _without_leftovers(i, combine_effects)
+    combine_job = None if combine_held else combine_job
+    held += combine_held
     verdict, blocked = _with_blockers(i, verdict)
     verdict, stall_due = _beyond_estimate(i, verdict, scenes)
-    effects = [*_suspend_sync(i.observed, suspended), *_creates(i, plan, chosen), *combine_effects, *blocked]
-    effects += [] if suspended else _next_stages(i, plan)
-    effects, verdict, held = _without_leftovers(i, effects, verdict)
+    if held:
+        names = ", ".join(sorted(held))
+        text = f"waiting for the garbage collector to remove job {names} of a deleted request of this name"
+        verdict = dataclasses.replace(verdict, message=f"{verdict.message}; {text}")
+    effects = [*_suspend_sync(i.observed, suspended), *launches, *combine_effects, *blocked, *stages_next]
     effects += _reuse_events(i, reused)
     effects += [fx.RecordResult(name, end) for name, end in sorted(i.observed.unrecorded().items())]
     if not suspended:
@@ -270,7 +287,7 @@ def _combine(
         job_manifest = manifests.combine_job(
             i.body, i.settings, indexes, digest, sources, digests=digests, narrations=narrations
         )
-        return verdict, [fx.CreateJob(job_manifest)], None, None
+        return verdict, [fx.CreateJob(job_manifest)], job_manifest, None  # shown at once, Pending
     result = i.observed.outcome(job)
     if retry is not None and result.phase == phases.FAILED:  # a retry runs a failed combine again
         return verdict, [fx.DeleteJob(name)], None, None
@@ -329,17 +346,13 @@ def _beyond_estimate(i: Inputs, verdict: Verdict, scenes: Sequence[Obj]) -> tupl
     return dataclasses.replace(verdict, reason="NoProgress", stalled=text), None
 
 
-def _without_leftovers(
-    i: Inputs, effects: list[fx.Effect], verdict: Verdict
-) -> tuple[list[fx.Effect], Verdict, bool]:
-    """Creates whose name a deleted namesake's child still holds wait for the garbage collector."""
-    held = [e for e in effects if isinstance(e, fx.CreateJob) and e.job["metadata"]["name"] in i.leftovers]
-    if not held:
-        return effects, verdict, False
-    names = ", ".join(sorted(e.job["metadata"]["name"] for e in held))  # type: ignore[union-attr]
-    text = f"waiting for the garbage collector to remove job {names} of a deleted request of this name"
-    kept = [e for e in effects if e not in held]
-    return kept, dataclasses.replace(verdict, message=f"{verdict.message}; {text}"), True
+def _without_leftovers(i: Inputs, effects: list[fx.Effect]) -> tuple[list[fx.Effect], list[str]]:
+    """Creates whose name a deleted namesake's child still holds wait for the garbage collector:
+    the other effects, and the names held."""
+    held = [e.job["metadata"]["name"] for e in effects if isinstance(e, fx.CreateJob)]
+    held = [name for name in held if name in i.leftovers]
+    kept = [e for e in effects if not (isinstance(e, fx.CreateJob) and e.job["metadata"]["name"] in held)]
+    return kept, held
 
 
 def _creates(i: Inputs, plan: StoredPlan, chosen: Sequence[tuple[int, healing.Launch]]) -> list[fx.Effect]:
@@ -489,7 +502,10 @@ def _assemble(
     retry: int | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    combine = i.observed.outcome(combine_job) if combine_job else None
+    combine = None
+    if combine_job is not None:  # one this pass creates is not observed yet: Pending
+        name = combine_job["metadata"]["name"]
+        combine = i.observed.outcome(combine_job) if name in i.observed.combines else outcome(combine_job, ())
     served = retry or int(i.previous.get("retryGeneration") or 0) or None
     extra = {"evictions": i.previous.get("evictions")} | dict(extra or {})  # kept for good
     return assemble(

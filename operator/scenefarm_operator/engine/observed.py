@@ -47,6 +47,9 @@ class Observed:
     # Failed): the record that survives its Jobs' ttlSecondsAfterFinished clean-up
     recorded: Mapping[int, Obj] = dataclasses.field(default_factory=dict)
     held: Mapping[str, str] = dataclasses.field(default_factory=dict)  # Job name -> Kueue's reason
+    # Job name -> the Pod end the last published status kept of a succeeded scene or combine Job
+    # (its artifact, sha256...): what such a Job says once its Pod is collected (`kept_ends`)
+    kept: Mapping[str, Obj] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def of(
@@ -73,7 +76,20 @@ class Observed:
             for s in previous.get("scenes") or ()
             if s.get("phase") in phases.FINISHED and (s.get("reused") or {}).get("source") not in evicted
         }
-        return cls(scene_jobs, combines, pods, recorded, dict(held or {}))
+        return cls(scene_jobs, combines, pods, recorded, dict(held or {}), kept_ends(previous))
+
+    def with_created(self, jobs: Sequence[Obj]) -> Observed:
+        """These children as well, as just created (no status, no Pod): what the pass that creates
+        them publishes, so their names are in the same status write as the decision."""
+        scene_jobs = {index: list(found) for index, found in self.scene_jobs.items()}
+        combines = dict(self.combines)
+        for job in jobs:
+            labels = job["metadata"].get("labels") or {}
+            if labels.get(naming.ROLE_LABEL) == "combine":
+                combines[job["metadata"]["name"]] = job
+            elif str(labels.get(naming.SCENE_LABEL)).isdigit():
+                scene_jobs.setdefault(int(labels[naming.SCENE_LABEL]), []).append(job)
+        return dataclasses.replace(self, scene_jobs=scene_jobs, combines=combines)
 
     def latest(self, index: int) -> Obj | None:
         """The latest stage of the scene's latest attempt."""
@@ -127,11 +143,17 @@ class Observed:
         return out
 
     def unrecorded(self) -> dict[str, str]:
-        """Finished Jobs whose deciding Pod end is read from a Pod only: Job name -> that end, to
-        copy onto the Job (RESULT_ANNOTATION) before the terminated-Pod collector removes the Pod."""
+        """Finished Jobs whose deciding Pod end is read from a Pod only and that the status does
+        not keep: Job name -> that end, to copy onto the Job (RESULT_ANNOTATION) before the
+        terminated-Pod collector removes the Pod. A succeeded scene, stitch or combine Job is
+        not among them: the status it is published in keeps its result (`kept_ends`), so only
+        failures (their error, for triage) and plans (their frames, for the next stage) are."""
         found = {}
         for job in self._jobs():
-            if self.outcome(job).phase not in phases.FINISHED or _recorded_end(job) is not None:
+            phase = self.outcome(job).phase
+            if phase not in phases.FINISHED or _recorded_end(job) is not None:
+                continue
+            if phase == phases.SUCCEEDED and role_of(job) != "plan":
                 continue
             end = deciding_end(job, self.pods.get(job["metadata"]["name"], ()))
             if end is not None:
@@ -147,9 +169,32 @@ class Observed:
 
     @functools.cached_property
     def _outcomes(self) -> dict[str, JobOutcome]:
-        return {
-            j["metadata"]["name"]: outcome(j, self.pods.get(j["metadata"]["name"], ())) for j in self._jobs()
-        }
+        outcomes = {}
+        for job in self._jobs():
+            name = job["metadata"]["name"]
+            outcomes[name] = outcome(job, self.pods.get(name, ()), self.kept.get(name))
+        return outcomes
+
+
+def kept_ends(status: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Job name -> a Pod end rebuilt from what the status kept of each succeeded scene Job (its
+    latest stage) and of the succeeded combine Job: the result that Job had when it was published."""
+    kept: dict[str, dict[str, Any]] = {}
+    for scene in status.get("scenes") or ():
+        if scene.get("phase") == phases.SUCCEEDED and scene.get("job") and not scene.get("reused"):
+            fields = {k: scene.get(k) for k in ("artifact", "sha256", "cacheKey", "poster", "logTail")}
+            kept[str(scene["job"])] = _end_of(TerminationMessage(0, **fields), scene.get("finishedAt"))
+    combine, output = status.get("combine") or {}, status.get("output") or {}
+    if combine.get("phase") == phases.SUCCEEDED and combine.get("job") and output.get("uri"):
+        names = ("durationSeconds", "sizeBytes", "sha256", "frames", "poster", "subtitles", "subtitlesSha256")
+        message = TerminationMessage(0, artifact=output["uri"], **{k: output.get(k) for k in names})
+        kept[str(combine["job"])] = _end_of(message, status.get("finishedAt"))
+    return kept
+
+
+def _end_of(message: TerminationMessage, finished: Any) -> dict[str, Any]:
+    end: dict[str, Any] = {"exitCode": 0, "reason": "Completed", "message": message.to_json()}
+    return end | ({"finishedAt": finished} if finished else {})
 
 
 def parse_indexes(text: str | None) -> frozenset[int]:
@@ -234,13 +279,16 @@ def _ends(pods: Sequence[Obj]) -> list[dict[str, Any]]:
     return terminated
 
 
-def outcome(job: Obj, pods: Sequence[Obj]) -> JobOutcome:
+def outcome(job: Obj, pods: Sequence[Obj], kept: Obj | None = None) -> JobOutcome:
     """What one Job says about its scene (or the combine): from its Pods, or, once they are
-    garbage-collected, from the end recorded on the Job when it was first seen."""
+    garbage-collected, from the end recorded on the Job when it was first seen, else from the
+    end the published status `kept` of it."""
     status = job.get("status", {})
     started, finished = status.get("startTime"), status.get("completionTime")
     terminated = _ends(pods)
     recorded = _recorded_end(job)
+    if recorded is None and kept is not None and not terminated:
+        recorded = dict(kept)
     if recorded is not None and (job_condition(job, k8s.JOB_COMPLETE) or job_condition(job, k8s.JOB_FAILED)):
         terminated = [recorded]  # what decided the Job, whatever Pods are left
     if job_condition(job, k8s.JOB_COMPLETE):

@@ -119,7 +119,10 @@ def _history(observed: Observed, index: int) -> list[dict[str, Any]]:
 
 
 def _times(out: JobOutcome) -> dict[str, str]:
-    times = {"startedAt": out.started_at, "finishedAt": out.finished_at}
+    """When the attempt started (once its Pod runs: a Job's startTime while its Pod waits is no
+    news worth a status write) and finished."""
+    started = out.started_at if out.phase != phases.PENDING else None
+    times = {"startedAt": started, "finishedAt": out.finished_at}
     return {k: v for k, v in times.items() if v}
 
 

@@ -70,6 +70,16 @@ class Accountant:
                 self._learn(namespace, "combine", change.combine_seconds)
             await self._publish(body, stats, quality, first_sight=change.old_phase is None)
 
+    async def fields(self, body: Obj, current: Obj) -> dict[str, Any]:
+        """The ETA and cost of `body` (with the status the reconcile loop is about to write) that
+        differ from `current` (what the server has): the loop writes them in the same patch, so
+        a phase change and its ETA and cost are one status write, not two or three."""
+        meta = body["metadata"]
+        lock = self._locks.setdefault(str(meta["uid"]), asyncio.Lock())
+        async with lock:
+            stats = await self._stats(meta["namespace"])
+            return await self._desired(body, current, stats, self.quality(body), forced=True)
+
     def forget(self, uid: str) -> None:
         self._usage.pop(uid, None)
         self._locks.pop(uid, None)
@@ -126,35 +136,51 @@ class Accountant:
     async def _publish(
         self, body: Obj, stats: Mapping[str, eta.Stat], quality: str, first_sight: bool = False
     ) -> None:
+        meta = body["metadata"]
+        usage = await self._usage_of(body)
+        self.count_llm(body, usage, first_sight)
+        if not (body.get("status") or {}).get("phase"):
+            return  # the reconcile loop's first status write carries the ETA and cost
+        patch = await self._desired(body, body.get("status") or {}, stats, quality, forced=False)
+        if patch:
+            logger.debug("status of %s/%s: writing %s", meta["namespace"], meta["name"], sorted(patch))
+            await self.patch_status(meta["namespace"], meta["name"], patch)
+
+    async def _desired(
+        self, body: Obj, current: Obj, stats: Mapping[str, eta.Stat], quality: str, *, forced: bool
+    ) -> dict[str, Any]:
+        """The ETA and cost fields to write over `current`. `forced`: the status is written anyway
+        (the reconcile loop's patch), so any change goes with it; otherwise a write of their own
+        happens only when the ETA moved noticeably, or the cost with a phase change or at the end."""
         meta, spec = body["metadata"], body.get("spec") or {}
         status = body.get("status") or {}
         now = time.time()
         patch: dict[str, Any] = {}
         at = eta.estimate(spec, status, stats, now, quality)
-        old_eta = status.get("estimatedCompletionTime")
+        old_eta = current.get("estimatedCompletionTime")
         if at is None:
             if old_eta is not None:
                 patch["estimatedCompletionTime"] = None
+        elif forced and old_eta != eta.format_time(at):
+            patch["estimatedCompletionTime"] = eta.format_time(at)
+            self._eta_written[str(meta["uid"])] = (str(status.get("phase") or phases.PENDING), now)
         elif eta.changed_enough(old_eta, eta.format_time(at), now) and self._eta_due(meta, status, now):
             patch["estimatedCompletionTime"] = eta.format_time(at)
         key = (meta["namespace"], naming.base_name(meta["name"], 63))
         usage = await self._usage_of(body)
-        self.count_llm(body, usage, first_sight)
         model = str((spec.get("planner") or {}).get("model") or self.settings.gemini_model)
         desired = cost.request_cost(
-            model, usage, self.telemetry.render_seconds(key), status.get("cost"), self.prices
+            model, usage, self.telemetry.render_seconds(key), current.get("cost"), self.prices
         )
         # The cost moves with every finished Pod: publish it with a phase change, with an ETA
         # update, or at the end, not once per Pod (status writes are what the API server pays for).
         uid = str(meta["uid"])
         phase = str(status.get("phase") or phases.PENDING)
-        due = patch or self._cost_phase.get(uid) != phase or phase in phases.TERMINAL
-        if desired != status.get("cost") and due:
+        due = forced or patch or self._cost_phase.get(uid) != phase or phase in phases.TERMINAL
+        if desired != current.get("cost") and due:
             patch["cost"] = desired
             self._cost_phase[uid] = phase
-        if patch:
-            logger.debug("status of %s/%s: writing %s", meta["namespace"], meta["name"], sorted(patch))
-            await self.patch_status(meta["namespace"], meta["name"], patch)
+        return patch
 
     def _eta_due(self, meta: Obj, status: Obj, now: float) -> bool:
         """At most one ETA write per request every ETA_INTERVAL seconds within one phase."""

@@ -21,6 +21,7 @@ from scenefarm_operator.engine import scene_cache
 from scenefarm_operator.engine.manifests import jobs as manifests
 from scenefarm_operator.engine.manifests import naming
 from scenefarm_operator.engine.observed import STAGES, outcome
+from scenefarm_operator.observe.accounting import Accountant
 from scenefarm_operator.runtime import kube
 from scenefarm_operator.runtime.admission import Admission
 from scenefarm_operator.runtime.diffbase import DigestDiffBaseStorage
@@ -56,8 +57,9 @@ def tune(settings: kopf.OperatorSettings) -> None:
     settings.persistence.diffbase_storage = DigestDiffBaseStorage()
 
 
-def make_shared(ours: Settings, mirror: Mirror | None) -> Shared:
-    """The state every request's loop shares; the indexes are handed in per daemon."""
+def make_shared(ours: Settings, mirror: Mirror | None, accountant: Accountant | None = None) -> Shared:
+    """The state every request's loop shares; the indexes are handed in per daemon. With the
+    `accountant`, each status write carries the ETA and cost that changed."""
     wakeups = Wakeups()
     return Shared(
         settings=ours,
@@ -66,6 +68,7 @@ def make_shared(ours: Settings, mirror: Mirror | None) -> Shared:
         jobs=lambda key: [],
         pods=lambda key: [],
         mirror=mirror,
+        accounting=accountant.fields if accountant is not None else None,
     )
 
 

@@ -47,6 +47,7 @@ class PlannerCalls:
         self.plan: plan_store.StoredPlan | None = None  # cache of the plan ConfigMap
         self.data: dict[str, str] = {}
         self.leftover: str | None = None  # the plan ConfigMap's name, while a namesake's holds it
+        self.wrote_planning = False  # this process wrote status.planning (an outage, an error)
 
     async def stored_plan(self, meta: Obj) -> plan_store.StoredPlan | None:
         """The plan from this request's ConfigMap. A ConfigMap of that name owned by another uid
@@ -107,7 +108,8 @@ class PlannerCalls:
                 return
             stored, data = plan_store.load(existing) or stored, existing
         self.plan, self.data = stored, data
-        await self._patch(body, {"planning": None} | served)
+        if status.get("planning") is not None or served or self.wrote_planning:  # else it changes nothing
+            await self._patch(body, {"planning": None} | served)
         _event(body, "Planned", f"{len(stored.scenes)} scenes ({stored.mode})")
 
     async def replan(self, body: Obj, call: fx.Replan) -> None:
@@ -209,6 +211,7 @@ class PlannerCalls:
         await self._patch(body, {"healing": [*kept, record] if record else kept})
 
     async def _patch(self, body: Obj, patch: dict[str, Any]) -> None:
+        self.wrote_planning = self.wrote_planning or patch.get("planning") is not None
         await kube.patch_status(body["metadata"]["namespace"], body["metadata"]["name"], patch)
 
 

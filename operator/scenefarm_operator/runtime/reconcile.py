@@ -15,7 +15,7 @@ import contextlib
 import dataclasses
 import datetime
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 import httpx2
@@ -81,6 +81,9 @@ class Shared:
     # namespace -> its requests' verified scenes (scene_cache.offer), from the watch
     cache_offers: Callable[[str], Sequence[Obj]] = lambda namespace: ()
     mirror: Mirror | None = None  # the Appwrite mirror, when configured
+    # (the request with the status about to be written, what the server has) -> the ETA and cost
+    # fields that changed (observe/accounting.py), written in the same patch
+    accounting: Callable[[Obj, Obj], Awaitable[Mapping[str, Any]]] | None = None
 
 
 def utcnow() -> datetime.datetime:
@@ -366,11 +369,26 @@ class RequestLoop:
             return
         patch: dict[str, Any] = {k: None for k in current if k in OWNED_KEYS and k not in status}
         patch |= status
+        extra = await self.accounting(body, status, current)
+        patch |= extra
+        status = {**status, **{k: v for k, v in extra.items() if v is not None}}
         meta = body["metadata"]
         await kube.patch_status(meta["namespace"], meta["name"], patch)
         self.published = status
         if current.get("phase") != status["phase"]:
             event(body, status["phase"], status.get("message", ""), warning=status["phase"] == phases.FAILED)
+
+    async def accounting(self, body: Obj, status: Obj, current: Obj) -> Mapping[str, Any]:
+        """The ETA and cost fields to write with `status` (best effort: without them the
+        accountant writes them on its own)."""
+        if self.shared.accounting is None:
+            return {}
+        server = {**(body.get("status") or {}), **current}
+        try:
+            return await self.shared.accounting({**body, "status": status}, server)
+        except Exception as e:  # never hold the request's own status up
+            self.logger.warning(f"ETA and cost not written with the status: {e}")
+            return {}
 
 
 def _pods_of(job: Obj, pods: Sequence[Obj]) -> list[Obj]:

@@ -92,3 +92,27 @@ async def test_the_plan_configmap_is_read_only_when_the_status_does_not_carry_th
     cluster.configmaps[("videos", "newton-plan")] = {"plan.json": json.dumps({"usage": usage})}
     await accountant(cluster).on_request(body("Rendering"), Change(None, "Rendering"))
     assert cluster.patches[0][1]["cost"]["llmCandidateTokens"] == 20
+
+
+async def test_the_reconcile_write_carries_the_eta_and_cost_and_the_accountant_then_writes_nothing() -> None:
+    cluster = Cluster()
+    acc = accountant(cluster)
+    scenes = [{"index": i, "phase": "Pending"} for i in range(4)]
+    proposed = body("Rendering", scenes=scenes)
+
+    fields = await acc.fields(proposed, {})  # what the server has: nothing yet
+
+    assert set(fields) == {"estimatedCompletionTime", "cost"}
+    # the status as written (the reconcile's fields and these) comes back through the watch
+    written = body("Rendering", scenes=scenes, **fields)
+    await acc.on_request(written, Change("Rendering", "Rendering"))
+    assert cluster.patches == []
+    assert await acc.fields(written, written["status"]) == {}  # the next write: nothing changed
+
+
+async def test_a_request_the_reconcile_has_not_published_yet_gets_no_write_of_its_own() -> None:
+    cluster = Cluster()
+    fresh = body("")
+    fresh["status"] = {}
+    await accountant(cluster).on_request(fresh, Change(None, "Pending"))
+    assert cluster.patches == []
