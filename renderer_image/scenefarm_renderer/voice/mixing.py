@@ -114,11 +114,11 @@ def narrate(
             holds.append(held)
             old_starts.append(old_starts[-1] + length)
             new_starts.append(new_starts[-1] + length + held)
-        total = new_starts[-1]
         edges = list(itertools_accumulate(scene_frames))
-        # A first pass over the packet headers: how many, and which is shown last (held at the end).
-        timed = [p.pts for p in source.demux(vstream) if p.pts is not None and p.dts is not None]
-        final = (max(timed, default=0), len(timed))
+        # A first pass over the packet headers: how many, which is shown last (held at the end),
+        # and where the video really ends (a stream copy may show a frame fewer than the inputs').
+        final, shown = _last_shown(source.demux(vstream))
+        total = new_starts[-1] if shown is None else shown + sum(holds, Fraction(0))
         own_audio = None
         if source.streams.audio:  # a second reader: the demux above consumed this one
             with av.open(str(video)) as again:
@@ -156,6 +156,18 @@ def narrate(
                 packet.stream = sout
                 out.mux(packet)
     return Narrated(cues, tuple(float(h) for h in holds), float(total))
+
+
+def _last_shown(packets: Iterable[Any]) -> tuple[tuple[int, int], Fraction | None]:
+    """(the last shown packet's pts, how many packets), and when the last frame's display ends."""
+    last_pts, count, shown = 0, 0, None
+    for packet in packets:
+        if packet.pts is None or packet.dts is None or packet.time_base is None:
+            continue  # the flush packet
+        last_pts, count = max(last_pts, packet.pts), count + 1
+        end = (packet.pts + (packet.duration or 0)) * Fraction(packet.time_base)
+        shown = end if shown is None else max(shown, end)
+    return (last_pts, count), shown
 
 
 def itertools_accumulate(values: Sequence[int]) -> list[int]:
