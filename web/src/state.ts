@@ -57,6 +57,21 @@ export function fileName(topic: string, extension: string): string {
   return `${base || "video"}.${extension}`;
 }
 
+/** Why a request in progress cannot go on by itself (the operator's Stalled condition), while it lasts. */
+export function stalledReason(video: Row): string | null {
+  return isActive(video) && video.stalled ? String(video.stalled) : null;
+}
+
+/** When it should be done: a time, "unknown" when stalled or overdue (never a time already past),
+ * or null while there is no estimate (or nothing left to estimate). */
+export function etaLabel(video: Row, now: number = Date.now()): string | null {
+  if (!isActive(video)) return null;
+  if (stalledReason(video)) return "unknown";
+  if (!video.eta) return null;
+  const when = new Date(video.eta);
+  return when.getTime() <= now ? "unknown" : when.toLocaleTimeString();
+}
+
 const STARTED = ["Running", "Healing", "Retrying", "Succeeded", "Failed", "Stopped"];
 
 /** "scene 1 (first-law)", or "not started yet" until a scene has run. */

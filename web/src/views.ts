@@ -1,7 +1,7 @@
 // The three views: sign in, my videos with the submit form, and one video followed live.
 import type { Backend, Row } from "./backend";
 import { bar, h, on } from "./dom";
-import { currentLabel, fileName, isActive, sceneProgress, statusLabel, type Rows } from "./state";
+import { currentLabel, etaLabel, fileName, isActive, sceneProgress, stalledReason, statusLabel, type Rows } from "./state";
 
 export interface Actions {
   signInAnonymously(): void;
@@ -77,6 +77,7 @@ function videoItem(video: Row, selected: string | null): HTMLElement {
     h("a", { href: `#/video/${video.$sequence}` }, video.topic || "(no topic)"),
     " ",
     h("span", { class: `badge ${label}`, "data-testid": "item-status" }, label),
+    stalledReason(video) ? h("span", { class: "badge stalled", "data-testid": "item-stalled", title: stalledReason(video) ?? "" }, "stalled") : null,
     " ",
     bar(video.progress ?? 0, "list-progress"),
   );
@@ -123,17 +124,26 @@ export function queueView(rows: Rows): HTMLElement {
       " ",
       h("span", { class: `badge ${video.status}` }, video.status),
       video.queue_position ? h("span", { class: "muted", "data-testid": "queue-slot" }, ` · waiting for a render slot, position ${video.queue_position}`) : null,
-      video.eta ? h("span", { class: "muted", "data-testid": "queue-eta" }, ` · done about ${new Date(video.eta).toLocaleTimeString()}`) : h("span", { class: "muted" }, " · no estimate yet"),
+      queueEta(video),
     ),
   );
   return h("section", { class: "card", "data-testid": "queue" }, h("h2", {}, "Queue"), items.length ? h("ol", { class: "plain" }, ...items) : h("p", { class: "muted", "data-testid": "queue-empty" }, "Nothing waiting."));
+}
+
+function queueEta(video: Row): HTMLElement {
+  const eta = etaLabel(video);
+  if (stalledReason(video)) return h("span", { class: "error", "data-testid": "queue-eta" }, " · stalled, ETA unknown");
+  if (eta === "unknown") return h("span", { class: "muted", "data-testid": "queue-eta" }, " · ETA unknown");
+  return eta ? h("span", { class: "muted", "data-testid": "queue-eta" }, ` · done about ${eta}`) : h("span", { class: "muted" }, " · no estimate yet");
 }
 
 export function videoView(backend: Backend, rows: Rows, video: Row, actions: Actions): HTMLElement {
   const scenes = rows.scenesOf(video.$id);
   const current = currentLabel(video, scenes);
   const label = statusLabel(video);
-  const eta = video.eta && isActive(video) ? h("p", { "data-testid": "eta" }, `Expected to finish at ${new Date(video.eta).toLocaleTimeString()}`) : null;
+  const when = etaLabel(video);
+  const eta = when ? h("p", { "data-testid": "eta" }, when === "unknown" ? "Expected to finish: unknown" : `Expected to finish at ${when}`) : null;
+  const stalled = stalledReason(video);
   const download = video.combined_video_url
     ? h(
         "div",
@@ -156,6 +166,8 @@ export function videoView(backend: Backend, rows: Rows, video: Row, actions: Act
     bar(video.progress ?? 0, "video-progress", video.status),
     h("p", {}, "Current: ", h("span", { "data-testid": "current-scene" }, current), scenes.length || video.scene_count ? ` · ${video.scenes_succeeded ?? 0} of ${video.scene_count ?? scenes.length} scenes done` : ""),
     eta,
+    // It will not go on by itself (a Pod the cluster cannot start, no progress past its estimate).
+    stalled ? h("p", { class: "error", "data-testid": "stalled" }, `Stalled: ${stalled}`) : null,
     video.error_message ? h("p", { class: "error", "data-testid": "video-error" }, video.error_message) : null,
     isActive(video) && !video.cancel_requested ? on(h("button", { "data-testid": "cancel" }, "Cancel"), "click", () => actions.cancel(video.$id)) : null,
     video.cancel_requested && isActive(video) ? h("p", { class: "muted", "data-testid": "cancelling" }, "Cancelling…") : null,

@@ -74,6 +74,9 @@ VIDEOS = TableSpec(
         ColumnSpec("scenes_failed", "integer", min=0),
         ColumnSpec("eta", "datetime"),  # status.estimatedCompletionTime, while it has one
         ColumnSpec("queue_position", "integer", min=0),  # status.queuePosition: waiting for a render slot
+        # Why a request in progress cannot go on by itself (Stalled=True: "Reason: message"), while
+        # it lasts; `text`, kept out of the row's 64 KB of varchars.
+        ColumnSpec("stalled", "text"),
         ColumnSpec("output_uri", "varchar", size=URL_SIZE),  # the artifact store's own URI
         ColumnSpec("poster_url", "varchar", size=URL_SIZE),  # a Storage file id: a still of the video
         ColumnSpec("subtitles_url", "varchar", size=URL_SIZE),  # a Storage file id: the WebVTT narration

@@ -181,11 +181,25 @@ def video_data(body: Mapping[str, Any]) -> dict[str, Any]:
             "scenes_failed": int(status.get("scenesFailed") or 0),
             "eta": status.get("estimatedCompletionTime") if phase not in phases.TERMINAL else None,
             "queue_position": status.get("queuePosition") if phase not in phases.TERMINAL else None,
+            "stalled": stalled(phase, status),
             "output_uri": output,
             "planner_mode": (spec.get("planner") or {}).get("mode"),
             "quality": (spec.get("render") or {}).get("quality"),
         },
     )
+
+
+def stalled(phase: str, status: Mapping[str, Any]) -> str | None:
+    """`Reason: message` of Stalled=True while the request is in progress (a Pod the cluster will
+    not start, no progress past the estimate); None otherwise: a finished request's
+    `error_message` says why it ended."""
+    if phase in phases.TERMINAL:
+        return None
+    for condition in status.get("conditions") or ():
+        if condition.get("type") == "Stalled" and condition.get("status") == "True":
+            reason, message = condition.get("reason") or "Stalled", condition.get("message") or ""
+            return f"{reason}: {message}" if message else str(reason)
+    return None
 
 
 def error_message(phase: str, status: Mapping[str, Any]) -> str | None:

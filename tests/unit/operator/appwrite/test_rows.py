@@ -183,3 +183,22 @@ def test_a_finished_scenes_log_tail_reaches_its_row_and_a_running_scene_has_none
     _, first, second = desired_rows(final)
     assert first.data["log_tail"] == "scene 0 (Intro): done: 3 animations, 45 frames, 2.1 s"
     assert second.data["log_tail"] is None
+
+
+def test_a_stalled_request_carries_its_reason_in_the_row_while_it_lasts() -> None:
+    body = video_request(scenes=2)
+    why = 'Job newton-s01-a1 cannot start its Pod (Unschedulable): persistentvolumeclaim "x" not found'
+    stalled = {"type": "Stalled", "status": "True", "reason": "PodNotStarting", "message": why}
+    body["status"] = {
+        "phase": "Rendering",
+        "estimatedCompletionTime": "2026-11-25T10:01:00Z",
+        "conditions": [{"type": "Ready", "status": "False", "reason": "PodNotStarting"}, stalled],
+    }
+    [video] = desired_rows(body)
+    assert video.data["stalled"] == f"PodNotStarting: {why}"
+    assert video.data["phase"] == "Rendering"  # still in progress: stalled, not failed
+    body["status"]["conditions"][1] = stalled | {"status": "False", "message": "not stalled"}
+    assert desired_rows(body)[0].data["stalled"] is None  # moving again: the row says so
+    body["status"] |= {"phase": "Failed", "message": "scene 1 failed"}
+    body["status"]["conditions"][1] = stalled | {"reason": "SceneFailed", "message": "failed: see Ready"}
+    assert desired_rows(body)[0].data["stalled"] is None  # finished: error_message says why
