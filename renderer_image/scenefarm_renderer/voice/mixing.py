@@ -203,8 +203,14 @@ def _copy_video(
         if last_dts is not None and packet.dts <= last_dts:
             packet.dts = last_dts + 1
         last_dts = packet.dts
-        if last_hold and (packet.pts - shift == final_pts or index == count - 1):
+        if last_hold and packet.pts - shift == final_pts:
             packet.duration = (packet.duration or round(1 / (fps * base))) + round(last_hold / base)
+        if last_hold and index == count - 1:
+            # MP4 keeps one duration per sample in decode order: the stream ends where the last
+            # decoded packet ends, which with B-frames is not the frame shown last. It must end
+            # where the last shown frame (held) ends.
+            shown_end = final_pts + shift + round(1 / (fps * base)) + round(last_hold / base)
+            packet.duration = max(packet.duration or 0, shown_end - packet.pts)
         packet.stream = target
         out.mux(packet)
 
