@@ -5,14 +5,16 @@ start at, see `scenefarm_contract.chunks`) and `spec.render.chunking`:
 
     chunking: {mode: Off|Auto, minChunkSeconds: 10, maxChunks: 4}
 
-`Auto` splits a scene into k = min(maxChunks, floor(seconds / minChunkSeconds)) chunks when
-k >= 2; otherwise it renders the scene whole, and the decision says why. A scene that is one
-long animation is split by time: the renderer cuts every play on a 2-second segment grid, so
-a chunk can start inside a long animation or wait and the stitched scene is still
-frame-identical. Chunks are balanced by estimated cost, not frames: a frozen frame (a wait
-with nothing moving) is rasterized once and repeated, so it counts `STATIC_COST` of a moving
-frame, and a chunk also pays for replaying every moving frame before it (`REPLAY_COST`), so
-later chunks get fewer frames.
+`Auto` considers k = 2 .. min(maxChunks, floor(seconds / minChunkSeconds)) chunks and asks the
+cost model (`scheduling.costmodel`) which ends the video soonest on the request's slots, with
+the work it still has; the scene is chunked only when that beats rendering it whole, and the
+decision records both predictions. Otherwise it renders whole, and the decision says why. A
+scene that is one long animation is split by time: the renderer cuts every play on a 2-second
+segment grid, so a chunk can start inside a long animation or wait and the stitched scene is
+still frame-identical. Chunks are balanced by estimated cost, not frames: a frozen frame (a
+wait with nothing moving) is rasterized once and repeated, so it counts `STATIC_COST` of a
+moving frame, and a chunk also pays for replaying every moving frame before it (`REPLAY_COST`,
+or the cost model's replay share), so later chunks get fewer frames.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from scenefarm_contract.chunks import Unit, decode_units
+from scenefarm_operator.engine.scheduling.costmodel import Costs, Load, predict
 
 MOVING_COST = 10  # integer costs per frame
 STATIC_COST = 1
@@ -71,6 +74,7 @@ class ChunkDecision:
     frames: int
     fps: int
     chunks: tuple[Chunk, ...] = ()
+    predicted: Mapping[str, Any] | None = None  # the cost model's seconds, whole and chunked
 
     @property
     def edges(self) -> list[int]:
@@ -78,7 +82,7 @@ class ChunkDecision:
         return [self.chunks[0].start_frame, *(c.end_frame for c in self.chunks)] if self.chunks else []
 
     def to_status(self) -> dict[str, Any]:
-        return {
+        status = {
             "decision": "Chunked" if self.chunked else "Whole",
             "reason": self.reason,
             "frames": self.frames,
@@ -86,14 +90,28 @@ class ChunkDecision:
                 {"index": c.index, "startFrame": c.start_frame, "endFrame": c.end_frame} for c in self.chunks
             ],
         }
+        return status | ({"predicted": dict(self.predicted)} if self.predicted else {})
 
 
 def needs_plan(spec: Mapping[str, Any], code: str | None = None) -> bool:
-    """Whether a scene gets a `plan` Job before it renders: chunking is on and the scene may be
-    long enough. With its `code`, a scene whose plays and waits all have literal durations and
-    add up to less than two chunks is known short without a Pod (`static_seconds`)."""
+    """Whether a scene gets a `plan` Job before it renders: chunking is on, the request has more
+    than one slot, and the scene may be long enough. With its `code`, a scene whose plays and
+    waits all have literal durations and add up to less than two chunks is known short without
+    a Pod (`static_seconds`)."""
     policy = ChunkingPolicy.from_spec(spec)
-    return policy.enabled and short_by_source(policy, code) is None
+    return policy.enabled and whole_without_plan(spec, policy, code) is None
+
+
+def whole_without_plan(
+    spec: Mapping[str, Any], policy: ChunkingPolicy, code: str | None
+) -> ChunkDecision | None:
+    """`Whole`, with the reason, when no plan can make chunks pay: one slot (chunks would run one
+    after another, each paying a Pod and a replay), or a source that shows the scene short."""
+    slots = int((spec.get("render") or {}).get("parallelism", 4) or 1)
+    if slots <= 1:
+        reason = "render.parallelism is 1: chunks would run one after another, each paying a Pod and a replay"
+        return ChunkDecision(False, reason, 0, 0)
+    return short_by_source(policy, code)
 
 
 def short_by_source(policy: ChunkingPolicy, code: str | None) -> ChunkDecision | None:
@@ -160,13 +178,23 @@ def _call_seconds(node: ast.AST) -> float | None:
     return None
 
 
-def decide(policy: ChunkingPolicy, frames: int, fps: int, units: Sequence[Sequence[int]]) -> ChunkDecision:
-    """Chunk or not, from the plan's `frames`, `fps` and run-length `units`."""
+def decide(
+    policy: ChunkingPolicy,
+    frames: int,
+    fps: int,
+    units: Sequence[Sequence[int]],
+    *,
+    quality: str = "medium",
+    load: Load | None = None,
+    costs: Costs | None = None,
+) -> ChunkDecision:
+    """Chunk or not, from the plan's `frames`, `fps` and run-length `units`, and the request's
+    `load` (its slots and remaining work; default: a free slot for every chunk, nothing else)."""
     seconds = frames / fps
     if not policy.enabled:
         return ChunkDecision(False, f"chunking is {policy.mode}", frames, fps)
-    count = min(policy.max_chunks, int(seconds // policy.min_chunk_seconds))
-    if count < 2:
+    most = min(policy.max_chunks, int(seconds // policy.min_chunk_seconds))
+    if most < 2:
         return ChunkDecision(
             False,
             f"the scene lasts {seconds:.1f}s: less than 2 chunks of "
@@ -174,25 +202,42 @@ def decide(policy: ChunkingPolicy, frames: int, fps: int, units: Sequence[Sequen
             frames,
             fps,
         )
-    edges = layout(decode_units(units), count)
-    if edges[-1] != frames:
-        raise ValueError(f"the plan's segments add up to {edges[-1]} frames, not {frames}")
-    if len(edges) < 3:
+    decoded = decode_units(units)
+    if sum(u.frames for u in decoded) != frames:
+        raise ValueError(
+            f"the plan's segments add up to {sum(u.frames for u in decoded)} frames, not {frames}"
+        )
+    costs = costs or Costs()
+    replay = costs.replay_fraction * MOVING_COST
+    layouts = {len(e) - 1: e for e in (layout(decoded, k, replay) for k in range(2, most + 1)) if len(e) >= 3}
+    if not layouts:
         return ChunkDecision(False, "the scene has a single segment: nothing to split", frames, fps)
-    chunks = tuple(Chunk(i, a, b) for i, (a, b) in enumerate(itertools.pairwise(edges)))
-    reason = f"{seconds:.1f}s in {len(chunks)} chunks (minChunkSeconds={policy.min_chunk_seconds:g})"
-    return ChunkDecision(True, reason, frames, fps, chunks)
+    p = predict(decoded, layouts, quality, load or Load(slots=most), costs)
+    on = f"{p.slots} slot{'s' if p.slots != 1 else ''}"
+    if not p.chunked:
+        reason = (
+            f"the scene lasts {seconds:.1f}s: on {on} the model predicts the video in {p.whole_seconds:.0f}s"
+            f" whole, {p.chunked_seconds:.0f}s at best in {p.chunks} chunks"
+        )
+        return ChunkDecision(False, reason, frames, fps, predicted=p.to_status())
+    chunks = tuple(Chunk(i, a, b) for i, (a, b) in enumerate(itertools.pairwise(p.edges)))
+    reason = (
+        f"{seconds:.1f}s in {len(chunks)} chunks: on {on} the model predicts the video in"
+        f" {p.chunked_seconds:.0f}s, {p.whole_seconds:.0f}s whole"
+    )
+    return ChunkDecision(True, reason, frames, fps, chunks, predicted=p.to_status())
 
 
-def layout(units: Sequence[Unit], count: int) -> list[int]:
+def layout(units: Sequence[Unit], count: int, replay: float = REPLAY_COST) -> list[int]:
     """Frame edges `[0, ..., total]` of at most `count` chunks that minimise the costliest chunk.
 
-    A chunk costs its frames plus the replay of the moving frames before it. Chunks start only
-    at unit starts. Binary search on the largest chunk cost, greedy packing (a chunk's cost
-    only grows with its start, so the greedy packing is optimal for a given limit).
+    A chunk costs its frames plus the replay of the moving frames before it (`replay` per
+    frame, against MOVING_COST for rendering one). Chunks start only at unit starts. Binary
+    search on the largest chunk cost, greedy packing (a chunk's cost only grows with its start,
+    so the greedy packing is optimal for a given limit).
     """
     costs = [u.frames * (STATIC_COST if u.static else MOVING_COST) for u in units]
-    replays = [0.0 if u.static else u.frames * REPLAY_COST for u in units]
+    replays = [0.0 if u.static else u.frames * replay for u in units]
     if not costs:
         return [0]
     low, high = max(costs), int(sum(costs) + sum(replays)) + 1

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import hashlib
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -39,6 +40,8 @@ from scenefarm_operator.engine.observed import (
 )
 from scenefarm_operator.engine.plan_store import StoredPlan
 from scenefarm_operator.engine.scene_cache import CacheHit
+from scenefarm_operator.engine.scheduling import estimates
+from scenefarm_operator.engine.scheduling.costmodel import Costs
 from scenefarm_operator.engine.status import (
     CANCELLED,
     Note,
@@ -97,6 +100,7 @@ class Decision:
     wake_after: float | None = None  # seconds until something is due
     started: tuple[str, ...] = ()  # scene Jobs this pass starts (the admission counts them)
     waiting: int = 0  # scene attempts left waiting for a slot
+    longest_waiting: float = 0.0  # expected seconds of the longest of them (inf: unknown)
     publish_first: bool = False  # publish the status before the (slow) planner call
 
 
@@ -190,14 +194,18 @@ def _rendering(i: Inputs, plan: StoredPlan, retry: int | None) -> Decision:
     never_ran = [s.index for s in plan.scenes if i.observed.never_ran(s.index, s.revision)]
     reused = {n: i.cache_hits[n] for n in never_ran if n in i.cache_hits}
     fresh = [n for n in never_ran if n not in reused]
+    known = estimates.lengths(plan, i.observed, i.code, _fps(i))
+    order = estimates.render_order(known)  # longest expected first: the launches follow it
+    rank = {n: k for k, n in enumerate(order)}
     candidates = [] if suspended else work.launches + [(n, healing.Launch(1)) for n in fresh]
+    candidates.sort(key=lambda c: rank[c[0]])
     allowed = max(0, _parallelism(i.spec) - _busy(i.observed))  # this request's own parallelism
     chosen = candidates[: min(allowed, i.capacity)]
     waiting = min(len(candidates), allowed) - len(chosen)  # held back by the cluster-wide cap only
     chosen_fresh = {n for n, launch in chosen if launch.attempt == 1}
     queued = [n for n in fresh if n not in chosen_fresh]
     launches, held = _without_leftovers(i, _creates(i, plan, chosen))
-    stages_next, held_next = _without_leftovers(i, [] if suspended else _next_stages(i, plan))
+    stages_next, held_next = _without_leftovers(i, [] if suspended else _next_stages(i, plan, known))
     held += held_next
     # the Jobs this pass creates are shown by this pass's status (one write, not two)
     seen = i.observed.with_created([c.job for c in [*launches, *stages_next] if isinstance(c, fx.CreateJob)])
@@ -220,7 +228,7 @@ def _rendering(i: Inputs, plan: StoredPlan, retry: int | None) -> Decision:
     if not suspended:
         effects += work.fixes
     served = _retry_served(retry, work.launches, chosen, combine_effects)
-    extra = {"healing": _healing_records(i), "evictions": _evictions(i, evicted)}
+    extra = {"healing": _healing_records(i), "evictions": _evictions(i, evicted), "renderOrder": order}
     status = _assemble(i, scenes, verdict, combine_job=combine_job, retry=served, extra=extra)
     wake = min(((t - i.now).total_seconds() for t in work.wake_at), default=None)
     if held:
@@ -230,12 +238,14 @@ def _rendering(i: Inputs, plan: StoredPlan, retry: int | None) -> Decision:
     started = tuple(
         c.job["metadata"]["name"] for c in effects if isinstance(c, fx.CreateJob) and _is_scene(c.job)
     )
+    left = [known[n] for n, _ in candidates[len(chosen) : len(chosen) + waiting]]  # held by the cap
     return Decision(
         status,
         tuple(effects),
         wake,
         started,
         waiting,
+        max((math.inf if v is None else v for v in left), default=0.0),
         publish_first=bool(work.fixes) and not suspended,
     )
 
@@ -431,18 +441,33 @@ def _unfinished_jobs(observed: Observed) -> list[str]:
     return [j["metadata"]["name"] for j in observed.unfinished()]
 
 
-def _next_stages(i: Inputs, plan: StoredPlan) -> list[fx.Effect]:
-    """A chunked attempt goes on: after its plan, the chunks (or a whole render); after the
+def _next_stages(i: Inputs, plan: StoredPlan, known: Mapping[int, float | None]) -> list[fx.Effect]:
+    """A chunked attempt goes on: after its plan, the chunks or a whole render, as the cost model
+    predicts the video sooner on this request's slots with the work it still has; after the
     chunks, the stitch."""
     effects: list[fx.Effect] = []
     for scene in plan.scenes:
         latest = i.observed.latest(scene.index)
         if latest is None:
             continue
-        job = stages.next_stage(i.body, i.settings, scene, latest, i.observed.outcome(latest))
+        out = i.observed.outcome(latest)
+        load = None
+        if role_of(latest) == "plan" and out.phase == phases.SUCCEEDED:
+            slots = min(_parallelism(i.spec), _busy(i.observed) + i.capacity)
+            costs = Costs.parse(i.settings.cost_model)
+            quality = manifests.quality_of(i.spec, i.settings)
+            load = estimates.load_for(
+                scene.index, plan, i.observed, known, fps=_fps(i), quality=quality, costs=costs,
+                slots=slots, now=i.now,
+            )  # fmt: skip
+        job = stages.next_stage(i.body, i.settings, scene, latest, out, load=load)
         if job is not None:
             effects.append(fx.CreateJob(job))
     return effects
+
+
+def _fps(i: Inputs) -> int:
+    return estimates.fps_of(manifests.quality_of(i.spec, i.settings))
 
 
 def _reuse_events(i: Inputs, reused: Mapping[int, CacheHit]) -> list[fx.Effect]:
@@ -507,7 +532,8 @@ def _assemble(
         name = combine_job["metadata"]["name"]
         combine = i.observed.outcome(combine_job) if name in i.observed.combines else outcome(combine_job, ())
     served = retry or int(i.previous.get("retryGeneration") or 0) or None
-    extra = {"evictions": i.previous.get("evictions")} | dict(extra or {})  # kept for good
+    kept = {k: i.previous.get(k) for k in ("evictions", "renderOrder")}  # kept for good
+    extra = kept | dict(extra or {})
     return assemble(
         spec=i.spec,
         generation=i.generation,

@@ -23,6 +23,7 @@ from scenefarm_operator.engine.manifests import jobs as manifests
 from scenefarm_operator.engine.manifests import naming
 from scenefarm_operator.engine.observed import INTERMEDIATE, JobOutcome, attempt_of, memory_limit_of, role_of
 from scenefarm_operator.engine.plan_store import SceneEntry
+from scenefarm_operator.engine.scheduling.costmodel import Costs, Load
 from scenefarm_operator.support.settings import Settings
 
 Obj = Mapping[str, Any]
@@ -42,7 +43,7 @@ def first_stage(
 ) -> dict[str, Any]:
     """The Job that starts attempt `attempt` of the scene."""
     policy = ChunkingPolicy.from_spec(owner.get("spec", {}))
-    short = chunking.short_by_source(policy, code) if policy.enabled else None
+    short = chunking.whole_without_plan(owner.get("spec", {}), policy, code) if policy.enabled else None
     if policy.enabled and short is None:
         return chunk_manifests.plan_job(owner, settings, scene, attempt, memory_limit=memory_limit)
     job = manifests.scene_job(owner, settings, scene, attempt, memory_limit=memory_limit)
@@ -52,10 +53,11 @@ def first_stage(
 
 
 def next_stage(
-    owner: Obj, settings: Settings, scene: SceneEntry, job: Obj, out: JobOutcome
+    owner: Obj, settings: Settings, scene: SceneEntry, job: Obj, out: JobOutcome, *, load: Load | None = None
 ) -> dict[str, Any] | None:
     """The Job that continues the attempt after its stage `job` succeeded; None when `job` is the
-    attempt's last stage, has not succeeded, or ran code the plan has since replaced."""
+    attempt's last stage, has not succeeded, or ran code the plan has since replaced. After a
+    plan, the cost model decides chunked or whole on the request's `load` (its slots and work)."""
     role = role_of(job)
     if out.phase != phases.SUCCEEDED or role not in INTERMEDIATE:
         return None
@@ -63,7 +65,7 @@ def next_stage(
         return None  # a fix or an edit: the scene's next attempt runs the new code
     attempt, memory = attempt_of(job), memory_limit_of(job)
     if role == "plan":
-        decision = _from_plan(owner.get("spec", {}), out.result)
+        decision = _from_plan(owner.get("spec", {}), settings, out.result, load)
         if decision.chunked:
             created = chunk_manifests.chunks_job(
                 owner, settings, scene, attempt, decision, memory_limit=memory
@@ -92,7 +94,12 @@ def decision_of(job: Obj) -> ChunkDecision | None:
         Chunk(int(c["index"]), int(c["startFrame"]), int(c["endFrame"])) for c in data.get("chunks", ())
     )
     return ChunkDecision(
-        data.get("decision") == "Chunked", str(data.get("reason", "")), int(data.get("frames", 0)), 0, chunks
+        data.get("decision") == "Chunked",
+        str(data.get("reason", "")),
+        int(data.get("frames", 0)),
+        0,
+        chunks,
+        data.get("predicted") or None,
     )
 
 
@@ -127,13 +134,18 @@ def status_of(
     return entry
 
 
-def _from_plan(spec: Obj, result: TerminationMessage | None) -> ChunkDecision:
+def _from_plan(
+    spec: Obj, settings: Settings, result: TerminationMessage | None, load: Load | None
+) -> ChunkDecision:
     """The decision from the plan Job's answer; a plan that says nothing usable renders whole."""
     policy = ChunkingPolicy.from_spec(spec)
     if result is None or not result.frames or not result.fps or not result.units:
         return ChunkDecision(False, "the plan Job reported no frames: rendering whole", 0, 0)
+    quality, costs = manifests.quality_of(spec, settings), Costs.parse(settings.cost_model)
     try:
-        return chunking.decide(policy, int(result.frames), int(result.fps), result.units)
+        return chunking.decide(
+            policy, int(result.frames), int(result.fps), result.units, quality=quality, load=load, costs=costs
+        )
     except ValueError as e:
         return ChunkDecision(
             False, f"the plan could not be split ({e}): rendering whole", int(result.frames), 0

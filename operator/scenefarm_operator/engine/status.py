@@ -206,7 +206,7 @@ OWNED_KEYS = frozenset(
         "observedGeneration", "startedAt", "finishedAt", "planner", "scenesTotal", "scenesSucceeded",
         "scenesFailed", "phase", "message", "progress", "scenes", "combine", "output", "queuePosition",
         "retryGeneration", "currentScene", "conditions", "planning", "healing", "refusal", "appwrite",
-        "evictions",
+        "evictions", "renderOrder",
     }
 )  # fmt: skip
 

@@ -2,8 +2,10 @@
 
 The operator is the only writer of scene Jobs, so it keeps the count of running ones in memory,
 fed by the Job watch (`observe`) and by its own creations (a reservation until the watch sees
-the Job). Requests waiting for a slot queue by (priority desc, creation time asc); a request
-gets slots only when nobody ahead of it is waiting, so a big request cannot starve others.
+the Job). Requests waiting for a slot queue by priority (desc), then by their longest waiting
+scene (longest first, as a render farm starts its longest tasks first), then by creation time;
+a request gets slots only when nobody ahead of it is waiting, so a big request cannot take the
+slots of those ahead of it.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from collections.abc import Callable, Sequence
 
 from scenefarm_operator.engine.manifests.naming import RequestKey
 
-Order = tuple[int, str, str]  # (-priority, creationTimestamp, name)
+Order = tuple[
+    int, float, str, str
+]  # (-priority, -seconds of the longest waiting scene, creationTimestamp, name)
 
 
 @dataclasses.dataclass

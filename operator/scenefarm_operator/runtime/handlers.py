@@ -21,12 +21,14 @@ from scenefarm_operator.engine import scene_cache
 from scenefarm_operator.engine.manifests import jobs as manifests
 from scenefarm_operator.engine.manifests import naming
 from scenefarm_operator.engine.observed import STAGES, outcome
+from scenefarm_operator.engine.scheduling.costmodel import Costs
 from scenefarm_operator.observe.accounting import Accountant
 from scenefarm_operator.runtime import kube
 from scenefarm_operator.runtime.admission import Admission
 from scenefarm_operator.runtime.diffbase import DigestDiffBaseStorage
 from scenefarm_operator.runtime.reconcile import Mirror, RequestLoop, Shared, request_key
 from scenefarm_operator.runtime.wakeups import Wakeups
+from scenefarm_operator.support.errors import SettingsError
 from scenefarm_operator.support.settings import Settings
 
 MANAGED = {naming.MANAGED_BY: naming.MANAGER}
@@ -34,7 +36,12 @@ MANAGED_SELECTOR = f"{naming.MANAGED_BY}={naming.MANAGER}"
 
 
 def configure(settings: kopf.OperatorSettings, ours: Settings) -> None:
-    """The log level and kopf's own settings (`tune` adds what a big cluster needs)."""
+    """The log level and kopf's own settings (`tune` adds what a big cluster needs); a cost model
+    the operator could not use stops it here, not at its first chunking decision."""
+    try:
+        Costs.parse(ours.cost_model)
+    except ValueError as e:
+        raise SettingsError(f"SCENEFARM_COST_MODEL: {e}") from None
     logging.getLogger("scenefarm_operator").setLevel(ours.log_level)
     if ours.log_level != "DEBUG":  # one line per HTTP request / handler run is too much at scale
         for noisy in ("httpx", "httpx2", "kopf.objects"):

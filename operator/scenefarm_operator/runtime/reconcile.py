@@ -33,10 +33,11 @@ from scenefarm_operator.engine.manifests import naming
 from scenefarm_operator.engine.manifests.owner import owned_by
 from scenefarm_operator.engine.observed import Observed, outcome, suspended_by_us
 from scenefarm_operator.engine.scene_cache import CacheHit
+from scenefarm_operator.engine.scheduling import estimates
 from scenefarm_operator.engine.status import OWNED_KEYS
 from scenefarm_operator.observe import metrics
 from scenefarm_operator.runtime import kube
-from scenefarm_operator.runtime.admission import Admission
+from scenefarm_operator.runtime.admission import Admission, Order
 from scenefarm_operator.runtime.planner_calls import PlannerCalls
 from scenefarm_operator.runtime.wakeups import Wakeups
 from scenefarm_operator.support.settings import Settings
@@ -111,6 +112,7 @@ class RequestLoop:
         self.launched: dict[str, Obj] = {}  # Jobs created by us, not yet seen by the watch
         self.published: dict[str, Any] | None = None  # the status we wrote last
         self.last_error: str | None = None  # the API error being reported, if any
+        self.queue_order: Order = self.order(body)  # where the last pass queued for slots
 
     # ---- the loop ----------------------------------------------------------------------------
 
@@ -194,7 +196,9 @@ class RequestLoop:
         observed = Observed.of(list(jobs.values()), pods, previous, await self.kueue_reasons(jobs.values()))
         now = utcnow()
         blockers = await self.start_blockers(list(jobs.values()), pods, now)
-        order = self.order(body)
+        fps = estimates.fps_of(manifests.quality_of(spec, self.shared.settings))
+        longest = estimates.longest_waiting(plan, observed, self.planner.data, fps)
+        self.queue_order = order = self.order(body, longest)
         return Inputs(
             meta=meta,
             spec=spec,
@@ -257,10 +261,12 @@ class RequestLoop:
             events += await kube.failed_mounts(self.key[0])
         return admission_signals.start_blockers(suspects, pods, events, now, grace)
 
-    def order(self, body: Obj) -> tuple[int, str, str]:
+    def order(self, body: Obj, longest: float = 0.0) -> Order:
+        """Where the request queues for slots: by priority, then its longest waiting scene first
+        (`estimates.longest_waiting`: render farms start the longest tasks first), then by age."""
         meta = body["metadata"]
         priority = int(body["spec"].get("priority", 0) or 0)
-        return (-priority, str(meta.get("creationTimestamp", "")), str(meta["name"]))
+        return (-priority, -longest, str(meta.get("creationTimestamp", "")), str(meta["name"]))
 
     # ---- act ---------------------------------------------------------------------------------
 
@@ -268,7 +274,8 @@ class RequestLoop:
         """Perform the effects; False when the API server refused a child for good (recorded)."""
         meta = body["metadata"]
         namespace = meta["namespace"]
-        self.shared.admission.reserve(self.key, self.order(body), decision.started, decision.waiting)
+        self.queue_order = self.order(body, decision.longest_waiting)  # what is left waiting
+        self.shared.admission.reserve(self.key, self.queue_order, decision.started, decision.waiting)
         for effect in decision.effects:
             if isinstance(effect, fx.CreateJob):
                 if not await self.create_job(body, effect):

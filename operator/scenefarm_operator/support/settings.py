@@ -49,6 +49,9 @@ class Settings:
     planner_retry_base_seconds: float = 15.0  # planner outages: next try after this, doubling, 5 tries
     # A scene Job whose Pod cannot be created or scheduled this long is reported (Event + condition).
     pod_start_grace_seconds: float = 60.0
+    # Keys: pod, plan, stitch, combine (seconds), replay (share of a frame), low..fourk (s per frame).
+    # The chunking cost model's costs over its defaults, "key=value,..." (e.g. "pod=2,replay=0.02")
+    cost_model: str = ""
     # Observability (docs/observability.md).
     metrics_port: int = 0  # Prometheus metrics on this port; 0: no metrics server
     log_format: str = "text"  # text, or json: one JSON object per line with namespace/name/uid/phase

@@ -1,3 +1,5 @@
+import math
+
 from scenefarm_operator.engine.manifests.naming import RequestKey
 from scenefarm_operator.runtime.admission import Admission, Order
 
@@ -6,8 +8,8 @@ B: RequestKey = ("videos", "b")
 C: RequestKey = ("videos", "c")
 
 
-def order(priority: int, created: str, name: str) -> Order:
-    return (-priority, created, name)
+def order(priority: int, created: str, name: str, longest: float = 0.0) -> Order:
+    return (-priority, -longest, created, name)
 
 
 EARLY = order(0, "2025-06-01T10:00:00Z", "a")
@@ -215,3 +217,16 @@ def test_grants_never_exceed_the_cap_over_a_long_mixed_sequence() -> None:
             admission.forget(key)
             granted = {j: k for j, k in granted.items() if k != key}
         assert admission.running == len(granted) <= 5
+
+
+def test_requests_of_one_priority_queue_by_their_longest_waiting_scene_then_by_age() -> None:
+    admission = Admission(cap=1)
+    admission.observe("busy", ("x", "busy"), running=True)
+    d: RequestKey = ("videos", "d")
+    short_early = order(0, "2025-06-01T10:00:00Z", "a", longest=4.0)
+    long_later = order(0, "2025-06-01T10:05:00Z", "b", longest=16.0)
+    unknown = order(0, "2025-06-01T10:07:00Z", "c", longest=math.inf)  # a loop: only its render can tell
+    urgent_short = order(10, "2025-06-01T10:09:00Z", "d", longest=1.0)
+    for key, o in ((A, short_early), (B, long_later), (C, unknown), (d, urgent_short)):
+        assert admission.acquire(key, o, jobs(key[1], 1)) == []
+    assert [admission.position(k) for k in (d, C, B, A)] == [1, 2, 3, 4]
