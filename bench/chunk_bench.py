@@ -39,9 +39,10 @@ from typing import Any
 
 from chunk_operator import operator_bench
 from manim_baseline import sequential
-from scenefarm_contract.chunks import chunk_argv, plan_argv, stitch_argv
+from scenefarm_contract.chunks import Unit, chunk_argv, plan_argv, stitch_argv
 from scenefarm_contract.renderer import TerminationMessage, combine_argv, render_argv, scene_key
 from scenefarm_operator.engine import chunking, scene_cache
+from scenefarm_operator.engine.scheduling import costmodel, estimates
 
 QUALITY, FPS = "medium", 30
 PREFIX, PREFIX2 = "bench/video-00000000", "bench/again-11111111"
@@ -319,13 +320,39 @@ def through_operator() -> None:
         print(json.dumps(report, indent=1))
 
 
+def paper(model: str = "") -> None:
+    """The request's time-to-video on k nodes from the operator's cost model (no render): chunking
+    Off (every scene whole, longest first) and Auto (the long scene's plan first, then whole or the
+    chunk count the model picks). `model` overrides costs as SCENEFARM_COST_MODEL does."""
+    costs = costmodel.Costs.parse(model)
+    scenes = [[Unit(60)] * (1 + (7 if i == LONG else 1)) for i in range(6)]  # plays of 2 s at 30 fps
+    print(f"cost model: {costs}")
+    rows = {k: estimates.on_paper(costs, QUALITY, scenes, k, 16) for k in (1, 2, 4, 8, 16)}
+    print("| nodes k | " + " | ".join(str(k) for k in rows) + " |")
+    print("|---" * (len(rows) + 1) + "|")
+    print("| chunking Off | " + " | ".join(f"{off:.1f} s" for off, _, _ in rows.values()) + " |")
+    auto = [f"{s:.1f} s ({c} chunks)" if c > 1 else f"{s:.1f} s (whole)" for _, s, c in rows.values()]
+    print("| chunking Auto: the model's choice | " + " | ".join(auto) + " |")
+    one = rows[1][0]
+    print(
+        "| best vs Off on 1 node | "
+        + " | ".join(f"{one / min(o, a):.2f}x" for o, a, _ in rows.values())
+        + " |"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--long-only", action="store_true", help="only the long scene: plan, whole, 2 chunks")
     parser.add_argument("--operator", action="store_true", help="(b)-(d) through the operator, dev cluster")
+    parser.add_argument("--paper", nargs="?", const="", metavar="COSTS",
+                        help="only the cost model's time-to-video on k nodes")  # fmt: skip
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f} at start")
+    if args.paper is not None:
+        paper(args.paper)
+        return
     if args.operator:
         through_operator()
         return

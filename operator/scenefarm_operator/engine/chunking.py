@@ -25,7 +25,7 @@ import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from scenefarm_contract.chunks import Unit, decode_units
+from scenefarm_contract.chunks import Unit, decode_units, encode_units, segment_frames
 from scenefarm_operator.engine.scheduling.costmodel import Costs, Load, predict
 
 MOVING_COST = 10  # integer costs per frame
@@ -124,6 +124,25 @@ def short_by_source(policy: ChunkingPolicy, code: str | None) -> ChunkDecision |
         f"the code plays {seconds:g}s: less than 2 chunks of minChunkSeconds={policy.min_chunk_seconds:g}"
     )
     return ChunkDecision(False, reason, 0, 0)
+
+
+def by_estimate(
+    policy: ChunkingPolicy, code: str | None, fps: int, *, quality: str, load: Load, costs: Costs
+) -> ChunkDecision | None:
+    """`Whole`, with the model's prediction, when the code's literal durations already show that
+    no chunk count would end the video sooner on this `load`, even if every frame moved (the
+    costliest case for a whole render): the plan Pod is spared. None when only a plan can tell."""
+    seconds = static_seconds(code) if code is not None else None
+    if seconds is None or not fps:
+        return None
+    frames = round(seconds * fps)
+    grid = segment_frames(fps)
+    units = [Unit(min(grid, frames - start)) for start in range(0, frames, grid)]
+    decision = decide(policy, frames, fps, encode_units(units), quality=quality, load=load, costs=costs)
+    if decision.chunked or decision.predicted is None:
+        return None
+    reason = f"from the code's durations: {decision.reason}"
+    return ChunkDecision(False, reason, 0, fps, predicted=decision.predicted)
 
 
 def static_seconds(code: str) -> float | None:

@@ -28,6 +28,7 @@ from scenefarm_contract.renderer import INPUT_MISMATCH
 from scenefarm_operator.engine import effects as fx
 from scenefarm_operator.engine import healing, kueue, lifecycle, stages
 from scenefarm_operator.engine.admission_signals import Blocker
+from scenefarm_operator.engine.chunking import ChunkingPolicy
 from scenefarm_operator.engine.manifests import jobs as manifests
 from scenefarm_operator.engine.manifests import naming
 from scenefarm_operator.engine.observed import (
@@ -41,7 +42,7 @@ from scenefarm_operator.engine.observed import (
 from scenefarm_operator.engine.plan_store import StoredPlan
 from scenefarm_operator.engine.scene_cache import CacheHit
 from scenefarm_operator.engine.scheduling import estimates
-from scenefarm_operator.engine.scheduling.costmodel import Costs
+from scenefarm_operator.engine.scheduling.costmodel import Costs, Load
 from scenefarm_operator.engine.status import (
     CANCELLED,
     Note,
@@ -204,7 +205,7 @@ def _rendering(i: Inputs, plan: StoredPlan, retry: int | None) -> Decision:
     waiting = min(len(candidates), allowed) - len(chosen)  # held back by the cluster-wide cap only
     chosen_fresh = {n for n, launch in chosen if launch.attempt == 1}
     queued = [n for n in fresh if n not in chosen_fresh]
-    launches, held = _without_leftovers(i, _creates(i, plan, chosen))
+    launches, held = _without_leftovers(i, _creates(i, plan, chosen, known))
     stages_next, held_next = _without_leftovers(i, [] if suspended else _next_stages(i, plan, known))
     held += held_next
     # the Jobs this pass creates are shown by this pass's status (one write, not two)
@@ -365,13 +366,20 @@ def _without_leftovers(i: Inputs, effects: list[fx.Effect]) -> tuple[list[fx.Eff
     return kept, held
 
 
-def _creates(i: Inputs, plan: StoredPlan, chosen: Sequence[tuple[int, healing.Launch]]) -> list[fx.Effect]:
+def _creates(
+    i: Inputs,
+    plan: StoredPlan,
+    chosen: Sequence[tuple[int, healing.Launch]],
+    known: Mapping[int, float | None],
+) -> list[fx.Effect]:
     creates: list[fx.Effect] = []
+    auto = ChunkingPolicy.from_spec(i.spec).enabled
     for index, launch in chosen:
         scene = plan.scene(index)
         code = i.code.get(scene.key)
+        load = _load(i, plan, index, known) if auto else None
         job = stages.first_stage(
-            i.body, i.settings, scene, launch.attempt, code=code, memory_limit=launch.memory_limit
+            i.body, i.settings, scene, launch.attempt, code=code, memory_limit=launch.memory_limit, load=load
         )
         if launch.retry_generation is not None:
             job["metadata"]["annotations"][naming.RETRY_GENERATION_ANNOTATION] = str(launch.retry_generation)
@@ -451,19 +459,22 @@ def _next_stages(i: Inputs, plan: StoredPlan, known: Mapping[int, float | None])
         if latest is None:
             continue
         out = i.observed.outcome(latest)
-        load = None
-        if role_of(latest) == "plan" and out.phase == phases.SUCCEEDED:
-            slots = min(_parallelism(i.spec), _busy(i.observed) + i.capacity)
-            costs = Costs.parse(i.settings.cost_model)
-            quality = manifests.quality_of(i.spec, i.settings)
-            load = estimates.load_for(
-                scene.index, plan, i.observed, known, fps=_fps(i), quality=quality, costs=costs,
-                slots=slots, now=i.now,
-            )  # fmt: skip
+        planned = role_of(latest) == "plan" and out.phase == phases.SUCCEEDED
+        load = _load(i, plan, scene.index, known) if planned else None
         job = stages.next_stage(i.body, i.settings, scene, latest, out, load=load)
         if job is not None:
             effects.append(fx.CreateJob(job))
     return effects
+
+
+def _load(i: Inputs, plan: StoredPlan, index: int, known: Mapping[int, float | None]) -> Load:
+    """What scene `index`'s chunking decision competes with on this request's slots."""
+    slots = min(_parallelism(i.spec), _busy(i.observed) + i.capacity)
+    costs = Costs.parse(i.settings.cost_model)
+    quality = manifests.quality_of(i.spec, i.settings)
+    return estimates.load_for(
+        index, plan, i.observed, known, fps=_fps(i), quality=quality, costs=costs, slots=slots, now=i.now
+    )
 
 
 def _fps(i: Inputs) -> int:

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from scenefarm_contract import k8s, keys, phases
-from scenefarm_contract.renderer import TerminationMessage
+from scenefarm_contract.renderer import QUALITIES, TerminationMessage
 from scenefarm_operator.engine import chunking
 from scenefarm_operator.engine.chunking import Chunk, ChunkDecision, ChunkingPolicy
 from scenefarm_operator.engine.manifests import chunks as chunk_manifests
@@ -40,10 +40,18 @@ def first_stage(
     *,
     code: str | None,
     memory_limit: str | None = None,
+    load: Load | None = None,
 ) -> dict[str, Any]:
-    """The Job that starts attempt `attempt` of the scene."""
-    policy = ChunkingPolicy.from_spec(owner.get("spec", {}))
-    short = chunking.whole_without_plan(owner.get("spec", {}), policy, code) if policy.enabled else None
+    """The Job that starts attempt `attempt` of the scene: a plan Job when chunking is on and
+    neither the source nor the cost model on the request's `load` rules chunks out."""
+    spec = owner.get("spec", {})
+    policy = ChunkingPolicy.from_spec(spec)
+    short = chunking.whole_without_plan(spec, policy, code) if policy.enabled else None
+    if policy.enabled and short is None and load is not None:
+        quality = manifests.quality_of(spec, settings)
+        fps = QUALITIES[quality].fps if quality in QUALITIES else 0
+        costs = Costs.parse(settings.cost_model)
+        short = chunking.by_estimate(policy, code, fps, quality=quality, load=load, costs=costs)
     if policy.enabled and short is None:
         return chunk_manifests.plan_job(owner, settings, scene, attempt, memory_limit=memory_limit)
     job = manifests.scene_job(owner, settings, scene, attempt, memory_limit=memory_limit)

@@ -22,18 +22,18 @@ from collections.abc import Mapping, Sequence
 
 from scenefarm_contract.chunks import Unit
 
-# docs/benchmarks.md, the operator run on an idle machine: a 4 s scene took 13-14 s in its Pod and
-# the 16 s one 37-38 s, so ~5.5 s is fixed per Pod and ~2 s of render per second of video at
-# 720p30 (0.065 s a frame); plan Pods 3.4-5 s, stitch Pods 2-4 s, the combine ~1-2 s; replaying
-# a moving frame costs ~17% of rendering it (0.030 against 0.18 s a frame, wall time).
+# docs/benchmarks.md, the operator run on an idle 2-core machine, 2 Pods at a time: the 6-scene
+# request (36 s of 720p30 video, 1080 frames) took 121 Pod-seconds and its 16 s scene 38 s alone,
+# so ~5.5 s is fixed per Pod and a moving frame takes ~0.08 s (0.065 s with the machine to itself);
+# plan Pods 3.4-5 s, stitch Pods 2-4 s, the combine ~1-2 s; replaying a moving frame costs ~17% of
+# rendering it (0.030 against 0.18 s a frame, wall time).
 POD_SECONDS = 5.5
 PLAN_SECONDS = 5.0
 STITCH_SECONDS = 3.0
 COMBINE_SECONDS = 2.0
 REPLAY_FRACTION = 0.17
-# Render seconds of one moving frame, by quality: measured at medium, the others scaled by pixels
-# x frame rate from it and from the low-quality renderer bench (~0.4 s a second of video at 480p15).
-FRAME_SECONDS = {"low": 0.027, "medium": 0.065, "high": 0.15, "fourk": 0.6}
+# Render seconds of one moving frame, by quality: measured at medium, the others scaled by pixels.
+FRAME_SECONDS = {"low": 0.035, "medium": 0.08, "high": 0.18, "fourk": 0.72}
 STATIC_SHARE = 0.1  # a frozen frame is rasterized once and repeated: a tenth of a moving one
 MIN_GAIN_SECONDS = 1.0  # a predicted gain below this (and below 3%) is noise: render whole
 MIN_GAIN_SHARE = 0.03
@@ -85,6 +85,11 @@ class Costs:
 class Job:
     seconds: float
     after: tuple[int, ...] = ()  # indexes of the jobs that must end before this one starts
+    rank: float | None = None  # started before jobs of a smaller rank (default: its seconds)
+
+    @property
+    def priority(self) -> float:
+        return self.seconds if self.rank is None else self.rank
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,8 +122,8 @@ class Prediction:
 
 
 def finish_time(slots: int, busy: Sequence[float], jobs: Sequence[Job]) -> float:
-    """When the last job (and every busy slot) ends: list scheduling, longest ready job first on
-    the first free slot; a job waits for the jobs it comes `after`."""
+    """When the last job (and every busy slot) ends: list scheduling, longest ready job first (by
+    `rank`) on the first free slot; a job waits for the jobs it comes `after`."""
     heap = [*busy, *[0.0] * max(0, slots - len(busy))] or [0.0]
     heapq.heapify(heap)
     ends: dict[int, float] = {}
@@ -130,7 +135,7 @@ def finish_time(slots: int, busy: Sequence[float], jobs: Sequence[Job]) -> float
         if not ready:
             raise ValueError("the jobs wait for each other")
         start = max(free, min(ready.values()))
-        chosen = max((j for j, at in ready.items() if at <= start), key=lambda j: (jobs[j].seconds, -j))
+        chosen = max((j for j, at in ready.items() if at <= start), key=lambda j: (jobs[j].priority, -j))
         ends[chosen] = start + jobs[chosen].seconds
         heapq.heappush(heap, ends[chosen])
         pending.discard(chosen)

@@ -12,9 +12,10 @@ restarted operator decides the same order.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from scenefarm_contract import clock
@@ -24,6 +25,7 @@ from scenefarm_operator.engine import chunking, stages
 from scenefarm_operator.engine.manifests import naming
 from scenefarm_operator.engine.observed import Observed, revision_of, role_of
 from scenefarm_operator.engine.plan_store import StoredPlan
+from scenefarm_operator.engine.scheduling import costmodel
 from scenefarm_operator.engine.scheduling.costmodel import Costs, Load, split
 
 Obj = Mapping[str, Any]
@@ -141,3 +143,38 @@ def _expected(
         units = [Unit(frames, False)]
         return [costs.render(quality, *span) for span in split(units, decision.edges)]
     return [render(scene)]
+
+
+def on_paper(
+    costs: Costs, quality: str, scenes: Sequence[Sequence[Unit]], slots: int, max_chunks: int
+) -> tuple[float, float, int]:
+    """A whole request's time-to-video from its start on `slots` nodes (one Pod each), as the
+    model sees it, with every scene whole and longest first (chunking Off), and as the operator
+    runs it with chunking Auto: the longest scene's plan Job first, then that scene whole or in
+    the best k chunks and a stitch; then the combine. (seconds Off, seconds Auto, k; 1: whole)."""
+    frames = [sum(u.frames for u in units) for units in scenes]
+    long = max(range(len(scenes)), key=lambda n: frames[n])
+    whole = [
+        costmodel.Job(costs.render(quality, *costmodel.split(u, [0, f])[0]))
+        for u, f in zip(scenes, frames, strict=True)
+    ]
+    off = costmodel.finish_time(slots, (), whole) + costs.combine_seconds
+    if slots <= 1:
+        return off, off, 1  # one slot: no plan Job, every scene whole (chunking.whole_without_plan)
+    rest = [job for n, job in enumerate(whole) if n != long]
+    plan = costmodel.Job(costs.plan_seconds, rank=whole[long].seconds)  # started first: the longest scene
+    after_plan = (len(rest),)
+    best = (
+        costmodel.finish_time(slots, (), [*rest, plan, dataclasses.replace(whole[long], after=after_plan)]),
+        1,
+    )
+    for count in range(2, max_chunks + 1):
+        edges = chunking.layout(scenes[long], count, costs.replay_fraction * chunking.MOVING_COST)
+        parts = [
+            costmodel.Job(costs.render(quality, *span), after_plan)
+            for span in costmodel.split(scenes[long], edges)
+        ]
+        first = len(rest) + 1
+        stitch = costmodel.Job(costs.stitch_seconds, tuple(range(first, first + len(parts))))
+        best = min(best, (costmodel.finish_time(slots, (), [*rest, plan, *parts, stitch]), len(parts)))
+    return off, best[0] + costs.combine_seconds, best[1]

@@ -110,3 +110,30 @@ async def test_a_request_queues_for_slots_by_its_longest_scene_still_waiting(mon
     assert launched(sim) == [1]
     assert sim.loop.queue_order[:2] == (0, -3.0)  # priority 0; 3 s is the longest still waiting
     assert sim.loop.shared.admission.position(sim.loop.key) == 1
+
+
+async def test_a_plan_pod_is_spared_when_the_codes_durations_show_chunks_cannot_pay(monkeypatch):
+    # the chunk benchmark's request: five 4 s scenes and one of 16 s at 720p30 on 2 slots
+    auto = {"mode": "Auto", "minChunkSeconds": 8, "maxChunks": 2}
+    sim = Sim(monkeypatch, scenes_spec([4, 4, 16, 4, 4, 4], parallelism=2, chunking=auto, quality="medium"))
+    await run(sim)
+
+    assert sim.status["phase"] == "Succeeded"
+    assert not [n for n in sim.created if n.endswith("-plan")]
+    assert launched(sim)[0] == 2  # the long scene starts first
+    chunking = sim.status["scenes"][2]["chunking"]
+    assert chunking["decision"] == "Whole" and chunking["reason"].startswith("from the code's durations")
+    assert chunking["predicted"]["wholeSeconds"] <= chunking["predicted"]["chunkedSeconds"] + 1
+
+
+async def test_a_long_scene_with_free_slots_still_gets_its_plan(monkeypatch):
+    auto = {"mode": "Auto", "minChunkSeconds": 8, "maxChunks": 4}
+    sim = Sim(monkeypatch, scenes_spec([60], parallelism=4, chunking=auto, quality="medium"))
+    sim.seconds[0] = 60.0
+    await run(sim)
+
+    assert [n for n in sim.created if "-s00-" in n] == [
+        "newton-s00-a1-plan",
+        "newton-s00-a1-chunks",
+        "newton-s00-a1-stitch",
+    ]
