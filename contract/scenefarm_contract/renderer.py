@@ -104,6 +104,11 @@ class TerminationMessage:
     endFrame: int | None = None
     units: list[list[int]] | None = None  # `plan`: the scene's segments, run-length encoded
     replaySeconds: float | None = None  # time spent replaying frames before the chunk
+    # A chunk's replayed plays: skipped to their end state (nothing observes their frames) or
+    # stepped frame by frame, and why the first stepped one was (e.g. "TracedPath has updaters").
+    replayFastForwarded: int | None = None
+    replayStepped: int | None = None
+    replayStepReason: str | None = None
     poster: str | None = None  # URI of a still (PNG) of the video, stored beside it
     subtitles: str | None = None  # URI of the WebVTT subtitles of a narrated video, stored beside it
     subtitlesSha256: str | None = None  # of that WebVTT file (`scenefarm download --subtitles` checks it)

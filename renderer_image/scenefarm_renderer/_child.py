@@ -98,6 +98,13 @@ class _Job:
     options: dict[str, Any]
     report: dict[str, Any] = dataclasses.field(default_factory=dict)
 
+    def phase(self, name: str) -> None:
+        """CPU seconds (all threads) since the previous phase ended, as `report["cpu"][name]`
+        (what `bench/pod_overhead_bench.py` shows: import, load, render, encode, join)."""
+        spent = self.report.setdefault("cpu", {})
+        now = time.process_time()
+        spent[name] = round(now - sum(spent.values()), 4)
+
     @property
     def planning(self) -> bool:
         return bool(self.options.get("plan"))
@@ -146,6 +153,7 @@ def _progress(job: _Job) -> Progress | None:
 
 def _render(job: _Job) -> tuple[ExitClass, str]:
     problem = _manim_problem()
+    job.phase("import")
     if problem:
         return ExitClass.ENVIRONMENT, problem
     import numpy as np
@@ -172,6 +180,7 @@ def _render(job: _Job) -> tuple[ExitClass, str]:
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
             scene = getattr(module, job.class_name)()
+            job.phase("load")
             result = _play(job, scene, window)
             if progress is not None and result[0] == ExitClass.OK:
                 progress.done(scene.renderer)
@@ -204,6 +213,7 @@ def _play(job: _Job, scene: Any, window: Any) -> tuple[ExitClass, str]:
         if renderer.writer is not None:
             renderer.writer.abort()  # its encoder threads would keep the process alive
         raise
+    job.phase("render")
     job.report["framesSeen"] = renderer.frames
     if renderer.misaligned:
         if renderer.writer is not None:
@@ -219,13 +229,20 @@ def _play(job: _Job, scene: Any, window: Any) -> tuple[ExitClass, str]:
             f"the scene has {renderer.frames} frames, its plan {last}: the plan does not match this scene"
         )
     parts = renderer.writer.close()
+    job.phase("encode")  # the segments still in the encoder threads
     job.report["replaySeconds"] = round((renderer.first_drawn or time.monotonic()) - started, 3)
+    job.report["replay"] = {
+        "fastForwarded": renderer.fast_forwarded,
+        "stepped": renderer.stepped,
+        "stepReason": renderer.step_reason,
+    }
     if not parts:
         return ExitClass.ENVIRONMENT, (
             f"the chunk's frames {window.start}:{window.end} lie past the end of the scene "
             f"({renderer.frames} frames): the scene's length differs from its plan"
         )
     join_exactly(parts, job.output)
+    job.phase("join")
     return ExitClass.OK, ""
 
 

@@ -31,7 +31,6 @@ from scenefarm_renderer.storage.store import ArtifactStore
 from .encoding import reencode
 from .errors import EnvironmentProblem
 from .media import MediaInfo, probe
-from .rendering import store_poster
 from .termination import success_message
 
 Mode = Literal["copy", "reencode"]
@@ -176,6 +175,8 @@ def combine_into_store(
     prefix, for a scene reused from the cache); without it every input is in `store`.
     `narration` (when it speaks): the voice and subtitles go on the combined video (voice/).
     """
+    from .rendering import store_poster  # here: the render child joins segments with `combine`
+
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="scenefarm-combine-") as tmp:
         work = Path(tmp)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 
@@ -108,13 +110,23 @@ def probe(path: Path, *, count_packets: bool = True) -> MediaInfo:
 
 def poster(video: Path, dest: Path, frames: int) -> Path:
     """The frame in the middle of `video` (of `frames` frames) as a PNG at `dest`: a still that
-    shows what the clip is about (the first is often empty, the last often faded out)."""
+    shows what the clip is about (the first is often empty, the last often faded out).
+
+    Decoded from the keyframe before it (a segment's first frame), not from the start."""
     wanted = max(0, frames // 2)
     try:
         with av.open(str(video)) as container:
-            for i, frame in enumerate(container.decode(container.streams.video[0])):
-                if i >= wanted:
-                    frame.to_image().save(dest, format="PNG", optimize=True)  # type: ignore[no-untyped-call]
+            stream = container.streams.video[0]
+            packets = [(p.pts, p.is_keyframe) for p in container.demux(stream) if p.pts is not None]
+            shown = sorted(pts for pts, _ in packets)  # presentation order: the i-th decoded frame
+            if wanted >= len(shown):
+                raise EnvironmentProblem(f"{video.name}: no poster frame: no frame {wanted}")
+            target = shown[wanted]
+            start = max((pts for pts, key in packets if key and pts <= target), default=shown[0])
+            container.seek(start, stream=stream)  # back to that keyframe
+            for frame in container.decode(stream):
+                if frame.pts == target:
+                    frame.to_image().save(dest, format="PNG")  # type: ignore[no-untyped-call]
                     return dest
     except (av.FFmpegError, OSError, ValueError) as exc:
         raise EnvironmentProblem(f"{video.name}: no poster frame: {exc}") from exc
@@ -132,6 +144,39 @@ def decodes(path: Path) -> bool:
     return True
 
 
+def decodes_sample(path: Path) -> bool:
+    """True when every keyframe of `path` decodes, and every frame from the last keyframe on.
+
+    What verification decodes: each segment starts with a keyframe, so the sample holds every
+    segment's first frame and the whole last segment, up to the video's last frame; the frames
+    between are demuxed and counted (`probe`), not decoded again. A decoder that drops a frame
+    of the sample fails it as an error does."""
+    try:
+        with av.open(str(path)) as container:
+            keys = [i for i, p in enumerate(_packets(container)) if p.is_keyframe]
+        if not keys:
+            return False
+        expected, decoded = len(keys) - 1, 0
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            codec = stream.codec_context
+            codec.skip_frame = "NONKEY"
+            for index, packet in enumerate(_packets(container)):
+                if index == keys[-1]:
+                    codec.skip_frame = "DEFAULT"  # the last segment: every frame
+                expected += index >= keys[-1]
+                decoded += len(codec.decode(packet))
+            decoded += len(codec.decode(None))
+    except av.FFmpegError:
+        return False
+    return decoded == expected
+
+
+def _packets(container: Any) -> Iterator[Any]:
+    """The video stream's packets in decode order, the flush packet left out."""
+    return (p for p in container.demux(container.streams.video[0]) if p.pts is not None)
+
+
 def verify_scene(info: MediaInfo, quality: Quality) -> list[str]:
     """Problems of a rendered scene against its quality; empty when it is good."""
     problems = []
@@ -144,7 +189,7 @@ def verify_scene(info: MediaInfo, quality: Quality) -> list[str]:
     expected_frames = round(info.duration * quality.fps)
     if abs(info.frames - expected_frames) > 1:
         problems.append(f"{info.frames} frames for {info.duration:.3f}s at {quality.fps} fps")
-    if not decodes(info.path):
+    if not decodes_sample(info.path):
         problems.append("the video does not decode")
     return problems
 

@@ -38,6 +38,7 @@ from .sandbox import Limits, Outcome, child_environment, run_limited
 from .termination import LOG, say, success_message
 
 PROGRESS_LOG = "progress.log"  # the child's copy of its progress lines, in its directory
+REASON_CHARS = 160  # of a chunk's `replayStepReason` in the termination message
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,6 +82,12 @@ def render_scene(request: RenderRequest, store: ArtifactStore) -> TerminationMes
             key = chunk_key(request.scene_index, request.chunk_index or 0)
             message.chunk, (message.startFrame, message.endFrame) = request.chunk_index or 0, request.frames
             message.replaySeconds = _number(report.get("replaySeconds"))
+            replay = report.get("replay")
+            if isinstance(replay, dict):
+                message.replayFastForwarded = _integer(replay.get("fastForwarded"))
+                message.replayStepped = _integer(replay.get("stepped"))
+                reason = replay.get("stepReason")
+                message.replayStepReason = str(reason)[:REASON_CHARS] if reason else None
         message.cacheKey = cache_key(source, request.class_name, request.quality)
         message.seed = scene_seed(source, request.class_name)
         message.artifact = store.put(movie, key)
@@ -191,6 +198,10 @@ def _label(request: RenderRequest) -> str:
 
 def _number(value: object) -> float | None:
     return float(value) if isinstance(value, int | float) else None
+
+
+def _integer(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _raise_for_child(outcome: Outcome, result_file: Path, limits: Limits) -> None:

@@ -3,11 +3,15 @@
 Every scene the renderer makes goes through `FrameRenderer`, whole or in chunks, so a chunk
 and the whole render run the same code on the same frames:
 
-- **replay** (frames before the window): every frame's time step runs exactly as in a full
-  render (`update_to_time(t)` with the same `t` sequence, so animations, updaters and
-  `ValueTracker`s see the same `dt`s, and `renderer.time` advances by the same float sums),
-  but nothing is rasterized or encoded. Manim's own skip path (`-n`) runs one step per
-  animation instead, which is why naive chunking loses a `TracedPath`.
+- **replay** (frames before the window): nothing is rasterized or encoded, and
+  `renderer.time` advances by the same float sums as in a full render. A play whose
+  intermediate frames something can observe (updaters, `TracedPath`, a stop condition, a
+  function of the scene's own: `fastforward.why_step`) runs every frame's time step exactly as
+  a full render does (`update_to_time(t)` with the same `t` sequence, so updaters and
+  `ValueTracker`s see the same `dt`s); any other play is **fast-forwarded**: its replayed
+  frames skip their updates, and the play's end (`finish`) or the window's first frame sets
+  the state from the progress alone. Manim's own skip path (`-n`) runs one step per animation
+  whatever observes it, which is why naive chunking loses a `TracedPath`.
 - **render** (frames in the window): rasterized and handed to the segment writer, which cuts
   a new encoder segment at every play and every `SEGMENT_SECONDS` inside a play.
 - **end** (the first frame after the window): `ChunkComplete` (a `BaseException`, so scene
@@ -32,6 +36,7 @@ from manim.renderer.cairo_renderer import CairoRenderer
 
 from scenefarm_contract.chunks import Unit
 
+from .fastforward import why_step
 from .segments import SegmentWriter
 
 
@@ -74,6 +79,9 @@ class FrameRenderer(CairoRenderer):
         self.units: list[Unit] = []
         self.first_drawn: float | None = None  # monotonic time of the window's first frame
         self.misaligned: str | None = None  # a window edge off the segment grid (a plan bug)
+        self.fast_forwarded = 0  # replayed plays whose frames were skipped (fastforward.why_step)
+        self.stepped = 0  # replayed plays stepped frame by frame, as a full render does
+        self.step_reason: str | None = None  # why the first stepped play was stepped
 
     @classmethod
     def install(
@@ -112,12 +120,14 @@ class FrameRenderer(CairoRenderer):
             self.save_static_frame_data(scene, scene.static_mobjects)
         else:
             self.static_image = None
+        replayed = 0 if self.skip_animations or self.skim else min(planned, self.window.start - self.frames)
         if self.skim and not self.skip_animations and (frozen or scene.stop_condition is None):
             self._skim(scene, planned, dt, frozen)
         elif frozen and not self.skip_animations:
             self._freeze(scene, planned, dt, drawing)
+            self._count(replayed, None)
         elif not frozen:
-            scene.play_internal()
+            self._play_frames(scene, replayed, whole_play=replayed >= planned)
         if not self.skip_animations:
             self._record(self.frames - self.play_start, static=frozen)
         self.num_plays += 1
@@ -125,6 +135,38 @@ class FrameRenderer(CairoRenderer):
             hook(self)
         if self.window.reached_end(self.frames):
             raise ChunkComplete
+
+    def _play_frames(self, scene: Any, replayed: int, *, whole_play: bool) -> None:
+        """Manim's own loop over the play's frames; replayed frames skip their updates when
+        nothing can observe them (`fastforward.why_step`), the clock still advances per frame."""
+        reason = why_step(scene, self.camera, whole_play=whole_play) if replayed > 0 else "not replayed"
+        self._count(replayed, reason)
+        if reason is not None:
+            scene.play_internal()
+            return
+        update = scene.update_to_time
+
+        def fast_forward(t: float) -> None:
+            if self.frames < self.window.start:
+                scene.last_t = t  # the first frame that counts sees the dt a full render gives it
+            else:
+                update(t)
+
+        scene.update_to_time = fast_forward
+        try:
+            scene.play_internal()  # its end runs `finish()`: every animation's end state
+        finally:
+            del scene.update_to_time
+
+    def _count(self, replayed: int, reason: str | None) -> None:
+        """Per replayed play: fast-forwarded (no per-frame work) or stepped, and the first reason."""
+        if replayed <= 0:
+            return
+        if reason is None:
+            self.fast_forwarded += 1
+        else:
+            self.stepped += 1
+            self.step_reason = self.step_reason or reason
 
     def _skim(self, scene: Any, count: int, dt: float, frozen: bool) -> None:
         """Plan only: count the play's frames, advance its state in one step as Manim's `-n` does.

@@ -109,3 +109,14 @@ def test_the_image_packages_the_renderer_with_the_contract_it_imports() -> None:
     assert sorted(setup["packages"]) == ["scenefarm_contract", "scenefarm_renderer"]
     for package in setup["packages"]:
         assert any(args.endswith(f"/src/{package}") for args in copies), package
+
+
+def test_the_runtime_ships_bytecode_for_the_standard_library(dockerfile: str) -> None:
+    # The base image deletes every .pyc and the root filesystem is read-only at run time: without
+    # compiled bytecode each Pod would compile the stdlib modules it imports, every time.
+    runs = [args for op, args in stages(dockerfile)["runtime"] if op == "RUN"]
+    install = next(i for i, args in enumerate(runs) if "pip install" in args)
+    compiled = [i for i, args in enumerate(runs) if "python -m compileall" in args and "stdlib" in args]
+
+    assert compiled and compiled[0] > install
+    assert "--no-compile" not in runs[install]  # pip compiles what it installs
