@@ -25,6 +25,8 @@ SCENE_LABEL: Final = "scenefarm.dev/scene"
 ROLE_LABEL: Final = "scenefarm.dev/role"
 ATTEMPT_LABEL: Final = "scenefarm.dev/attempt"
 KUEUE_QUEUE_LABEL: Final = "kueue.x-k8s.io/queue-name"
+# On the clean-up Job a deleted request leaves (not its child: it outlives it, by design).
+CLEANUP_OF_LABEL: Final = "scenefarm.dev/cleanup-of"
 # Labels on a VideoRequest made by the web intake.
 INTAKE_LABEL: Final = "scenefarm.dev/intake"  # value "appwrite": made from an Appwrite request row
 USER_LABEL: Final = "scenefarm.dev/appwrite-user"  # the owner (label-safe), for per-user limits

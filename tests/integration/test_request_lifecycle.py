@@ -137,4 +137,9 @@ def test_deleting_a_request_removes_its_jobs_and_plan(env, client):
     wait_for(lambda: not jobs_of(client, "doomed"), 30, "its Jobs to be collected")
     cms = [c.metadata.name for c in client.list(ConfigMap, namespace="default")]
     assert "doomed-plan" not in cms
-    assert not [j for j in client.list(Job, namespace="default") if j.metadata.name.startswith("doomed-")]
+    left = [j for j in client.list(Job, namespace="default") if j.metadata.name.startswith("doomed-")]
+    # Only the clean-up Job that removes its files stays a while (ttlSecondsAfterFinished), owned by nobody.
+    assert [
+        (j.metadata.labels["scenefarm.dev/role"], j.metadata.labels["scenefarm.dev/cleanup-of"]) for j in left
+    ] == [("cleanup", "doomed")]
+    assert not left[0].metadata.ownerReferences

@@ -523,6 +523,9 @@ def test_the_clean_up_job_outlives_its_request_and_writes_only_what_it_removes()
     kubernetes_validate.validate(job, K8S_VERSION, strict=True)
     assert "ownerReferences" not in job["metadata"]  # the garbage collector would take it with the request
     assert job["spec"]["ttlSecondsAfterFinished"] == 300
+    # No child's label: listing the request's Jobs after its deletion (or a namesake's) finds none.
+    assert "scenefarm.dev/request" not in job["metadata"]["labels"]
+    assert job["metadata"]["labels"]["scenefarm.dev/cleanup-of"] == "newton"
     args = container(job)["args"]
     assert args[:2] == ["clean", "--prefix"] and args[2] == f"videos/newton-{UID[:8]}"
     assert args[args.index("--keep") + 1] == "scene-01.mp4"

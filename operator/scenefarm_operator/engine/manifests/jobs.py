@@ -235,7 +235,13 @@ def cleanup_job(
         owner,
         settings,
         name=f"{naming.job_base(meta['name'])}-clean-{str(meta['uid'])[:8]}",
-        labels=naming.request_labels(meta["name"]) | {naming.ROLE_LABEL: "cleanup"},
+        # Not the request's label: the Job is no child of it (a namesake must not count it, and
+        # `kubectl get jobs -l scenefarm.dev/request=NAME` is empty once the request is gone).
+        labels={
+            naming.MANAGED_BY: naming.MANAGER,
+            naming.CLEANUP_OF_LABEL: naming.base_name(meta["name"], 63),
+            naming.ROLE_LABEL: "cleanup",
+        },
         args=args,
         resources=_resources(None, None),
         deadline=600,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from scenefarm_contract.keys import (
     API_VERSION,
     ATTEMPT_LABEL,
+    CLEANUP_OF_LABEL,
     CODE_KEY_ANNOTATION,
     GROUP,
     KIND,
@@ -30,6 +31,7 @@ from scenefarm_contract.names import base_name, job_base, request_labels, scene_
 __all__ = [
     "API_VERSION",
     "ATTEMPT_LABEL",
+    "CLEANUP_OF_LABEL",
     "CODE_KEY_ANNOTATION",
     "GROUP",
     "KIND",
