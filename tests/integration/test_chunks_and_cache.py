@@ -8,6 +8,7 @@ only the new one: the other comes from the cache, without a Job, read from its o
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,26 @@ import numpy as np
 import pytest
 from lightkube.resources.batch_v1 import Job
 
+from scenefarm_devkit.devenv import DevEnv
+
 from .conftest import create, jobs_of, video_request, wait_terminal
 
 pytestmark = pytest.mark.integration
+# This module is about exactness, not about when chunks pay: its scenes are a few seconds long,
+# which the measured costs (a Pod's start, the stitch) would render whole. A cost model where
+# rendering dominates (no Pod, plan or stitch cost, 1 s a frame) lets the operator chunk them.
+CHUNKS_PAY = "pod=0,plan=0,stitch=0,low=1"
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevEnv]:
+    operator_env = {"SCENEFARM_COST_MODEL": CHUNKS_PAY}
+    with DevEnv(
+        tmp_path_factory.mktemp("devenv"), rbac_from_chart=True, operator_env=operator_env
+    ) as running:
+        running.start_operator()
+        yield running
+
 
 # 4 seconds at 15 fps: 2 chunks of minChunkSeconds 2. The traced curve and the drifting dot carry
 # state from the first chunk into the second.

@@ -13,14 +13,16 @@ from .conftest import EXAMPLES, Farm, farm, wait_for
 
 pytestmark = pytest.mark.integration
 
+# The dev cluster's instant renders plan a `Long<S>` scene as S seconds. 30 s at low quality is
+# long enough for the operator's cost model to predict the video sooner in 2 chunks than whole.
 CHUNKED_SCENE = """from manim import *
 
-class Long4(Scene):  # the dev cluster's instant renders plan a `Long<S>` scene as S seconds
+class Long30(Scene):
     def construct(self):
         dot = Dot(LEFT * 2)
         self.add(TracedPath(dot.get_center), dot)
         dot.add_updater(lambda m, dt: m.shift(RIGHT * dt * 0.6))
-        self.wait(4)
+        self.wait(30)
 """
 
 
@@ -31,7 +33,7 @@ def chunked_request(name: str) -> str:
         "metadata": {"name": name},
         "spec": {
             "topic": "a traced path in two chunks",
-            "scenes": [{"name": "traced", "className": "Long4", "code": CHUNKED_SCENE}],
+            "scenes": [{"name": "traced", "className": "Long30", "code": CHUNKED_SCENE}],
             "render": {
                 "quality": "low",
                 "cache": False,
