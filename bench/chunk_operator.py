@@ -8,7 +8,13 @@ operator started once. On it, in turn:
 (c) the same request with chunking Auto (`minChunkSeconds: 8`, `maxChunks: 2`) and `cache: false`:
     the long scene runs as plan Job -> Indexed chunks Job -> stitch Job;
 (d) (b) re-submitted with one scene edited, cache on: the Jobs it created are counted by role;
-(e) the long scene alone as a 1-scene request, whole (Off) then chunked (Auto), `cache: false`.
+(e) the long scene alone as a 1-scene request, whole (Off) then chunked (Auto), `cache: false`;
+(f) the 6-scene request on one slot (`parallelism: 1`), chunking Auto, `cache: false`.
+
+Each request's time-to-video is printed beside the operator's cost model: its prediction for the
+whole request on the request's slots (`estimates.on_paper`, chunking Off and Auto) and, for every
+scene the model decided, `status.scenes[i].chunking.predicted` against the time measured from the
+decision (the plan Pod's end, else the request's creation) to the video.
 
 Time-to-video is the bench's wall time from `create` to phase Succeeded in the store (polled every
 0.25 s); per-Pod times come from each container's terminated startedAt/finishedAt (1 s
@@ -29,22 +35,27 @@ from lightkube.resources.batch_v1 import Job
 from lightkube.resources.core_v1 import Pod
 
 from devcluster_requests import NAMESPACE, status_of
+from scenefarm_contract.chunks import Unit
 from scenefarm_devkit.devenv import DevEnv
+from scenefarm_operator.engine import chunking
 from scenefarm_operator.engine.manifests import naming
+from scenefarm_operator.engine.scheduling import costmodel, estimates
 from scenefarm_operator.runtime.kube import VideoRequest  # noqa: F401 - registers the kind with lightkube codecs
 
 SLOTS = 2  # running Pods at once in the dev cluster, and each request's render.parallelism
 CHUNKING = {"mode": "Auto", "minChunkSeconds": 8, "maxChunks": 2}
 INDEX = "batch.kubernetes.io/job-completion-index"
-RUNS = ("b", "c", "d", "e_whole", "e_chunked")
+RUNS = ("b", "c", "d", "e_whole", "e_chunked", "f")
 
 
-def request(name: str, scenes: list[tuple[str, str]], *, chunked: bool, cache: bool) -> dict[str, Any]:
+def request(
+    name: str, scenes: list[tuple[str, str]], *, chunked: bool, cache: bool, slots: int = SLOTS
+) -> dict[str, Any]:
     """A 720p30 Explicit request; `scenes` are (class name, code) pairs."""
     items = [{"name": f"s{i}", "className": cls, "code": code} for i, (cls, code) in enumerate(scenes)]
     render = {
         "quality": "medium",
-        "parallelism": SLOTS,
+        "parallelism": slots,
         "cache": cache,
         "chunking": CHUNKING if chunked else {"mode": "Off"},
     }
@@ -114,16 +125,44 @@ def run(env: DevEnv, body: dict[str, Any], timeout: float = 1500) -> dict[str, A
     jobs = client.list(Job, namespace=NAMESPACE, labels={naming.REQUEST_LABEL: name})
     labels = [(j.metadata.labels or {}) if j.metadata else {} for j in jobs]
     roles = sorted(f"{lab.get(naming.ROLE_LABEL)}:{lab.get(naming.SCENE_LABEL, '-')}" for lab in labels)
+    created_at = created.get("metadata", {}).get("creationTimestamp")
+    pods = pods_of(client, name)
     result = {
         "wall_s": round(wall, 1),
-        "status_s": _seconds(created.get("metadata", {}).get("creationTimestamp"), status.get("finishedAt")),
+        "status_s": _seconds(created_at, status.get("finishedAt")),
         "load": [round(load, 2), round(os.getloadavg()[0], 2)],
         "jobs": roles,
-        "pods": pods_of(client, name),
+        "pods": pods,
         "scenes": status.get("scenes") or [],
+        "predictions": predictions(status, pods, created_at),
     }
     print(json.dumps({name: result}), flush=True)  # raw, so a later failure loses no figures
     return result
+
+
+def predictions(
+    status: dict[str, Any], pods: list[dict[str, Any]], created: str | None
+) -> list[dict[str, Any]]:
+    """Each scene's cost-model prediction (seconds from its decision to the video, whole and in its
+    best chunk count) beside the measured seconds from that decision (its plan Pod's end, or the
+    request's creation when the code's durations decided) to the video."""
+    rows = []
+    for scene in status.get("scenes") or []:
+        chunking = scene.get("chunking") or {}
+        predicted = chunking.get("predicted")
+        if not predicted:
+            continue
+        plans = [p["finishedAt"] for p in pods if p["role"] == "plan" and p["scene"] == str(scene["index"])]
+        measured = _seconds(plans[-1] if plans else created, status.get("finishedAt"))
+        chosen = (
+            predicted["chunkedSeconds"]
+            if chunking.get("decision") == "Chunked"
+            else predicted["wholeSeconds"]
+        )
+        error = round((chosen - measured) / measured, 3) if measured else None
+        rows.append({"scene": scene["index"], "decision": chunking.get("decision"), "predicted": predicted,
+                     "measured_s": measured, "error": error})  # fmt: skip
+    return rows
 
 
 def chunk_figures(scene: dict[str, Any]) -> list[dict[str, Any]]:
@@ -177,6 +216,7 @@ def operator_bench(work: Path, scenes: list[tuple[str, str]], edited: str, long:
         d = run(env, request("edited", again, chunked=False, cache=True))
         e_whole = run(env, request("long-whole", [scenes[long]], chunked=False, cache=False))
         e_chunked = run(env, request("long-chunked", [scenes[long]], chunked=True, cache=False))
+        f = run(env, request("one-slot", scenes, chunked=True, cache=False, slots=1))
     renders = [r for r in d["jobs"] if not r.startswith("combine")]
     return {
         "b_unchunked_s": b["wall_s"],
@@ -193,6 +233,29 @@ def operator_bench(work: Path, scenes: list[tuple[str, str]], edited: str, long:
         "d_render_jobs": renders,
         "d_reused": [s["index"] for s in d["scenes"] if s.get("reused")],
         "paper_time_to_video_s": {k: round(on_paper(b, c, long, k), 1) for k in (2, 4, 8)},
-        "loads": {n: r["load"] for n, r in zip(RUNS, (b, c, d, e_whole, e_chunked), strict=True)},
+        "f_one_slot_s": f["wall_s"],
+        "model_vs_measured": model_vs_measured(scenes, long, b=b, c=c, e=e_chunked, f=f),
+        "loads": {n: r["load"] for n, r in zip(RUNS, (b, c, d, e_whole, e_chunked, f), strict=True)},
         "pods": {"b": b["pods"], "c": c["pods"], "e_whole": e_whole["pods"], "e_chunked": e_chunked["pods"]},
     }
+
+
+def model_vs_measured(scenes: list[tuple[str, str]], long: int, **runs: dict[str, Any]) -> dict[str, Any]:
+    """The cost model's time-to-video for each run's request (default costs: what the operator
+    decided with) against the measured one, and the per-scene predictions in status."""
+    costs = costmodel.Costs()
+    units = [[Unit(60)] * round((chunking.static_seconds(code) or 0) / 2) for _, code in scenes]
+    shapes = {
+        "b": (units, SLOTS, 0),
+        "c": (units, SLOTS, 1),
+        "e": ([units[long]], SLOTS, 1),
+        "f": (units, 1, 1),
+    }
+    rows: dict[str, Any] = {}
+    for name, result in runs.items():
+        request_units, slots, auto = shapes[name]
+        model = estimates.on_paper(costs, "medium", request_units, slots, CHUNKING["maxChunks"])[auto]
+        rows[name] = {"slots": slots, "model_s": round(model, 1), "measured_s": result["wall_s"],
+                      "error": round((model - result["wall_s"]) / result["wall_s"], 3),
+                      "scenes": result["predictions"]}  # fmt: skip
+    return rows

@@ -7,6 +7,7 @@ import pytest
 from scenefarm_contract.chunks import Unit, encode_units
 from scenefarm_operator.engine import chunking
 from scenefarm_operator.engine.chunking import ChunkingPolicy, layout
+from scenefarm_operator.engine.scheduling import estimates
 from scenefarm_operator.engine.scheduling.costmodel import (
     Costs,
     Job,
@@ -128,3 +129,16 @@ def test_a_cheaper_replay_and_pod_make_more_chunks_pay() -> None:
     faster = predict(units, layouts(units, 16), "medium", Load(slots=16), cheap)
 
     assert faster.chunks >= measured.chunks and faster.chunked_seconds < measured.chunked_seconds
+
+
+def test_on_paper_the_bench_request_gains_from_chunks_only_with_free_nodes() -> None:
+    # five 4 s scenes and one of 16 s at 720p30, plays of 2 s (bench/chunk_bench.py)
+    scenes = [[Unit(60)] * (8 if i == 2 else 2) for i in range(6)]
+
+    table = {k: estimates.on_paper(COSTS, "medium", scenes, k, 16) for k in (1, 2, 4, 8, 16)}
+
+    assert table[1][0] == table[1][1] and table[1][2] == 1  # one node: no plan, all whole
+    assert table[2][2] == 1  # two nodes: the long scene hides behind the short ones
+    assert table[16][2] > 1 and table[16][1] < table[16][0]
+    offs = [off for off, _, _ in table.values()]
+    assert offs == sorted(offs, reverse=True)

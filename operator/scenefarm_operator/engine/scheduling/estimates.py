@@ -150,8 +150,10 @@ def on_paper(
 ) -> tuple[float, float, int]:
     """A whole request's time-to-video from its start on `slots` nodes (one Pod each), as the
     model sees it, with every scene whole and longest first (chunking Off), and as the operator
-    runs it with chunking Auto: the longest scene's plan Job first, then that scene whole or in
-    the best k chunks and a stitch; then the combine. (seconds Off, seconds Auto, k; 1: whole)."""
+    runs it with chunking Auto: one slot, or a longest scene whose durations already show chunks
+    cannot pay, renders whole without a plan; otherwise that scene's plan Job starts first, then
+    the scene whole or in the best k chunks and a stitch; then the combine.
+    (seconds Off, seconds Auto, k; 1: whole)."""
     frames = [sum(u.frames for u in units) for units in scenes]
     long = max(range(len(scenes)), key=lambda n: frames[n])
     whole = [
@@ -160,21 +162,28 @@ def on_paper(
     ]
     off = costmodel.finish_time(slots, (), whole) + costs.combine_seconds
     if slots <= 1:
-        return off, off, 1  # one slot: no plan Job, every scene whole (chunking.whole_without_plan)
+        return off, off, 1  # no plan Job, every scene whole (chunking.whole_without_plan)
     rest = [job for n, job in enumerate(whole) if n != long]
-    plan = costmodel.Job(costs.plan_seconds, rank=whole[long].seconds)  # started first: the longest scene
-    after_plan = (len(rest),)
-    best = (
-        costmodel.finish_time(slots, (), [*rest, plan, dataclasses.replace(whole[long], after=after_plan)]),
-        1,
-    )
-    for count in range(2, max_chunks + 1):
+
+    def chunked(count: int, before: list[costmodel.Job]) -> tuple[float, int]:
         edges = chunking.layout(scenes[long], count, costs.replay_fraction * chunking.MOVING_COST)
+        after = (len(rest),) if before else ()
         parts = [
-            costmodel.Job(costs.render(quality, *span), after_plan)
+            costmodel.Job(costs.render(quality, *span), after)
             for span in costmodel.split(scenes[long], edges)
         ]
-        first = len(rest) + 1
+        first = len(rest) + len(before)
         stitch = costmodel.Job(costs.stitch_seconds, tuple(range(first, first + len(parts))))
-        best = min(best, (costmodel.finish_time(slots, (), [*rest, plan, *parts, stitch]), len(parts)))
-    return off, best[0] + costs.combine_seconds, best[1]
+        seconds = costmodel.finish_time(slots, (), [*rest, *before, *parts, stitch]) + costs.combine_seconds
+        return seconds, len(parts)
+
+    counts = range(2, max_chunks + 1)
+    unplanned = min((chunked(k, [])[0] for k in counts), default=off)
+    if off - unplanned < max(costmodel.MIN_GAIN_SECONDS, costmodel.MIN_GAIN_SHARE * off):
+        return off, off, 1  # chunking.by_estimate: no plan Pod
+    plan = costmodel.Job(costs.plan_seconds, rank=whole[long].seconds)  # started first: the longest scene
+    planned_whole = dataclasses.replace(whole[long], after=(len(rest),))
+    best = (costmodel.finish_time(slots, (), [*rest, plan, planned_whole]) + costs.combine_seconds, 1)
+    for count in counts:
+        best = min(best, chunked(count, [plan]))
+    return off, best[0], best[1]
