@@ -30,6 +30,8 @@ Obj = Mapping[str, Any]
 CHUNKING_ANNOTATION = keys.CHUNKING_ANNOTATION
 CACHE_KEY_ANNOTATION = keys.CACHE_KEY_ANNOTATION
 COMPLETION_INDEX = "batch.kubernetes.io/job-completion-index"  # on each Pod of an Indexed Job
+# What a chunk's status copies from its Pod's message (status.scenes[i].chunking.chunks[j])
+CHUNK_FIGURES = ("renderSeconds", "replaySeconds", "replayFastForwarded", "replayStepped", "replayStepReason")
 
 
 def first_stage(
@@ -182,9 +184,9 @@ def _chunk_states(
         item["phase"] = next((ph for ph in (k8s.POD_SUCCEEDED, k8s.POD_RUNNING) if ph in seen), last)
         done = [p for p in mine if (p.get("status") or {}).get("phase") == k8s.POD_SUCCEEDED]
         message = _message(done[-1]) if done else None
-        if message is not None:
-            times = (("renderSeconds", message.renderSeconds), ("replaySeconds", message.replaySeconds))
-            item |= {k: v for k, v in times if v is not None}
+        if message is not None:  # its times, and which replayed plays were skipped or stepped
+            reported = {k: getattr(message, k) for k in CHUNK_FIGURES}
+            item |= {k: v for k, v in reported.items() if v is not None}
         chunks.append(item)
     return chunks
 
