@@ -159,7 +159,8 @@ class Elector:
                 return
             left = self.timing.renew_deadline - (self.clock() - self.renewed_at)
             try:
-                renewed = await asyncio.wait_for(self._try(), timeout=max(0.1, left))
+                async with asyncio.timeout(max(0.1, left)):  # not wait_for: it can swallow a cancel
+                    renewed = await self._try()
             except TimeoutError:
                 renewed = False
             if not renewed and (self.renewed_at is None or not self.leading):

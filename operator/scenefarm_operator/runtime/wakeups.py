@@ -36,7 +36,8 @@ class Wakeups:
     async def wait(self, key: RequestKey, timeout: float) -> None:
         event = self._events[key]
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), timeout)
+            async with asyncio.timeout(timeout):  # not wait_for: on 3.11 it can swallow a cancel
+                await event.wait()
         event.clear()
 
     def drop(self, key: RequestKey) -> None:

@@ -107,9 +107,10 @@ class Caller:
 
     async def once(self, fn: Callable[[], T], timeout: float | None = None) -> T:
         loop = asyncio.get_running_loop()
-        return await asyncio.wait_for(
-            loop.run_in_executor(self._pool, fn), timeout or self.config.call_timeout
-        )
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation that
+        # arrives as the call completes (gh-86296), and a stopped loop then runs on for ever.
+        async with asyncio.timeout(timeout or self.config.call_timeout):
+            return await loop.run_in_executor(self._pool, fn)
 
     async def call(
         self, fn: Callable[[], T], *, attempts: int | None = None, timeout: float | None = None

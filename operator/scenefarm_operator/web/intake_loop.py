@@ -21,7 +21,6 @@ is refused, and nothing of anyone else's is ever changed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime
 import logging
 import time
@@ -447,10 +446,11 @@ class IntakeRunner:
 
     async def stop(self) -> None:
         task, self.task = self.task, None
-        if task is not None:
+        while task is not None and not task.done():  # again if a cancellation was lost on the way
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await asyncio.wait({task}, timeout=1.0)
+        if task is not None and not task.cancelled():
+            task.result()  # a loop that ended by itself ended by a bug: say it
 
     def close(self) -> None:
         self.intake.close()

@@ -86,7 +86,8 @@ class AppwriteMirror:
         self._wake = asyncio.Event()
         self._bootstrap = asyncio.create_task(self._ensure_schema())
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(asyncio.shield(self._bootstrap), wait_seconds)
+            async with asyncio.timeout(wait_seconds):
+                await asyncio.shield(self._bootstrap)
         self._flusher = asyncio.create_task(self._run(), name="appwrite-mirror")
 
     async def stop(self, timeout: float = 10.0) -> None:
@@ -96,7 +97,8 @@ class AppwriteMirror:
         tasks = [t for t in (self._flusher, self._bootstrap) if t is not None]
         if self._flusher is not None:
             with contextlib.suppress(Exception, asyncio.CancelledError):
-                await asyncio.wait_for(asyncio.shield(self._flusher), timeout)
+                async with asyncio.timeout(timeout):
+                    await asyncio.shield(self._flusher)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -224,8 +226,10 @@ class AppwriteMirror:
             inflight = [f for k, f in self._inflight.items() if k in keys]
         try:
             # A write still on its way would recreate a row we delete now.
-            await asyncio.wait_for(asyncio.gather(*inflight, return_exceptions=True), timeout)
-            await asyncio.wait_for(forgetting.forget(self, body, list(offers)), timeout)
+            async with asyncio.timeout(timeout):
+                await asyncio.gather(*inflight, return_exceptions=True)
+            async with asyncio.timeout(timeout):
+                await forgetting.forget(self, body, list(offers))
         except (AppwriteException, TimeoutError) as error:
             logger.warning("Could not remove VideoRequest %s from Appwrite: %s", uid, self._describe(error))
             return False
@@ -270,7 +274,8 @@ class AppwriteMirror:
                 await asyncio.gather(*(self._write(key) for key in due))
                 continue
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), wait)
+                async with asyncio.timeout(wait):  # not wait_for: on 3.11 it can swallow a cancel
+                    await self._wake.wait()
 
     def _due_rows(self) -> tuple[list[RowKey], float | None]:
         """Rows to write now, and how long to wait for the next one (None: until woken)."""

@@ -104,7 +104,8 @@ class Notifier:
             wake = self._wake[uid]
             wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), max(0.0, wait))
+                async with asyncio.timeout(max(0.0, wait)):  # not wait_for: it can swallow a cancel
+                    await wake.wait()
 
     async def _attempt(self, body: Obj, book: ledger.Ledger, event: events.CloudEvent) -> ledger.Ledger:
         meta = body["metadata"]

@@ -468,3 +468,31 @@ async def test_the_pages_retry_and_delete_flags_reach_the_users_own_request(doub
     await loop.poll_once()
     sneaky = double.rows("scenefarm", "videos")["sneaky"]
     assert sneaky["status"] == "failed" and "cannot ask for a retry or a delete" in sneaky["error_message"]
+
+
+async def test_stop_ends_the_loop_even_when_a_cancellation_is_lost_on_the_way(double, config, schema) -> None:
+    """On Python 3.11 asyncio.wait_for swallows a cancellation that arrives as its call completes
+    (gh-86296): the loop then polls on, and a stop that cancels once waited for ever (CI hung 300 s)."""
+    loop = intake(config, FakeKube())
+    lost: list[int] = []
+
+    async def run() -> None:
+        while True:
+            try:
+                await asyncio.sleep(0.01)
+            except asyncio.CancelledError:
+                if lost:
+                    raise
+                lost.append(1)  # the first cancellation vanishes, as inside wait_for
+
+    loop.run = run  # type: ignore[method-assign]
+    runner = IntakeRunner(loop, restart_backoff=QUICK)
+    runner.start()
+    await asyncio.sleep(0.05)
+    task = runner.task
+    assert task is not None
+    stopping = asyncio.ensure_future(runner.stop())
+    done, _ = await asyncio.wait({stopping}, timeout=30)  # (no cancel of its own reaching the loop)
+    task.cancel()  # whatever happened: leave nothing running
+    assert stopping in done and lost == [1] and task.done()
+    runner.close()
