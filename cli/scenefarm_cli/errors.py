@@ -7,6 +7,7 @@ CliError                  exit 1: the request ended Failed or Cancelled (watch, 
 ├── Forbidden             exit 5: the cluster or the store said no (401/403)
 ├── Unreachable           exit 6: no kubeconfig, no such context, the cluster does not answer
 ├── IntegrityError        exit 7: a download does not match the sha256 in the status
+├── WatchEnded            exit 1: the cluster ended a watch with no error (show/events.py)
 └── TimedOut              exit 8: --timeout passed before the requests ended (show/watch.py)
 
 CliError is the CLI's one error root; no class shares a name with an operator error

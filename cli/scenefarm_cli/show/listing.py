@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from lightkube import operators
@@ -19,6 +19,7 @@ from scenefarm_cli.connection import Connection
 from scenefarm_cli.errors import UsageError
 from scenefarm_cli.output import Output, age, eta, stall, table
 from scenefarm_cli.resources import VideoRequest
+from scenefarm_cli.show.events import WatchEnded, ctrl_c, next_event, pump
 from scenefarm_cli.show.summary import one_line
 from scenefarm_cli.videorequests import as_dict, get, list_all
 from scenefarm_contract import phases
@@ -204,12 +205,18 @@ def _watch(
     last = {_id(r): [cells[i] for i in key] for r, cells in zip(requests, body, strict=True)}
     namespace = "*" if all_namespaces else conn.namespace
     fields: dict[str, Any] | None = {"metadata.name": names[0]} if len(names) == 1 else None
-    try:
+
+    def stream() -> Iterator[dict[str, Any]]:  # read in a daemon thread (events.pump)
         with conn.talking(f"watching videorequests in namespace {conn.namespace}"):
-            for _kind, obj in conn.client().watch(
-                VideoRequest, namespace=namespace, labels=labels, fields=fields
-            ):
-                request = as_dict(obj)
+            watch = conn.client().watch(VideoRequest, namespace=namespace, labels=labels, fields=fields)
+            for _kind, obj in watch:
+                yield as_dict(obj)
+
+    with ctrl_c() as interrupts:
+        events = pump(stream)
+        try:
+            while True:
+                request = next_event(events, interrupts)
                 if names and request["metadata"]["name"] not in names:
                     continue
                 cells = row(request, all_namespaces, with_eta, dt.datetime.now(dt.UTC), wide)
@@ -218,9 +225,8 @@ def _watch(
                 last[_id(request)] = [cells[i] for i in key]
                 padded = [c.ljust(w) for c, w in zip(cells, widths, strict=False)]
                 out.line("   ".join(padded).rstrip())
-    except KeyboardInterrupt:
-        return 0
-    return 0
+        except (KeyboardInterrupt, WatchEnded):
+            return 0
 
 
 def _id(request: Mapping[str, Any]) -> tuple[str, str]:

@@ -16,9 +16,8 @@ the cluster (exit 130).
 from __future__ import annotations
 
 import queue
-import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from lightkube.core.exceptions import ApiError
@@ -31,6 +30,7 @@ from scenefarm_cli.errors import CliError
 from scenefarm_cli.output import Output
 from scenefarm_cli.resources import VideoRequest
 from scenefarm_cli.show import summary
+from scenefarm_cli.show.events import Interrupts, ctrl_c, next_event, pump
 from scenefarm_cli.show.view import BAR, DELETED, request_view
 from scenefarm_cli.videorequests import as_dict, get
 from scenefarm_contract import phases
@@ -56,34 +56,10 @@ def follow(
     wanted = dict(generations or {})
     requests = {name: get(conn, name) for name in names}  # unknown names fail here, clearly
     deadline = None if not timeout else time.monotonic() + timeout
-    events: queue.Queue[Any] = queue.Queue()
-    if not all(_finished(r, wanted) for r in requests.values()):
-        threading.Thread(target=_pump, args=(conn, names, events), daemon=True).start()
-    interrupted = False
-    if out.live:
-        with Live(console=out.out, refresh_per_second=8, transient=True) as live:
-            live.update(_views(requests, out, wanted))
-            try:
-                _consume(
-                    events, requests, wanted, deadline, lambda: live.update(_views(requests, out, wanted))
-                )
-            except KeyboardInterrupt:
-                interrupted = True
-        for request in requests.values():  # the last state stays on the screen
-            out.out.print(request_view(shown(request, wanted), out.program, _bar(out)), soft_wrap=True)
-    else:
-        printed: set[str] = set()
-        _print_new(out, requests.values(), printed, wanted)
-        try:
-            _consume(
-                events,
-                requests,
-                wanted,
-                deadline,
-                lambda: _print_new(out, requests.values(), printed, wanted),
-            )
-        except KeyboardInterrupt:
-            interrupted = True
+    with ctrl_c() as interrupts:
+        interrupted = _show(
+            conn, names, out, requests, wanted=wanted, deadline=deadline, interrupts=interrupts
+        )
     if interrupted:
         going = [n for n, r in requests.items() if not _finished(r, wanted)]
         if going:
@@ -96,6 +72,52 @@ def follow(
             )
         return INTERRUPTED
     return 0 if all(_phase(r) == phases.SUCCEEDED for r in requests.values()) else 1
+
+
+def _show(
+    conn: Connection,
+    names: list[str],
+    out: Output,
+    requests: dict[str, dict[str, Any]],
+    *,
+    wanted: Mapping[str, int],
+    deadline: float | None,
+    interrupts: Interrupts,
+) -> bool:
+    """Redraw on each event until every request ends; True when Ctrl-C stopped it."""
+    events: queue.Queue[Any] = queue.Queue()
+    if not all(_finished(r, wanted) for r in requests.values()):
+        events = pump(lambda: _stream(conn, names))
+    interrupted = False
+    if out.live:
+        with Live(console=out.out, refresh_per_second=8, transient=True) as live:
+            live.update(_views(requests, out, wanted))
+            try:
+                _consume(
+                    (events, interrupts),
+                    requests,
+                    wanted,
+                    deadline,
+                    lambda: live.update(_views(requests, out, wanted)),
+                )
+            except KeyboardInterrupt:
+                interrupted = True
+        for request in requests.values():  # the last state stays on the screen
+            out.out.print(request_view(shown(request, wanted), out.program, _bar(out)), soft_wrap=True)
+        return interrupted
+    printed: set[str] = set()
+    _print_new(out, requests.values(), printed, wanted)
+    try:
+        _consume(
+            (events, interrupts),
+            requests,
+            wanted,
+            deadline,
+            lambda: _print_new(out, requests.values(), printed, wanted),
+        )
+    except KeyboardInterrupt:
+        interrupted = True
+    return interrupted
 
 
 def shown(request: dict[str, Any], wanted: Mapping[str, int]) -> dict[str, Any]:
@@ -125,22 +147,19 @@ def _stale(request: Mapping[str, Any], wanted: Mapping[str, int]) -> bool:
 
 
 def _consume(
-    events: queue.Queue[Any],
+    source: tuple[queue.Queue[Any], Interrupts],
     requests: dict[str, dict[str, Any]],
     wanted: Mapping[str, int],
     deadline: float | None,
     redraw: Any,
 ) -> None:
+    events, interrupts = source
     while not all(_finished(r, wanted) for r in requests.values()):
-        wait = None if deadline is None else max(0.0, deadline - time.monotonic())
         try:
-            item = events.get(timeout=wait)
+            kind, obj = next_event(events, interrupts, deadline)
         except queue.Empty:
             waiting = ", ".join(n for n, r in requests.items() if not _finished(r, wanted))
             raise TimedOut(f"timed out waiting for {waiting}") from None
-        if isinstance(item, BaseException):
-            raise item
-        kind, obj = item
         name = obj["metadata"]["name"]
         if name not in requests:
             continue
@@ -151,18 +170,13 @@ def _consume(
         redraw()
 
 
-def _pump(conn: Connection, names: list[str], events: queue.Queue[Any]) -> None:
-    """The watch, in a daemon thread: every event (or the error that ended it) into `events`."""
+def _stream(conn: Connection, names: list[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The watch's events (read in a daemon thread by events.pump)."""
     fields: dict[str, Any] | None = {"metadata.name": names[0]} if len(names) == 1 else None
-    try:
-        with conn.talking(f"watching videorequests in namespace {conn.namespace}"):
-            stream = conn.client().watch(
-                VideoRequest, namespace=conn.namespace, fields=fields, on_error=_resume
-            )
-            for kind, obj in stream:
-                events.put((kind, as_dict(obj)))
-    except BaseException as error:
-        events.put(error)
+    with conn.talking(f"watching videorequests in namespace {conn.namespace}"):
+        stream = conn.client().watch(VideoRequest, namespace=conn.namespace, fields=fields, on_error=_resume)
+        for kind, obj in stream:
+            yield kind, as_dict(obj)
 
 
 def _resume(error: Exception, count: int) -> OnErrorResult:
