@@ -19,7 +19,7 @@ import pytest
 
 from scenefarm_devkit.tools import ensure_tool
 
-from .conftest import EXAMPLES
+from .conftest import EXAMPLES, wait_for
 
 pytestmark = pytest.mark.integration
 CHART = Path(__file__).resolve().parents[2] / "charts" / "scenefarm"
@@ -131,7 +131,8 @@ def test_logs_exec_and_cp_of_a_running_job(dev: DevUp, tmp_path: Path) -> None:
     dev.kubectl(
         "wait", "pod", "-l", "job-name=talker", "--for=jsonpath={.status.phase}=Running", "--timeout=60s"
     )
-    assert dev.kubectl("logs", "job/talker") == "hello from the pod\n"
+    # Running is not printed yet (the interpreter starts first): read as a user would, again.
+    wait_for(lambda: dev.kubectl("logs", "job/talker") == "hello from the pod\n", 60, "the pod's first line")
     follow = subprocess.Popen(
         [str(ensure_tool("kubectl")), "logs", "-f", "job/talker", "-c", "talker"],
         stdout=subprocess.PIPE, text=True, env=dev.env,
