@@ -232,7 +232,10 @@ def operator_bench(work: Path, scenes: list[tuple[str, str]], edited: str, long:
         "d_edited_s": d["wall_s"],
         "d_render_jobs": renders,
         "d_reused": [s["index"] for s in d["scenes"] if s.get("reused")],
-        "paper_time_to_video_s": {k: round(on_paper(b, c, long, k), 1) for k in (2, 4, 8)},
+        # from the Pods' times; needs (c) chunked (the cost model renders it whole on 2 slots)
+        "paper_time_to_video_s": {k: round(on_paper(b, c, long, k), 1) for k in (2, 4, 8)}
+        if (c["scenes"][long].get("chunking") or {}).get("chunks")
+        else None,
         "f_one_slot_s": f["wall_s"],
         "model_vs_measured": model_vs_measured(scenes, long, b=b, c=c, e=e_chunked, f=f),
         "loads": {n: r["load"] for n, r in zip(RUNS, (b, c, d, e_whole, e_chunked, f), strict=True)},
