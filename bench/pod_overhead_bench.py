@@ -17,8 +17,10 @@ imported Manim once. This bench measures, in CPU seconds (user + system, all thr
 - Manim's import when the standard library has no bytecode (as in the `python:*-slim` base
   image, whose build deletes every `.pyc`; site-packages keep theirs from `pip install`).
 
-Overhead = pod - in-process. Not a test: `.venv/bin/python bench/pod_overhead_bench.py
-[--quality medium] [--repeat 3]`; figures in docs/benchmarks.md.
+Overhead = pod - in-process, each the least of its runs (other work only adds CPU time). Not a
+test: `.venv/bin/python bench/pod_overhead_bench.py [--quality medium] [--repeat 5]
+[--baseline-python PY]` (PY: e.g. a venv whose .pth puts an older checkout of renderer_image/ and
+contract/ before the project's site-packages); figures in docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -135,32 +137,40 @@ class InProcess:
         self.process.wait()
 
 
-def pod_and_in_process(work: Path, code: Path, quality: str, repeat: int) -> dict[str, Any]:
-    """`render` commands and in-process renders of the same scene, one after the other (so both
-    see the same load), after one in-process render that warms the process (fonts, caches)."""
+def pod_and_in_process(
+    work: Path, code: Path, quality: str, repeat: int, baseline: str | None
+) -> dict[str, Any]:
+    """`render` commands and in-process renders of the same scene, one after the other (so all
+    see the same load), after one in-process render that warms the process (fonts, caches).
+    `baseline`: another interpreter whose path holds another tree of the renderer (the commit
+    before a change), whose `render` commands run in the same rounds."""
     local = InProcess(work, code, quality)
     first = local.render()
     one_scene = work / "one-scene"  # a fresh process's stdin: the scene once
     one_scene.write_text(f"{code}\n")
-    pods, walls, warm, cold = [], [], [], []
+    runs: dict[str, Any] = {"pod": [], "pod_wall": [], "baseline": [], "warm": [], "first": first, "cold": []}
     for run in range(repeat):
-        log = work / f"termination-{run}"
-        argv = render_argv(
-            code_path=str(code), class_name=CLASS, quality=quality, scene_index=run,
-            prefix="bench/pod-00000000", store="volume", store_root=str(work / "store"),
-        )  # fmt: skip
-        env = {**os.environ, TERMINATION_LOG_ENV: str(log)}
-        cpu, wall = cpu_of([sys.executable, "-m", "scenefarm_renderer", *argv], env)
-        message = TerminationMessage.from_json(log.read_text())
-        assert message is not None and message.exitClass == 0, message
-        pods.append(cpu)
-        walls.append(wall)
-        warm.append(local.render())
+        for python, key in ((sys.executable, "pod"), (baseline, "baseline")):
+            if python is None:
+                continue
+            log = work / f"termination-{key}-{run}"
+            argv = render_argv(
+                code_path=str(code), class_name=CLASS, quality=quality, scene_index=run,
+                prefix=f"bench/{key}-00000000", store="volume", store_root=str(work / "store"),
+            )  # fmt: skip
+            env = {**os.environ, TERMINATION_LOG_ENV: str(log)}
+            cpu, wall = cpu_of([python, "-m", "scenefarm_renderer", *argv], env)
+            message = TerminationMessage.from_json(log.read_text())
+            assert message is not None and message.exitClass == 0, message
+            runs[key].append(cpu)
+            if key == "pod":
+                runs["pod_wall"].append(wall)
+        runs["warm"].append(local.render())
         script = [sys.executable, "-c", IN_PROCESS, QUALITIES[quality].manim_flag, str(work / f"cold-{run}")]
         with one_scene.open() as stdin:
-            cold.append(cpu_of(script, stdin=stdin)[0])
+            runs["cold"].append(cpu_of(script, stdin=stdin)[0])
     local.close()
-    return {"pod": pods, "pod_wall": walls, "warm": warm, "first": first, "cold": cold}
+    return runs
 
 
 def interpreter_costs(repeat: int) -> dict[str, float]:
@@ -228,6 +238,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--quality", default="medium", choices=sorted(QUALITIES))
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--baseline-python", help="an interpreter running another renderer tree, interleaved")
     args = parser.parse_args()
     git = ["git", "rev-parse", "--short", "HEAD"]
     commit = subprocess.run(git, capture_output=True, text=True, check=False).stdout.strip()
@@ -239,20 +250,33 @@ def main() -> None:
         code.write_text(SCENE)
         costs = interpreter_costs(args.repeat)
         steps = parent_steps(work, code, args.quality, args.repeat)
-        runs = pod_and_in_process(work, code, args.quality, args.repeat)
+        runs = pod_and_in_process(work, code, args.quality, args.repeat, args.baseline_python)
     print(f"load after: {load()}")
     q = QUALITIES[args.quality]
     print(f"\nscene: {q.width}x{q.height} at {q.fps} fps, 4 s; CPU seconds, median of {args.repeat}\n")
     print("| step | CPU s |\n|---|---|")
     for name, value in {**costs, **steps}.items():
         print(f"| {name} | {value:.3f} |")
-    pod, warm, cold = median(runs["pod"]), median(runs["warm"]), median(runs["cold"])
-    print("\n| | CPU s |\n|---|---|")
-    print(f"| pod: the `render` command ({median(runs['pod_wall']):.1f} s wall) | {pod:.3f} |")
-    print(f"| in-process render, Manim imported and warm | {warm:.3f} |")
-    print(f"| fresh process: import Manim, render | {cold:.3f} |")
-    print(f"| **overhead: pod - in-process** | **{pod - warm:.3f}** |")
-    print(f"| pod - fresh process | {pod - cold:.3f} |")
+    # Other work on the machine only adds CPU time: the least of the runs is the steadiest figure.
+    pod, warm, cold = (min(runs[k]) for k in ("pod", "warm", "cold"))
+    print(f"\n| | CPU s, least of {args.repeat} | median |\n|---|---|---|")
+    rows = {
+        f"pod: the `render` command ({median(runs['pod_wall']):.1f} s wall)": "pod",
+        "in-process render, Manim imported and warm": "warm",
+        "fresh process: import Manim, render": "cold",
+    }
+    for label, key in rows.items():
+        print(f"| {label} | {min(runs[key]):.3f} | {median(runs[key]):.3f} |")
+    if runs["baseline"]:
+        print(
+            f"| pod, the baseline's `render` command | {min(runs['baseline']):.3f} | "
+            f"{median(runs['baseline']):.3f} |"
+        )
+    print(f"| in-process, the process's first render | {runs['first']:.3f} | |")
+    print(f"| **overhead: pod - in-process** | **{pod - warm:.3f}** | |")
+    print(f"| pod - fresh process | {pod - cold:.3f} | |")
+    if runs["baseline"]:
+        print(f"| baseline pod - in-process | {min(runs['baseline']) - warm:.3f} | |")
     print(json.dumps({"costs": costs, "steps": steps, "runs": runs}))
 
 
