@@ -20,6 +20,7 @@ from rich.console import Console
 
 from scenefarm_contract import phases
 from scenefarm_contract.clock import parse_time
+from scenefarm_contract.conditions import stall_of
 
 FORMATS = ("json", "yaml")
 
@@ -113,10 +114,8 @@ def eta(status: Mapping[str, Any], now: dt.datetime | None = None) -> str:
 
 
 def stall(status: Mapping[str, Any]) -> str | None:
-    """Why a request still in progress cannot go on by itself (its `Stalled=True` condition, as
-    `Reason: message`), or None. A finished request is never reported here: its ending says why."""
-    if (status.get("phase") or phases.PENDING) in phases.TERMINAL:
-        return None
+    """Why a request still in progress cannot go on by itself (`Reason: message`), or None."""
+    return stall_of(status.get("phase"), status)
     for condition in status.get("conditions") or ():
         if condition.get("type") == "Stalled" and condition.get("status") == "True":
             reason, message = condition.get("reason") or "Stalled", condition.get("message") or ""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from scenefarm_devkit.apiserver.errors import BadRequest
@@ -108,3 +108,26 @@ def matcher(label_selector: str | None, field_selector: str | None) -> Matcher:
         return all((field_value(obj, path) == value) == equal for path, equal, value in fields)
 
     return matches
+
+
+def selects_labels(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> bool:
+    """metav1.LabelSelector; an absent or empty selector selects everything."""
+    if not selector:
+        return True
+    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
+        return False
+    for expression in selector.get("matchExpressions") or []:
+        key, operator, values = (
+            expression.get("key"),
+            expression.get("operator"),
+            expression.get("values") or [],
+        )
+        present = key in labels
+        if (
+            (operator == "In" and (not present or labels[key] not in values))
+            or (operator == "NotIn" and present and labels[key] in values)
+            or (operator == "Exists" and not present)
+            or (operator == "DoesNotExist" and present)
+        ):
+            return False
+    return True

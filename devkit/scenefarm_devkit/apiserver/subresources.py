@@ -20,6 +20,7 @@ from typing import Any
 from scenefarm_devkit.apiserver import errors
 from scenefarm_devkit.apiserver.operations import Api, now
 from scenefarm_devkit.apiserver.resources import ResourceType
+from scenefarm_devkit.apiserver.selectors import selects_labels
 
 CREATE_SUBRESOURCES = {("pods", "eviction"), ("serviceaccounts", "token")}
 DEFAULT_SERVICE_ACCOUNT = "default"
@@ -55,7 +56,7 @@ def _evict(api: Api, rt: ResourceType, namespace: str, name: str, body: dict[str
     labels = pod["metadata"].get("labels") or {}
     for pdb in api.store.scan("policy", "poddisruptionbudgets", namespace):
         selector = (pdb.get("spec") or {}).get("selector")
-        if selector is None or not _selects(selector, labels):
+        if selector is None or not selects_labels(selector, labels):
             continue
         if int((pdb.get("status") or {}).get("disruptionsAllowed", 0)) <= 0:
             raise TooManyRequests(
@@ -123,23 +124,3 @@ def _token(
         "spec": spec,
         "status": {"token": token, "expirationTimestamp": expires.strftime("%Y-%m-%dT%H:%M:%SZ")},
     }
-
-
-def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
-    """metav1.LabelSelector: matchLabels and matchExpressions (In, NotIn, Exists, DoesNotExist)."""
-    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
-        return False
-    for expression in selector.get("matchExpressions") or []:
-        key, operator, values = (
-            expression.get("key"),
-            expression.get("operator"),
-            expression.get("values") or [],
-        )
-        present = key in labels
-        if operator == "In" and (not present or labels[key] not in values):
-            return False
-        if operator == "NotIn" and present and labels[key] in values:
-            return False
-        if (operator == "Exists") != present and operator in ("Exists", "DoesNotExist"):
-            return False
-    return True

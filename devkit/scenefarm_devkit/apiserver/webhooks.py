@@ -33,35 +33,13 @@ import jsonpatch
 
 from scenefarm_devkit.apiserver import errors
 from scenefarm_devkit.apiserver.resources import ResourceType
+from scenefarm_devkit.apiserver.selectors import selects_labels
 from scenefarm_devkit.apiserver.store import DRY_RUN, Store
 
 GROUP = "admissionregistration.k8s.io"
 VALIDATING, MUTATING = "validatingwebhookconfigurations", "mutatingwebhookconfigurations"
 # Warnings the webhooks of the request in flight returned (the handler turns them into headers).
 WARNINGS: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("webhook_warnings", default=None)
-
-
-def _selects(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> bool:
-    """metav1.LabelSelector; an absent or empty selector selects everything."""
-    if not selector:
-        return True
-    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
-        return False
-    for expression in selector.get("matchExpressions") or []:
-        key, operator, values = (
-            expression.get("key"),
-            expression.get("operator"),
-            expression.get("values") or [],
-        )
-        present = key in labels
-        if (
-            (operator == "In" and (not present or labels[key] not in values))
-            or (operator == "NotIn" and present and labels[key] in values)
-            or (operator == "Exists" and not present)
-            or (operator == "DoesNotExist" and present)
-        ):
-            return False
-    return True
 
 
 def _rule_matches(rule: Mapping[str, Any], rt: ResourceType, operation: str, subresource: str) -> bool:
@@ -112,9 +90,9 @@ class Webhooks:
             for hook in config.get("webhooks") or []:
                 if not any(_rule_matches(r, rt, operation, subresource) for r in hook.get("rules") or []):
                     continue
-                if rt.namespaced and not _selects(hook.get("namespaceSelector"), ns_labels):
+                if rt.namespaced and not selects_labels(hook.get("namespaceSelector"), ns_labels):
                     continue
-                if not _selects(hook.get("objectSelector"), meta.get("labels") or {}):
+                if not selects_labels(hook.get("objectSelector"), meta.get("labels") or {}):
                     continue
                 found.append(hook)
         return found

@@ -189,30 +189,19 @@ async def read_request(namespace: str, name: str) -> dict[str, Any] | None:
 
 async def cancel_request(namespace: str, name: str) -> None:
     """Set `spec.cancel` (the web intake's cancel flag); a missing request is fine."""
-    try:
-        with _counted("patch", naming.PLURAL, expected=(404,)):
-            await client().patch(
-                VideoRequest,
-                name,
-                {"spec": {"cancel": True}},
-                namespace=namespace,
-                patch_type=PatchType.MERGE,
-            )
-    except ApiError as e:
-        if e.status.code != 404:
-            raise
+    await _merge_spec(namespace, name, {"cancel": True})
 
 
 async def retry_request(namespace: str, name: str, generation: int) -> None:
     """Set `spec.retryGeneration` (the web page's retry); a missing request is fine."""
+    await _merge_spec(namespace, name, {"retryGeneration": generation})
+
+
+async def _merge_spec(namespace: str, name: str, spec: dict[str, Any]) -> None:
     try:
         with _counted("patch", naming.PLURAL, expected=(404,)):
             await client().patch(
-                VideoRequest,
-                name,
-                {"spec": {"retryGeneration": generation}},
-                namespace=namespace,
-                patch_type=PatchType.MERGE,
+                VideoRequest, name, {"spec": spec}, namespace=namespace, patch_type=PatchType.MERGE
             )
     except ApiError as e:
         if e.status.code != 404:

@@ -17,6 +17,7 @@ from appwrite.role import Role
 
 from scenefarm_contract import keys, phases
 from scenefarm_contract.appwrite_sdk import file_id
+from scenefarm_contract.conditions import stall_of
 from scenefarm_contract.renderer import artifact_prefix
 from scenefarm_operator.engine.plan_store import code_key
 from scenefarm_operator.web.layout import (
@@ -193,8 +194,7 @@ def stalled(phase: str, status: Mapping[str, Any]) -> str | None:
     """`Reason: message` of Stalled=True while the request is in progress (a Pod the cluster will
     not start, no progress past the estimate); None otherwise: a finished request's
     `error_message` says why it ended."""
-    if phase in phases.TERMINAL:
-        return None
+    return stall_of(phase, status)
     for condition in status.get("conditions") or ():
         if condition.get("type") == "Stalled" and condition.get("status") == "True":
             reason, message = condition.get("reason") or "Stalled", condition.get("message") or ""
