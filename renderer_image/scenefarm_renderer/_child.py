@@ -301,4 +301,9 @@ def _shorten(text: str, keep: int = MESSAGE_KEEP) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    status = main(sys.argv[1:])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Everything is written and closed (the result, the video, line-buffered progress): skip the
+    # interpreter's teardown of Manim's modules and the scene's objects (~0.2 s of CPU per Pod).
+    os._exit(status)
