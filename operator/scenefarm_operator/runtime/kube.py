@@ -81,38 +81,37 @@ async def create_child(obj: Mapping[str, Any]) -> dict[str, Any] | None:
     return dict(stored) if isinstance(stored, Mapping) else dict(obj)
 
 
-async def read_configmap(namespace: str, name: str) -> dict[str, str] | None:
+async def _get_or_none(kind: Any, plural: str, namespace: str, name: str) -> Any:
+    """The object as the client returns it; None when it does not exist."""
     try:
-        with _counted("get", "configmaps", expected=(404,)):
-            cm = await client().get(ConfigMap, name, namespace=namespace)
+        with _counted("get", plural, expected=(404,)):
+            return await client().get(kind, name, namespace=namespace)
     except ApiError as e:
         if e.status.code == 404:
             return None
         raise
+
+
+async def read_configmap(namespace: str, name: str) -> dict[str, str] | None:
+    cm = await _get_or_none(ConfigMap, "configmaps", namespace, name)
+    if cm is None:
+        return None
     return dict(cm.data or {})
 
 
 async def get_configmap(namespace: str, name: str) -> dict[str, Any] | None:
     """The whole ConfigMap (its ownerReferences with its data); None when it does not exist."""
-    try:
-        with _counted("get", "configmaps", expected=(404,)):
-            cm = await client().get(ConfigMap, name, namespace=namespace)
-    except ApiError as e:
-        if e.status.code == 404:
-            return None
-        raise
+    cm = await _get_or_none(ConfigMap, "configmaps", namespace, name)
+    if cm is None:
+        return None
     return dict(cm.to_dict())  # type: ignore[no-untyped-call]
 
 
 async def get_job(namespace: str, name: str) -> dict[str, Any] | None:
     """The Job as stored; None when it does not exist."""
-    try:
-        with _counted("get", "jobs", expected=(404,)):
-            job = await client().get(Job, name, namespace=namespace)
-    except ApiError as e:
-        if e.status.code == 404:
-            return None
-        raise
+    job = await _get_or_none(Job, "jobs", namespace, name)
+    if job is None:
+        return None
     return dict(job.to_dict())  # type: ignore[no-untyped-call]
 
 
@@ -141,13 +140,9 @@ async def merge_configmap(configmap: Mapping[str, Any]) -> None:
 
 async def read_secret(namespace: str, name: str) -> dict[str, str] | None:
     """A Secret's data, decoded; None when it does not exist."""
-    try:
-        with _counted("get", "secrets", expected=(404,)):
-            secret = await client().get(Secret, name, namespace=namespace)
-    except ApiError as e:
-        if e.status.code == 404:
-            return None
-        raise
+    secret = await _get_or_none(Secret, "secrets", namespace, name)
+    if secret is None:
+        return None
     return {k: base64.b64decode(v).decode(errors="replace") for k, v in (secret.data or {}).items()}
 
 
@@ -177,13 +172,9 @@ async def list_requests(namespace: str, labels: Mapping[str, str]) -> list[dict[
 
 async def read_request(namespace: str, name: str) -> dict[str, Any] | None:
     """One VideoRequest as stored; None when there is none (the web intake's ownership check)."""
-    try:
-        with _counted("get", naming.PLURAL, expected=(404,)):
-            found = await client().get(VideoRequest, name, namespace=namespace)
-    except ApiError as e:
-        if e.status.code == 404:
-            return None
-        raise
+    found = await _get_or_none(VideoRequest, naming.PLURAL, namespace, name)
+    if found is None:
+        return None
     return dict(found)  # generic resources are dicts
 
 
@@ -290,13 +281,9 @@ def is_invalid(error: ApiError) -> bool:
 
 async def read_lease(namespace: str, name: str) -> dict[str, Any] | None:
     """The Lease as stored (with its resourceVersion); None when it does not exist."""
-    try:
-        with _counted("get", "leases", expected=(404,)):
-            lease = await client().get(Lease, name, namespace=namespace)
-    except ApiError as e:
-        if e.status.code == 404:
-            return None
-        raise
+    lease = await _get_or_none(Lease, "leases", namespace, name)
+    if lease is None:
+        return None
     return dict(lease.to_dict())  # type: ignore[no-untyped-call]
 
 
