@@ -239,4 +239,5 @@ def test_get_watch_prints_a_row_for_each_change_until_ctrl_c(kubeconfig, env, tm
     rows = [line.split()[:4] for line in lines]  # NAME PHASE PROGRESS SCENES: AGE and ETA tick on
     assert rows[0] == ["NAME", "PHASE", "PROGRESS", "SCENES"]  # the header, also when nothing matched yet
     assert rows[-1][:2] == ["watched-one", "Succeeded"]
-    assert all(rows[i] != rows[i + 1] for i in range(len(rows) - 1)), lines  # a line per change, not per event
+    # a line per change, not per event
+    assert all(rows[i] != rows[i + 1] for i in range(len(rows) - 1)), lines
