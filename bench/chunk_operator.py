@@ -244,9 +244,10 @@ def operator_bench(work: Path, scenes: list[tuple[str, str]], edited: str, long:
 
 
 def model_vs_measured(scenes: list[tuple[str, str]], long: int, **runs: dict[str, Any]) -> dict[str, Any]:
-    """The cost model's time-to-video for each run's request (default costs: what the operator
-    decided with) against the measured one, and the per-scene predictions in status."""
-    costs = costmodel.Costs()
+    """The cost model's time-to-video for each run's request (the costs the operator decided with:
+    the defaults and this machine's CPUs, as the dev cluster sets them) against the measured one,
+    and the per-scene predictions in status."""
+    costs = costmodel.Costs.parse(f"cores={os.cpu_count() or 1}")
     units = [[Unit(60)] * round((chunking.static_seconds(code) or 0) / 2) for _, code in scenes]
     shapes = {
         "b": (units, SLOTS, 0),

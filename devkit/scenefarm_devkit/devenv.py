@@ -155,6 +155,9 @@ class DevEnv:
         kubeconfig = self.cluster.kubeconfig_for("operator")  # its own identity in the request log
         env |= {"KUBECONFIG": str(kubeconfig), "SCENEFARM_ARTIFACT_CLAIM": ARTIFACT_CLAIM}
         env |= self.operator_env
+        # Every Pod of this cluster runs on this machine: the cost model may count its CPUs.
+        if not env.get("SCENEFARM_COST_MODEL"):
+            env["SCENEFARM_COST_MODEL"] = f"cores={os.cpu_count() or 1}"
         log = (self.state_dir / "operator.log").open("ab")
         cmd = [
             sys.executable, "-m", "kopf", "run", "--standalone", "--all-namespaces",

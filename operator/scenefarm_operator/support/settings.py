@@ -49,7 +49,8 @@ class Settings:
     planner_retry_base_seconds: float = 15.0  # planner outages: next try after this, doubling, 5 tries
     # A scene Job whose Pod cannot be created or scheduled this long is reported (Event + condition).
     pod_start_grace_seconds: float = 60.0
-    # Keys: pod, plan, stitch, combine (seconds), replay (share of a frame), low..fourk (s per frame).
+    # Keys: pod, plan, stitch, combine (seconds), replay (share of a frame), low..fourk (s per frame),
+    # cores (CPUs the request's Pods share; the dev cluster sets its machine's), pod_cores.
     # The chunking cost model's costs over its defaults, "key=value,..." (e.g. "pod=2,replay=0.02")
     cost_model: str = ""
     # Observability (docs/observability.md).

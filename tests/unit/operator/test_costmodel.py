@@ -142,3 +142,38 @@ def test_on_paper_the_bench_request_gains_from_chunks_only_with_free_nodes() -> 
     assert table[16][2] > 1 and table[16][1] < table[16][0]
     offs = [off for off, _, _ in table.values()]
     assert offs == sorted(offs, reverse=True)
+
+
+def test_a_pod_runs_faster_than_one_core_only_when_fewer_pods_than_cores_share_them() -> None:
+    two = Costs.parse("cores=2")
+
+    assert COSTS.speed(1, 1) == 1.0  # cores unknown: a core per slot
+    assert two.speed(1, 6) == pytest.approx(1.4)  # one slot: each Pod has the machine to itself
+    assert two.speed(2, 1) == pytest.approx(1.4)  # two slots, one Pod to run
+    assert two.speed(2, 6) == 1.0  # two Pods at a time on two cores
+    assert Costs.parse("cores=16").speed(4, 9) == pytest.approx(1.4)  # capped by what one Pod uses
+    assert Costs.parse("cores=2,pod_cores=1").speed(1, 1) == 1.0
+
+
+def test_on_shared_cores_a_lone_long_scene_gains_less_from_chunks() -> None:
+    # the bench's 16 s scene alone on 2 slots: whole it gets ~1.4 cores, two chunks one core each
+    units = segments(16)
+    unknown = predict(units, layouts(units, 2), "medium", Load(slots=2), COSTS)
+    two_cores = predict(units, layouts(units, 2), "medium", Load(slots=2), Costs.parse("cores=2"))
+
+    assert two_cores.whole_seconds == pytest.approx(unknown.whole_seconds / 1.4)
+    assert two_cores.chunked_seconds == pytest.approx(unknown.chunked_seconds)  # both chunks share 2 cores
+    assert (
+        two_cores.chunked_seconds - two_cores.whole_seconds > unknown.chunked_seconds - unknown.whole_seconds
+    )
+
+
+def test_on_paper_one_slot_on_two_cores_is_the_one_core_time_over_a_pods_speed() -> None:
+    scenes = [[Unit(60)] * (8 if i == 2 else 2) for i in range(6)]
+
+    one_core = estimates.on_paper(COSTS, "medium", scenes, 1, 16)
+    two_cores = estimates.on_paper(Costs.parse("cores=2"), "medium", scenes, 1, 16)
+    shared = estimates.on_paper(Costs.parse("cores=2"), "medium", scenes, 2, 16)
+
+    assert two_cores[0] == pytest.approx(one_core[0] / 1.4) and two_cores[2] == 1
+    assert shared[0] == estimates.on_paper(COSTS, "medium", scenes, 2, 16)[0]  # 2 Pods, 2 cores

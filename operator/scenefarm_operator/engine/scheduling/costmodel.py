@@ -8,9 +8,15 @@ scene pays a stitch Pod. The work is list-scheduled longest first on the slots (
 as the operator launches it (`estimates.render_order`), and the combine follows.
 
 The costs are the ones docs/benchmarks.md measured ("Chunked rendering": 720p30 scenes of 390
-animated dots on a 2-core machine, one core per Pod); `SCENEFARM_COST_MODEL` overrides any of
-them, e.g. `pod=1.5,replay=0.02,medium=0.05` (keys: pod, plan, stitch, combine, replay and one
-per quality, the render seconds of one moving frame).
+animated dots on an idle 2-core machine, two Pods at a time: a core per Pod); `SCENEFARM_COST_MODEL`
+overrides any of them, e.g. `pod=1.5,replay=0.02,medium=0.05` (keys: pod, plan, stitch, combine,
+replay, one per quality: the render seconds of one moving frame; cores, pod_cores).
+
+A Pod alone on a node is faster than one core: Manim draws the frames on one while PyAV's encoder
+threads run beside (the 16 s scene alone: 26.4 CPU s in 19 s). With `cores` (the CPUs the
+request's Pods share, e.g. one node's; the dev cluster sets its machine's) each Pod of a schedule
+runs `Costs.speed` times faster: up to `pod_cores` when fewer Pods than cores run at once. Without
+it (0, the default) every slot is one core, which is right when the slots fill the nodes.
 """
 
 from __future__ import annotations
@@ -22,18 +28,19 @@ from collections.abc import Mapping, Sequence
 
 from scenefarm_contract.chunks import Unit
 
-# docs/benchmarks.md, the operator run on an idle 2-core machine, 2 Pods at a time: the 6-scene
-# request (36 s of 720p30 video, 1080 frames) took 121 Pod-seconds and its 16 s scene 38 s alone,
-# so ~5.5 s is fixed per Pod and a moving frame takes ~0.08 s (0.065 s with the machine to itself);
-# plan Pods 3.4-5 s, stitch Pods 2-4 s, the combine ~1-2 s; replaying a moving frame costs ~17% of
-# rendering it (0.030 against 0.18 s a frame, wall time).
-POD_SECONDS = 5.5
-PLAN_SECONDS = 5.0
-STITCH_SECONDS = 3.0
-COMBINE_SECONDS = 2.0
-REPLAY_FRACTION = 0.17
+# docs/benchmarks.md, issue 26 re-run on an idle 2-core machine, 2 Pods at a time (a core each):
+# the 6-scene request (1080 frames of 720p30) took 62.5 Pod-seconds, its Pods' fixed cost is
+# ~1.2 s (bench/pod_overhead_bench.py), so a moving frame takes ~0.051 s; plan Pods 2 s, stitch
+# Pods 1 s, the combine up to 1 s; replaying a moving frame costs ~20% of rendering it (0.011
+# against 0.051 s a frame, the TracedPath scene stepped). A render Pod alone used 1.3-1.4 cores.
+POD_SECONDS = 1.2
+PLAN_SECONDS = 2.0
+STITCH_SECONDS = 1.0
+COMBINE_SECONDS = 1.0
+REPLAY_FRACTION = 0.2
+POD_CORES = 1.4
 # Render seconds of one moving frame, by quality: measured at medium, the others scaled by pixels.
-FRAME_SECONDS = {"low": 0.035, "medium": 0.08, "high": 0.18, "fourk": 0.72}
+FRAME_SECONDS = {"low": 0.023, "medium": 0.051, "high": 0.115, "fourk": 0.46}
 STATIC_SHARE = 0.1  # a frozen frame is rasterized once and repeated: a tenth of a moving one
 MIN_GAIN_SECONDS = 1.0  # a predicted gain below this (and below 3%) is noise: render whole
 MIN_GAIN_SHARE = 0.03
@@ -47,13 +54,16 @@ class Costs:
     combine_seconds: float = COMBINE_SECONDS
     replay_fraction: float = REPLAY_FRACTION
     frame_seconds: tuple[tuple[str, float], ...] = tuple(FRAME_SECONDS.items())
+    cores: float = 0.0  # CPUs the request's Pods share; 0: unknown, a core per slot
+    pod_cores: float = POD_CORES  # the most cores one render Pod keeps busy
 
     @classmethod
     def parse(cls, text: str) -> Costs:
         """`SCENEFARM_COST_MODEL`: comma-separated `key=seconds` over the defaults; ValueError
         names a key or value it cannot use."""
         fields = {"pod": "pod_seconds", "plan": "plan_seconds", "stitch": "stitch_seconds",
-                  "combine": "combine_seconds", "replay": "replay_fraction"}  # fmt: skip
+                  "combine": "combine_seconds", "replay": "replay_fraction", "cores": "cores",
+                  "pod_cores": "pod_cores"}  # fmt: skip
         values: dict[str, float] = {}
         frames = dict(FRAME_SECONDS)
         for part in (p.strip() for p in text.split(",") if p.strip()):
@@ -70,6 +80,14 @@ class Costs:
             else:
                 frames[key] = value
         return cls(**values, frame_seconds=tuple(frames.items()))
+
+    def speed(self, slots: int, jobs: int) -> float:
+        """How many times faster than on one core each Pod runs when `jobs` Pods, at most `slots`
+        at a time, share `cores` (1 when `cores` is unknown)."""
+        if self.cores <= 0:
+            return 1.0
+        running = max(1, min(slots, jobs))
+        return max(1.0, min(self.pod_cores, self.cores / running))
 
     def per_frame(self, quality: str) -> float:
         return dict(self.frame_seconds).get(quality, FRAME_SECONDS["medium"])
@@ -174,13 +192,14 @@ def predict(
     others = [Job(seconds) for seconds in load.waiting]
     [(moving, static, _)] = split(units, [0, frames])
     whole = finish_time(load.slots, load.busy, [*others, Job(costs.render(quality, moving, static))])
-    whole += costs.combine_seconds
+    whole = (whole + costs.combine_seconds) / costs.speed(load.slots, len(load.busy) + len(others) + 1)
     options = []
     for count, edges in sorted(layouts.items()):
         parts = [Job(costs.render(quality, *span)) for span in split(units, edges)]
         first = len(others)
         stitch = Job(costs.stitch_seconds, tuple(range(first, first + len(parts))))
         seconds = finish_time(load.slots, load.busy, [*others, *parts, stitch]) + costs.combine_seconds
+        seconds /= costs.speed(load.slots, len(load.busy) + len(others) + len(parts))
         options.append((seconds, count, tuple(edges)))
     seconds, _, edges = min(options)
     gain = whole - seconds >= max(MIN_GAIN_SECONDS, MIN_GAIN_SHARE * whole)
