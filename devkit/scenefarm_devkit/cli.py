@@ -81,6 +81,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="serve plain HTTP instead of HTTPS with a generated CA (kubectl then sends no token)",
     )
+    up.add_argument(
+        "--normal-priority",
+        action="store_true",
+        help="leave the API server at normal scheduling priority (default, when allowed: real-time "
+        "priority for its thread only, so it answers at once while renders fill the cores)",
+    )
     up.set_defaults(run=_dev_up)
 
 

@@ -54,6 +54,7 @@ class DevEnv:
         gc_delay: float | None = None,
         tls: bool = False,
         openshift: bool = False,
+        prompt: bool = False,
     ) -> None:
         state_dir = Path(state_dir).resolve()  # Pods run in their own directories: paths must be absolute
         self.state_dir = state_dir
@@ -85,6 +86,7 @@ class DevEnv:
             gc_delay=gc_delay,  # None: dependents go with their owner; seconds: the async collector's delay
             tls=tls,  # HTTPS with a generated CA in the kubeconfig (dev up)
             openshift=openshift,  # SCC ranges for every namespace, restricted-v2 for every Pod
+            prompt=prompt,  # the API server's thread at real-time priority where allowed
             **rbac_options,
         )
         self.operator_env = dict(operator_env or {})

@@ -103,12 +103,19 @@ def run(args: argparse.Namespace) -> int:
                 gc_delay=getattr(args, "gc_delay", None),
                 tls=not getattr(args, "plain_http", False),  # as real clusters: HTTPS, CA in the kubeconfig
                 openshift=getattr(args, "openshift", False),  # restricted-v2 and per-namespace UID ranges
+                prompt=not getattr(args, "normal_priority", False),  # answers as a dedicated control plane
             )
         )
         if not args.no_operator:
             env.start_operator()
         print(env.kubeconfig, flush=True)  # first, alone on its line: for scripts
         console.print(f"dev cluster ready. kubeconfig: {env.kubeconfig}", soft_wrap=True)
+        if env.cluster.priority is not None:
+            console.print(
+                f"  the API server runs at normal priority ({env.cluster.priority}): under load its answers "
+                "may wait for a core (docs/devcluster.md)",
+                soft_wrap=True,
+            )
         if getattr(args, "openshift", False):
             console.print(
                 "  OpenShift mode: every namespace gets its openshift.io/sa.scc.* ranges, every Pod the "

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import copy
 import logging
+import os
 import secrets
 import threading
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
@@ -271,11 +272,30 @@ async def _compactor(cluster: DevCluster) -> None:
         seen = store.resource_version
 
 
+def answer_promptly() -> str | None:
+    """Run the calling thread (the API server's event loop) at SCHED_FIFO priority 10, as `chrt -f
+    10` would, so a packet is answered as soon as it arrives even when renders keep every core busy:
+    a real API server has its control-plane node's CPU to itself. Pods and threads it starts go back
+    to the normal policy (SCHED_RESET_ON_FORK); the kernel still leaves 5% of each second to normal
+    tasks. Returns why not (no CAP_SYS_NICE, not Linux), or None.
+
+    Clients that close TLS while their event loop ends (kopf's shutdown) need the server's
+    close_notify within a few milliseconds, or leave an unclosed transport (docs/devcluster.md)."""
+    try:
+        policy = os.SCHED_FIFO | os.SCHED_RESET_ON_FORK
+        os.sched_setscheduler(0, policy, os.sched_param(10))
+    except (AttributeError, OSError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
 class DevClusterThread:
     """A DevCluster on its own event loop in a background thread, for synchronous tests and tools."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, prompt: bool = False, **kwargs: Any) -> None:
         self.cluster = DevCluster(*args, **kwargs)
+        self.prompt = prompt  # answer at real-time priority where allowed (answer_promptly)
+        self.priority: str | None = None  # why not, when `prompt` was asked and refused
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -299,6 +319,8 @@ class DevClusterThread:
         return self
 
     def _run(self) -> None:
+        if self.prompt:
+            self.priority = answer_promptly()
         try:
             asyncio.run(self._main())
         except BaseException as exc:
