@@ -36,7 +36,7 @@ from lightkube.resources.core_v1 import Pod
 
 from devcluster_requests import NAMESPACE, status_of
 from scenefarm_contract.chunks import Unit
-from scenefarm_devkit.devenv import DevEnv
+from scenefarm_devkit.devenv import DevEnv, machine_cost_model
 from scenefarm_operator.engine import chunking
 from scenefarm_operator.engine.manifests import naming
 from scenefarm_operator.engine.scheduling import costmodel, estimates
@@ -247,7 +247,7 @@ def model_vs_measured(scenes: list[tuple[str, str]], long: int, **runs: dict[str
     """The cost model's time-to-video for each run's request (the costs the operator decided with:
     the defaults and this machine's CPUs, as the dev cluster sets them) against the measured one,
     and the per-scene predictions in status."""
-    costs = costmodel.Costs.parse(f"cores={os.cpu_count() or 1}")
+    costs = costmodel.Costs.parse(machine_cost_model())
     units = [[Unit(60)] * round((chunking.static_seconds(code) or 0) / 2) for _, code in scenes]
     shapes = {
         "b": (units, SLOTS, 0),

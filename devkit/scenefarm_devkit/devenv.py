@@ -37,6 +37,12 @@ def renderer_pods_instantly(pod: Mapping[str, Any]) -> tuple[int, str] | None:
     return synthetic_end(pod) if any("scenefarm_renderer" in arg for arg in argv) else None
 
 
+def machine_cost_model() -> str:
+    """SCENEFARM_COST_MODEL for an operator of this cluster: every Pod runs on this machine, so the
+    cost model may count its CPUs."""
+    return f"cores={os.cpu_count() or 1}"
+
+
 class DevEnv:
     """Dev cluster + Job runner in a background thread; the operator in a subprocess."""
 
@@ -157,9 +163,8 @@ class DevEnv:
         kubeconfig = self.cluster.kubeconfig_for("operator")  # its own identity in the request log
         env |= {"KUBECONFIG": str(kubeconfig), "SCENEFARM_ARTIFACT_CLAIM": ARTIFACT_CLAIM}
         env |= self.operator_env
-        # Every Pod of this cluster runs on this machine: the cost model may count its CPUs.
         if not env.get("SCENEFARM_COST_MODEL"):
-            env["SCENEFARM_COST_MODEL"] = f"cores={os.cpu_count() or 1}"
+            env["SCENEFARM_COST_MODEL"] = machine_cost_model()
         log = (self.state_dir / "operator.log").open("ab")
         cmd = [
             sys.executable, "-m", "kopf", "run", "--standalone", "--all-namespaces",

@@ -110,10 +110,10 @@ def run(args: argparse.Namespace) -> int:
             env.start_operator()
         print(env.kubeconfig, flush=True)  # first, alone on its line: for scripts
         console.print(f"dev cluster ready. kubeconfig: {env.kubeconfig}", soft_wrap=True)
-        if env.cluster.priority is not None:
+        if env.cluster.priority_refused is not None:
             console.print(
-                f"  the API server runs at normal priority ({env.cluster.priority}): under load its answers "
-                "may wait for a core (docs/devcluster.md)",
+                f"  the API server runs at normal priority ({env.cluster.priority_refused}): "
+                "under load its answers may wait for a core (docs/devcluster.md)",
                 soft_wrap=True,
             )
         if getattr(args, "openshift", False):

@@ -295,7 +295,7 @@ class DevClusterThread:
     def __init__(self, *args: Any, prompt: bool = False, **kwargs: Any) -> None:
         self.cluster = DevCluster(*args, **kwargs)
         self.prompt = prompt  # answer at real-time priority where allowed (answer_promptly)
-        self.priority: str | None = None  # why not, when `prompt` was asked and refused
+        self.priority_refused: str | None = None  # why not, when `prompt` was asked
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -320,7 +320,7 @@ class DevClusterThread:
 
     def _run(self) -> None:
         if self.prompt:
-            self.priority = answer_promptly()
+            self.priority_refused = answer_promptly()
         try:
             asyncio.run(self._main())
         except BaseException as exc:

@@ -160,6 +160,12 @@ def finish_time(slots: int, busy: Sequence[float], jobs: Sequence[Job]) -> float
     return max([*ends.values(), *busy, 0.0])
 
 
+def to_video(costs: Costs, slots: int, busy: Sequence[float], jobs: Sequence[Job], pods: int) -> float:
+    """Seconds until the video: `jobs` list-scheduled on `slots` beside the `busy` ones, then the
+    combine, all at the speed `pods` render Pods sharing the request's cores get."""
+    return (finish_time(slots, busy, jobs) + costs.combine_seconds) / costs.speed(slots, pods)
+
+
 def split(units: Sequence[Unit], edges: Sequence[int]) -> list[tuple[int, int, int]]:
     """(moving, static, replayed moving) frames of each chunk between `edges`."""
     spans: list[tuple[int, int, int]] = []
@@ -191,15 +197,15 @@ def predict(
     frames = sum(u.frames for u in units)
     others = [Job(seconds) for seconds in load.waiting]
     [(moving, static, _)] = split(units, [0, frames])
-    whole = finish_time(load.slots, load.busy, [*others, Job(costs.render(quality, moving, static))])
-    whole = (whole + costs.combine_seconds) / costs.speed(load.slots, len(load.busy) + len(others) + 1)
+    running = len(load.busy) + len(others)
+    whole_job = Job(costs.render(quality, moving, static))
+    whole = to_video(costs, load.slots, load.busy, [*others, whole_job], running + 1)
     options = []
     for count, edges in sorted(layouts.items()):
         parts = [Job(costs.render(quality, *span)) for span in split(units, edges)]
         first = len(others)
         stitch = Job(costs.stitch_seconds, tuple(range(first, first + len(parts))))
-        seconds = finish_time(load.slots, load.busy, [*others, *parts, stitch]) + costs.combine_seconds
-        seconds /= costs.speed(load.slots, len(load.busy) + len(others) + len(parts))
+        seconds = to_video(costs, load.slots, load.busy, [*others, *parts, stitch], running + len(parts))
         options.append((seconds, count, tuple(edges)))
     seconds, _, edges = min(options)
     gain = whole - seconds >= max(MIN_GAIN_SECONDS, MIN_GAIN_SHARE * whole)

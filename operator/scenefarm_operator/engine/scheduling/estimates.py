@@ -160,7 +160,7 @@ def on_paper(
         costmodel.Job(costs.render(quality, *costmodel.split(u, [0, f])[0]))
         for u, f in zip(scenes, frames, strict=True)
     ]
-    off = (costmodel.finish_time(slots, (), whole) + costs.combine_seconds) / costs.speed(slots, len(whole))
+    off = costmodel.to_video(costs, slots, (), whole, len(whole))
     if slots <= 1:
         return off, off, 1  # no plan Job, every scene whole (chunking.whole_without_plan)
     rest = [job for n, job in enumerate(whole) if n != long]
@@ -174,8 +174,8 @@ def on_paper(
         ]
         first = len(rest) + len(before)
         stitch = costmodel.Job(costs.stitch_seconds, tuple(range(first, first + len(parts))))
-        seconds = costmodel.finish_time(slots, (), [*rest, *before, *parts, stitch]) + costs.combine_seconds
-        return seconds / costs.speed(slots, len(rest) + len(parts)), len(parts)
+        jobs = [*rest, *before, *parts, stitch]
+        return costmodel.to_video(costs, slots, (), jobs, len(rest) + len(parts)), len(parts)
 
     counts = range(2, max_chunks + 1)
     unplanned = min((chunked(k, [])[0] for k in counts), default=off)
@@ -183,8 +183,7 @@ def on_paper(
         return off, off, 1  # chunking.by_estimate: no plan Pod
     plan = costmodel.Job(costs.plan_seconds, rank=whole[long].seconds)  # started first: the longest scene
     planned_whole = dataclasses.replace(whole[long], after=(len(rest),))
-    planned = costmodel.finish_time(slots, (), [*rest, plan, planned_whole]) + costs.combine_seconds
-    best = (planned / costs.speed(slots, len(whole)), 1)
+    best = (costmodel.to_video(costs, slots, (), [*rest, plan, planned_whole], len(whole)), 1)
     for count in counts:
         best = min(best, chunked(count, [plan]))
     return off, best[0], best[1]
