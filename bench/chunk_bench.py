@@ -28,6 +28,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
@@ -37,7 +38,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
-from chunk_operator import operator_bench
+from chunk_operator import cpu_seconds, operator_bench, packing_bound
 from manim_baseline import sequential
 from scenefarm_contract.chunks import Unit, chunk_argv, plan_argv, stitch_argv
 from scenefarm_contract.renderer import TerminationMessage, combine_argv, render_argv, scene_key
@@ -306,12 +307,34 @@ def through_operator() -> None:
         codes = [work / f"scene{i}.py" for i in range(6)]
         for i, code in enumerate(codes):
             code.write_text(scene_code(i, 7 if i == LONG else 1))
+        before = cpu_seconds(resource.RUSAGE_CHILDREN) + cpu_seconds(resource.RUSAGE_SELF)
         a = sequential(work, codes, "medium_quality")
-        print(json.dumps({"a_sequential_s": round(a, 1), "load": round(os.getloadavg()[0], 2)}), flush=True)
+        a_cpu = cpu_seconds(resource.RUSAGE_CHILDREN) + cpu_seconds(resource.RUSAGE_SELF) - before
+        print(
+            json.dumps(
+                {
+                    "a_sequential_s": round(a, 1),
+                    "a_cpu_s": round(a_cpu, 1),
+                    "load": round(os.getloadavg()[0], 2),
+                }
+            ),
+            flush=True,
+        )
         scenes = [(f"Scene{i}", code.read_text()) for i, code in enumerate(codes)]
         report = {"a_sequential_s": round(a, 1)} | operator_bench(
             work, scenes, scene_code(4, 1, color="WHITE"), LONG
         )
+        report["a_cpu_s"] = round(a_cpu, 1)
+        cores = os.cpu_count() or 1
+        report["packing_bound_over_a"] = {
+            run: packing_bound(a, cpu, cores)
+            for run, cpu in report["pods_cpu_s"].items()
+            if run in ("b", "c")
+        }
+        report["long_alone_packing_bound"] = {
+            run: packing_bound(report["long_alone_whole_s"], report["pods_cpu_s"][run], cores)
+            for run in ("e_whole", "e_chunked")
+        }
         report["speedup_b_over_a"] = round(a / report["b_unchunked_s"], 2)
         report["speedup_c_over_a"] = round(a / report["c_chunked_s"], 2)
         report["long_speedup_in_request"] = round(report["long_in_b_s"] / report["long_in_c_s"], 2)

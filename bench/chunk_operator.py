@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import resource
 import time
 from pathlib import Path
 from typing import Any
@@ -111,6 +112,7 @@ def run(env: DevEnv, body: dict[str, Any], timeout: float = 1500) -> dict[str, A
     """Create the request, wait for Succeeded; its wall time, status, Jobs and Pods."""
     client, name = env.client(), body["metadata"]["name"]
     load = os.getloadavg()[0]
+    pods_cpu, here_cpu = cpu_seconds(resource.RUSAGE_CHILDREN), cpu_seconds(resource.RUSAGE_SELF)
     started = time.perf_counter()
     client.create(codecs.from_dict(body))
     deadline = time.monotonic() + timeout
@@ -119,6 +121,8 @@ def run(env: DevEnv, body: dict[str, Any], timeout: float = 1500) -> dict[str, A
             raise TimeoutError(f"{name} not finished after {timeout}s: {status.get('phase')}")
         time.sleep(0.25)
     wall = time.perf_counter() - started
+    pods_cpu = cpu_seconds(resource.RUSAGE_CHILDREN) - pods_cpu
+    here_cpu = cpu_seconds(resource.RUSAGE_SELF) - here_cpu
     if status["phase"] != "Succeeded":
         raise RuntimeError(f"{name} ended {status['phase']}: {status.get('message')}")
     created = env.cluster.get_object(naming.PLURAL, NAMESPACE, name, naming.GROUP) or {}
@@ -130,6 +134,10 @@ def run(env: DevEnv, body: dict[str, Any], timeout: float = 1500) -> dict[str, A
     result = {
         "wall_s": round(wall, 1),
         "status_s": _seconds(created_at, status.get("finishedAt")),
+        # the Pods that ended meanwhile (every Pod runs as a child of this process), and this
+        # process (the API server, the Job runner, the bench); the operator's CPU is not counted
+        "pods_cpu_s": round(pods_cpu, 1),
+        "api_and_runner_cpu_s": round(here_cpu, 1),
         "load": [round(load, 2), round(os.getloadavg()[0], 2)],
         "jobs": roles,
         "pods": pods,
@@ -138,6 +146,18 @@ def run(env: DevEnv, body: dict[str, Any], timeout: float = 1500) -> dict[str, A
     }
     print(json.dumps({name: result}), flush=True)  # raw, so a later failure loses no figures
     return result
+
+
+def cpu_seconds(who: int) -> float:
+    """User + system CPU seconds of this process, or of its waited-for children (RUSAGE_CHILDREN)."""
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def packing_bound(sequential_s: float, pods_cpu_s: float, cores: int) -> float:
+    """The most a run could gain on the sequential time: its Pods' CPU spread perfectly over the
+    cores, with no combine wait, no API server and no operator."""
+    return round(sequential_s / (pods_cpu_s / cores), 2)
 
 
 def predictions(
@@ -237,6 +257,12 @@ def operator_bench(work: Path, scenes: list[tuple[str, str]], edited: str, long:
         if (c["scenes"][long].get("chunking") or {}).get("chunks")
         else None,
         "f_one_slot_s": f["wall_s"],
+        "pods_cpu_s": {
+            n: r["pods_cpu_s"] for n, r in zip(RUNS, (b, c, d, e_whole, e_chunked, f), strict=True)
+        },
+        "api_and_runner_cpu_s": {
+            n: r["api_and_runner_cpu_s"] for n, r in zip(RUNS, (b, c, d, e_whole, e_chunked, f), strict=True)
+        },
         "model_vs_measured": model_vs_measured(scenes, long, b=b, c=c, e=e_chunked, f=f),
         "loads": {n: r["load"] for n, r in zip(RUNS, (b, c, d, e_whole, e_chunked, f), strict=True)},
         "pods": {"b": b["pods"], "c": c["pods"], "e_whole": e_whole["pods"], "e_chunked": e_chunked["pods"]},
