@@ -172,6 +172,8 @@ DANGEROUS_NAMES = frozenset(
         "make_dataclass",
         "load",  # numpy.load may unpickle
         "loadtxt",
+        "fromregex",  # numpy: reads any file
+        "DataSource",  # numpy: opens any file or URL
         "genfromtxt",
         "fromfile",
         "tofile",
@@ -223,9 +225,17 @@ def check_code(source: str, class_name: str) -> list[str]:
     return list(dict.fromkeys(violations))  # ordered, without repeats
 
 
+# What an annotation may hold: names of types, their attributes and parameters, `X | Y`, and
+# None/...; no strings and no other expressions: `typing.get_type_hints` (which
+# `functools.singledispatch` calls) evaluates a string annotation as code.
+TYPE_EXPRESSION_NODES = (ast.Name, ast.Attribute, ast.Subscript, ast.Tuple, ast.List, ast.Load, ast.BitOr)
+
+
 def _scan(tree: ast.Module) -> Iterator[str]:
     for node in ast.walk(tree):
         line = getattr(node, "lineno", "?")
+        for annotation in _annotations(node):
+            yield from _check_annotation(annotation, line)
         if isinstance(node, ast.Import):
             for alias in node.names:
                 yield from _check_import(alias.name, line)
@@ -244,6 +254,33 @@ def _scan(tree: ast.Module) -> Iterator[str]:
             node.name in FORBIDDEN_NAMES
         ):
             yield f"line {line}: the name '{node.name}' is reserved; choose another"
+
+
+def _annotations(node: ast.AST) -> list[ast.expr]:
+    if isinstance(node, ast.arg | ast.AnnAssign):
+        return [node.annotation] if node.annotation is not None else []
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        return [node.returns] if node.returns is not None else []
+    return []
+
+
+def _check_annotation(annotation: ast.expr, line: object) -> Iterator[str]:
+    parts = list(ast.walk(annotation))
+    if all(_names_a_type(part) for part in parts):
+        return
+    strings = any(isinstance(p, ast.JoinedStr) or isinstance(getattr(p, "value", None), str) for p in parts)
+    yield (
+        f"line {line}: annotations may only name types ({'a string' if strings else 'an expression'} "
+        "found); Python evaluates annotations as code, so write the type itself"
+    )
+
+
+def _names_a_type(part: ast.AST) -> bool:
+    if isinstance(part, ast.Constant):
+        return part.value is None or part.value is Ellipsis
+    if isinstance(part, ast.BinOp):
+        return isinstance(part.op, ast.BitOr)
+    return isinstance(part, TYPE_EXPRESSION_NODES)
 
 
 def _check_name(name: str, line: object) -> Iterator[str]:

@@ -3,7 +3,12 @@
 The child gets its own session (so the whole process group can be killed on
 timeout), its own working directory, and an environment built from an
 allowlist: secrets the renderer Pod may carry (Appwrite keys, tokens) never
-reach scene code.
+reach scene code. Nor can the child read them from its parent: before the first
+child starts, the parent makes itself non-dumpable, so `/proc/<parent>/environ`,
+`mem` and `fd/` refuse a process of the same user without CAP_SYS_PTRACE; and
+the child runs with no new privileges and, where the renderer runs as root (a
+local dev cluster), with an empty capability bounding set, so its exec leaves it
+no capability (CAP_SYS_PTRACE and CAP_DAC_OVERRIDE included).
 """
 
 from __future__ import annotations
@@ -23,7 +28,14 @@ from pathlib import Path
 PASSED_THROUGH = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "SOURCE_DATE_EPOCH")
 
 
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
+# linux/prctl.h
+PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
+PR_CAPBSET_DROP = 24
+PR_SET_NO_NEW_PRIVS = 38
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+CAP_LAST_CAP = Path("/proc/sys/kernel/cap_last_cap")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,14 +91,49 @@ def child_environment(environ: Mapping[str, str], workdir: Path) -> dict[str, st
 def _die_with_parent() -> None:
     """Linux: SIGKILL this child when the renderer dies (e.g. its Pod is killed), so a runaway
     scene in its own session is never left spinning. Elsewhere the deadline still applies."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
+    libc = _libc()
+    if libc is not None and hasattr(libc, "prctl"):
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):
-        pass
+
+
+def _libc() -> ctypes.CDLL | None:
+    try:
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+
+
+def guard_parent() -> bool:
+    """Linux: make this process non-dumpable (its /proc files become root's, and reading its
+    environment, memory or descriptors needs CAP_SYS_PTRACE). Whether it took effect."""
+    libc = _libc()
+    return libc is not None and hasattr(libc, "prctl") and libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0
+
+
+def _last_capability() -> int:
+    try:
+        return int(CAP_LAST_CAP.read_text())
+    except (OSError, ValueError):
+        return 63
+
+
+def _drop_privileges(last_capability: int) -> None:
+    """In the child before exec: no new privileges; as root, no capability after the exec (the
+    bounding set emptied, ambient cleared), so root's file permissions are all it keeps."""
+    libc = _libc()
+    if libc is None or not hasattr(libc, "prctl"):
+        return
+    libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    if os.geteuid() != 0:
+        return
+    libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    for capability in range(last_capability + 1):
+        libc.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0)
 
 
 def _preexec(limits: Limits) -> Callable[[], None]:
+    last_capability = _last_capability()  # read before the fork: no file I/O in the child
+
     def apply() -> None:
         # Soft < hard for CPU: the soft limit sends SIGXCPU, which tells the
         # parent why the child died.
@@ -97,6 +144,7 @@ def _preexec(limits: Limits) -> Callable[[], None]:
         resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         _die_with_parent()
+        _drop_privileges(last_capability)
 
     return apply
 
@@ -112,6 +160,7 @@ def run_limited(
 
     `pass_fds`: descriptors the child keeps (the progress stream, see `_child`)."""
     log = workdir / "child.log"
+    guard_parent()
     started = time.monotonic()
     with log.open("wb") as out:
         process = subprocess.Popen(

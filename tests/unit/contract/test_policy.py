@@ -45,6 +45,10 @@ ACCEPTED = {
     ),
     "main guard": scene("self.wait()") + '\n\nif __name__ == "__main__":\n    Intro().render()\n',
     "text with ordinary words": scene('self.play(Write(Text("The OS of a cart: system of forces")))'),
+    "type annotations": "from __future__ import annotations\nfrom manim import *\nimport typing\n\n"
+    "def dots(n: int, color: typing.Optional[str] = None) -> list[Dot] | None:\n    return [Dot() for _ in range(n)]\n\n"
+    "class Intro(Scene):\n    def construct(self) -> None:\n        shown: VGroup = VGroup(*dots(3))\n"
+    "        self.add(shown)\n",
 }
 
 REJECTED = {
@@ -99,6 +103,34 @@ REJECTED = {
         "'.get_type_hints'",
     ),
     "file writer": (scene("self.renderer.file_writer"), "'.file_writer'"),
+    # singledispatch.register calls typing.get_type_hints, which evaluates the string as code
+    "a string annotation built by concatenation": (
+        "from manim import *\nfrom functools import singledispatch\n\n@singledispatch\ndef g(x): pass\n\n"
+        "def h(x: \"(_\" + \"_import_\" + \"_('o'+'s').system('id'), int)[1]\"): pass\n\ng.register(h)\n"
+        + scene("self.wait()", ""),
+        "annotations may only name types (a string found)",
+    ),
+    "a string return annotation": (
+        "from manim import *\n\ndef f() -> 'int':\n    return 1\n" + scene("self.wait()", ""),
+        "annotations may only name types (a string found)",
+    ),
+    "a call in an annotation": (
+        "from manim import *\n\nlimit: max(1, 2) = 3\n" + scene("self.wait()", ""),
+        "annotations may only name types (an expression found)",
+    ),
+    "numpy reads a file by regex": (
+        scene(
+            "np.fromregex('/proc/self/environ', '(.*)', [('v', 'U99')])",
+            "from manim import *\nimport numpy as np",
+        ),
+        "'.fromregex'",
+    ),
+    "numpy opens a file or URL": (
+        scene(
+            "np.DataSource(None).open('/proc/1/environ').read()", "from manim import *\nimport numpy as np"
+        ),
+        "'.DataSource'",
+    ),
     "too large": ("# " + "x" * MAX_SOURCE_BYTES + "\n" + scene("self.wait()"), "limit is 65536 bytes"),
 }
 

@@ -40,6 +40,48 @@ def test_the_child_runs_in_its_directory_with_that_environment(tmp_path: Path) -
     assert "GEMINI_API_KEY" not in seen
 
 
+# A renderer parent holding a secret in its environment runs a child that looks for it in the
+# parent's /proc files (scene code runs as the same user, and as root on a local dev cluster).
+PARENT = """
+import json, os, sys
+from pathlib import Path
+from scenefarm_renderer.sandbox import Limits, child_environment, run_limited
+work = Path(sys.argv[1])
+run_limited([sys.executable, "-c", sys.argv[2]], work, child_environment(os.environ, work), Limits(deadline_seconds=60))
+"""
+SNOOP = """
+import json, os
+seen = {}
+for name in ("environ", "mem", "maps", "fd/0"):
+    path = f"/proc/{os.getppid()}/{name}"
+    try:
+        data = open(path, "rb").read(1 << 20) if name != "fd/0" else os.readlink(path).encode()
+        seen[name] = "read: key" if b"the-render-key-0123" in data else "read"
+    except OSError as exc:
+        seen[name] = type(exc).__name__
+status = dict(line.split(":", 1) for line in open("/proc/self/status") if ":" in line)
+seen["caps"] = [int(status[k], 16) for k in ("CapPrm", "CapEff", "CapBnd")]
+seen["no_new_privs"] = status["NoNewPrivs"].strip()
+print(json.dumps(seen))
+"""
+
+
+def test_scene_code_cannot_read_its_parents_environment_memory_or_descriptors(tmp_path: Path) -> None:
+    env = {**os.environ, "APPWRITE_API_KEY": "the-render-key-0123"}  # as the Pod's env: at exec
+
+    subprocess.run([sys.executable, "-c", PARENT, str(tmp_path), SNOOP], env=env, check=True, timeout=120)
+
+    seen = json.loads((tmp_path / "child.log").read_text())
+
+    assert seen["environ"] == "PermissionError"
+    assert seen["mem"] == "PermissionError"
+    assert seen["maps"] == "PermissionError"
+    assert seen["fd/0"] == "PermissionError"
+    assert seen["no_new_privs"] == "1"
+    if os.geteuid() == 0:  # root keeps its uid, not its capabilities (CAP_SYS_PTRACE would read them)
+        assert seen["caps"] == [0, 0, 0]
+
+
 def test_the_deadline_kills_the_whole_process_group(tmp_path: Path) -> None:
     env = child_environment(os.environ, tmp_path)
     pid_file = tmp_path / "grandchild.pid"
