@@ -1,17 +1,20 @@
 """Sending webhook events: at-least-once, bounded retries with backoff, state kept in the cluster.
 
 One task per VideoRequest with pending events. Each attempt: resolve the target (allowlist or
-Secret), refuse non-public destinations, POST the signed CloudEvent without following
-redirects, then record the attempt in the request's ledger annotation. A 2xx answer delivers; a
-3xx, a refused destination or an unusable target ends the event at once (retrying cannot help);
-anything else (timeouts, 5xx, 4xx, connection errors) is retried after 2, 4, 8, ... seconds
-until `notify_max_attempts`. A restarted operator reads the ledger and carries on.
+Secret), resolve its host once and refuse non-public destinations, POST the signed CloudEvent to
+one of the addresses just checked (the URL's host goes in the Host header and, for https, in SNI
+and certificate verification) without following redirects or proxies, then record the attempt in
+the request's ledger annotation. A 2xx answer delivers; a 3xx, a refused destination or an
+unusable target ends the event at once (retrying cannot help); anything else (timeouts, 5xx, 4xx,
+connection errors) is retried after 2, 4, 8, ... seconds until `notify_max_attempts`. A restarted
+operator reads the ledger and carries on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -27,6 +30,7 @@ from scenefarm_operator.support.settings import Settings
 logger = logging.getLogger(__name__)
 Obj = Mapping[str, Any]
 MAX_EVENT_AGE_SECONDS = 86400.0  # a request that finished longer ago than this is not announced
+MAX_ADDRESSES_TRIED = 3  # checked addresses tried in turn while connecting fails (each with the timeout)
 SecretReader = Callable[[str, str], Awaitable[Mapping[str, str] | None]]
 AnnotationWriter = Callable[[str, str, Mapping[str, str | None]], Awaitable[None]]
 
@@ -113,8 +117,8 @@ class Notifier:
         final, ok, error = False, False, ""
         try:
             target = await self._target(meta["namespace"], spec_notify)
-            await targets.check_destination(target, self.resolve)
-            ok, final, error = await self._post(target, event)
+            destination = await targets.check_destination(target, self.resolve)
+            ok, final, error = await self._post(target, destination, event)
         except targets.TargetError as e:
             final, error = True, str(e)
         s = self.settings
@@ -164,8 +168,11 @@ class Notifier:
             )
         return targets.from_secret(secret, await self.read_secret(namespace, secret))
 
-    async def _post(self, target: targets.Target, event: events.CloudEvent) -> tuple[bool, bool, str]:
-        """(delivered, final, error) of one POST."""
+    async def _post(
+        self, target: targets.Target, destination: targets.Destination, event: events.CloudEvent
+    ) -> tuple[bool, bool, str]:
+        """(delivered, final, error) of one POST, to the checked addresses only."""
+        sends = _sends(target.url, destination)
         body = event.body()
         headers = {
             "Content-Type": "application/cloudevents+json; charset=utf-8",
@@ -174,20 +181,68 @@ class Notifier:
             signing.HEADER: signing.sign(target.key, body, int(time.time())),
         }
         timeout = httpx2.Timeout(self.settings.notify_timeout_seconds)
-        try:
-            async with httpx2.AsyncClient(
-                follow_redirects=False, timeout=timeout, transport=self.transport, trust_env=False
-            ) as client:
-                response = await client.post(target.url, content=body, headers=headers)
-        except httpx2.TimeoutException:
-            return False, False, f"no answer within {self.settings.notify_timeout_seconds}s"
-        except httpx2.HTTPError as e:
-            return False, False, f"{type(e).__name__}: {e}"
-        if 200 <= response.status_code < 300:
-            return True, False, ""
-        if 300 <= response.status_code < 400:
-            return False, True, f"answered {response.status_code} redirect; redirects are not followed"
-        return False, False, f"answered HTTP {response.status_code}"
+        no_answer = f"no answer within {self.settings.notify_timeout_seconds}s"
+        error = ""
+        for url, pinned_headers, extensions in sends[:MAX_ADDRESSES_TRIED]:
+            try:
+                async with httpx2.AsyncClient(
+                    follow_redirects=False, timeout=timeout, transport=self.transport, trust_env=False
+                ) as client:
+                    response = await client.post(
+                        url, content=body, headers=headers | pinned_headers, extensions=extensions
+                    )
+            except httpx2.ConnectTimeout:  # nothing was sent: the next address may answer
+                error = no_answer
+                continue
+            except httpx2.ConnectError as e:
+                error = f"{type(e).__name__}: {e}"
+                continue
+            except httpx2.TimeoutException:
+                return False, False, no_answer
+            except httpx2.HTTPError as e:
+                return False, False, f"{type(e).__name__}: {e}"
+            if 200 <= response.status_code < 300:
+                return True, False, ""
+            if 300 <= response.status_code < 400:
+                return False, True, f"answered {response.status_code} redirect; redirects are not followed"
+            return False, False, f"answered HTTP {response.status_code}"
+        return False, False, error
+
+
+Send = tuple[httpx2.URL, dict[str, str], dict[str, Any]]
+
+
+def _sends(url_text: str, destination: targets.Destination) -> list[Send]:
+    """(URL, extra headers, request extensions) per checked address, in the resolver's order.
+
+    The URL names the address itself, so the client connects there without resolving anything;
+    the Host header and, for https, the `sni_hostname` extension (httpcore2 uses it for SNI and
+    for verifying the certificate) carry the URL's host. Without checked addresses (allowPrivate
+    targets) the URL is sent as it is.
+    """
+    try:
+        url = httpx2.URL(url_text)
+    except httpx2.InvalidURL as e:
+        raise targets.TargetError(f"webhook URL is invalid: {e}") from None
+    if not destination.addresses:
+        return [(url, {}, {})]
+    if not _same_host(url.host, destination.host):
+        raise targets.TargetError(
+            f"webhook URL's host reads as {url.host!r} to the HTTP client but {destination.host!r} "
+            "to the address check; refused"
+        )
+    headers = {"Host": url.netloc.decode("ascii")}
+    extensions: dict[str, Any] = {}
+    if url.scheme == "https":
+        extensions["sni_hostname"] = url.raw_host.decode("ascii")
+    return [(url.copy_with(host=address), headers, extensions) for address in destination.addresses]
+
+
+def _same_host(a: str, b: str) -> bool:
+    try:
+        return ipaddress.ip_address(a) == ipaddress.ip_address(b)
+    except ValueError:
+        return a.lower() == b.lower()
 
 
 def _recent(event: events.CloudEvent) -> bool:

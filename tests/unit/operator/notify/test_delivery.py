@@ -1,15 +1,21 @@
-"""Webhook delivery against a local receiver that answers, fails, times out and redirects."""
+"""Webhook delivery against a local receiver that answers, fails, times out and redirects, and to
+the checked address only (DNS rebinding, Host header, SNI and certificate name)."""
 
 import asyncio
+import ipaddress
 import json
+import ssl
 import time
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import httpcore2
+import httpx2
 import pytest
 from aiohttp import web
 
+from scenefarm_devkit.apiserver.pki import CertificateAuthority
 from scenefarm_operator.observe.notify import ledger, signing
 from scenefarm_operator.observe.notify.delivery import Notifier
 from scenefarm_operator.support.settings import Settings
@@ -219,3 +225,248 @@ async def test_a_delivered_event_is_not_sent_again_after_a_restart(tmp_path, rec
     again["status"] = body["status"]
     await deliver(Notifier(settings(tmp_path, port), cluster.read_secret, cluster.write), again)
     assert rec.paths() == ["/ok"]
+
+
+# --- Pinning: the POST goes to the address that was checked, never to a second lookup. ----------
+
+PUBLIC = "93.184.215.14"
+
+
+class Rebinding:
+    """A DNS name with a zero TTL: a public address on the first lookup, loopback on every later one."""
+
+    def __init__(self, first: str = PUBLIC) -> None:
+        self.first = first
+        self.calls: list[str] = []
+
+    async def __call__(self, host: str, port: int) -> list[str]:
+        self.calls.append(host)
+        return [self.first] if len(self.calls) == 1 else ["127.0.0.1"]
+
+
+class Network(httpcore2.AsyncNetworkBackend):
+    """The network under the HTTP client. Every TCP connection is recorded by the address it reaches;
+    a name is looked up in `dns`, as the system resolver would. `routes` stand in for the internet
+    (public address:port -> a local port); other public addresses are unreachable (no test traffic
+    leaves the machine), loopback is loopback."""
+
+    def __init__(self, dns: Rebinding, routes: Mapping[tuple[str, int], int]) -> None:
+        self.dns = dns
+        self.routes = dict(routes)
+        self.connected: list[tuple[str, int]] = []
+        self.real = httpcore2.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore2.AsyncNetworkStream:
+        try:
+            address = str(ipaddress.ip_address(host))
+        except ValueError:
+            address = (await self.dns(host, port))[0]
+        self.connected.append((address, port))
+        if (address, port) in self.routes:
+            address, port = "127.0.0.1", self.routes[address, port]
+        elif address != "127.0.0.1":
+            raise httpcore2.ConnectError(f"{address} is unreachable from the test")
+        return await self.real.connect_tcp(address, port, timeout=timeout, socket_options=socket_options)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+def over(network: Network, verify: ssl.SSLContext | bool = True) -> httpx2.AsyncHTTPTransport:
+    transport = httpx2.AsyncHTTPTransport(verify=verify)
+    transport._pool._network_backend = network  # the client's own connection code, on our network
+    return transport
+
+
+async def serve(rec: Receiver, ssl_context: ssl.SSLContext | None = None) -> tuple[web.AppRunner, int]:
+    app = web.Application()
+    app.router.add_route("POST", "/{tail:.*}", rec.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context)
+    await site.start()
+    return runner, site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+
+def secret_hook(tmp_path: Path, url: str) -> tuple[Cluster, Settings]:
+    cluster = Cluster()
+    cluster.secrets[("videos", "hook")] = {"url": url, "signingKey": KEY}
+    return cluster, settings(tmp_path, 9, notify_secret_refs=True)
+
+
+async def test_a_name_that_rebinds_to_loopback_after_the_check_is_never_connected_to(tmp_path) -> None:
+    internal, public = Receiver(), Receiver()
+    internal_runner, port = await serve(internal)  # 127.0.0.1:port, what the rebound name points at
+    public_runner, public_port = await serve(public)  # what PUBLIC:port reaches
+    try:
+        dns = Rebinding()
+        network = Network(dns, {(PUBLIC, port): public_port})
+        cluster, s = secret_hook(tmp_path, f"http://hooks.rebind.test:{port}/ok")
+        notifier = Notifier(s, cluster.read_secret, cluster.write, resolve=dns, transport=over(network))
+        await deliver(notifier, finished({"secretRef": {"name": "hook"}}))
+    finally:
+        await internal_runner.cleanup()
+        await public_runner.cleanup()
+    assert network.connected == [(PUBLIC, port)]  # the checked address, not a second lookup
+    assert dns.calls == ["hooks.rebind.test"]
+    assert internal.hits == []
+    ((path, headers, _),) = public.hits
+    assert path == "/ok" and headers["Host"] == f"hooks.rebind.test:{port}"
+    assert [e.result for e in cluster.ledger().values()] == [ledger.DELIVERED]
+
+
+async def test_https_to_a_pinned_address_verifies_the_certificate_for_the_name(tmp_path) -> None:
+    # The dev kit's serving certificate names kubernetes.default.svc (and 127.0.0.1), not PUBLIC:
+    # the handshake only succeeds when SNI and verification use the URL's host.
+    pki = CertificateAuthority.create(tmp_path / "pki")
+    server = pki.server_context()
+    names: list[str | None] = []
+    server.sni_callback = lambda _sock, name, _ctx: names.append(name)  # type: ignore[assignment,func-returns-value]
+    internal, public = Receiver(), Receiver()
+    internal_runner, port = await serve(internal, server)
+    public_runner, public_port = await serve(public, server)
+    try:
+        dns = Rebinding()
+        network = Network(dns, {(PUBLIC, port): public_port})
+        verify = ssl.create_default_context(cafile=str(pki.ca_cert))
+        cluster, s = secret_hook(tmp_path, f"https://kubernetes.default.svc:{port}/ok")
+        notifier = Notifier(
+            s, cluster.read_secret, cluster.write, resolve=dns, transport=over(network, verify)
+        )
+        await deliver(notifier, finished({"secretRef": {"name": "hook"}}))
+    finally:
+        await internal_runner.cleanup()
+        await public_runner.cleanup()
+    assert network.connected == [(PUBLIC, port)] and internal.hits == []
+    assert names == ["kubernetes.default.svc"]
+    ((_, headers, _),) = public.hits
+    assert headers["Host"] == f"kubernetes.default.svc:{port}"
+    assert [e.result for e in cluster.ledger().values()] == [ledger.DELIVERED]
+
+
+class Recorder:
+    """A transport that answers without a network, keeping the requests as the client built them."""
+
+    def __init__(self, status: int = 204, location: str = "") -> None:
+        self.requests: list[httpx2.Request] = []
+        self.status, self.location = status, location
+
+    def transport(self) -> httpx2.MockTransport:
+        def handle(request: httpx2.Request) -> httpx2.Response:
+            self.requests.append(request)
+            return httpx2.Response(self.status, headers={"Location": self.location} if self.location else {})
+
+        return httpx2.MockTransport(handle)
+
+
+@pytest.mark.parametrize(
+    ("url", "address", "sent_to", "host", "sni"),
+    [
+        (
+            "https://hooks.example.com:8443/in?x=1",
+            PUBLIC,
+            f"https://{PUBLIC}:8443/in?x=1",
+            "hooks.example.com:8443",
+            "hooks.example.com",
+        ),
+        (
+            "https://Hooks.Example.com/in",
+            PUBLIC,
+            f"https://{PUBLIC}/in",
+            "hooks.example.com",
+            "hooks.example.com",
+        ),
+        (
+            "https://bücher.example/in",
+            PUBLIC,
+            f"https://{PUBLIC}/in",
+            "xn--bcher-kva.example",
+            "xn--bcher-kva.example",
+        ),
+        (
+            "https://hooks.example.com/in",
+            "2606:2800:21f::1",
+            "https://[2606:2800:21f::1]/in",
+            "hooks.example.com",
+            "hooks.example.com",
+        ),
+        (
+            "https://hooks.example.com/in",
+            "::ffff:93.184.215.14",
+            f"https://{PUBLIC}/in",
+            "hooks.example.com",
+            "hooks.example.com",
+        ),
+        ("http://hooks.example.com/in", PUBLIC, f"http://{PUBLIC}/in", "hooks.example.com", None),
+    ],
+)
+async def test_the_pinned_request_keeps_the_host_header_and_sni_name(
+    tmp_path, url: str, address: str, sent_to: str, host: str, sni: str | None
+) -> None:
+    rec = Recorder()
+    cluster, s = secret_hook(tmp_path, url)
+
+    async def resolve(_host: str, _port: int) -> list[str]:
+        return [address]
+
+    notifier = Notifier(s, cluster.read_secret, cluster.write, resolve=resolve, transport=rec.transport())
+    await deliver(notifier, finished({"secretRef": {"name": "hook"}}))
+    (request,) = rec.requests
+    assert str(request.url) == sent_to
+    assert request.headers["Host"] == host
+    assert request.extensions.get("sni_hostname") == sni
+    assert [e.result for e in cluster.ledger().values()] == [ledger.DELIVERED]
+
+
+async def test_a_redirect_from_a_pinned_address_is_not_followed(tmp_path) -> None:
+    rec = Recorder(302, "http://127.0.0.1/internal")
+    cluster, s = secret_hook(tmp_path, "http://hooks.example.com/in")
+    notifier = Notifier(s, cluster.read_secret, cluster.write, resolve=Rebinding(), transport=rec.transport())
+    await deliver(notifier, finished({"secretRef": {"name": "hook"}}))
+    assert [str(r.url) for r in rec.requests] == [f"http://{PUBLIC}/in"]
+    (entry,) = cluster.ledger().values()
+    assert entry.result == ledger.REFUSED and "redirects are not followed" in entry.error
+
+
+async def test_the_next_checked_address_is_tried_when_connecting_fails(tmp_path) -> None:
+    public = Receiver()
+    runner, public_port = await serve(public)
+    try:
+
+        async def resolve(_host: str, _port: int) -> list[str]:
+            return ["93.184.215.1", "93.184.215.2", "93.184.215.3"]
+
+        network = Network(Rebinding(), {("93.184.215.2", 80): public_port})
+        cluster, s = secret_hook(tmp_path, "http://hooks.example.com/ok")
+        notifier = Notifier(s, cluster.read_secret, cluster.write, resolve=resolve, transport=over(network))
+        await deliver(notifier, finished({"secretRef": {"name": "hook"}}))
+    finally:
+        await runner.cleanup()
+    assert network.connected == [("93.184.215.1", 80), ("93.184.215.2", 80)]
+    assert public.paths() == ["/ok"]
+    assert [e.result for e in cluster.ledger().values()] == [ledger.DELIVERED]
+
+
+async def test_environment_proxies_are_ignored(tmp_path, receiver, monkeypatch) -> None:
+    rec, port = receiver
+    proxy = Receiver()
+    runner, proxy_port = await serve(proxy)
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.setenv(name, f"http://127.0.0.1:{proxy_port}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    try:
+        cluster = Cluster()
+        await deliver(
+            Notifier(settings(tmp_path, port), cluster.read_secret, cluster.write), finished({"target": "ok"})
+        )
+    finally:
+        await runner.cleanup()
+    assert proxy.hits == [] and rec.paths() == ["/ok"]
