@@ -17,10 +17,15 @@ from lightkube.resources.core_v1 import Pod
 
 from scenefarm_devkit.jobrunner.config import JobRunnerConfig
 from scenefarm_devkit.jobrunner.controller import JobController
+from scenefarm_devkit.jobrunner.errors import ApiFailure
 from scenefarm_devkit.jobrunner.informer import Informer, Key, Obj, key_of
 from scenefarm_devkit.jobrunner.kubelet import Kubelet
 
 SHUTDOWN_TIMEOUT = 5.0  # seconds each shutdown step may take before it is abandoned
+# A failed sync is retried after 1, 2, 4, ... seconds, as the Job controller's rate-limited queue
+# does (DefaultJobApiBackOff 1 s); capped at 10 s here (the real cap, MaxJobApiBackOff, is 60 s) so
+# a namespace fixed by hand (its ServiceAccount created) is noticed soon.
+RETRY_FIRST, RETRY_MAX = 1.0, 10.0
 logger = logging.getLogger(__name__)
 IDENTITY = "job-controller"
 
@@ -44,6 +49,7 @@ class JobRunner:
         self._client = client
         self._dirty: set[Key] = set()
         self._timers: dict[Key, float] = {}
+        self._failures: dict[Key, tuple[int, str]] = {}  # failed syncs in a row, and the last error
         self._wake = asyncio.Event()
         self._background: set[asyncio.Task[None]] = set()
         self._owns_client = False
@@ -123,7 +129,7 @@ class JobRunner:
                     self._dirty.add(key)
             if moment - last_resync >= self.config.resync_interval:
                 last_resync = moment
-                self._dirty.update(self.jobs.objects)
+                self._dirty.update(k for k in self.jobs.objects if k not in self._failures)  # backing off
             keys, self._dirty = self._dirty, set()
             for key in sorted(keys):
                 await self._sync(key)
@@ -133,12 +139,29 @@ class JobRunner:
             again = await self.controller.sync(key)
         except asyncio.CancelledError:
             raise
-        except Exception:  # a conflict or a server hiccup: try again shortly, like a rate-limited queue
-            logger.exception("syncing Job %s/%s failed", *key)
-            self.enqueue(key, after=0.5)
+        except Exception as error:  # a refused Pod, a conflict, a server hiccup: back off and retry
+            self._failed(key, error)
             return
+        self._failures.pop(key, None)
         if again is not None:
             self.enqueue(key, after=again)
+
+    def _failed(self, key: Key, error: Exception) -> None:
+        """Retry after an exponential back-off; log once per kind of failure, not at every retry
+        (the Job's FailedCreate Event tells the users; its message names a new Pod each time)."""
+        count, last = self._failures.get(key, (0, ""))
+        api = isinstance(error, ApiFailure)
+        kind = f"HTTP {error.response.status_code}" if isinstance(error, ApiFailure) else type(error).__name__
+        if kind != last:
+            logger.warning(
+                "syncing Job %s/%s failed (%s): %s; retrying with back-off",
+                *key,
+                kind,
+                error,
+                exc_info=not api,
+            )
+        self._failures[key] = (count + 1, kind)
+        self.enqueue(key, after=min(RETRY_FIRST * 2**count, RETRY_MAX))
 
 
 def client_for(cluster: Any) -> AsyncClient:

@@ -150,9 +150,15 @@ def _create_blocker(job: Obj, failed_creates: Mapping[str, Obj]) -> Blocker | No
     event = failed_creates.get(str(job["metadata"].get("uid", "")))
     if event is None:
         return None
-    message = str(event.get("message", ""))
+    message = _without_pod_name(str(event.get("message", "")), job["metadata"]["name"])
     since = parse_time(job["metadata"].get("creationTimestamp")) or _stamp(event)
     return Blocker(job["metadata"]["name"], "FailedCreate", message, since, *classify(message))
+
+
+def _without_pod_name(message: str, job: str) -> str:
+    """`pods "JOB-x7k2q" is forbidden` -> `pods "JOB-*" is forbidden`: each retry the Job controller
+    makes names a new Pod, and the status (and every `watch`) would change with it."""
+    return re.sub(rf'pods "{re.escape(job)}-[a-z0-9-]+"', f'pods "{job}-*"', message)
 
 
 def _pod_blocker(job: str, pods: Sequence[Obj], failed_mounts: Mapping[str, Obj]) -> Blocker | None:

@@ -64,9 +64,19 @@ def test_a_missing_service_account_is_named_after_the_grace_period() -> None:
         "ServiceAccount",
         "scenefarm-render",
     )
+    shown = SA_REFUSAL.replace('"newton-s00-a1-x7k2p"', '"newton-s00-a1-*"')
     assert blocker.condition_message(NOW) == (
-        f'Job newton-s00-a1 cannot start its Pod (ServiceAccount "scenefarm-render") for 120s: {SA_REFUSAL}'
+        f'Job newton-s00-a1 cannot start its Pod (ServiceAccount "scenefarm-render") for 120s: {shown}'
     )
+
+
+def test_each_retry_names_a_new_pod_and_the_blocker_stays_the_same() -> None:
+    jobs = [job("newton-s00-a1")]
+    retried = SA_REFUSAL.replace("x7k2p", "q9zzt")
+    first = start_blockers(jobs, {}, [failed_create("newton-s00-a1", SA_REFUSAL)], NOW, grace_seconds=60)
+    later = start_blockers(jobs, {}, [failed_create("newton-s00-a1", retried)], NOW, grace_seconds=60)
+    assert first[0].message == later[0].message
+    assert first[0].message.startswith('Error creating: pods "newton-s00-a1-*" is forbidden: ')
 
 
 def test_nothing_is_reported_within_the_grace_period() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
 import pytest
@@ -81,6 +83,20 @@ async def test_a_pod_the_server_refuses_leaves_a_failed_create_event_on_its_job(
     }
     await harness.client.create(ServiceAccount.from_dict(account))  # type: ignore[call-overload]
     await harness.wait_job("no-account", "Complete")
+
+
+async def test_a_refused_pod_is_retried_with_back_off_and_logged_once(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="scenefarm_devkit.jobrunner.runner")
+    await harness.create(python_job("backs-off", "print('ran')", pod={"serviceAccountName": "render"}))
+    await harness.wait_for(lambda: events_of(harness, "Job", "backs-off"))
+    await asyncio.sleep(4.0)  # attempts at 0, 1, 3 s (then 7 s); a fixed 0.5 s retry made 8 or more
+
+    attempts = sum(e.get("count") or 1 for e in await events_of(harness, "Job", "backs-off"))
+    assert 2 <= attempts <= 3
+    logged = [r for r in caplog.records if "default/backs-off" in r.getMessage()]
+    assert len(logged) == 1 and not logged[0].exc_info  # one line, no traceback
 
 
 async def test_the_ttl_delete_leaves_a_recreated_job_of_the_same_name_alone(harness: Harness) -> None:
