@@ -82,6 +82,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="serve plain HTTP instead of HTTPS with a generated CA (kubectl then sends no token)",
     )
     up.add_argument(
+        "-n",
+        "--namespace",
+        action="append",
+        default=[],
+        metavar="NS",
+        help="also prepare NS for requests (repeatable): created if missing, with the render ServiceAccount "
+        "and the artifact claim, as the chart's render.namespaces does (default alone is prepared otherwise)",
+    )
+    up.add_argument(
         "--normal-priority",
         action="store_true",
         help="leave the API server at normal scheduling priority (default, when allowed: real-time "

@@ -125,6 +125,15 @@ class DevEnv:
             self.client().create(codecs.from_dict(obj))
         return self
 
+    def prepare_namespace(self, namespace: str) -> None:
+        """A namespace requests can render in: created if missing, with the artifact claim and the
+        render ServiceAccount (what the chart's `render.namespaces` makes on a real cluster)."""
+        with contextlib.suppress(ApiError):  # already there (a Terminating one refuses the claim below)
+            self.client().create(
+                codecs.from_dict({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+            )
+        self.ensure_claim(namespace)
+
     def ensure_claim(self, namespace: str) -> None:
         """The Volume artifact store's claim and the render ServiceAccount, as `helm install` makes them."""
         pvc = {

@@ -106,6 +106,8 @@ def run(args: argparse.Namespace) -> int:
                 prompt=not getattr(args, "normal_priority", False),  # answers as a dedicated control plane
             )
         )
+        for namespace in dict.fromkeys(getattr(args, "namespace", None) or []):
+            env.prepare_namespace(namespace)
         if not args.no_operator:
             env.start_operator()
         print(env.kubeconfig, flush=True)  # first, alone on its line: for scripts
@@ -126,6 +128,11 @@ def run(args: argparse.Namespace) -> int:
             f"  try: kubectl --kubeconfig {env.kubeconfig} apply -f {example_path()}", soft_wrap=True
         )
         console.print(f"       kubectl --kubeconfig {env.kubeconfig} get vr -w", soft_wrap=True)
+        prepared = ", ".join(["default", *dict.fromkeys(getattr(args, "namespace", None) or [])])
+        console.print(
+            f"  namespaces ready for requests: {prepared} (more: dev up --namespace NS; docs/devcluster.md)",
+            soft_wrap=True,
+        )
         if args.no_operator:
             console.print(
                 f"  the operator as deployed: helm install scenefarm {chart_path()}"

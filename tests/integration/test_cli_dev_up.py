@@ -31,23 +31,39 @@ def kubectl(kubeconfig: Path, *args: str) -> str:
 def test_dev_up_serves_kubectl_apply_get_watch_describe_and_stops_cleanly(tmp_path: Path):
     cli = Path(sys.executable).with_name("scenefarm")
     up = subprocess.Popen(
-        [str(cli), "dev", "up", "--state-dir", str(tmp_path)], stdout=subprocess.PIPE, text=True
+        # a namespace of the user's own, prepared by dev up (render ServiceAccount, artifact claim)
+        [str(cli), "dev", "up", "--state-dir", str(tmp_path), "--namespace", "videos"],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         kubeconfig = Path(next(line for line in up.stdout if line.strip().endswith("kubeconfig")).strip())  # type: ignore[union-attr]
-        assert "created" in kubectl(kubeconfig, "apply", "-f", str(EXAMPLES / "explicit-scenes.yaml"))
+        example = str(EXAMPLES / "explicit-scenes.yaml")
+        assert "created" in kubectl(kubeconfig, "-n", "videos", "apply", "-f", example)
         watch = subprocess.Popen(
-            [str(ensure_tool("kubectl")), "--kubeconfig", str(kubeconfig), "get", "vr", "shapes", "-w"],
+            [
+                str(ensure_tool("kubectl")),
+                "--kubeconfig",
+                str(kubeconfig),
+                "-n",
+                "videos",
+                "get",
+                "vr",
+                "shapes",
+                "-w",
+            ],
             stdout=subprocess.PIPE,
             text=True,
         )
         deadline = time.monotonic() + 180
         phase = ""
         while time.monotonic() < deadline and phase != "Succeeded":
-            phase = kubectl(kubeconfig, "get", "vr", "shapes", "-o", "jsonpath={.status.phase}")
+            phase = kubectl(
+                kubeconfig, "-n", "videos", "get", "vr", "shapes", "-o", "jsonpath={.status.phase}"
+            )
             time.sleep(0.5)
-        table = kubectl(kubeconfig, "get", "vr")
-        described = kubectl(kubeconfig, "describe", "vr", "shapes")
+        table = kubectl(kubeconfig, "-n", "videos", "get", "vr")
+        described = kubectl(kubeconfig, "-n", "videos", "describe", "vr", "shapes")
         time.sleep(1)
         watch.terminate()
         watched, _ = watch.communicate(timeout=10)
