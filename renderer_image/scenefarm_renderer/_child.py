@@ -46,7 +46,7 @@ PROGRESS_SECONDS = 2.0  # at most one progress line per this many seconds (plus 
 
 
 class Progress:
-    """Lines a person can follow: `scene 2 (Intro): animation 4, 60 frames, 3.1 s`."""
+    """Lines a person can follow: `scene 2 (Intro): animation 4, 60 frames, 3.1 s elapsed`."""
 
     def __init__(
         self, fd: int, label: str, total: int | None, every: float = PROGRESS_SECONDS, copy: str | None = None
@@ -67,7 +67,7 @@ class Progress:
 
     def _frames(self, frames: int) -> str:
         total = f"/{self.total}" if self.total else ""
-        return f"{frames}{total} frames, {time.monotonic() - self.started:.1f} s"
+        return f"{frames}{total} frames, {time.monotonic() - self.started:.1f} s elapsed"
 
     def write(self, text: str) -> None:
         for stream in (self.stream, self.copy):

@@ -94,7 +94,10 @@ def render_scene(request: RenderRequest, store: ArtifactStore) -> TerminationMes
         if request.frames is None:  # a chunk is no scene of its own: no poster
             message.poster = store_poster(store, movie, key, info.frames)
     seconds = time.monotonic() - started
-    say(f"{_label(request)}: stored {message.artifact} ({info.frames} frames, {seconds:.1f} s)")
+    video = f"{info.duration:.1f} s of video, " if info.duration else ""
+    say(
+        f"{_label(request)}: stored {message.artifact} ({info.frames} frames, {video}rendered in {seconds:.1f} s)"
+    )
     return message
 
 

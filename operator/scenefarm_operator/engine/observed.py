@@ -306,8 +306,11 @@ def outcome(job: Obj, pods: Sequence[Obj], kept: Obj | None = None) -> JobOutcom
         return JobOutcome(phases.FAILED, exit_class, text, message, started, end, oom)
     if job.get("spec", {}).get("suspend") and not status.get("active"):
         return JobOutcome(phases.SUSPENDED, started_at=started)
-    # `active` counts pending Pods too (unschedulable, pulling): only a Running Pod is running.
-    running = any(p.get("status", {}).get("phase") == k8s.POD_RUNNING for p in pods)
+    # `active` counts pending Pods too (unschedulable, pulling): only a Running Pod is running. A
+    # Pod that has succeeded while the Job is not Complete yet (the controller's next sync; other
+    # indexes) keeps it running: it never goes back to Pending.
+    started_pods = (k8s.POD_RUNNING, k8s.POD_SUCCEEDED)
+    running = any(p.get("status", {}).get("phase") in started_pods for p in pods)
     return JobOutcome(phases.RUNNING if running else phases.PENDING, started_at=started)
 
 

@@ -249,6 +249,13 @@ def test_a_pending_pod_counted_active_by_the_job_controller_is_still_pending() -
     assert outcome(job(active=1), [pod("Pending")]).phase == "Pending"
 
 
+def test_a_pod_that_succeeded_before_the_job_is_complete_keeps_the_scene_running() -> None:
+    # the Job controller sets Complete at its next sync: the scene must not go back to Pending
+    ended = pod("Succeeded", exitCode=0, reason="Completed", message=OK_MESSAGE)
+    assert outcome(job(), [ended]).phase == "Running"
+    assert outcome(job(active=1), [ended, pod("Pending")]).phase == "Running"  # an Indexed Job's next index
+
+
 def test_a_succeeded_job_carries_the_renderers_result_and_times() -> None:
     out = outcome(
         job(("Complete", "CompletionsReached"), completion=END),

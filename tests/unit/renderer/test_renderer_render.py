@@ -219,7 +219,11 @@ def test_a_render_writes_progress_a_person_can_follow_to_stdout(render: RenderFn
     assert lines[0] == "scene 2 (Intro): rendering at low quality (15 fps)"
     assert lines[1].startswith("scene 2 (Intro): animation 1, 15 frames, ")
     assert any(line.startswith("scene 2 (Intro): done: 3 animations, 45 frames, ") for line in lines), lines
-    assert lines[-1].startswith(f"scene 2 (Intro): stored volume:{PREFIX}/scene-02.mp4 (45 frames, ")
+    # the video's length (45 frames at 15 fps), then the time the render took, named as such
+    assert lines[-1].startswith(
+        f"scene 2 (Intro): stored volume:{PREFIX}/scene-02.mp4 (45 frames, 3.0 s of video, "
+    )
+    assert "rendered in " in lines[-1] and lines[1].endswith(" s elapsed")
     assert len(lines) <= 3 + 2  # a few seconds of rendering: no flood
     # The same lines close the termination message (the status and the web page show them).
     assert (run.message.logTail or "").splitlines() == lines
