@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from scenefarm_cli.errors import UsageError
+from scenefarm_cli.errors import UsageError, bad_yaml
 from scenefarm_cli.names import name_for_topic
 
 YAML_SUFFIXES = (".yaml", ".yml", ".json")
@@ -36,6 +36,8 @@ def read_topics(path: Path) -> list[Topic]:
         text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
     except OSError as error:
         raise UsageError(f"cannot read {path}: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path} is not UTF-8 text") from None
     if path.suffix in YAML_SUFFIXES:
         topics = _from_yaml(path, text)
     else:
@@ -53,7 +55,7 @@ def _from_yaml(path: Path, text: str) -> list[Topic]:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
-        raise UsageError(f"{path} is not valid YAML: {error}") from None
+        raise bad_yaml(path, error, text) from None
     if isinstance(data, dict):
         data = data.get("topics")
     if not isinstance(data, list):

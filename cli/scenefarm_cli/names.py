@@ -13,6 +13,7 @@ import re
 import unicodedata
 
 MAX_LENGTH = 40  # leaves the request's Job names ("-sNN-aK") room within a label value
+MAX_NAME = 253  # the API server's limit for a custom resource's metadata.name (a DNS subdomain)
 _APOSTROPHES = "'’ʼ`´"
 
 
@@ -29,7 +30,15 @@ def name_for_topic(topic: str, limit: int = MAX_LENGTH) -> str:
     return cut.strip("-")
 
 
+_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+
+
 def is_valid_name(name: str) -> bool:
     """A DNS subdomain of at most 253 characters, as the API server requires for metadata.name."""
-    label = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-    return len(name) <= 253 and re.fullmatch(rf"{label}(\.{label})*", name) is not None
+    return len(name) <= MAX_NAME and has_name_characters(name)
+
+
+def has_name_characters(name: str) -> bool:
+    """A DNS subdomain's characters, whatever its length: dot-separated labels of lower-case
+    letters, digits and '-', each starting and ending with a letter or digit."""
+    return re.fullmatch(rf"{_LABEL}(\.{_LABEL})*", name) is not None

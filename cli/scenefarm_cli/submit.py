@@ -21,8 +21,8 @@ import yaml
 from lightkube.core.exceptions import ApiError
 
 from scenefarm_cli.connection import Connection
-from scenefarm_cli.errors import Refused, UsageError
-from scenefarm_cli.names import is_valid_name, name_for_topic
+from scenefarm_cli.errors import Refused, UsageError, bad_yaml
+from scenefarm_cli.names import MAX_NAME, has_name_characters, is_valid_name, name_for_topic
 from scenefarm_cli.output import Output
 from scenefarm_cli.videorequests import create, find, merge_patch, what
 from scenefarm_contract import phases
@@ -75,12 +75,18 @@ def request_name(topic: str, explicit: str | None) -> str:
     name = explicit or name_for_topic(topic)
     if not name:
         raise UsageError(f"the topic {topic!r} has no letters or digits to name the request by; pass --name")
-    if not is_valid_name(name):
+    if len(name) > MAX_NAME:
+        also = "" if has_name_characters(name) else f" ({_NAME_CHARACTERS})"
         raise UsageError(
-            f"{name!r} is not a valid name: lower-case letters, digits, '-' and '.', "
-            "starting and ending with a letter or digit"
+            f"the name {name[:20]}... is {len(name)} characters long: "
+            f"a VideoRequest's name is at most {MAX_NAME} characters{also}"
         )
+    if not is_valid_name(name):
+        raise UsageError(f"{name!r} is not a valid name: {_NAME_CHARACTERS}")
     return name
+
+
+_NAME_CHARACTERS = "lower-case letters, digits, '-' and '.', starting and ending with a letter or digit"
 
 
 def collision(existing: dict[str, Any], program: str = "scenefarm") -> str:
@@ -116,11 +122,14 @@ def read_manifests(path: Path) -> list[dict[str, Any]]:
     """Every document of a YAML file (`-` for standard input), each a VideoRequest."""
     try:
         text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
-        docs = [d for d in yaml.safe_load_all(text) if d is not None]
     except OSError as error:
         raise UsageError(f"cannot read {path}: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path} is not UTF-8 text") from None
+    try:
+        docs = [d for d in yaml.safe_load_all(text) if d is not None]
     except yaml.YAMLError as error:
-        raise UsageError(f"{path} is not valid YAML: {error}") from None
+        raise bad_yaml(path, error, text) from None
     for doc in docs:
         if not isinstance(doc, dict) or doc.get("kind") != KIND or doc.get("apiVersion") != API_VERSION:
             kind = doc.get("kind") if isinstance(doc, dict) else type(doc).__name__
@@ -138,8 +147,9 @@ def apply(
     """Create the request, or bring an existing one's spec, labels and annotations to the file's.
 
     `conn` is already in the document's namespace (the command checks it against `-n`). The
-    whole document goes to the server with strict field validation, also when the spec looks
-    unchanged, so a misspelt field is refused rather than dropped.
+    whole document goes to the server with strict field validation, also when nothing changes,
+    so a misspelt field is refused rather than dropped; the server's answer tells `configured`
+    from `unchanged` (`_changed`).
     """
     metadata = doc.setdefault("metadata", {})
     metadata["namespace"] = conn.namespace
@@ -154,19 +164,23 @@ def apply(
             "metadata": {k: metadata[k] for k in ("labels", "annotations") if k in metadata},
             "spec": _replacing(existing.get("spec") or {}, doc.get("spec") or {}),
         }
-        if _same(existing, doc):
-            merge_patch(conn, name, {"spec": doc.get("spec") or {}}, dry_run=True)  # validation only
-            _report(out, existing, "unchanged", fmt, dry_run)
-            return _written(existing)
         updated = merge_patch(conn, name, patch, dry_run)
-    _report(out, updated, "configured", fmt, dry_run)
+    _report(out, updated, "configured" if _changed(existing, updated, patch) else "unchanged", fmt, dry_run)
     return _written(updated)
 
 
-def _same(existing: dict[str, Any], doc: dict[str, Any]) -> bool:
-    wanted = doc.get("spec") or {}
-    current = existing.get("spec") or {}
-    return all(current.get(k) == v for k, v in wanted.items())
+def _changed(before: dict[str, Any], after: dict[str, Any], patch: dict[str, Any]) -> bool:
+    """Whether the write changed the request, as the server tells it: a new spec is a new
+    `metadata.generation` (the server's defaults and a no-op leave it), and labels and
+    annotations are compared where the file sets them (a null removes one)."""
+    if _written(after).generation != _written(before).generation:
+        return True
+    meta_before, meta_after = before.get("metadata") or {}, after.get("metadata") or {}
+    return any(
+        (meta_before.get(field) or {}).get(key) != (meta_after.get(field) or {}).get(key)
+        for field, wanted in patch["metadata"].items()
+        for key in wanted or {}
+    )
 
 
 def _replacing(current: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
@@ -181,6 +195,6 @@ def _report(out: Output, obj: dict[str, Any], verb: str, fmt: str | None, dry_ru
     if fmt in ("json", "yaml"):
         out.data(obj, fmt)
     elif fmt == "name":
-        out.line(obj["metadata"]["name"])
+        out.line(f"videorequest/{obj['metadata']['name']}")
     else:
         out.line(f"videorequest/{obj['metadata']['name']} {verb}" + (" (server dry run)" if dry_run else ""))

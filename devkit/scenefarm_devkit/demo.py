@@ -1,4 +1,10 @@
-"""`scenefarm demo`: apply a VideoRequest on the dev cluster and show it live until it finishes."""
+"""`scenefarm demo`: apply a VideoRequest on the dev cluster and show it live until it finishes.
+
+The file goes through `scenefarm apply`'s checks, messages and exit codes (the CLI's own code):
+the file's (one line, exit 2) before anything starts, then the API server's strict validation
+(`fieldValidation=Strict`: a misspelt field or a bad value is refused, exit 4) before the
+operator starts.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +16,15 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-from lightkube import codecs
 from rich.console import Console, Group
 from rich.live import Live
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 
+from scenefarm_cli.connection import Connection
+from scenefarm_cli.errors import UsageError
+from scenefarm_cli.submit import read_manifests
+from scenefarm_cli.videorequests import create, what
 from scenefarm_contract.phases import TERMINAL
 from scenefarm_operator.runtime.kube import VideoRequest
 from scenefarm_operator.web.rows import video_row_id
@@ -30,8 +38,11 @@ STYLE = {"Succeeded": "green", "Failed": "red", "Running": "yellow", "Healing": 
 def run_demo(
     manifest: Path, state_dir: Path, timeout: float, console: Console, appwrite: bool = False
 ) -> int:
-    """Returns the process exit code: 0 when the video was produced and verified."""
-    body = yaml.safe_load(manifest.read_text())
+    """Returns the process exit code: 0 when the video was produced and verified.
+
+    A file the demo cannot use raises the CLI's errors (`scenefarm_cli.errors.CliError`), which
+    `scenefarm` prints as one line with their exit code."""
+    body = read_request(manifest)  # before anything starts or the last demo's state goes
     namespace = body["metadata"].setdefault("namespace", "default")
     name = body["metadata"]["name"]
     shutil.rmtree(state_dir, ignore_errors=True)
@@ -42,14 +53,27 @@ def run_demo(
         console.print(f"dev cluster up; kubeconfig: [bold]{env.kubeconfig}[/]")
         if double is not None:
             console.print(f"Appwrite double: {double.endpoint} (project {double.double.project})")
+        conn = Connection.resolve(env.kubeconfig, None, namespace)
+        with conn.talking(what(conn, name)):
+            create(conn, body)  # strictly validated, before the operator starts
+        console.print(f"applied {manifest} -> videorequest/{name}")
         env.start_operator()
         client = env.client()
-        client.create(codecs.from_dict(body))
-        console.print(f"applied {manifest} -> videorequest/{name}")
         rows = (lambda uid: double.row_history("scenefarm", "videos", video_row_id(uid))) if double else None
         status = _follow(client, namespace, name, timeout, console, rows=rows)
         env.stop_operator()
     return _report(env, namespace, status, console)
+
+
+def read_request(manifest: Path) -> dict[str, Any]:
+    """The one VideoRequest of the file, checked as `scenefarm apply -f` checks it."""
+    docs = read_manifests(manifest)
+    if len(docs) > 1:
+        raise UsageError(
+            f"{manifest} holds {len(docs)} VideoRequests; the demo runs one "
+            "(`scenefarm apply -f` takes several on a cluster of your own)"
+        )
+    return docs[0]
 
 
 @contextlib.contextmanager

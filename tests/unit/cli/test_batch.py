@@ -26,6 +26,12 @@ def test_a_yaml_topics_file_carries_descriptions_names_and_priorities(tmp_path: 
     path.write_text("- {topic: x, colour: red}\n")
     with pytest.raises(UsageError, match="item 0 has unknown keys: colour"):
         read_topics(path)
+    path.write_text("topics:\n- Newton's laws\n- {topic: Ohm's law\n")
+    with pytest.raises(UsageError) as bad:
+        read_topics(path)
+    assert str(bad.value) == (  # the end of the file is no place: where the unclosed `{` starts is
+        f"{path}: line 3, column 3: expected ',' or '}}', but got '<stream end>' while parsing a flow mapping"
+    )
 
 
 def test_an_empty_file_and_two_topics_with_one_name_are_refused(tmp_path: Path) -> None:
