@@ -58,10 +58,30 @@ def option(args: argparse.Namespace, name: str) -> Any:
     return getattr(args, name, None) or getattr(args, GLOBAL + name, None)
 
 
+# What kubectl and `-o name` write before a name: `videorequest/NAME` is accepted as NAME.
+KIND_PREFIXES = (
+    "videorequest",
+    "videorequests",
+    "vr",
+    "videorequest.scenefarm.dev",
+    "videorequests.scenefarm.dev",
+)
+
+
+def request_name(text: str) -> str:
+    """NAME, or `KIND/NAME` for a VideoRequest kind as kubectl writes it (`-o name` output)."""
+    kind, slash, name = text.partition("/")
+    if not slash:
+        return text
+    if kind.lower() in KIND_PREFIXES and name:
+        return name
+    raise argparse.ArgumentTypeError(f"{text!r}: scenefarm takes VideoRequests (NAME or videorequest/NAME)")
+
+
 def _name(
     parser: argparse.ArgumentParser, many: str | None = None, help: str = "the VideoRequest's name"
 ) -> None:
-    action = parser.add_argument("names" if many else "name", nargs=many, help=help)
+    action = parser.add_argument("names" if many else "name", nargs=many, help=help, type=request_name)
     action.complete = NAME_COMPLETION  # type: ignore[attr-defined]
 
 

@@ -116,8 +116,3 @@ def eta(status: Mapping[str, Any], now: dt.datetime | None = None) -> str:
 def stall(status: Mapping[str, Any]) -> str | None:
     """Why a request still in progress cannot go on by itself (`Reason: message`), or None."""
     return stall_of(status.get("phase"), status)
-    for condition in status.get("conditions") or ():
-        if condition.get("type") == "Stalled" and condition.get("status") == "True":
-            reason, message = condition.get("reason") or "Stalled", condition.get("message") or ""
-            return f"{reason}: {message}" if message else str(reason)
-    return None

@@ -141,3 +141,16 @@ def test_invalid_yaml_is_one_line_naming_the_file_line_and_column(run, tmp_path:
             "",
             f"error: {bad}: line 6, column 10: found unexpected end of stream while scanning a quoted scalar\n",
         ), command
+
+
+def test_what_submit_o_name_prints_is_a_name_every_command_takes(run, capsys) -> None:
+    code, printed, _ = run("submit", "Kepler's laws", "-o", "name")
+    assert code == 0 and printed == "videorequest/keplers-laws\n"
+
+    code, shown, err = run("get", printed.strip(), "-o", "name")
+    assert (code, shown, err) == (0, "videorequest/keplers-laws\n", "")
+    assert run("get", "vr/keplers-laws", "-o", "name")[1] == "videorequest/keplers-laws\n"
+    with pytest.raises(SystemExit) as refused:  # a usage error, as argparse ends one
+        run("get", "job/keplers-laws")
+    assert refused.value.code == 2
+    assert "'job/keplers-laws': scenefarm takes VideoRequests" in capsys.readouterr().err
