@@ -95,9 +95,8 @@ def render_scene(request: RenderRequest, store: ArtifactStore) -> TerminationMes
             message.poster = store_poster(store, movie, key, info.frames)
     seconds = time.monotonic() - started
     video = f"{info.duration:.1f} s of video, " if info.duration else ""
-    say(
-        f"{_label(request)}: stored {message.artifact} ({info.frames} frames, {video}rendered in {seconds:.1f} s)"
-    )
+    took = f"rendered in {seconds:.1f} s"
+    say(f"{_label(request)}: stored {message.artifact} ({info.frames} frames, {video}{took})")
     return message
 
 

@@ -37,6 +37,7 @@ class AppwriteConfig:
     bucket: str = "videos"
     on_delete: str = "Delete"  # Delete: rows and files go with the VideoRequest; Retain: kept, marked
     user_requests: bool = False  # the web intake is on: signed-in users may create `videos` rows
+    intake_namespace: str = ""  # the web intake's: only its requests mirror into request rows
     coalesce_seconds: float = 0.5  # at most one write per row per this interval
     connect_timeout: float = 3.05
     read_timeout: float = 15.0
@@ -67,6 +68,7 @@ class AppwriteConfig:
             bucket=settings.appwrite_bucket,
             on_delete=getattr(settings, "appwrite_on_delete", "Delete"),
             user_requests=bool(getattr(settings, "intake_namespace", "")),
+            intake_namespace=str(getattr(settings, "intake_namespace", "") or ""),
             **overrides,
         )
 

@@ -6,7 +6,7 @@ one user its permissions let read it (the Web SDK's default for a user's new row
 VideoRequest is named from the row id, so a restart or a second operator never makes two,
 and it is annotated with the row id and its owner, so the mirror writes progress into that same
 row and the intake acts on a VideoRequest only when it was made from that row for that user
-(`made_from`): a name collision or a forged row is refused, never obeyed.
+(`provenance.made_from`): a name collision or a forged row is refused, never obeyed.
 
 A row is untrusted input from anyone with a session: every field is checked for its type, for
 text that is valid Unicode without control characters, and for columns only the operator writes.
@@ -18,20 +18,26 @@ import dataclasses
 import datetime
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from scenefarm_contract import keys, phases
 from scenefarm_contract.clock import parse_time
-from scenefarm_operator.support.errors import ScenefarmError
+from scenefarm_operator.engine.lifecycle import pending_retry
 from scenefarm_operator.web.layout import ROW_FAILED, ROW_PLANNING, ROW_QUEUED
-from scenefarm_operator.web.rows import ROW_ANNOTATION
+from scenefarm_operator.web.provenance import (
+    INTAKE_LABEL,
+    INTAKE_SOURCE,
+    LABEL_VALUE,
+    OWNER_ANNOTATION,
+    ROW_ANNOTATION,
+    USER_LABEL,
+    RowRefused,
+    label_value,
+    request_name,
+)
 
-INTAKE_LABEL = keys.INTAKE_LABEL
-USER_LABEL = keys.USER_LABEL
 SOURCE_LABEL = keys.SOURCE_LABEL
-OWNER_ANNOTATION = keys.OWNER_ANNOTATION
-INTAKE_SOURCE = "appwrite"  # the value of INTAKE_LABEL
 # Columns the operator (intake, mirror) writes; a request row that sets one is not from the page.
 OPERATOR_COLUMNS = (
     "current_scene",
@@ -53,9 +59,6 @@ OPERATOR_COLUMNS = (
 )
 # Control characters a topic may not hold (a description may hold tab and newline).
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
-READ_USER = re.compile(r'^read\("user:([^"/]+)"\)$')
 DAY = datetime.timedelta(days=1)
 
 
@@ -90,36 +93,6 @@ class Limits:
             max_description_length=settings.intake_max_description_length,
             max_scenes=settings.intake_max_scenes,
         )
-
-
-class RowRefused(ScenefarmError):
-    """The row becomes `failed` with this message; nothing is created in Kubernetes."""
-
-
-def request_name(row_id: str) -> str:
-    """`web-<row id>` when the id is already a DNS label; else `web--<hash>` (a row id never
-    starts with `-`, so the two forms cannot collide)."""
-    if DNS_LABEL.match(row_id) and len(row_id) <= 50:
-        return f"web-{row_id}"
-    return "web--" + hashlib.sha256(row_id.encode()).hexdigest()[:24]
-
-
-def label_value(user_id: str) -> str:
-    if LABEL_VALUE.match(user_id) and len(user_id) <= 63:
-        return user_id
-    return "h-" + hashlib.sha256(user_id.encode()).hexdigest()[:40]
-
-
-def owner_of(permissions: Iterable[str]) -> str:
-    """The one user who may read the row; anything else is not a request we can attribute."""
-    reads = [p for p in permissions if p.startswith("read(")]
-    users = {m.group(1) for p in reads if (m := READ_USER.match(p))}
-    if len(users) != 1 or len(reads) != len([p for p in reads if READ_USER.match(p)]):
-        raise RowRefused(
-            "This request row must be readable by exactly one user, its creator: create it from the "
-            "page (the Web SDK's default permissions do that)."
-        )
-    return users.pop()
 
 
 def text(row: Mapping[str, Any], key: str, *, limit: int, multiline: bool = False) -> str:
@@ -231,16 +204,24 @@ def quotas(limits: Limits) -> dict[str, Quota]:
 
 
 def check_quota(
-    requests: Iterable[Mapping[str, Any]], limits: Limits, now: datetime.datetime, scope: str = "user"
+    requests: Iterable[Mapping[str, Any]],
+    limits: Limits,
+    now: datetime.datetime,
+    scope: str = "user",
+    recorded: Collection[str] = (),
 ) -> None:
-    """`requests`: the VideoRequests of one scope (from Kubernetes, the source of truth)."""
+    """`requests`: the VideoRequests of one scope (from Kubernetes, the source of truth);
+    `recorded`: the request names of the scope's acceptances in the last 24 hours, from the
+    intake's ledger (`quotas`), which still counts requests deleted since. A request in both
+    counts once; a name recorded twice (a row id used again) counts twice."""
     quota = quotas(limits)[scope]
-    active = today = 0
+    active, today, names = 0, len(recorded), set(recorded)
     for request in requests:
+        metadata = request.get("metadata") or {}
         if ((request.get("status") or {}).get("phase")) not in phases.TERMINAL:
             active += 1
-        created = parse_time((request.get("metadata") or {}).get("creationTimestamp"))
-        if created is not None and now - created < DAY:
+        created = parse_time(metadata.get("creationTimestamp"))
+        if created is not None and now - created < DAY and metadata.get("name") not in names:
             today += 1
     if active >= quota.max_active:
         raise RowRefused(quota.busy.format(n=active))
@@ -251,21 +232,6 @@ def check_quota(
 def source_value(address: str) -> str:
     """A client address as a label value: hashed (an address is personal data)."""
     return "a-" + hashlib.sha256(address.encode("utf-8", "replace")).hexdigest()[:40]
-
-
-def made_from(body: Mapping[str, Any] | None, row_id: str, owner: str) -> bool:
-    """Whether this VideoRequest was made by the intake from row `row_id` for user `owner`."""
-    if not body:
-        return False
-    metadata = body.get("metadata") or {}
-    labels = metadata.get("labels") or {}
-    annotations = metadata.get("annotations") or {}
-    return (
-        labels.get(INTAKE_LABEL) == INTAKE_SOURCE
-        and annotations.get(ROW_ANNOTATION) == row_id
-        and annotations.get(OWNER_ANNOTATION) == owner
-        and labels.get(USER_LABEL) == label_value(owner)
-    )
 
 
 def collision(name: str) -> str:
@@ -325,3 +291,17 @@ def accepted_data(body: Mapping[str, Any]) -> dict[str, Any]:
 def refusal_data(message: str, phase: str = phases.FAILED) -> dict[str, Any]:
     """What a refused row is updated with (original columns first, then the extra ones)."""
     return {"status": ROW_FAILED, "error_message": message, "phase": phase}
+
+
+def flag_refusal_data(message: str, clears: Mapping[str, Any]) -> dict[str, Any]:
+    """What a refused retry or delete writes: its message and the flag cleared, so the row leaves
+    the flag's query (its status stays what the mirror wrote)."""
+    return {"error_message": message, **clears}
+
+
+def retry_target(spec: Mapping[str, Any], status: Mapping[str, Any]) -> int | None:
+    """The `spec.retryGeneration` one more retry asks for; None unless the request failed and no
+    retry is still to be served (a count seen twice, after a lost write, retries once)."""
+    if status.get("phase") != phases.FAILED or pending_retry(spec, status) is not None:
+        return None
+    return max(int(spec.get("retryGeneration") or 0), int(status.get("retryGeneration") or 0)) + 1

@@ -1,9 +1,13 @@
-"""The web intake loop: new request rows -> VideoRequests, cancel flags -> `spec.cancel`.
+"""The web intake loop: new request rows -> VideoRequests; the page's cancel, retry and delete
+flags -> `spec.cancel`, `spec.retryGeneration`, deletion.
 
 The server SDK has no Realtime, so the loop polls, bounded: every `poll_seconds` one page of
-unfinished rows after a cursor (the last row handled) and one page of rows asking to be
-cancelled. A row that claims to be finished (`completed`, `failed`) asks for nothing and is left
-as its user wrote it.
+unfinished rows after a cursor (the last row handled), and the rows of each flag query page after
+page (`Query.cursor_after`), at most `FLAG_PAGES` pages a pass, each pass going on where the last
+one stopped, round to the first row at the end: however many rows one user flags, another user's
+flag is reached within a pass or a few. A retry or delete acted on or refused clears its flag
+(a refusal with its message), so no row stays in a flag query for ever. A row that claims to be
+finished (`completed`, `failed`) asks for nothing and is left as its user wrote it.
 
 Nothing a row holds can stop the loop. Every row is handled inside its own failure boundary
 (`handle`): a refusal, or an error of any kind that is not a transport error, ends the row
@@ -14,8 +18,9 @@ remembered (`skipped`), so it never blocks the cursor. Transport errors (no answ
 `IntakeRunner` supervises the loop (a crash restarts it, counted) and reports its health.
 
 Every action on a VideoRequest first checks that it was made from that row for that user
-(`intake.made_from`): a collision with another request's name is refused, a forged cancel flag
-is refused, and nothing of anyone else's is ever changed.
+(`provenance.made_from`): a collision with another request's name is refused, a forged cancel flag
+is refused, and nothing of anyone else's is ever changed. The daily caps count from the cluster,
+deleted requests included (`quotas`).
 """
 
 from __future__ import annotations
@@ -43,29 +48,23 @@ from scenefarm_operator.runtime import kube as runtime_kube
 from scenefarm_operator.web.calls import AppwriteConfig, Caller, describe, make_client
 from scenefarm_operator.web.intake import (
     CANCELLED_BEFORE_START,
-    INTAKE_LABEL,
-    INTAKE_SOURCE,
-    SOURCE_LABEL,
-    USER_LABEL,
     Limits,
-    RowRefused,
     accepted_data,
-    check_quota,
     check_row,
     collision,
-    label_value,
-    made_from,
-    owner_of,
+    flag_refusal_data,
     refusal_data,
-    request_name,
-    source_value,
+    retry_target,
     video_request,
 )
 from scenefarm_operator.web.layout import ROW_FAILED, ROW_PLANNING, ROW_QUEUED, ROW_RENDERING, VIDEOS
+from scenefarm_operator.web.provenance import RowRefused, made_from, owner_of, request_name
+from scenefarm_operator.web.quotas import Quotas
 from scenefarm_operator.web.rows import video_row_id
 
 logger = logging.getLogger(__name__)
 PAGE = 50
+FLAG_PAGES = 10  # pages of each flag query one pass reads at most; the next pass goes on from there
 ACTIVE_STATUSES = [ROW_QUEUED, ROW_PLANNING, ROW_RENDERING]
 # Between passes that met a transport error: 1 s doubling to 30 s, for as long as it takes.
 TRANSPORT_BACKOFF = Backoff(base=1.0, cap=30.0)
@@ -77,6 +76,7 @@ INTERNAL = (
     "Submit it again, and tell the operators if it keeps happening."
 )
 NOT_YOURS = "This row did not make the request it names; nothing was cancelled."
+NOTHING_TO_RETRY = "There is no request of this row to retry: submit it again."
 TRANSPORT_TYPES: tuple[type[BaseException], ...] = (
     httpx2.TransportError,
     aiohttp.ClientError,
@@ -120,6 +120,11 @@ class KubeOps(Protocol):
 
     async def delete(self, namespace: str, name: str) -> None: ...  # a missing object is fine
 
+    async def read_configmap(self, namespace: str, name: str) -> dict[str, str] | None: ...  # its data
+
+    # Merge into the ConfigMap's data (None deletes a key), creating it when it is missing.
+    async def patch_configmap(self, namespace: str, name: str, data: Mapping[str, str | None]) -> None: ...
+
 
 class RuntimeKube:
     """The operator's `KubeOps`: the calls of `runtime.kube`, the one place that talks to the API."""
@@ -142,6 +147,18 @@ class RuntimeKube:
     async def delete(self, namespace: str, name: str) -> None:
         await runtime_kube.delete_request(namespace, name)
 
+    async def read_configmap(self, namespace: str, name: str) -> dict[str, str] | None:
+        return await runtime_kube.read_configmap(namespace, name)
+
+    async def patch_configmap(self, namespace: str, name: str, data: Mapping[str, str | None]) -> None:
+        kept = {key: value for key, value in data.items() if value is not None}
+        made = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": namespace}}
+        if await runtime_kube.read_configmap(namespace, name) is None and await runtime_kube.create(
+            made | {"data": kept}
+        ):
+            return
+        await runtime_kube.patch_configmap_data(namespace, name, data)
+
 
 class Intake:
     def __init__(
@@ -161,11 +178,13 @@ class Intake:
         self.limits = limits
         self.poll_seconds = poll_seconds
         self.kube = kube or RuntimeKube()
+        self.quotas = Quotas(self.kube, namespace, limits)
+        self.flag_pages = FLAG_PAGES
         sdk = client or make_client(config)
         self.tables = TablesDB(sdk)
         self.users = Users(sdk)
         self.caller = Caller(config)
-        self.cursors: dict[str, str | None] = {}  # per query: the last row handled
+        self.cursors: dict[str, str | None] = {}  # per query: the last row handled (read, for flags)
         self.skipped: set[str] = set()  # rows whose refusal could not be written: never taken again
         self.outages: dict[str, int] = {}  # row id -> passes it stopped in a row
         self.created = 0  # VideoRequests created, for tests, metrics and benchmarks
@@ -212,31 +231,61 @@ class Intake:
                 await self.handle(row)
                 handled += 1
             self.cursors["rows"] = row_id
-        for row in await self.rows(
-            [Query.equal("cancel_requested", [True]), Query.equal("status", ACTIVE_STATUSES)]
-        ):
-            if str(row.get("$id")) not in self.skipped:
-                await self.handle(row, cancel=True)
-        # The page's retry (a counter above the request's retryGeneration) and delete flags.
-        for row in await self.rows(
-            [Query.greater_than("retry_requested", 0), Query.equal("status", [ROW_FAILED])]
-        ):
-            if str(row.get("$id")) not in self.skipped:
-                await self.handle(row, act=self.retry)
-        for row in await self.rows([Query.equal("delete_requested", [True])]):
-            if str(row.get("$id")) not in self.skipped:
-                await self.handle(row, act=self.delete)
+        # The page's flags: every row a flag query matches is read (`flagged`); a retry or delete
+        # acted on or refused is cleared, so the row leaves its query.
+        cancels = [Query.equal("cancel_requested", [True]), Query.equal("status", ACTIVE_STATUSES)]
+        await self.on_flag("cancel", cancels, self.cancel)
+        retries = [Query.greater_than("retry_requested", 0), Query.equal("status", [ROW_FAILED])]
+        await self.on_flag("retry", retries, self.retry, {"retry_requested": 0})
+        deletes = [Query.equal("delete_requested", [True])]
+        await self.on_flag("delete", deletes, self.delete, {"delete_requested": False})
         return handled
 
-    async def rows_after(self, kind: str, queries: list[str]) -> list[dict[str, Any]]:
+    async def on_flag(
+        self,
+        kind: str,
+        queries: list[str],
+        act: Callable[[Mapping[str, Any]], Awaitable[None]],
+        clears: Mapping[str, Any] | None = None,
+    ) -> None:
+        """`act` on every row of a flag query; `clears`: what a refusal writes besides its message
+        (None: the row ends `failed`)."""
+        for row in await self.flagged(kind, queries):
+            row_id = str(row.get("$id"))
+            if row_id not in self.skipped:
+                await self.handle(row, act=act, clears=clears)
+            self.cursors[kind] = row_id
+
+    async def flagged(self, kind: str, queries: list[str]) -> list[dict[str, Any]]:
+        """The rows of a flag query, page after page: at most `flag_pages` pages a pass, from after
+        the last row the previous pass handled, round to the first row at the end. However many
+        rows one user flags, every row is reached within a few passes; none holds the others back."""
+        found: dict[str, dict[str, Any]] = {}
         cursor = self.cursors.get(kind)
+        wrapped = cursor is None
+        for _ in range(self.flag_pages):
+            page = await self.rows_after_cursor(queries, cursor)
+            fresh = [row for row in page if str(row.get("$id")) not in found]
+            found |= {str(row.get("$id")): row for row in fresh}
+            if len(fresh) < len(page) or (wrapped and len(page) < PAGE):
+                break  # round once: every matching row read
+            if len(page) < PAGE:
+                wrapped, cursor = True, None  # the end: on from the first row
+            else:
+                cursor = str(page[-1].get("$id"))
+        return list(found.values())
+
+    async def rows_after(self, kind: str, queries: list[str]) -> list[dict[str, Any]]:
+        return await self.rows_after_cursor(queries, self.cursors.get(kind))
+
+    async def rows_after_cursor(self, queries: list[str], cursor: str | None) -> list[dict[str, Any]]:
+        """One page after `cursor`; from the first row when the cursor row is gone."""
         try:
             return await self.rows(queries + ([Query.cursor_after(cursor)] if cursor else []))
         except AppwriteException as error:
             if error.code != 400 or cursor is None:
                 raise
-            logger.info("Web intake cursor row %s is gone; starting from the first request row", cursor)
-            self.cursors[kind] = None
+            logger.info("Web intake cursor row %s is gone; starting from the first row", cursor)
             return await self.rows(queries)
 
     async def rows(self, queries: list[str]) -> list[dict[str, Any]]:
@@ -252,20 +301,15 @@ class Intake:
         self,
         row: Mapping[str, Any],
         *,
-        cancel: bool = False,
         act: Callable[[Mapping[str, Any]], Awaitable[None]] | None = None,
+        clears: Mapping[str, Any] | None = None,
     ) -> None:
-        """Take (or cancel, or `act` on) one row. Only transport errors leave; everything else
-        ends the row."""
+        """Take (or `act` on) one row. Only transport errors leave; everything else ends the row
+        (or, with `clears`, only its flag)."""
         row_id = str(row.get("$id"))
         phase = phases.FAILED
         try:
-            if act is not None:
-                await act(row)
-            elif cancel:
-                await self.cancel(row)
-            else:
-                await self.take(row)
+            await (act or self.take)(row)
             self.outages.pop(row_id, None)
             return
         except RowRefused as refusal:
@@ -281,7 +325,7 @@ class Intake:
                 logger.exception("Web request %s could not be taken", row_id)
                 message = INTERNAL
         self.outages.pop(row_id, None)
-        await self.refuse(row_id, message, phase)
+        await self.refuse(row_id, message, phase, clears)
 
     async def take(self, row: Mapping[str, Any]) -> None:
         row_id = str(row["$id"])
@@ -300,7 +344,8 @@ class Intake:
         if not self.limits.anonymous and (not sessions or any(s == "anonymous" for s, _ in sessions)):
             raise RowRefused("Guests may not submit here: sign up or sign in with an account first.")
         source = sessions[0][1] if sessions else ""
-        await self.check_quotas(row_id, owner, source)
+        # Counted in the ledger before the create: a crash in between counts one too many.
+        await self.quotas.admit(row, owner, source, datetime.datetime.now(datetime.UTC))
         body = video_request(row, owner, self.namespace, self.limits, source)
         # Picked up: the original schema's `planning` ("the worker has it"). Written before the
         # create, so it can never land after (and over) the mirror's first write.
@@ -310,6 +355,7 @@ class Intake:
         except ApiError as error:
             if error.status.code not in (400, 403, 422):
                 raise
+            await self.quotas.withdraw(row)  # none was made: the user keeps the request
             raise RowRefused(f"Kubernetes refused the request: {error.status.message}") from error
         if created:
             self.created += 1
@@ -318,21 +364,6 @@ class Intake:
         # Made between our read and our create: by another replica (ours) or someone else (not).
         if not made_from(await self.kube.read(self.namespace, name), row_id, owner):
             raise RowRefused(collision(name))
-
-    async def check_quotas(self, row_id: str, owner: str, source: str) -> None:
-        now = datetime.datetime.now(datetime.UTC)
-        base = {INTAKE_LABEL: INTAKE_SOURCE}
-        scopes = {
-            "user": base | {USER_LABEL: label_value(owner)},
-            "source": base | {SOURCE_LABEL: source_value(source)},
-            "total": base,
-        }
-        name = request_name(row_id)
-        for scope, labels in scopes.items():
-            found = await self.kube.list_of(self.namespace, labels)
-            # This row's own request (made before a crash or by another replica) is no new one.
-            others = [m for m in found if (m.get("metadata") or {}).get("name") != name]
-            check_quota(others, self.limits, now, scope)
 
     async def sessions_of(self, owner: str) -> list[tuple[str, str]]:
         """(provider, client address) of the owner's sessions, newest first; [] for no such user."""
@@ -370,16 +401,21 @@ class Intake:
         return name, existing
 
     async def retry(self, row: Mapping[str, Any]) -> None:
-        """The page's retry: `spec.retryGeneration` up to the row's counter (once per count)."""
+        """The page's retry: one more `spec.retryGeneration` than the request has served (none
+        while one is still to be served), then the row's count cleared."""
         name, existing = await self.own_request(row)
-        wanted = row.get("retry_requested")
-        if existing is None or not isinstance(wanted, int):
+        if existing is None and not row.get("error_message"):
+            raise RowRefused(NOTHING_TO_RETRY)
+        if existing is None:  # refused before: its message says why there is nothing to retry
+            await self.update(str(row["$id"]), {"retry_requested": 0})
             return
         spec = existing.get("spec") or {}
         if spec.get("cancel"):
             raise RowRefused("A cancelled request cannot be retried: submit it again.")
-        if wanted > int(spec.get("retryGeneration") or 0):
-            await self.kube.retry(self.namespace, name, wanted)
+        target = retry_target(spec, existing.get("status") or {})
+        if target is not None:
+            await self.kube.retry(self.namespace, name, target)
+        await self.update(str(row["$id"]), {"retry_requested": 0})
 
     async def delete(self, row: Mapping[str, Any]) -> None:
         """The page's delete: the VideoRequest (the mirror then deletes its rows and files), or,
@@ -392,12 +428,16 @@ class Intake:
         row_id = str(row["$id"])
         await self.caller.call(lambda: self.tables.delete_row(database, VIDEOS.id, row_id))
 
-    async def refuse(self, row_id: str, message: str, phase: str) -> None:
-        """Write the refusal once; a row it cannot be written to is skipped from now on."""
+    async def refuse(
+        self, row_id: str, message: str, phase: str, clears: Mapping[str, Any] | None = None
+    ) -> None:
+        """Write the refusal once (a flag's: its message, the flag cleared); a row it cannot be
+        written to is skipped from now on."""
         self.refused += 1
         logger.info("Web request %s refused: %s", row_id, message)
+        data = refusal_data(message, phase) if clears is None else flag_refusal_data(message, clears)
         try:
-            await self.update(row_id, refusal_data(message, phase))
+            await self.update(row_id, data)
         except Exception as error:
             if is_transport(error):
                 raise

@@ -5,6 +5,10 @@ rows that differ from what it last wrote, at most one write per row per `coalesc
 bursts collapse into one write carrying the final state. When Appwrite is unreachable the mirror
 keeps recording, reports `synced: False`, probes with one write at a time with backoff, and on
 recovery re-writes every row from the latest state (Appwrite may have lost writes meanwhile).
+
+A web request the intake made writes the request row its user created (`rows.desired_rows`),
+but only once `ownership.row_is_owners` found that row its owner's: until then none of its rows
+are written, and a request refused its row is not mirrored at all (`status.appwrite` says why).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from scenefarm_contract.appwrite_sdk import status_of
 from scenefarm_operator.web import forgetting
 from scenefarm_operator.web.calls import AppwriteConfig, Caller, describe, is_retryable, make_client
 from scenefarm_operator.web.layout import VIDEOS
+from scenefarm_operator.web.ownership import Claims
 from scenefarm_operator.web.rows import DesiredRow, desired_rows, video_row_id
 from scenefarm_operator.web.schema import ensure_schema
 
@@ -65,6 +70,7 @@ class AppwriteMirror:
         self._errors: dict[str, str] = {}  # uid -> last non-retryable failure
         self._forgotten: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._eta: dict[str, str | None] = {}  # uid -> status.estimatedCompletionTime as last seen live
+        self._claims = Claims()  # web requests: is their row their owner's?
         self._inflight: dict[RowKey, asyncio.Future[None]] = {}
         self._sending: dict[RowKey, tuple[Mapping[str, Any], tuple[str, ...]]] = {}
         self._outage: str | None = None
@@ -128,13 +134,16 @@ class AppwriteMirror:
         """Record the latest desired state of a VideoRequest. Non-blocking; never raises."""
         try:
             uid = str(body["metadata"]["uid"])
-            rows = desired_rows(body)
+            rows = desired_rows(body, self.config.intake_namespace)
         except Exception as error:
             name = (body.get("metadata") or {}).get("name") if isinstance(body, Mapping) else None
             logger.warning("Not mirroring VideoRequest %s to Appwrite: %r", name, error)
             return
+        web_row = rows[0].row_id if rows[0].row_id != video_row_id(uid) else None
         with self._lock:
             if uid in self._forgotten:
+                return
+            if not self._claims.note(uid, body, web_row, first=uid not in self._rows_of):
                 return
             rows = [self._with_eta(uid, row) for row in rows]
             if not self._dirty and not self._inflight:  # the lag clock starts with the first pending row
@@ -220,6 +229,7 @@ class AppwriteMirror:
                 self._forgotten.popitem(last=False)
             keys = self._rows_of.pop(uid, [])
             self._eta.pop(uid, None)
+            self._claims.forget(uid)
             for key in keys:
                 self._drop(key)
             self._errors.pop(uid, None)
@@ -271,11 +281,32 @@ class AppwriteMirror:
             if due and self._outage:
                 due = due[:1]  # probe with one row before sending everything
             if due:
+                due = await self._check_owners(due)
+                if not due:
+                    continue  # the rows wait for their check (after an outage's backoff) or were refused
                 await asyncio.gather(*(self._write(key) for key in due))
                 continue
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(wait):  # not wait_for: on 3.11 it can swallow a cancel
                     await self._wake.wait()
+
+    async def _check_owners(self, due: list[RowKey]) -> list[RowKey]:
+        """`due` without the rows of web requests whose row is not known to be their owner's: each
+        request's row is read before its first write; a request refused its row is never written."""
+        with self._lock:
+            uids = {self._uid_of[key] for key in due if key in self._uid_of}
+        try:
+            refused = await self._claims.check(self, uids)
+        except Exception as error:  # unreachable: checked again after the outage's backoff
+            self._note_outage(error)
+            refused = {}
+        held = self._claims.held()
+        with self._lock:
+            for uid, message in refused.items():
+                self._errors[uid] = message
+                for key in self._rows_of.get(uid, ()):
+                    self._drop(key)  # not even a re-sync after an outage writes them
+            return [key for key in due if key in self._desired and self._uid_of.get(key) not in held]
 
     def _due_rows(self) -> tuple[list[RowKey], float | None]:
         """Rows to write now, and how long to wait for the next one (None: until woken)."""

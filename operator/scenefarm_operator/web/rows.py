@@ -2,7 +2,9 @@
 
 Row ids are derived from the Kubernetes uid, so they are stable across operator restarts and
 never collide between objects of the same name: `v-<uid hex[:32]>` for the video and
-`s-<uid hex[:24]>-<NN>` for scene NN (Appwrite ids: at most 36 of [a-zA-Z0-9._-]).
+`s-<uid hex[:24]>-<NN>` for scene NN (Appwrite ids: at most 36 of [a-zA-Z0-9._-]). A web request
+the intake made (`provenance.intake_row_of`, which needs the intake's namespace) mirrors into the
+request row its user created instead; an annotation alone names no row.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 from appwrite.permission import Permission
 from appwrite.role import Role
 
-from scenefarm_contract import keys, phases
+from scenefarm_contract import phases
 from scenefarm_contract.appwrite_sdk import file_id
 from scenefarm_contract.conditions import stall_of
 from scenefarm_contract.renderer import artifact_prefix
@@ -33,6 +35,7 @@ from scenefarm_operator.web.layout import (
     VIDEOS,
     TableSpec,
 )
+from scenefarm_operator.web.provenance import intake_row_of
 
 # The original schema's enums: Suspended waits like a queued request, Combining is the end of
 # rendering, and a cancelled request is a failed one (with its message); `phase` says exactly.
@@ -59,9 +62,7 @@ SCENE_STATUS = {
     phases.STOPPED: ROW_FAILED,
 }
 CANCELLED_MESSAGE = phases.CANCELLED  # a cancelled row's error_message (before the status message)
-ROW_ANNOTATION = keys.ROW_ANNOTATION
 FILE_URL = re.compile(r"/storage/buckets/[^/]+/files/([a-zA-Z0-9][a-zA-Z0-9._-]{0,35})/(?:view|download)")
-ROW_ID = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{0,35}$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,13 +90,10 @@ def video_row_id(uid: str) -> str:
     return "v-" + uid_hex(uid)[:32]
 
 
-def video_row_id_of(body: Mapping[str, Any]) -> str:
-    """The row the web page created for a web request (annotated), else one from the uid."""
-    metadata = body.get("metadata") or {}
-    row = (metadata.get("annotations") or {}).get(ROW_ANNOTATION)
-    if isinstance(row, str) and ROW_ID.match(row):
-        return row
-    return video_row_id(str(metadata.get("uid") or ""))
+def video_row_id_of(body: Mapping[str, Any], intake_namespace: str = "") -> str:
+    """The row the web page created, for a request the intake made from it; else one from the uid."""
+    row = intake_row_of(body, intake_namespace)
+    return row if row is not None else video_row_id(str((body.get("metadata") or {}).get("uid") or ""))
 
 
 def file_id_of(uri: object) -> str | None:
@@ -119,13 +117,17 @@ def owner_permissions(body: Mapping[str, Any], *, can_update: bool = False) -> t
     return (read, Permission.update(Role.user(user_id))) if can_update else (read,)
 
 
-def desired_rows(body: Mapping[str, Any]) -> list[DesiredRow]:
-    """The video row first, then one row per scene in index order."""
+def desired_rows(body: Mapping[str, Any], intake_namespace: str = "") -> list[DesiredRow]:
+    """The video row first, then one row per scene in index order. `intake_namespace`: where the
+    web intake makes its requests (empty: no intake, so no request is a web request)."""
     uid = uid_hex(str((body.get("metadata") or {}).get("uid") or ""))
-    web_request = video_row_id_of(body) != video_row_id(uid)
+    web_row = intake_row_of(body, intake_namespace)
     permissions = owner_permissions(body)
     video = DesiredRow(
-        VIDEOS.id, video_row_id_of(body), video_data(body), owner_permissions(body, can_update=web_request)
+        VIDEOS.id,
+        web_row or video_row_id(uid),
+        video_data(body, web_request=web_row is not None),
+        owner_permissions(body, can_update=web_row is not None),
     )
     scenes = [
         DesiredRow(
@@ -144,7 +146,7 @@ def scene_statuses(body: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
     return [s for s in scenes if isinstance(s, Mapping) and isinstance(s.get("index"), int)]
 
 
-def video_data(body: Mapping[str, Any]) -> dict[str, Any]:
+def video_data(body: Mapping[str, Any], *, web_request: bool = False) -> dict[str, Any]:
     metadata = body.get("metadata") or {}
     spec = body.get("spec") or {}
     status = body.get("status") or {}
@@ -152,7 +154,7 @@ def video_data(body: Mapping[str, Any]) -> dict[str, Any]:
     scenes = list(scene_statuses(body))
     output = (status.get("output") or {}).get("uri")
     status_value = VIDEO_STATUS.get(phase, ROW_QUEUED)
-    if phase == phases.PENDING and ROW_ANNOTATION in (metadata.get("annotations") or {}):
+    if phase == phases.PENDING and web_request:
         status_value = ROW_PLANNING  # a web request the intake accepted is being worked on
     return fit(
         VIDEOS,

@@ -7,16 +7,8 @@ import re
 
 import pytest
 
-from scenefarm_operator.web.intake import (
-    Limits,
-    RowRefused,
-    check_quota,
-    check_row,
-    made_from,
-    owner_of,
-    request_name,
-    video_request,
-)
+from scenefarm_operator.web.intake import Limits, check_quota, check_row, video_request
+from scenefarm_operator.web.provenance import RowRefused, made_from, owner_of, request_name
 
 NOW = datetime.datetime(2026, 11, 29, 12, 0, tzinfo=datetime.UTC)
 DNS = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -65,6 +57,16 @@ def test_per_user_limits_count_unfinished_requests_and_the_last_24_hours() -> No
     with pytest.raises(RowRefused, match="3 videos in the last 24 hours"):
         done = [made(h, "Succeeded") for h in (1, 5, 23)] + [made(25, "Failed")]
         check_quota(done, Limits(max_per_user_per_day=3), NOW)
+
+
+def test_recorded_acceptances_count_in_the_day_and_a_request_in_both_counts_once() -> None:
+    created = (NOW - datetime.timedelta(hours=1)).isoformat().replace("+00:00", "Z")
+    live = {"metadata": {"name": "web-a", "creationTimestamp": created}, "status": {"phase": "Succeeded"}}
+    check_quota([live], Limits(max_per_user_per_day=3), NOW, recorded=["web-a", "web-gone"])
+    with pytest.raises(RowRefused, match="2 videos in the last 24 hours"):
+        check_quota([live], Limits(max_per_user_per_day=2), NOW, recorded=["web-a", "web-gone"])
+    with pytest.raises(RowRefused, match="2 videos in the last 24 hours"):  # deleted: only the ledger
+        check_quota([], Limits(max_per_user_per_day=2), NOW, recorded=["web-a", "web-gone"])
 
 
 def test_an_accepted_row_becomes_a_request_owned_by_its_user_in_the_appwrite_store() -> None:

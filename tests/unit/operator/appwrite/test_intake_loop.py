@@ -19,7 +19,7 @@ from scenefarm_contract.backoff import Backoff
 from scenefarm_devkit.appwrite_double import AppwriteDoubleThread
 from scenefarm_devkit.appwrite_double.faults import Fault
 from scenefarm_operator.web.calls import AppwriteConfig, make_client
-from scenefarm_operator.web.intake import Limits
+from scenefarm_operator.web.intake import Limits, video_request
 from scenefarm_operator.web.intake_loop import Intake, IntakeRunner
 
 
@@ -28,6 +28,7 @@ class FakeKube:
         self.objects: dict[str, dict[str, Any]] = {}
         self.cancelled: list[str] = []
         self.refuse: ApiError | None = None
+        self.configmaps: dict[str, dict[str, str]] = {}
 
     async def create(self, obj: Mapping[str, Any]) -> bool:
         if self.refuse is not None:
@@ -58,6 +59,18 @@ class FakeKube:
 
     async def delete(self, namespace: str, name: str) -> None:
         self.objects.pop(name, None)
+
+    async def read_configmap(self, namespace: str, name: str) -> dict[str, str] | None:
+        found = self.configmaps.get(name)
+        return dict(found) if found is not None else None
+
+    async def patch_configmap(self, namespace: str, name: str, data: Mapping[str, str | None]) -> None:
+        merged = self.configmaps.setdefault(name, {})
+        for key, value in data.items():
+            if value is None:
+                merged.pop(key, None)
+            else:
+                merged[key] = value
 
 
 def api_error(code: int, message: str) -> ApiError:
@@ -127,6 +140,7 @@ async def test_a_request_kubernetes_refuses_ends_failed_with_the_api_servers_wor
     row = double.rows("scenefarm", "videos")["bad"]
     assert row["status"] == "failed" and "Kubernetes refused the request" in row["error_message"]
     assert "spec.topic: Too long" in row["error_message"]
+    assert kube.configmaps["scenefarm-intake-ledger"] == {}  # none was made: not counted
 
 
 async def test_an_outage_leaves_the_row_for_the_next_pass(double, config, schema) -> None:
@@ -453,12 +467,19 @@ async def test_the_pages_retry_and_delete_flags_reach_the_users_own_request(doub
         )
         assert answer.status_code == 200, answer.text
 
+    kube.objects["web-bad-scene"]["status"]["phase"] = "Failed"
     mirrored("bad-scene", "failed")
     update("bad-scene", retry_requested=1)
     await loop.poll_once()
     assert kube.objects["web-bad-scene"]["spec"]["retryGeneration"] == 1
-    await loop.poll_once()  # the same count again: no second retry
+    assert double.rows("scenefarm", "videos")["bad-scene"]["retry_requested"] == 0  # served: cleared
+    update("bad-scene", retry_requested=1)  # clicked again before the retry was served: no second one
+    await loop.poll_once()
     assert kube.objects["web-bad-scene"]["spec"]["retryGeneration"] == 1
+    kube.objects["web-bad-scene"]["status"]["retryGeneration"] = 1  # served, and failed again
+    update("bad-scene", retry_requested=1)  # the page's count after the clear: 0 + 1
+    await loop.poll_once()
+    assert kube.objects["web-bad-scene"]["spec"]["retryGeneration"] == 2
     update("bad-scene", delete_requested=True)
     update("refused", delete_requested=True)  # no request was made from it: the row goes
     await loop.poll_once()
@@ -496,3 +517,118 @@ async def test_stop_ends_the_loop_even_when_a_cancellation_is_lost_on_the_way(do
     task.cancel()  # whatever happened: leave nothing running
     assert stopping in done and lost == [1] and task.done()
     runner.close()
+
+
+# ---- flags nobody can hold back, caps nobody can reset ---------------------------------------
+
+
+def fail(double: AppwriteDoubleThread, row_id: str) -> None:
+    """What the mirror writes on a row whose request failed."""
+    uid = "3f2a9c1e-5b7d-4e8f-9a0b-1c2d3e4f5a6b"
+    double.call(
+        lambda: (
+            double.double.tablesdb.tables[("scenefarm", "videos")]
+            .rows[row_id]["data"]
+            .update({"k8s_uid": uid, "status": "failed"})
+        )
+    )
+
+
+def flag(user: User, row_id: str, **data: Any) -> None:
+    answer = user.http.patch(
+        f"{user.endpoint}/tablesdb/scenefarm/tables/videos/rows/{row_id}", json={"data": data}, timeout=5
+    )
+    assert answer.status_code == 200, answer.text
+
+
+async def test_sixty_refused_delete_flags_of_one_user_do_not_hold_back_another_users_delete(
+    double, config, schema
+) -> None:
+    mallory, alice, kube = User(double), User(double), FakeKube()
+    shared = [f'read("user:{mallory.id}")', 'read("any")', f'update("user:{mallory.id}")']
+    for n in range(60):  # rows no request was made from, that anyone may read: each delete is refused
+        body = {"rowId": f"m{n}", "data": {"topic": "x", "status": "failed", "delete_requested": True}}
+        answer = mallory.http.post(
+            f"{mallory.endpoint}/tablesdb/scenefarm/tables/videos/rows",
+            json=body | {"permissions": shared},
+            timeout=5,
+        )
+        assert answer.status_code == 201, answer.text
+    alice.submit("alice1")
+    loop = intake(config, kube)
+    await loop.poll_once()
+    assert "web-alice1" in kube.objects
+    flag(alice, "alice1", delete_requested=True)
+    await loop.poll_once()  # one pass
+    assert "web-alice1" not in kube.objects
+    blocker = row_of(double, "m7")
+    assert blocker["delete_requested"] is False and "exactly one user" in blocker["error_message"]
+
+
+async def test_sixty_retry_flags_without_a_request_do_not_hold_back_another_users_retry(
+    double, config, schema
+) -> None:
+    mallory, alice, kube = User(double), User(double), FakeKube()
+    for n in range(60):  # rows that claim to have failed, with no request to retry
+        mallory.submit(f"m{n}", status="failed", retry_requested=1)
+    alice.submit("alice1")
+    loop = intake(config, kube)
+    await loop.poll_once()
+    kube.objects["web-alice1"]["status"]["phase"] = "Failed"
+    fail(double, "alice1")
+    flag(alice, "alice1", retry_requested=1)
+    await loop.poll_once()  # one pass
+    assert kube.objects["web-alice1"]["spec"]["retryGeneration"] == 1
+    assert row_of(double, "alice1")["retry_requested"] == 0  # the count was served: the row leaves the query
+    blocker = row_of(double, "m7")
+    assert blocker["retry_requested"] == 0 and "no request of this row to retry" in blocker["error_message"]
+
+
+class SlowDeleteKube(FakeKube):
+    """A deletion that waits on a finalizer: the request stays, its row keeps its delete flag."""
+
+    async def delete(self, namespace: str, name: str) -> None:
+        self.objects[name]["metadata"]["deletionTimestamp"] = "2026-12-07T00:00:00Z"
+
+
+async def test_flags_that_stay_set_are_read_in_turn_so_a_later_row_is_reached_within_passes(
+    double, config, schema
+) -> None:
+    mallory, alice, kube = User(double), User(double), SlowDeleteKube()
+    for n in range(60):  # requests being deleted: their rows stay in the delete query meanwhile
+        plant(double, f"m{n}", mallory.id, status="rendering", delete_requested=True)
+        body = video_request({"$id": f"m{n}", "topic": "x"}, mallory.id, "web", Limits())
+        kube.objects[f"web-m{n}"] = body | {"status": {"phase": "Running"}}
+    alice.submit("alice1")
+    loop = intake(config, kube, max_active_total=100)
+    loop.flag_pages = 1  # 50 rows of each flag query a pass
+    await loop.poll_once()
+    await loop.poll_once()  # the second page of unfinished rows: Alice's
+    flag(alice, "alice1", delete_requested=True)
+    passes = 0
+    while "deletionTimestamp" not in kube.objects["web-alice1"]["metadata"]:
+        passes += 1
+        assert passes <= 2, "the same first page every pass"
+        await loop.poll_once()
+
+
+async def test_deleting_requests_does_not_give_the_daily_cap_back(double, config, schema) -> None:
+    alice, kube = User(double), FakeKube()
+    alice.submit("r1")
+    alice.submit("r2")
+    loop = intake(config, kube, max_per_user_per_day=2, max_active_per_user=5)
+    await loop.poll_once()
+    assert sorted(kube.objects) == ["web-r1", "web-r2"]
+    flag(alice, "r1", delete_requested=True)
+    flag(alice, "r2", delete_requested=True)
+    await loop.poll_once()  # the requests go
+    await loop.poll_once()  # and, with no request left, their rows
+    assert kube.objects == {} and "r1" not in double.rows("scenefarm", "videos")
+    alice.submit("r3")
+    await loop.poll_once()
+    assert "You have asked for 2 videos in the last 24 hours" in row_of(double, "r3")["error_message"]
+    alice.submit("r1")  # the same row id again is a new request too
+    await intake(config, kube, max_per_user_per_day=2, max_active_per_user=5).poll_once()  # a restart
+    assert "You have asked for 2 videos in the last 24 hours" in row_of(double, "r1")["error_message"]
+    assert kube.objects == {}
+    assert len(kube.configmaps["scenefarm-intake-ledger"]) == 2  # refusals are not counted

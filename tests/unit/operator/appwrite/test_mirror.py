@@ -8,6 +8,7 @@ import time
 from dataclasses import replace as with_
 
 import pytest
+from appwrite.services.tables_db import TablesDB
 
 from scenefarm_contract.appwrite_sdk import file_id
 from scenefarm_contract.renderer import artifact_prefix
@@ -16,6 +17,9 @@ from scenefarm_devkit.appwrite_double.scripted import UID, lifecycle, video_requ
 from scenefarm_operator.engine import scene_cache
 from scenefarm_operator.engine.scene_cache import CacheHit
 from scenefarm_operator.web import AppwriteConfig, AppwriteMirror
+from scenefarm_operator.web.calls import make_client
+from scenefarm_operator.web.intake import Limits
+from scenefarm_operator.web.intake import video_request as intake_request
 from scenefarm_operator.web.rows import desired_rows, scene_row_id, video_row_id
 from scenefarm_renderer.storage.appwrite_store import AppwriteStore
 
@@ -386,3 +390,114 @@ async def test_the_live_eta_reaches_the_video_row_although_the_reconcile_never_p
     mirror.note_live({**body, "status": {**body["status"], "estimatedCompletionTime": "stale"}})
     await mirror.stop()
     assert double.rows("scenefarm", "videos")[video_row_id(UID)]["eta"] is None  # finished: no ETA
+
+
+# ---- a user's request row is written and deleted only by the request the intake made from it ----
+
+ALICE_ROW = "6750c0ffee12345"
+ALICE_SCENES = ["s-aaaaaaaaaaaaaaaaaaaaaaaa-00", "s-aaaaaaaaaaaaaaaaaaaaaaaa-01"]
+ALICE = ('read("user:alice")', 'update("user:alice")')
+MALLORY_UID = "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b"
+
+
+def alices_rows(config: AppwriteConfig) -> None:
+    """Alice's request row as the page made it and the intake accepted it, with her scene rows."""
+    tables = TablesDB(make_client(config))
+    tables.create_row(
+        "scenefarm", "videos", ALICE_ROW, {"topic": "Alice's", "status": "planning"}, list(ALICE)
+    )
+    for index, row_id in enumerate(ALICE_SCENES):
+        data = {"video_id": ALICE_ROW, "scene_number": index, "status": "rendered"}
+        tables.create_row("scenefarm", "scenes", row_id, data, ['read("user:alice")'])
+
+
+def intake_made(owner: str, uid: str = UID) -> dict:
+    """The VideoRequest the intake makes from Alice's row for `owner`, Rendering, as stored."""
+    body = intake_request({"$id": ALICE_ROW, "topic": "Newton's laws"}, owner, "scenefarm-web", Limits())
+    body["metadata"] |= {"uid": uid, "creationTimestamp": "2026-11-25T10:00:00Z"}
+    body["status"] = {"phase": "Rendering", "progress": 40, "scenes": [{"index": 0, "phase": "Running"}]}
+    return body
+
+
+def hijack(how: str) -> dict:
+    """Mallory's VideoRequest naming Alice's row."""
+    body = intake_made("mallory", MALLORY_UID)
+    if how == "from another namespace":
+        body["metadata"] |= {"namespace": "default", "name": "hijack"}
+    elif how == "in the intake namespace, another name":
+        body["metadata"]["name"] = "hijack"
+    elif how == "in the intake namespace, no intake labels":
+        body["metadata"]["labels"] = {}
+    return body
+
+
+async def published_beside_alices_rows(config: AppwriteConfig, body: dict) -> AppwriteMirror:
+    mirror = AppwriteMirror(with_(config, intake_namespace="scenefarm-web"))
+    await mirror.start()
+    alices_rows(config)
+    mirror.publish(body)
+    await asyncio.sleep(0.5)  # several flushes
+    return mirror
+
+
+@pytest.mark.parametrize(
+    "how",
+    [
+        "from another namespace",
+        "in the intake namespace, another name",
+        "in the intake namespace, no intake labels",
+        "made by the intake for another user",  # owner mismatch: the row is Alice's, the request Mallory's
+    ],
+)
+async def test_a_request_cannot_take_over_or_delete_another_users_row_by_naming_it(
+    double: AppwriteDoubleThread, config: AppwriteConfig, how: str
+) -> None:
+    body = hijack(how)
+    mirror = await published_beside_alices_rows(config, body)
+    rows = double.rows("scenefarm", "videos")
+    assert rows[ALICE_ROW]["$permissions"] == list(ALICE) and rows[ALICE_ROW]["topic"] == "Alice's"
+    assert rows[ALICE_ROW]["status"] == "planning" and rows[ALICE_ROW]["k8s_uid"] is None
+    if how == "made by the intake for another user":
+        state = mirror.state_for(MALLORY_UID)
+        assert not state.synced and "is another user's" in state.message
+        assert set(rows) == {ALICE_ROW}  # refused its row: not mirrored at all
+        assert mirror.idle  # nothing left waiting to be written
+    else:  # no web request: mirrored like any request, into a row of its own
+        await settle(mirror, MALLORY_UID)
+        own = double.rows("scenefarm", "videos")[video_row_id(MALLORY_UID)]
+        assert own["$permissions"] == ['read("user:mallory")'] and own["k8s_uid"] == MALLORY_UID
+    assert await mirror.forget(body) is True
+    await mirror.stop()
+    assert ALICE_ROW in double.rows("scenefarm", "videos")
+    assert sorted(double.rows("scenefarm", "scenes")) == ALICE_SCENES
+    assert video_row_id(MALLORY_UID) not in double.rows("scenefarm", "videos")
+
+
+async def test_the_request_the_intake_made_from_a_row_still_mirrors_into_it_and_deletes_it(
+    double: AppwriteDoubleThread, config: AppwriteConfig
+) -> None:
+    body = intake_made("alice")
+    mirror = await published_beside_alices_rows(config, body)
+    await settle(mirror)
+    row = double.rows("scenefarm", "videos")[ALICE_ROW]
+    assert (row["status"], row["progress"], row["k8s_uid"]) == ("rendering", 40, UID)
+    assert row["$permissions"] == list(ALICE)
+    assert video_row_id(UID) not in double.rows("scenefarm", "videos")
+    assert mirror.state_for(UID).row_id == ALICE_ROW
+    assert await mirror.forget(body) is True
+    await mirror.stop()
+    assert double.rows("scenefarm", "videos") == {}
+    assert sorted(double.rows("scenefarm", "scenes")) == ALICE_SCENES  # another request's scene ids stay
+
+
+async def test_with_retain_a_request_naming_another_users_row_does_not_mark_it(
+    double: AppwriteDoubleThread, config: AppwriteConfig
+) -> None:
+    mirror = await published_beside_alices_rows(
+        with_(config, on_delete="Retain"), hijack("from another namespace")
+    )
+    assert await mirror.forget(hijack("from another namespace")) is True
+    assert await mirror.forget(hijack("made by the intake for another user")) is True
+    await mirror.stop()
+    row = double.rows("scenefarm", "videos")[ALICE_ROW]
+    assert (row["status"], row["error_message"], row["phase"]) == ("planning", None, None)

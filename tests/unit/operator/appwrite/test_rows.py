@@ -7,6 +7,7 @@ import re
 import pytest
 
 from scenefarm_devkit.appwrite_double.scripted import UID, lifecycle, video_request
+from scenefarm_operator.web import intake
 from scenefarm_operator.web.layout import SCENE_STATUSES, VIDEO_STATUSES
 from scenefarm_operator.web.rows import desired_rows, scene_row_id, video_row_id
 
@@ -145,13 +146,65 @@ def test_current_scene_is_the_scene_number_and_stays_true_after_a_failure() -> N
     assert "IndexError" in laws.data["error_message"]
 
 
+def web_request(owner: str = "user-42", namespace: str = "scenefarm-web") -> dict:
+    """A VideoRequest exactly as the intake makes it from row 6750c0ffee12345, as stored."""
+    row = {"$id": "6750c0ffee12345", "topic": "Newton's laws"}
+    body = intake.video_request(row, owner, namespace, intake.Limits())
+    body["metadata"] |= {"uid": UID, "creationTimestamp": "2026-11-25T10:00:00Z"}
+    return body
+
+
 def test_a_web_request_mirrors_into_the_row_its_user_created_and_may_update() -> None:
-    body = video_request()
-    body["metadata"]["annotations"] = {"scenefarm.dev/appwrite-row": "6750c0ffee12345"}
-    video, *_ = desired_rows(body)
+    video, *_ = desired_rows(web_request(), "scenefarm-web")
     assert video.data["status"] == "planning"  # accepted by the intake: not queued again
     assert video.row_id == "6750c0ffee12345"
     assert video.permissions == ('read("user:user-42")', 'update("user:user-42")')
+
+
+def forged(change: str) -> dict:
+    """A request annotated with someone's row that the intake did not make (`change` says how)."""
+    body = web_request(owner="mallory")
+    metadata = body["metadata"]
+    if change == "another namespace":
+        metadata["namespace"] = "default"
+    elif change == "another name":
+        metadata["name"] = "hijack"
+    elif change == "no intake label":
+        del metadata["labels"]["scenefarm.dev/intake"]
+    elif change == "no user label":
+        del metadata["labels"]["scenefarm.dev/appwrite-user"]
+    elif change == "owner annotation not the spec's owner":
+        body["spec"]["owner"] = {"appwriteUserId": "user-42"}
+    elif change == "only the row annotation":
+        metadata |= {"labels": {}, "annotations": {"scenefarm.dev/appwrite-row": "6750c0ffee12345"}}
+    return body
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "another namespace",
+        "another name",
+        "no intake label",
+        "no user label",
+        "owner annotation not the spec's owner",
+        "only the row annotation",
+    ],
+)
+def test_a_request_the_intake_did_not_make_keeps_to_its_own_row_whatever_it_is_annotated(change) -> None:
+    body = forged(change)
+    video, *scenes = desired_rows(
+        body | {"status": {"phase": "Rendering", "scenes": [{"index": 0}]}}, "scenefarm-web"
+    )
+    assert video.row_id == video_row_id(UID) != "6750c0ffee12345"
+    assert all(scene.data["video_id"] == video_row_id(UID) for scene in scenes) and scenes
+    assert all("update(" not in p for p in video.permissions)  # no cancel flag on a row of its own
+    assert desired_rows(body, "scenefarm-web")[0].data["status"] == "queued"  # not taken by the intake
+
+
+def test_without_an_intake_no_request_is_a_web_request() -> None:
+    assert desired_rows(web_request(), "")[0].row_id == video_row_id(UID)
+    assert desired_rows(web_request(), "elsewhere")[0].row_id == video_row_id(UID)
 
 
 def test_volume_uris_are_kept_aside_and_give_no_file_id() -> None:
