@@ -197,11 +197,6 @@ def stalled(phase: str, status: Mapping[str, Any]) -> str | None:
     not start, no progress past the estimate); None otherwise: a finished request's
     `error_message` says why it ended."""
     return stall_of(phase, status)
-    for condition in status.get("conditions") or ():
-        if condition.get("type") == "Stalled" and condition.get("status") == "True":
-            reason, message = condition.get("reason") or "Stalled", condition.get("message") or ""
-            return f"{reason}: {message}" if message else str(reason)
-    return None
 
 
 def error_message(phase: str, status: Mapping[str, Any]) -> str | None:
