@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from scenefarm_cli.connection import Connection
 from scenefarm_cli.output import Output
+from scenefarm_contract import keys
 
 if TYPE_CHECKING:
     Sub = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -59,13 +60,8 @@ def option(args: argparse.Namespace, name: str) -> Any:
 
 
 # What kubectl and `-o name` write before a name: `videorequest/NAME` is accepted as NAME.
-KIND_PREFIXES = (
-    "videorequest",
-    "videorequests",
-    "vr",
-    "videorequest.scenefarm.dev",
-    "videorequests.scenefarm.dev",
-)
+_KINDS = (keys.KIND.lower(), keys.PLURAL)
+KIND_PREFIXES = (*_KINDS, "vr", *(f"{kind}.{keys.GROUP}" for kind in _KINDS))  # vr: the CRD's short name
 
 
 def request_name(text: str) -> str:
