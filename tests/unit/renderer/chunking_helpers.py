@@ -117,6 +117,10 @@ def differing_frames(a: list[np.ndarray], b: list[np.ndarray]) -> list[int]:
 
 def assert_frame_identical(result: Comparison) -> None:
     assert len(result.whole) == len(result.stitched) == result.plan.frames
-    assert differing_frames(result.whole, result.stitched) == []
+    differing = differing_frames(result.whole, result.stitched)
+    windows = [(c.startFrame, c.endFrame) for c in result.chunks]
+    assert differing == [], (
+        f"frames {differing} differ; chunk windows {windows}; files {result.whole_file.parent}"
+    )
     # The scene really moves: identical videos of a still picture would prove nothing.
     assert any(not np.array_equal(result.whole[0], frame) for frame in result.whole[1:])
